@@ -1,0 +1,151 @@
+"""The BiT-HyperRule as pure functions (no TensorFlow; tests run in milliseconds).
+
+Each function is one rule of the recipe (shared/reference/bit-recipe.md, read
+from the official bit_hyperrule.py). `decide` puts them together and records
+every number a decision came from.
+"""
+
+BASE_LR = 0.003
+BASE_BATCH = 512
+MOMENTUM = 0.9
+SMALL_IMAGE_AREA = 96 * 96          # strictly below: low-resolution regime
+SMALL_RESOLUTION = (160, 128)       # (resize, crop)
+LARGE_RESOLUTION = (512, 480)
+MIXUP_ALPHA = 0.1
+MIXUP_MIN_EXAMPLES = 20_000
+# (first size of the bucket, warmup, boundaries, total): the three buckets.
+SCHEDULE_BUCKETS = (
+    (0, 100, (200, 300, 400), 500),
+    (20_000, 500, (3000, 6000, 9000), 10_000),
+    (500_000, 500, (6000, 12_000, 18_000), 20_000),
+)
+BATCH_POLICIES = ("accumulate", "scale_lr")
+
+
+class RuleError(ValueError):
+    """An invalid HyperRule input; the message names the field and the fix."""
+
+
+def resolution(image_area):
+    """(resize, crop) sizes: 160/128 below 96*96 pixels of area, else 512/480."""
+    if image_area is None or image_area <= 0:
+        raise RuleError(f"image_area must be a positive number of pixels, got {image_area!r}")
+    return SMALL_RESOLUTION if image_area < SMALL_IMAGE_AREA else LARGE_RESOLUTION
+
+
+def schedule(dataset_size):
+    """(warmup, boundaries, total) in optimiser steps at batch 512."""
+    if dataset_size is None or dataset_size < 1:
+        raise RuleError(f"dataset_size must be at least 1 training example, got {dataset_size!r}")
+    chosen = None
+    for first, warmup, boundaries, total in SCHEDULE_BUCKETS:
+        if dataset_size >= first:
+            chosen = (warmup, list(boundaries), total)
+    return chosen
+
+
+def mixup_alpha(dataset_size):
+    """MixUp off below 20,000 training examples, alpha 0.1 at or above."""
+    return 0.0 if dataset_size < MIXUP_MIN_EXAMPLES else MIXUP_ALPHA
+
+
+def learning_rate(step, base_lr, warmup, boundaries, total):
+    """Learning rate at optimiser step `step`; None once training has ended.
+
+    Linear warmup from exactly 0, then base / 10**k with k the number of
+    boundaries strictly below `step` (the official get_lr).
+    """
+    if step < 0:
+        raise RuleError(f"step must be >= 0, got {step}")
+    if step >= total:
+        return None
+    if step < warmup:
+        return base_lr * step / warmup
+    k = sum(1 for b in boundaries if b < step)
+    return base_lr / (10 ** k)
+
+
+def batch_plan(batch_size, policy):
+    """How a global batch other than 512 keeps the rule: returns
+    (learning_rate, accumulation_steps)."""
+    if batch_size is None or batch_size < 1:
+        raise RuleError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if policy not in BATCH_POLICIES:
+        raise RuleError(f"batch_policy must be one of {BATCH_POLICIES}, got {policy!r}")
+    if policy == "scale_lr" or batch_size == BASE_BATCH:
+        return BASE_LR * batch_size / BASE_BATCH, 1
+    if batch_size > BASE_BATCH or BASE_BATCH % batch_size:
+        raise RuleError(
+            f"batch_size {batch_size} cannot accumulate to an effective batch of {BASE_BATCH}: "
+            f"use a divisor of {BASE_BATCH} (e.g. 256, 128, 64, 32) or batch_policy='scale_lr'")
+    return BASE_LR, BASE_BATCH // batch_size
+
+
+def check_schedule_override(override):
+    """Validate an explicit {warmup, boundaries, total} schedule (smoke runs)."""
+    if not isinstance(override, dict) or set(override) != {"warmup", "boundaries", "total"}:
+        raise RuleError(
+            "schedule_override must be an object with exactly the keys warmup, boundaries, total, "
+            f"e.g. {{\"warmup\": 2, \"boundaries\": [4, 6, 8], \"total\": 10}}; got {override!r}")
+    warmup, boundaries, total = override["warmup"], list(override["boundaries"]), override["total"]
+    ints = [warmup, total, *boundaries]
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in ints):
+        raise RuleError(f"schedule_override values must be integers, got {override!r}")
+    if not (0 <= warmup < total) or any(b < warmup or b >= total for b in boundaries) \
+            or boundaries != sorted(set(boundaries)):
+        raise RuleError(
+            "schedule_override needs 0 <= warmup <= boundaries (strictly increasing) < total, "
+            f"got {override!r}")
+    return warmup, boundaries, total
+
+
+def decide(num_train_examples, num_classes, image_area, *, preserve_count=False,
+           preserve_orientation=False, batch_size=BASE_BATCH, batch_policy="accumulate",
+           k_shot=None, schedule_override=None):
+    """The whole HyperRule decision as a JSON-ready dict with its inputs."""
+    if num_classes is None or num_classes < 2:
+        raise RuleError(f"num_classes must be at least 2 for classification, got {num_classes!r}")
+    if k_shot is not None and (not isinstance(k_shot, int) or k_shot < 1):
+        raise RuleError(f"k_shot must be a positive integer or None, got {k_shot!r}")
+    dataset_size = k_shot * num_classes if k_shot else num_train_examples
+    resize, crop = resolution(image_area)
+    warmup, boundaries, total = schedule(dataset_size)
+    rule_schedule = {"warmup_steps": warmup, "decay_boundaries": boundaries, "total_steps": total}
+    if schedule_override is not None:
+        warmup, boundaries, total = check_schedule_override(schedule_override)
+    lr, accumulation = batch_plan(batch_size, batch_policy)
+    return {
+        "inputs": {
+            "num_train_examples": num_train_examples,
+            "num_classes": num_classes,
+            "k_shot": k_shot,
+            "dataset_size": dataset_size,
+            "image_area": image_area,
+            "preserve_count": preserve_count,
+            "preserve_orientation": preserve_orientation,
+            "batch_size": batch_size,
+            "batch_policy": batch_policy,
+        },
+        "resize_size": resize,
+        "crop_size": crop,
+        "random_crop": not preserve_count,
+        "random_flip": not preserve_orientation,
+        "mixup_alpha": mixup_alpha(dataset_size),
+        "warmup_steps": warmup,
+        "decay_boundaries": boundaries,
+        "decay_factor": 0.1,
+        "total_steps": total,
+        "schedule_overridden": schedule_override is not None,
+        "rule_schedule": rule_schedule,
+        "optimizer": "sgd",
+        "momentum": MOMENTUM,
+        "base_learning_rate": BASE_LR,
+        "base_batch_size": BASE_BATCH,
+        "learning_rate": lr,
+        "batch_size": batch_size,
+        "gradient_accumulation_steps": accumulation,
+        "effective_batch_size": batch_size * accumulation,
+        "weight_decay": 0.0,
+        "label_smoothing": 0.0,
+    }
+

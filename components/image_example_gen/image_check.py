@@ -1,0 +1,75 @@
+"""Decide, per file, whether it is an image the pipeline can train and serve on.
+
+Two stages, cheapest first:
+1. PIL reads only the header: format, size, mode. Unsupported formats and
+   decompression bombs (pixel count over the limit) are refused here, before
+   any pixel buffer is allocated.
+2. TensorFlow's own decoder (the one Transform and the serving signature use)
+   decodes the pixels to 3-channel RGB. If it fails, training would fail too,
+   so the file is bad. This keeps ingestion and serving in agreement.
+"""
+import io
+import warnings
+
+from PIL import Image
+
+from components import keys
+
+
+class BadImage(Exception):
+    """A file that must not become an example; `reason` is a short code."""
+
+    def __init__(self, reason, detail):
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+def read_header(data, max_pixels=keys.DEFAULT_MAX_IMAGE_PIXELS):
+    """Returns (format, height, width) from the header alone, or raises BadImage."""
+    if not data:
+        raise BadImage("empty_file", "the file has zero bytes")
+    try:
+        with warnings.catch_warnings():
+            # PIL warns (and at 2x raises) on huge images; we apply our own limit.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            saved_limit = Image.MAX_IMAGE_PIXELS
+            Image.MAX_IMAGE_PIXELS = None
+            try:
+                img = Image.open(io.BytesIO(data))  # lazy: reads the header only
+            finally:
+                Image.MAX_IMAGE_PIXELS = saved_limit
+    except Exception as e:  # PIL raises UnidentifiedImageError, SyntaxError, ...
+        raise BadImage("not_an_image", f"no image header recognised ({type(e).__name__}: {e})")
+    fmt = keys.SUPPORTED_FORMATS.get(img.format)
+    if fmt is None:
+        raise BadImage("unsupported_format",
+                       f"{img.format} images are not supported; convert to one of "
+                       f"{', '.join(sorted(keys.SUPPORTED_FORMATS))}")
+    width, height = img.size
+    if width < 1 or height < 1:
+        raise BadImage("not_an_image", f"header declares a {width}x{height} image")
+    if width * height > max_pixels:
+        raise BadImage("decompression_bomb",
+                       f"{width}x{height} = {width * height} pixels exceeds the limit of "
+                       f"{max_pixels} (raise max_image_pixels if this image is genuine)")
+    return fmt, height, width
+
+
+def check_decodes(data):
+    """Decodes with TensorFlow exactly as training and serving will; raises BadImage."""
+    import tensorflow as tf  # imported lazily: only ingestion workers need it
+    try:
+        pixels = tf.io.decode_image(data, channels=3, expand_animations=False)
+        if pixels.shape.rank != 3 or pixels.shape[-1] != 3:
+            raise ValueError(f"decoded shape {pixels.shape}")
+    except (tf.errors.InvalidArgumentError, tf.errors.UnknownError, ValueError) as e:
+        message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise BadImage("undecodable", f"TensorFlow cannot decode it ({message[:200]})")
+
+
+def inspect_image(data, max_pixels=keys.DEFAULT_MAX_IMAGE_PIXELS):
+    """(format, height, width) of a valid image; raises BadImage otherwise."""
+    header = read_header(data, max_pixels)
+    check_decodes(data)
+    return header

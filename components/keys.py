@@ -1,0 +1,44 @@
+"""The one home for feature keys, split names, artifact file names and defaults.
+
+Pure Python: importing this module must never import TensorFlow, so that the
+rule modules and the CLI's argument checking stay fast.
+"""
+
+# --- tf.Example feature keys (the common TF image feature names) -----------
+IMAGE_ENCODED = "image/encoded"      # original bytes, untouched
+IMAGE_FORMAT = "image/format"        # jpeg | png | gif | bmp
+IMAGE_HEIGHT = "image/height"        # int64, stored pixel rows (EXIF not applied)
+IMAGE_WIDTH = "image/width"          # int64, stored pixel columns
+LABEL_TEXT = "image/class/text"      # label name as given (folder name / CSV)
+FILENAME = "image/filename"          # path relative to the input root
+
+# Formats the pipeline decodes end to end (PIL name -> image/format value).
+SUPPORTED_FORMATS = {"JPEG": "jpeg", "PNG": "png", "GIF": "gif", "BMP": "bmp"}
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp")
+
+# --- splits ------------------------------------------------------------------
+TRAIN_SPLIT = "train"
+EVAL_SPLIT = "eval"
+SPLIT_NAMES = (TRAIN_SPLIT, EVAL_SPLIT)
+# Folder / CSV names accepted for each split (case-insensitive).
+SPLIT_ALIASES = {
+    "train": TRAIN_SPLIT,
+    "eval": EVAL_SPLIT,
+    "val": EVAL_SPLIT,
+    "validation": EVAL_SPLIT,
+    "test": EVAL_SPLIT,
+}
+DEFAULT_SPLIT_RATIO = (9, 1)  # train : eval hash buckets
+
+# --- ingestion limits ----------------------------------------------------------
+DEFAULT_MAX_BAD_FRACTION = 0.01
+# A decoded image this large (~ 8k x 11k RGB) is refused as a decompression bomb.
+DEFAULT_MAX_IMAGE_PIXELS = 89_478_485  # PIL's own warning threshold (0.25 GiB @ 24 bpp)
+
+# --- files written inside artifacts ------------------------------------------
+QUARANTINE_DIR = "quarantine"
+QUARANTINE_REPORT = "quarantine_report.json"
+HYPERPARAMETERS_FILE = "hyperparameters.json"
+
+# --- pipeline defaults ---------------------------------------------------------
+DEFAULT_PIPELINE_NAME = "bit-tfx"
