@@ -4,6 +4,7 @@ Each function is one rule of the recipe (shared/reference/bit-recipe.md, read
 from the official bit_hyperrule.py). `decide` puts them together and records
 every number a decision came from.
 """
+from components.errors import ConfigError
 
 BASE_LR = 0.003
 BASE_BATCH = 512
@@ -22,7 +23,7 @@ SCHEDULE_BUCKETS = (
 BATCH_POLICIES = ("accumulate", "scale_lr")
 
 
-class RuleError(ValueError):
+class RuleError(ConfigError):
     """An invalid HyperRule input; the message names the field and the fix."""
 
 

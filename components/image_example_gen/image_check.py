@@ -9,6 +9,7 @@ Two stages, cheapest first:
    so the file is bad. This keeps ingestion and serving in agreement.
 """
 import io
+import re
 import warnings
 
 from PIL import Image
@@ -64,7 +65,8 @@ def check_decodes(data):
         if pixels.shape.rank != 3 or pixels.shape[-1] != 3:
             raise ValueError(f"decoded shape {pixels.shape}")
     except (tf.errors.InvalidArgumentError, tf.errors.UnknownError, ValueError) as e:
-        message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        message = getattr(e, "message", None) or str(e) or type(e).__name__
+        message = re.sub(r"\{\{function_node [^}]*\}\}\s*|\s*\[Op:\w+\]", "", message).strip()
         raise BadImage("undecodable", f"TensorFlow cannot decode it ({message[:200]})")
 
 

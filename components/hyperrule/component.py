@@ -1,0 +1,150 @@
+"""HyperRule: a custom TFX component that turns dataset statistics into the
+BiT-HyperRule decision (components/hyperrule/rule.py does the arithmetic).
+
+Input: the ExampleStatistics of StatisticsGen. Output: a HyperParameters artifact
+holding one JSON file, so that Trainer(hyperparameters=...) receives the decision
+as fn_args.hyperparameters.
+
+Image area: median(image/height) x median(image/width) of the train split, from
+TFDV's numeric statistics. The median is robust to a few huge or tiny images that
+would drag a mean across the 96x96 threshold; the official code looked a typical
+size up in a table per dataset, which is what a median measures.
+"""
+import json
+import os
+
+import tensorflow as tf
+from absl import logging
+from tensorflow_metadata.proto.v0 import statistics_pb2
+from tfx import types
+from tfx.dsl.components.base import base_component, base_executor, executor_spec
+from tfx.types import artifact_utils, standard_artifacts
+from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
+
+from components import keys
+from components.hyperrule import rule
+
+STATISTICS_KEY = "statistics"
+HYPERPARAMETERS_KEY = "hyperparameters"
+# Execution parameters. Booleans travel as ints: every orchestrator (local, KFP v2,
+# Vertex) represents those the same way.
+PARAMS = {
+    "preserve_count": int,
+    "preserve_orientation": int,
+    "batch_size": int,
+    "batch_policy": str,
+    "k_shot": int,               # 0: off
+    "schedule_override": str,    # JSON object or ""
+}
+
+
+class HyperRuleSpec(ComponentSpec):
+    PARAMETERS = {name: ExecutionParameter(type=t) for name, t in PARAMS.items()}
+    INPUTS = {STATISTICS_KEY: ChannelParameter(type=standard_artifacts.ExampleStatistics)}
+    OUTPUTS = {HYPERPARAMETERS_KEY: ChannelParameter(type=standard_artifacts.HyperParameters)}
+
+
+class StatisticsError(ValueError):
+    """The statistics lack what the rule needs; names the feature and the cause."""
+
+
+def _feature(dataset, name):
+    for f in dataset.features:
+        if f.path.step == [name] or f.name == name:
+            return f
+    raise StatisticsError(f"feature {name!r} is missing from the statistics; the examples must "
+                          "come from ImageExampleGen or carry the same features")
+
+
+def _numeric(dataset, name):
+    stats = _feature(dataset, name).num_stats
+    summary = {"mean": stats.mean, "median": stats.median, "min": stats.min, "max": stats.max}
+    if summary["median"] <= 0:
+        raise StatisticsError(f"feature {name!r} has no positive median in the statistics: {summary}")
+    return summary
+
+
+def read_dataset_facts(dataset):
+    """What the rule needs from one split's DatasetFeatureStatistics."""
+    height = _numeric(dataset, keys.IMAGE_HEIGHT)
+    width = _numeric(dataset, keys.IMAGE_WIDTH)
+    label = _feature(dataset, keys.LABEL_TEXT).string_stats
+    return {
+        "num_examples": int(dataset.num_examples),
+        "num_classes": int(label.unique),
+        "image_height": height,
+        "image_width": width,
+        "image_area": height["median"] * width["median"],
+        "image_area_statistic": "median(image/height) * median(image/width) of the train split",
+    }
+
+
+def load_split_statistics(statistics_artifact, split):
+    stats_dir = artifact_utils.get_split_uri([statistics_artifact], split)
+    path = os.path.join(stats_dir, "FeatureStats.pb")
+    if not tf.io.gfile.exists(path):
+        raise StatisticsError(f"no statistics for split {split!r} at {path}")
+    stats = statistics_pb2.DatasetFeatureStatisticsList()
+    with tf.io.gfile.GFile(path, "rb") as f:
+        stats.ParseFromString(f.read())
+    if len(stats.datasets) != 1:
+        raise StatisticsError(f"{path} holds {len(stats.datasets)} datasets, expected 1")
+    return stats.datasets[0]
+
+
+def decide_from_statistics(dataset, params):
+    facts = read_dataset_facts(dataset)
+    override = json.loads(params["schedule_override"]) if params["schedule_override"] else None
+    decision = rule.decide(
+        facts["num_examples"], facts["num_classes"], facts["image_area"],
+        preserve_count=bool(params["preserve_count"]),
+        preserve_orientation=bool(params["preserve_orientation"]),
+        batch_size=params["batch_size"], batch_policy=params["batch_policy"],
+        k_shot=params["k_shot"] or None, schedule_override=override)
+    decision["statistics"] = facts
+    return decision
+
+
+class Executor(base_executor.BaseExecutor):
+    def Do(self, input_dict, output_dict, exec_properties):
+        self._log_startup(input_dict, output_dict, exec_properties)
+        statistics = artifact_utils.get_single_instance(input_dict[STATISTICS_KEY])
+        dataset = load_split_statistics(statistics, keys.TRAIN_SPLIT)
+        decision = decide_from_statistics(dataset, {k: exec_properties[k] for k in PARAMS})
+        decision["statistics"]["source"] = statistics.uri
+        out = artifact_utils.get_single_instance(output_dict[HYPERPARAMETERS_KEY])
+        path = os.path.join(out.uri, keys.HYPERPARAMETERS_FILE)
+        with tf.io.gfile.GFile(path, "w") as f:
+            json.dump(decision, f, indent=1, sort_keys=True)
+        for name in ("crop_size", "total_steps"):
+            out.set_int_custom_property(name, decision[name])
+        out.set_float_custom_property("mixup_alpha", decision["mixup_alpha"])
+        logging.info("HyperRule decision written to %s: %s", path, json.dumps(decision))
+
+
+class HyperRule(base_component.BaseComponent):
+    """Reads train-split statistics and writes the BiT-HyperRule decision (one JSON file)."""
+
+    SPEC_CLASS = HyperRuleSpec
+    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
+
+    def __init__(self, statistics, preserve_count=False, preserve_orientation=False,
+                 batch_size=rule.BASE_BATCH, batch_policy="accumulate", k_shot=None,
+                 schedule_override=None):
+        # Fail on an invalid configuration now, before any pipeline work: these parts of
+        # the rule do not depend on the data.
+        rule.batch_plan(batch_size, batch_policy)
+        if schedule_override is not None:
+            rule.check_schedule_override(schedule_override)
+        if k_shot is not None and (not isinstance(k_shot, int) or k_shot < 1):
+            raise rule.RuleError(f"k_shot must be a positive integer, got {k_shot!r}")
+        spec = HyperRuleSpec(
+            statistics=statistics,
+            preserve_count=int(preserve_count),
+            preserve_orientation=int(preserve_orientation),
+            batch_size=int(batch_size),
+            batch_policy=batch_policy,
+            k_shot=int(k_shot or 0),
+            schedule_override=json.dumps(schedule_override) if schedule_override else "",
+            hyperparameters=types.Channel(type=standard_artifacts.HyperParameters))
+        super().__init__(spec=spec)

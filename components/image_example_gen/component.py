@@ -1,0 +1,67 @@
+"""ImageExampleGen: a file-based TFX ExampleGen for labelled images.
+
+It is a FileBasedExampleGen (same driver, so {SPAN} patterns resolve to the
+newest span, the input fingerprint makes unchanged data a cache hit, and the
+Kubeflow V2 runner gives it the file-based driver step) with its own executor and
+three extra parameters: the layout, the bad-file limit and the pixel limit.
+"""
+from tfx import types
+from tfx.components.example_gen import component as example_gen_component
+from tfx.dsl.components.base import base_beam_component, executor_spec
+from tfx.proto import example_gen_pb2
+from tfx.types import standard_artifacts, standard_component_specs as specs
+from tfx.types.component_spec import ChannelParameter, ExecutionParameter
+
+from components import keys
+from components.image_example_gen import executor, sources
+
+
+class ImageExampleGenSpec(specs.FileBasedExampleGenSpec):
+    PARAMETERS = dict(
+        specs.FileBasedExampleGenSpec.PARAMETERS,
+        **{
+            executor.LAYOUT_KEY: ExecutionParameter(type=str),
+            executor.MAX_BAD_FRACTION_KEY: ExecutionParameter(type=float),
+            executor.MAX_IMAGE_PIXELS_KEY: ExecutionParameter(type=int),
+        })
+    INPUTS = {}
+    OUTPUTS = {specs.EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples)}
+
+
+def split_output_config(train=keys.DEFAULT_SPLIT_RATIO[0], eval_=keys.DEFAULT_SPLIT_RATIO[1]):
+    """train:eval hash buckets, used where the data has no split of its own."""
+    return example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
+        example_gen_pb2.SplitConfig.Split(name=keys.TRAIN_SPLIT, hash_buckets=train),
+        example_gen_pb2.SplitConfig.Split(name=keys.EVAL_SPLIT, hash_buckets=eval_),
+    ]))
+
+
+class ImageExampleGen(example_gen_component.FileBasedExampleGen):
+    """Labelled image folders or a CSV manifest -> Examples (train/eval) + quarantine report."""
+
+    SPEC_CLASS = ImageExampleGenSpec
+    EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
+
+    def __init__(self, source, output_config=None, range_config=None,
+                 max_bad_fraction=keys.DEFAULT_MAX_BAD_FRACTION,
+                 max_image_pixels=keys.DEFAULT_MAX_IMAGE_PIXELS):
+        """source: a sources.Source (see sources.resolve)."""
+        if source.layout not in (sources.CLASS_FOLDERS, sources.SPLIT_FOLDERS, sources.CSV):
+            raise sources.SourceError(f"ImageExampleGen cannot read layout {source.layout!r}")
+        if not 0.0 <= max_bad_fraction < 1.0:
+            raise sources.SourceError(f"max_bad_fraction must be in [0, 1), got {max_bad_fraction}")
+        if max_image_pixels < 1:
+            raise sources.SourceError(f"max_image_pixels must be positive, got {max_image_pixels}")
+        spec = ImageExampleGenSpec(
+            input_base=source.input_base,
+            input_config=example_gen_pb2.Input(splits=[
+                example_gen_pb2.Input.Split(name="images", pattern=source.pattern)]),
+            output_config=output_config or split_output_config(),
+            range_config=range_config,
+            output_data_format=example_gen_pb2.FORMAT_TF_EXAMPLE,
+            output_file_format=example_gen_pb2.FORMAT_TFRECORDS_GZIP,
+            layout=source.layout,
+            max_bad_fraction=float(max_bad_fraction),
+            max_image_pixels=int(max_image_pixels),
+            examples=types.Channel(type=standard_artifacts.Examples))
+        base_beam_component.BaseBeamComponent.__init__(self, spec=spec)

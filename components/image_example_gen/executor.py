@@ -1,0 +1,268 @@
+"""ImageExampleGen executor: labelled image files -> tf.Example splits, bad files quarantined.
+
+The Beam graph keeps memory flat: only the list of class folders (or manifest lines)
+is shuffled; image bytes flow read -> check -> write inside fused stages, never
+through a GroupByKey. (TFX's stock WriteSplit reshuffles the serialized examples,
+which on the in-memory DirectRunner holds the whole dataset; we write directly.)
+"""
+import bisect
+import collections
+import hashlib
+import json
+import posixpath
+
+import apache_beam as beam
+import tensorflow as tf
+from absl import logging
+from tfx.components.util import examples_utils
+from tfx.dsl.components.base import base_beam_executor
+from tfx.proto import example_gen_pb2
+from tfx.types import artifact_utils
+from tfx.types import standard_component_specs as specs
+from tfx.utils import proto_utils
+
+from components import keys
+from components.image_example_gen import image_check, sources
+
+LAYOUT_KEY = "layout"
+MAX_BAD_FRACTION_KEY = "max_bad_fraction"
+MAX_IMAGE_PIXELS_KEY = "max_image_pixels"
+_BAD_FILE = "_bad.jsonl"
+_COUNTS_FILE = "_counts.jsonl"
+
+
+class IngestionError(RuntimeError):
+    """The run's data is not fit to train on; the message names the report and the fix."""
+
+
+def hash_split(relpath, buckets):
+    """Index of the output split for `relpath`: deterministic across runs and machines."""
+    bucket = int(hashlib.sha256(relpath.encode("utf-8")).hexdigest(), 16) % buckets[-1]
+    return bisect.bisect(buckets, bucket)
+
+
+def make_example(data, fmt, height, width, label, relpath):
+    def b(v):
+        return tf.train.Feature(bytes_list=tf.train.BytesList(value=[v]))
+
+    def i(v):
+        return tf.train.Feature(int64_list=tf.train.Int64List(value=[v]))
+
+    return tf.train.Example(features=tf.train.Features(feature={
+        keys.IMAGE_ENCODED: b(data),
+        keys.IMAGE_FORMAT: b(fmt.encode()),
+        keys.IMAGE_HEIGHT: i(height),
+        keys.IMAGE_WIDTH: i(width),
+        keys.LABEL_TEXT: b(label.encode("utf-8")),
+        keys.FILENAME: b(relpath.encode("utf-8")),
+    }))
+
+
+def _list_class_folder(folder):
+    """Files of one class folder as work items; hidden files and sub-folders are reported."""
+    files, dirs, hidden = sources.list_entries(folder.path)
+    for name in files:
+        yield {"path": sources.join(folder.path, name), "file": sources.join(folder.relpath, name),
+               "label": folder.label, "split": folder.split}
+    for name, reason in [(n, "hidden_file") for n in hidden] + [(d, "nested_folder") for d in dirs]:
+        yield beam.pvalue.TaggedOutput("skipped", {
+            "file": sources.join(folder.relpath, name), "label": folder.label, "reason": reason})
+
+
+def _manifest_item(line, csv_path, columns):
+    # Every line was validated (with its number) by sources.plan_manifest before Beam.
+    path, label, split = sources.parse_manifest_line(line, "?", csv_path, columns)
+    full = path if (path.startswith("/") or sources.is_remote(path)) else \
+        sources.join(posixpath.dirname(csv_path), path)
+    return {"path": full, "file": path, "label": label, "split": split}
+
+
+class _ReadAndCheck(beam.DoFn):
+    """Reads one file and decides: an example for a split, or a quarantined file.
+
+    Never raises for a bad file: one unreadable image must not kill an hour-long run.
+    """
+
+    def __init__(self, split_names, buckets, max_pixels):
+        self._split_names = split_names
+        self._buckets = buckets
+        self._max_pixels = max_pixels
+
+    def process(self, item):
+        try:
+            with tf.io.gfile.GFile(item["path"], "rb") as f:
+                data = f.read()
+            fmt, height, width = image_check.inspect_image(data, self._max_pixels)
+        except image_check.BadImage as e:
+            yield beam.pvalue.TaggedOutput("bad", dict(item, reason=e.reason, detail=e.detail))
+            return
+        except tf.errors.NotFoundError:
+            yield beam.pvalue.TaggedOutput("bad", dict(item, reason="missing_file",
+                                                       detail="the file does not exist"))
+            return
+        except Exception as e:  # pylint: disable=broad-except
+            yield beam.pvalue.TaggedOutput("bad", dict(item, reason="unreadable",
+                                                       detail=f"{type(e).__name__}: {e}"[:300]))
+            return
+        if item["split"] is not None:
+            index = self._split_names.index(item["split"])
+        else:
+            index = hash_split(item["file"], self._buckets)
+        example = make_example(data, fmt, height, width, item["label"], item["file"])
+        yield index, item["label"], example.SerializeToString()
+
+
+def _split_names_and_buckets(output_config):
+    names = [s.name for s in output_config.split_config.splits]
+    if sorted(names) != sorted(keys.SPLIT_NAMES):
+        raise sources.SourceError(f"output_config must define exactly the splits {keys.SPLIT_NAMES} "
+                                  f"(hash buckets give the ratio), got {names}")
+    buckets, total = [], 0
+    for s in output_config.split_config.splits:
+        total += s.hash_buckets
+        buckets.append(total)
+    return names, buckets
+
+
+def _write_json_lines(pcoll, path, label):
+    return (pcoll
+            | f"{label}ToJson" >> beam.Map(lambda r: json.dumps(r, ensure_ascii=False, sort_keys=True))
+            | f"{label}Write" >> beam.io.WriteToText(path, shard_name_template=""))
+
+
+def _read_json_lines(path):
+    if not tf.io.gfile.exists(path):
+        return []
+    with tf.io.gfile.GFile(path, "r") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def build_report(source, plan, split_names, max_bad_fraction, quarantine_dir):
+    """Merges the Beam side outputs into one report dict (and deletes the parts)."""
+    bad_path, counts_path = (posixpath.join(quarantine_dir, n) for n in (_BAD_FILE, _COUNTS_FILE))
+    records = _read_json_lines(bad_path)
+    counts = _read_json_lines(counts_path)
+    for p in (bad_path, counts_path):
+        if tf.io.gfile.exists(p):
+            tf.io.gfile.remove(p)
+    bad = sorted((r for r in records if r["kind"] == "bad"), key=lambda r: r["file"])
+    skipped = sorted((r for r in records if r["kind"] == "skipped"), key=lambda r: r["file"])
+    valid = {name: {} for name in split_names}
+    for c in counts:
+        valid[c["split"]][c["label"]] = c["count"]
+    n_valid = sum(sum(v.values()) for v in valid.values())
+    total = n_valid + len(bad)
+    return {
+        "source": {"input_base": source.input_base, "pattern": source.pattern,
+                   "layout": source.layout},
+        "total_files": total,
+        "valid": n_valid,
+        "bad": len(bad),
+        "bad_fraction": (len(bad) / total) if total else 0.0,
+        "max_bad_fraction": max_bad_fraction,
+        "bad_by_reason": dict(collections.Counter(r["reason"] for r in bad)),
+        "valid_per_split_and_class": {s: dict(sorted(v.items())) for s, v in valid.items()},
+        "classes": plan.labels,
+        "bad_files": [{k: r.get(k) for k in ("file", "label", "split", "reason", "detail")}
+                      for r in bad],
+        "skipped": [{k: r.get(k) for k in ("file", "label", "reason")} for r in skipped],
+    }
+
+
+def check_report(report, report_path):
+    """Fails the run when the data is not fit to train on, naming the report."""
+    if report["total_files"] == 0:
+        raise IngestionError(f"empty input: no image files found; see {report_path}")
+    if report["bad_fraction"] > report["max_bad_fraction"]:
+        raise IngestionError(
+            f"{report['bad']} of {report['total_files']} files ({report['bad_fraction']:.1%}) are not "
+            f"usable images, over the limit of {report['max_bad_fraction']:.1%}: "
+            f"{report['bad_by_reason']}. Every file and its reason is listed in {report_path}. "
+            "Fix or remove them, or raise max_bad_fraction.")
+    valid = report["valid_per_split_and_class"]
+    train = valid.get(keys.TRAIN_SPLIT, {})
+    no_valid = [c for c in report["classes"] if not train.get(c)]
+    if no_valid:
+        raise IngestionError(f"class(es) {no_valid} have no valid training image; see {report_path}")
+    if not sum(valid.get(keys.EVAL_SPLIT, {}).values()):
+        raise IngestionError("the eval split is empty: add images, give an eval split folder or CSV "
+                             f"split column, or change the split ratio; see {report_path}")
+
+
+class Executor(base_beam_executor.BaseBeamExecutor):
+    """Ingests labelled images as tf.Examples; see the module docstring."""
+
+    def Do(self, input_dict, output_dict, exec_properties):
+        self._log_startup(input_dict, output_dict, exec_properties)
+        input_config = example_gen_pb2.Input()
+        proto_utils.json_to_proto(exec_properties[specs.INPUT_CONFIG_KEY], input_config)
+        output_config = example_gen_pb2.Output()
+        proto_utils.json_to_proto(exec_properties[specs.OUTPUT_CONFIG_KEY], output_config)
+        if len(input_config.splits) != 1:
+            raise sources.SourceError("ImageExampleGen takes one input pattern; splits come from "
+                                      "split folders, the CSV split column or output_config")
+        split_names, buckets = _split_names_and_buckets(output_config)
+        source = sources.Source(exec_properties[specs.INPUT_BASE_KEY], input_config.splits[0].pattern,
+                                exec_properties[LAYOUT_KEY])
+        max_bad_fraction = float(exec_properties[MAX_BAD_FRACTION_KEY])
+        max_pixels = int(exec_properties[MAX_IMAGE_PIXELS_KEY])
+
+        plan = sources.plan(source)  # configuration errors surface here, before Beam
+        logging.info("Ingesting %s (%s): %d classes", source.input_base, source.layout,
+                     len(plan.labels))
+
+        examples = artifact_utils.get_single_instance(output_dict[specs.EXAMPLES_KEY])
+        examples.split_names = artifact_utils.encode_split_names(split_names)
+        quarantine_dir = posixpath.join(examples.uri, keys.QUARANTINE_DIR)
+        tf.io.gfile.makedirs(quarantine_dir)
+        with self._make_beam_pipeline() as p:
+            if plan.layout == sources.CSV:
+                csv_path, has_header, columns = plan.manifest
+                items = (p
+                         | "ReadManifest" >> beam.io.ReadFromText(csv_path, skip_header_lines=int(has_header))
+                         | "DropBlank" >> beam.Filter(lambda line: line.strip())
+                         | "ParseRow" >> beam.Map(lambda line: _manifest_item(line, csv_path, columns)))
+                skipped = None
+            else:
+                listed = (p
+                          | "ClassFolders" >> beam.Create(plan.class_folders)
+                          | "ListFiles" >> beam.FlatMap(_list_class_folder).with_outputs("skipped", main="files"))
+                items, skipped = listed.files, listed.skipped
+            checked = (items
+                       | "SpreadWork" >> beam.Reshuffle()  # paths only, so workers share the reading
+                       | "ReadAndCheck" >> beam.ParDo(_ReadAndCheck(split_names, buckets, max_pixels))
+                       .with_outputs("bad", main="good"))
+            parts = checked.good | "BySplit" >> beam.Partition(lambda e, n: e[0], len(split_names))
+            for index, name in enumerate(split_names):
+                split_uri = artifact_utils.get_split_uri([examples], name)
+                _ = (parts[index]
+                     | f"Serialized[{name}]" >> beam.Map(lambda e: e[2])
+                     | f"Write[{name}]" >> beam.io.WriteToTFRecord(
+                         posixpath.join(split_uri, "data_tfrecord"), file_name_suffix=".gz"))
+            _ = (checked.good
+                 | "SplitLabel" >> beam.Map(lambda e: (split_names[e[0]], e[1]))
+                 | "CountValid" >> beam.combiners.Count.PerElement()
+                 | "CountRecord" >> beam.Map(lambda kv: {"split": kv[0][0], "label": kv[0][1], "count": kv[1]})
+                 | "CountsJson" >> beam.Map(json.dumps)
+                 | "CountsWrite" >> beam.io.WriteToText(posixpath.join(quarantine_dir, _COUNTS_FILE),
+                                                        shard_name_template=""))
+            tagged = [checked.bad | "TagBad" >> beam.Map(lambda r: dict(r, kind="bad"))]
+            if skipped is not None:
+                tagged.append(skipped | "TagSkipped" >> beam.Map(lambda r: dict(r, kind="skipped")))
+            _write_json_lines(tagged | "AllReported" >> beam.Flatten(),
+                              posixpath.join(quarantine_dir, _BAD_FILE), "Report")
+
+        report = build_report(source, plan, split_names, max_bad_fraction, quarantine_dir)
+        report_path = posixpath.join(quarantine_dir, keys.QUARANTINE_REPORT)
+        with tf.io.gfile.GFile(report_path, "w") as f:
+            json.dump(report, f, indent=1, ensure_ascii=False)
+        examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_EXAMPLE)
+        examples_utils.set_file_format(examples, "tfrecords_gzip")
+        examples.set_int_custom_property("valid_images", report["valid"])
+        examples.set_int_custom_property("quarantined_files", report["bad"])
+        examples.set_string_custom_property("quarantine_report", report_path)
+        log = logging.warning if report["bad"] or report["skipped"] else logging.info
+        log("Ingested %d images; %d file(s) quarantined as bad, %d skipped; report: %s",
+            report["valid"], report["bad"], len(report["skipped"]), report_path)
+        check_report(report, report_path)
+

@@ -1,0 +1,185 @@
+"""The `bit-tfx` command line. Logs go to stderr; results (JSON) go to stdout.
+
+Heavy imports (TensorFlow, TFX, Beam) happen inside the commands, after the
+arguments and the configuration have been checked, so a bad flag fails at once.
+"""
+import argparse
+import contextlib
+import json
+import logging
+import os
+import sys
+import warnings
+
+# Before anything imports TensorFlow: TFX, TFMA and hub.KerasLayer need Keras 2 (tf_keras).
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from components import keys  # noqa: E402
+from components.errors import ConfigError  # noqa: E402
+from components.hyperrule import rule  # noqa: E402
+from pipeline import configs  # noqa: E402
+
+EXIT_CONFIG = 2
+EXIT_RUN = 1
+
+
+def _ratio(text):
+    try:
+        train, eval_ = (int(v) for v in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected TRAIN:EVAL integers such as 9:1, got {text!r}")
+    return train, eval_
+
+
+def _json_object(text):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({e}): {text!r}")
+
+
+def _add_data_args(p, data_required=True):
+    g = p.add_argument_group("data")
+    g.add_argument("--data", required=data_required,
+                   help="image folder (root/<label>/..., or root/train|eval/<label>/...), a CSV "
+                        "manifest path,label[,split], or TFRecords; {SPAN} in a name picks the newest span")
+    g.add_argument("--layout", default="auto",
+                   choices=["auto", "class_folders", "split_folders", "csv", "tfrecord"])
+    g.add_argument("--split-ratio", type=_ratio, default=keys.DEFAULT_SPLIT_RATIO, metavar="TRAIN:EVAL",
+                   help="hash split when the data has no split of its own (default 9:1)")
+    g.add_argument("--max-bad-fraction", type=float, default=keys.DEFAULT_MAX_BAD_FRACTION,
+                   help="fail when more than this fraction of files are not usable images (default 0.01)")
+    g.add_argument("--max-image-pixels", type=int, default=keys.DEFAULT_MAX_IMAGE_PIXELS,
+                   help="refuse images with more pixels than this as decompression bombs")
+    g = p.add_argument_group("HyperRule")
+    g.add_argument("--preserve-count", action="store_true",
+                   help="the label counts objects: no random crop")
+    g.add_argument("--preserve-orientation", action="store_true",
+                   help="the label depends on orientation: no random flip")
+    g.add_argument("--batch-size", type=int, default=rule.BASE_BATCH,
+                   help="global batch actually used (default 512)")
+    g.add_argument("--batch-policy", choices=rule.BATCH_POLICIES, default="accumulate",
+                   help="keep the rule at a smaller batch by accumulating gradients to 512 "
+                        "(exact, default) or by scaling the learning rate linearly")
+    g.add_argument("--k-shot", type=int, default=None, help="k examples per class (dataset size k*classes)")
+    g.add_argument("--schedule-override", type=_json_object, default=None, metavar="JSON",
+                   help='smoke runs only: {"warmup": 2, "boundaries": [4, 6, 8], "total": 10}; '
+                        "recorded in the artifact as an override")
+    g = p.add_argument_group("run")
+    g.add_argument("--output", default="bit-tfx-output",
+                   help="pipeline root, SQLite metadata and logs go under this folder")
+    g.add_argument("--pipeline-name", default=configs.PIPELINE_NAME)
+    g.add_argument("--beam-arg", action="append", default=None, metavar="ARG",
+                   help="Beam pipeline argument, repeatable (default: in-memory DirectRunner); "
+                        "e.g. --beam-arg=--direct_running_mode=multi_processing --beam-arg=--direct_num_workers=2")
+
+
+def _config(args):
+    return configs.RunConfig(
+        data=args.data, output=args.output, pipeline_name=args.pipeline_name, layout=args.layout,
+        split_ratio=args.split_ratio, max_bad_fraction=args.max_bad_fraction,
+        max_image_pixels=args.max_image_pixels, preserve_count=args.preserve_count,
+        preserve_orientation=args.preserve_orientation, batch_size=args.batch_size,
+        batch_policy=args.batch_policy, k_shot=args.k_shot, schedule_override=args.schedule_override,
+        beam_args=args.beam_arg or list(configs.DEFAULT_BEAM_ARGS)).validate()
+
+
+def _run_until_hyperrule(config):
+    """Runs ingestion -> statistics -> schema -> validation -> HyperRule; returns the decision."""
+    from components.image_example_gen import sources
+    from pipeline import metadata, pipeline, runner
+
+    source = sources.resolve(config.data, config.layout)
+    if source.layout != sources.TFRECORD:
+        sources.plan(source)  # configuration errors now, before the pipeline starts
+    runner.run_local(pipeline.create_pipeline(
+        config, source, metadata.connection_config(config.metadata_path)))
+    store = metadata.open_store(config.metadata_path)
+    execution = metadata.latest_execution(store, config.pipeline_name, "HyperRule")
+    artifact = metadata.output_artifacts(store, execution, "hyperparameters")[0]
+    with open(os.path.join(artifact.uri, keys.HYPERPARAMETERS_FILE)) as f:
+        decision = json.load(f)
+    logging.info("HyperRule %s: %s", "cached" if metadata.was_cached(execution) else "ran",
+                 artifact.uri)
+    return decision
+
+
+def cmd_hyperrule(args):
+    return _run_until_hyperrule(_config(args))
+
+
+def cmd_demo(args):
+    from pipeline import demo_data
+    data = os.path.join(args.output, "demo-data")
+    if not os.path.isdir(data):
+        n = demo_data.write_digits(data, per_class=args.per_class)
+        logging.info("Wrote the demo dataset (scikit-learn digits): %d images in %s", n, data)
+    args.data = data
+    return _run_until_hyperrule(_config(args))
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="bit-tfx", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="show the libraries' INFO logs too")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("hyperrule", help="ingest, validate and print the BiT-HyperRule decision as JSON")
+    _add_data_args(p)
+    p.set_defaults(func=cmd_hyperrule)
+    p = sub.add_parser("demo", help="the embedded offline demo (digits dataset bundled with scikit-learn)")
+    _add_data_args(p, data_required=False)
+    p.add_argument("--per-class", type=int, default=40, help="demo images per class (default 40)")
+    p.set_defaults(func=cmd_demo, output="demo-output")
+    return parser
+
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_OWN_CODE = tuple(os.path.join(_ROOT, pkg) + os.sep for pkg in ("components", "pipeline", "kubeflow"))
+_NOISE = ("ArtifactQuery.property_predicate is not supported",)
+
+
+class _ReadableLog(logging.Filter):
+    """Our own progress at INFO; the libraries' INFO chatter only with --verbose."""
+
+    def __init__(self, verbose):
+        super().__init__()
+        self._verbose = verbose
+
+    def filter(self, record):
+        if any(n in str(record.msg) for n in _NOISE):
+            return False
+        return (self._verbose or record.levelno >= logging.WARNING
+                or record.pathname.startswith(_OWN_CODE))
+
+
+def _setup_logging(verbose):
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    handler.addFilter(_ReadableLog(verbose))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    if not verbose:  # Google client libraries warn about Python 3.10 on every import
+        warnings.filterwarnings("ignore", category=FutureWarning)
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    try:
+        # Whatever the libraries print goes to stderr: stdout carries only the result.
+        with contextlib.redirect_stdout(sys.stderr):
+            result = args.func(args)
+    except ConfigError as e:
+        print(f"bit-tfx: configuration error: {e}", file=sys.stderr)
+        return EXIT_CONFIG
+    except Exception as e:  # pylint: disable=broad-except
+        logging.debug("failure", exc_info=True)
+        print(f"bit-tfx: {args.command} failed: {type(e).__name__}: {e}", file=sys.stderr)
+        return EXIT_RUN
+    print(json.dumps(result, indent=1, sort_keys=True, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

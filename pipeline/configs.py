@@ -1,0 +1,66 @@
+"""Pipeline-level defaults and the run configuration (TFX template style).
+
+Feature keys and artifact file names live in components/keys.py; this file holds
+what a user configures per run, with its defaults, and the checks that reject an
+invalid configuration before any component runs.
+"""
+import dataclasses
+import os
+import re
+from typing import List, Optional
+
+from components import keys
+from components.errors import ConfigError
+from components.hyperrule import rule
+
+PIPELINE_NAME = keys.DEFAULT_PIPELINE_NAME
+# DirectRunner defaults for local runs: in-memory, one worker. Multi-processing pays
+# a worker start-up cost that a small local dataset never earns back.
+DEFAULT_BEAM_ARGS = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,127}$")
+
+
+
+
+@dataclasses.dataclass
+class RunConfig:
+    data: str                                  # folder, CSV manifest or TFRecords; may hold {SPAN}
+    output: str = "bit-tfx-output"             # pipeline root, metadata and logs live under it
+    pipeline_name: str = PIPELINE_NAME
+    layout: str = "auto"
+    split_ratio: tuple = keys.DEFAULT_SPLIT_RATIO
+    max_bad_fraction: float = keys.DEFAULT_MAX_BAD_FRACTION
+    max_image_pixels: int = keys.DEFAULT_MAX_IMAGE_PIXELS
+    preserve_count: bool = False
+    preserve_orientation: bool = False
+    batch_size: int = rule.BASE_BATCH
+    batch_policy: str = "accumulate"
+    k_shot: Optional[int] = None
+    schedule_override: Optional[dict] = None
+    beam_args: List[str] = dataclasses.field(default_factory=lambda: list(DEFAULT_BEAM_ARGS))
+
+    @property
+    def pipeline_root(self):
+        return os.path.join(self.output, "pipeline_root")
+
+    @property
+    def metadata_path(self):
+        return os.path.join(self.output, "metadata.sqlite")
+
+    def validate(self):
+        """Every check that needs no data; raises ConfigError naming the field."""
+        if not _NAME_RE.match(self.pipeline_name):
+            raise ConfigError(f"pipeline_name {self.pipeline_name!r} must match "
+                              "[a-z0-9][a-z0-9-]{0,127} (Kubeflow/Vertex naming)")
+        if len(self.split_ratio) != 2 or min(self.split_ratio) < 1:
+            raise ConfigError(f"split_ratio must be two positive integers train:eval, got {self.split_ratio}")
+        if not 0 <= self.max_bad_fraction < 1:
+            raise ConfigError(f"max_bad_fraction must be in [0, 1), got {self.max_bad_fraction}")
+        if self.max_image_pixels < 1:
+            raise ConfigError(f"max_image_pixels must be positive, got {self.max_image_pixels}")
+        rule.batch_plan(self.batch_size, self.batch_policy)  # raises RuleError, a ConfigError
+        if self.schedule_override is not None:
+            rule.check_schedule_override(self.schedule_override)
+        if self.k_shot is not None and self.k_shot < 1:
+            raise ConfigError(f"k_shot must be a positive integer, got {self.k_shot}")
+        return self

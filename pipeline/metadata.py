@@ -1,0 +1,37 @@
+"""Reading what a run did from the ML Metadata store (SQLite locally)."""
+import ml_metadata as mlmd
+from ml_metadata.proto import metadata_store_pb2
+from tfx import v1 as tfx
+
+
+def connection_config(sqlite_path):
+    return tfx.orchestration.metadata.sqlite_metadata_connection_config(sqlite_path)
+
+
+def open_store(sqlite_path):
+    config = metadata_store_pb2.ConnectionConfig()
+    config.sqlite.filename_uri = sqlite_path
+    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+    return mlmd.MetadataStore(config)
+
+
+def latest_execution(store, pipeline_name, node_id):
+    """The newest execution of a node (a cached run counts: TFX records it as CACHED)."""
+    context = store.get_context_by_type_and_name("node", f"{pipeline_name}.{node_id}")
+    if context is None:
+        return None
+    executions = store.get_executions_by_context(context.id)
+    return max(executions, key=lambda e: e.id) if executions else None
+
+
+def was_cached(execution):
+    return execution.last_known_state == metadata_store_pb2.Execution.CACHED
+
+
+def output_artifacts(store, execution, key):
+    """Artifacts an execution output under `key` (reused ones included for CACHED)."""
+    events = store.get_events_by_execution_ids([execution.id])
+    ids = [e.artifact_id for e in events
+           if e.type == metadata_store_pb2.Event.OUTPUT
+           and any(step.key == key for step in e.path.steps)]
+    return store.get_artifacts_by_id(ids)
