@@ -264,5 +264,22 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         log = logging.warning if report["bad"] or report["skipped"] else logging.info
         log("Ingested %d images; %d file(s) quarantined as bad, %d skipped; report: %s",
             report["valid"], report["bad"], len(report["skipped"]), report_path)
-        check_report(report, report_path)
+        try:
+            check_report(report, report_path)
+        except IngestionError:
+            # TFX deletes a failed execution's output artifacts; its stateful working
+            # directory survives the failure, so the report the message names is kept there.
+            kept = self._keep_report(report)
+            if kept is None:
+                raise
+            check_report(report, kept)
+
+    def _keep_report(self, report):
+        working_dir = self._context.stateful_working_dir if self._context else None
+        if not working_dir:
+            return None
+        path = posixpath.join(working_dir, keys.QUARANTINE_REPORT)
+        with tf.io.gfile.GFile(path, "w") as f:
+            json.dump(report, f, indent=1, ensure_ascii=False)
+        return path
 

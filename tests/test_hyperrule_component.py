@@ -1,0 +1,55 @@
+"""The HyperRule component reads TFDV statistics and applies the official rule."""
+import pytest
+from tensorflow_metadata.proto.v0 import statistics_pb2
+
+from components import keys
+from components.hyperrule import component, rule
+
+PARAMS = dict(preserve_count=0, preserve_orientation=0, batch_size=512, batch_policy="accumulate",
+              k_shot=0, schedule_override="")
+
+
+def stats(num_examples, num_classes, heights, widths):
+    """A train-split DatasetFeatureStatistics as StatisticsGen writes it."""
+    d = statistics_pb2.DatasetFeatureStatistics(num_examples=num_examples)
+    for name, (mean, median) in ((keys.IMAGE_HEIGHT, heights), (keys.IMAGE_WIDTH, widths)):
+        f = d.features.add(type=statistics_pb2.FeatureNameStatistics.INT)
+        f.path.step.append(name)
+        f.num_stats.mean, f.num_stats.median = mean, median
+        f.num_stats.min, f.num_stats.max = 1, 4 * median
+    f = d.features.add(type=statistics_pb2.FeatureNameStatistics.STRING)
+    f.path.step.append(keys.LABEL_TEXT)
+    f.string_stats.unique = num_classes
+    return d
+
+
+@pytest.mark.parametrize("n", [1, 19_999, 20_000, 499_999, 500_000])
+@pytest.mark.parametrize("side", [32, 95, 96, 500])
+def test_decision_equals_official_rule_in_every_bucket_and_regime(n, side):
+    decision = component.decide_from_statistics(stats(n, 10, (side, side), (side, side)), PARAMS)
+    warmup, boundaries, total = rule.schedule(n)
+    assert (decision["warmup_steps"], decision["decay_boundaries"], decision["total_steps"]) == \
+        (warmup, boundaries, total)
+    assert decision["mixup_alpha"] == (0.1 if n >= 20_000 else 0.0)
+    assert (decision["resize_size"], decision["crop_size"]) == ((160, 128) if side < 96 else (512, 480))
+    assert decision["statistics"]["num_examples"] == n and decision["statistics"]["num_classes"] == 10
+
+
+def test_median_not_mean_decides_the_regime():
+    # A few huge photos drag the mean past 96x96; the typical image is still tiny.
+    decision = component.decide_from_statistics(stats(1000, 5, (400, 32), (400, 32)), PARAMS)
+    assert decision["statistics"]["image_area"] == 32 * 32 and decision["crop_size"] == 128
+
+
+def test_missing_feature_is_named():
+    d = stats(100, 3, (50, 50), (50, 50))
+    del d.features[1]
+    with pytest.raises(component.StatisticsError, match="image/width"):
+        component.decide_from_statistics(d, PARAMS)
+
+
+def test_invalid_component_configuration_fails_at_construction():
+    with pytest.raises(rule.RuleError, match="batch_size 96"):
+        component.HyperRule(statistics=None, batch_size=96)
+    with pytest.raises(rule.RuleError, match="schedule_override"):
+        component.HyperRule(statistics=None, schedule_override={"warmup": 1})
