@@ -69,6 +69,8 @@ def _add_data_args(p, data_required=True):
     g = p.add_argument_group("run")
     g.add_argument("--output", default="bit-tfx-output",
                    help="pipeline root, SQLite metadata and logs go under this folder")
+    g.add_argument("--pipeline-root", default=None,
+                   help="where artifacts go (default OUTPUT/pipeline_root); gs://... for Dataflow")
     g.add_argument("--pipeline-name", default=configs.PIPELINE_NAME)
     g.add_argument("--beam-arg", action="append", default=None, metavar="ARG",
                    help="Beam pipeline argument, repeatable (default: in-memory DirectRunner); "
@@ -82,7 +84,8 @@ def _config(args):
         max_image_pixels=args.max_image_pixels, preserve_count=args.preserve_count,
         preserve_orientation=args.preserve_orientation, batch_size=args.batch_size,
         batch_policy=args.batch_policy, k_shot=args.k_shot, schedule_override=args.schedule_override,
-        beam_args=args.beam_arg or list(configs.DEFAULT_BEAM_ARGS)).validate()
+        beam_args=args.beam_arg or list(configs.DEFAULT_BEAM_ARGS),
+        pipeline_root_override=args.pipeline_root).validate()
 
 
 def _run_until_hyperrule(config):

@@ -38,10 +38,11 @@ class RunConfig:
     k_shot: Optional[int] = None
     schedule_override: Optional[dict] = None
     beam_args: List[str] = dataclasses.field(default_factory=lambda: list(DEFAULT_BEAM_ARGS))
+    pipeline_root_override: Optional[str] = None  # e.g. gs://... for Dataflow workers
 
     @property
     def pipeline_root(self):
-        return os.path.join(self.output, "pipeline_root")
+        return self.pipeline_root_override or os.path.join(self.output, "pipeline_root")
 
     @property
     def metadata_path(self):

@@ -237,8 +237,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                 split_uri = artifact_utils.get_split_uri([examples], name)
                 _ = (parts[index]
                      | f"Serialized[{name}]" >> beam.Map(lambda e: e[2])
-                     | f"Write[{name}]" >> beam.io.WriteToTFRecord(
-                         posixpath.join(split_uri, "data_tfrecord"), file_name_suffix=".gz"))
+                     | f"Write[{name}]" >> self._write_split(split_uri))
             _ = (checked.good
                  | "SplitLabel" >> beam.Map(lambda e: (split_names[e[0]], e[1]))
                  | "CountValid" >> beam.combiners.Count.PerElement()
@@ -273,6 +272,11 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             if kept is None:
                 raise
             check_report(report, kept)
+
+    def _write_split(self, split_uri):
+        """Writes serialized examples as they come: no shuffle, so memory stays flat."""
+        return beam.io.WriteToTFRecord(posixpath.join(split_uri, "data_tfrecord"),
+                                       file_name_suffix=".gz")
 
     def _keep_report(self, report):
         working_dir = self._context.stateful_working_dir if self._context else None
