@@ -42,11 +42,13 @@ class RunConfig:
 
     @property
     def pipeline_root(self):
-        return self.pipeline_root_override or os.path.join(self.output, "pipeline_root")
+        # Absolute: MLMD records artifact URIs as given, and a relative one breaks as soon
+        # as the pipeline is run (or read) from another folder.
+        return self.pipeline_root_override or os.path.join(os.path.abspath(self.output), "pipeline_root")
 
     @property
     def metadata_path(self):
-        return os.path.join(self.output, "metadata.sqlite")
+        return os.path.join(os.path.abspath(self.output), "metadata.sqlite")
 
     def validate(self):
         """Every check that needs no data; raises ConfigError naming the field."""

@@ -12,7 +12,7 @@ import io
 import re
 import warnings
 
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from components import keys
 
@@ -40,8 +40,11 @@ def read_header(data, max_pixels=keys.DEFAULT_MAX_IMAGE_PIXELS):
                 img = Image.open(io.BytesIO(data))  # lazy: reads the header only
             finally:
                 Image.MAX_IMAGE_PIXELS = saved_limit
-    except Exception as e:  # PIL raises UnidentifiedImageError, SyntaxError, ...
-        raise BadImage("not_an_image", f"no image header recognised ({type(e).__name__}: {e})")
+    except UnidentifiedImageError:
+        raise BadImage("not_an_image", "no image header recognised: not a JPEG, PNG, GIF or BMP file, "
+                                       "nor any other image format")
+    except Exception as e:  # a header PIL recognises but cannot parse
+        raise BadImage("not_an_image", f"the image header is corrupt ({type(e).__name__}: {e})")
     fmt = keys.SUPPORTED_FORMATS.get(img.format)
     if fmt is None:
         raise BadImage("unsupported_format",
