@@ -16,6 +16,12 @@ FILENAME = "image/filename"          # path relative to the input root
 SUPPORTED_FORMATS = {"JPEG": "jpeg", "PNG": "png", "GIF": "gif", "BMP": "bmp"}
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp")
 
+# --- transformed features (outputs of the Transform graph) --------------------
+IMAGE_TRAIN = "image_train"          # float [resize, resize, 3] in [0, 1]: random-crop source
+IMAGE = "image"                      # float [crop, crop, 3] in [0, 1]: evaluation and serving
+LABEL_ID = "label_id"                # int64 index into the label vocabulary
+LABEL_VOCABULARY = "labels"          # tf.Transform vocabulary file name (class names)
+
 # --- splits ------------------------------------------------------------------
 TRAIN_SPLIT = "train"
 EVAL_SPLIT = "eval"

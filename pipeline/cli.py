@@ -97,7 +97,8 @@ def _run_until_hyperrule(config):
     if source.layout != sources.TFRECORD:
         sources.plan(source)  # configuration errors now, before the pipeline starts
     runner.run_local(pipeline.create_pipeline(
-        config, source, metadata.connection_config(config.metadata_path)))
+        config, source, metadata.connection_config(config.metadata_path),
+        through=pipeline.THROUGH_HYPERRULE))
     store = metadata.open_store(config.metadata_path)
     execution = metadata.latest_execution(store, config.pipeline_name, "HyperRule")
     artifact = metadata.output_artifacts(store, execution, "hyperparameters")[0]

@@ -17,6 +17,12 @@ PIPELINE_NAME = keys.DEFAULT_PIPELINE_NAME
 # DirectRunner defaults for local runs: in-memory, one worker. Multi-processing pays
 # a worker start-up cost that a small local dataset never earns back.
 DEFAULT_BEAM_ARGS = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
+# The real use: BiT-M-R50x1 from TF Hub, fully fine-tuned.
+DEFAULT_MODEL_SPEC = "hub:https://tfhub.dev/google/bit/m-r50x1/1"
+# The embedded demo: a tiny randomly initialised ResNet-v2 built by the BiT code. A smoke
+# model, not transfer learning.
+DEMO_MODEL_SPEC = "random:tiny"
+DEFAULT_MIN_ACCURACY = 0.5
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,127}$")
 
 
@@ -39,6 +45,19 @@ class RunConfig:
     schedule_override: Optional[dict] = None
     beam_args: List[str] = dataclasses.field(default_factory=lambda: list(DEFAULT_BEAM_ARGS))
     pipeline_root_override: Optional[str] = None  # e.g. gs://... for Dataflow workers
+    # --- training, evaluation, pushing (bit-tfx run) ---
+    model_spec: str = DEFAULT_MODEL_SPEC
+    linear_probe: bool = False
+    mixed_precision: str = "none"
+    checkpoint_every: int = 100
+    serving_dir: Optional[str] = None          # default OUTPUT/serving
+    min_accuracy: float = DEFAULT_MIN_ACCURACY  # absolute gate, also on a first run
+    max_accuracy_drop: float = 0.0             # no-regression gate against the last blessed model
+    num_classes: Optional[int] = None          # for per-class metrics; the CLI counts the labels
+
+    @property
+    def serving_directory(self):
+        return self.serving_dir or os.path.join(os.path.abspath(self.output), "serving")
 
     @property
     def pipeline_root(self):
@@ -66,4 +85,14 @@ class RunConfig:
             rule.check_schedule_override(self.schedule_override)
         if self.k_shot is not None and self.k_shot < 1:
             raise ConfigError(f"k_shot must be a positive integer, got {self.k_shot}")
+        from components.bit_model import spec as model_spec  # pure Python
+        model_spec.parse(self.model_spec)  # raises ModelSpecError listing the valid forms
+        if self.mixed_precision not in ("none", "bfloat16", "float16"):
+            raise ConfigError(f"mixed_precision must be none, bfloat16 or float16, got {self.mixed_precision!r}")
+        if self.checkpoint_every < 1:
+            raise ConfigError(f"checkpoint_every must be positive, got {self.checkpoint_every}")
+        if not 0.0 <= self.min_accuracy <= 1.0:
+            raise ConfigError(f"min_accuracy must be in [0, 1], got {self.min_accuracy}")
+        if not 0.0 <= self.max_accuracy_drop < 1.0:
+            raise ConfigError(f"max_accuracy_drop must be in [0, 1), got {self.max_accuracy_drop}")
         return self

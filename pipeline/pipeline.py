@@ -1,13 +1,23 @@
 """The bit-tfx DAG, assembled in one place. Every runner (local, Kubeflow/Vertex)
-calls create_pipeline unchanged."""
+calls create_pipeline unchanged.
+
+ImageExampleGen -> StatisticsGen -> ImageSchemaGen -> ExampleValidator (+ SpanDriftValidator)
+  -> HyperRule -> HyperRuleTransform -> Trainer -> (latest blessed model) -> Evaluator -> Pusher
+"""
+import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
 from tfx.proto import example_gen_pb2
 
 from components import keys
 from components.hyperrule.component import HyperRule
-from components.image_schema.component import ImageSchemaGen, PreviousArtifactStrategy, SpanDriftValidator
 from components.image_example_gen import sources
 from components.image_example_gen.component import ImageExampleGen, split_output_config
+from components.image_schema.component import ImageSchemaGen, PreviousArtifactStrategy, SpanDriftValidator
+from components.transform.component import HyperRuleTransform
+
+RUN_FN = "components.trainer.run.run_fn"
+THROUGH_HYPERRULE = "hyperrule"
+THROUGH_PUSHER = "pusher"
 
 
 def example_gen(config, source):
@@ -26,8 +36,35 @@ def example_gen(config, source):
                            max_image_pixels=config.max_image_pixels)
 
 
-def create_components(config, source):
-    """ExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator (+ span drift) -> HyperRule."""
+def eval_config(config):
+    """TFMA: accuracy gate (absolute, and no regression against the last blessed model),
+    top-5, per-class precision/recall, confusion matrix; overall and per label."""
+    accuracy_threshold = tfma.MetricThreshold(
+        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": config.min_accuracy}),
+        change_threshold=tfma.GenericChangeThreshold(
+            direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+            absolute={"value": -config.max_accuracy_drop - 1e-10}))
+    metrics = [
+        tfma.MetricConfig(class_name="ExampleCount"),
+        tfma.MetricConfig(class_name="SparseCategoricalAccuracy", threshold=accuracy_threshold),
+        tfma.MetricConfig(class_name="MultiClassConfusionMatrixPlot"),
+    ]
+    if config.num_classes and config.num_classes > 5:
+        metrics.append(tfma.MetricConfig(class_name="SparseTopKCategoricalAccuracy",
+                                         config='{"k": 5, "name": "top_5_accuracy"}'))
+    specs = [tfma.MetricsSpec(metrics=metrics)]
+    if config.num_classes:
+        specs.append(tfma.MetricsSpec(
+            metrics=[tfma.MetricConfig(class_name="Precision"), tfma.MetricConfig(class_name="Recall")],
+            binarize=tfma.BinarizationOptions(class_ids={"values": list(range(config.num_classes))})))
+    return tfma.EvalConfig(
+        model_specs=[tfma.ModelSpec(signature_name="serving_examples", label_key=keys.LABEL_ID,
+                                    preprocessing_function_names=["transform_features"])],
+        slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[keys.LABEL_TEXT])],
+        metrics_specs=specs)
+
+
+def create_components(config, source, through=THROUGH_PUSHER):
     gen = example_gen(config, source)
     statistics = tfx.components.StatisticsGen(examples=gen.outputs["examples"])
     # The previous run's schema, resolved before this run writes its own.
@@ -46,14 +83,44 @@ def create_components(config, source):
         preserve_count=config.preserve_count, preserve_orientation=config.preserve_orientation,
         batch_size=config.batch_size, batch_policy=config.batch_policy,
         k_shot=config.k_shot, schedule_override=config.schedule_override)
-    return [gen, statistics, previous_schema, schema, validator, drift, hyperrule]
+    components = [gen, statistics, previous_schema, schema, validator, drift, hyperrule]
+    if through == THROUGH_HYPERRULE:
+        return components
+
+    transform = HyperRuleTransform(examples=gen.outputs["examples"], schema=schema.outputs["schema"],
+                                   hyperparameters=hyperrule.outputs["hyperparameters"])
+    trainer = tfx.components.Trainer(
+        run_fn=RUN_FN,
+        examples=gen.outputs["examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=schema.outputs["schema"],
+        hyperparameters=hyperrule.outputs["hyperparameters"],
+        train_args=tfx.proto.TrainArgs(splits=[keys.TRAIN_SPLIT]),
+        eval_args=tfx.proto.EvalArgs(splits=[keys.EVAL_SPLIT], num_steps=0),
+        custom_config={"model_spec": config.model_spec, "linear_probe": config.linear_probe,
+                       "mixed_precision": config.mixed_precision,
+                       "checkpoint_every": config.checkpoint_every})
+    baseline = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id("latest_blessed_model")
+    evaluator = tfx.components.Evaluator(
+        examples=gen.outputs["examples"], model=trainer.outputs["model"],
+        baseline_model=baseline.outputs["model"], eval_config=eval_config(config))
+    pusher = tfx.components.Pusher(
+        model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_directory)))
+    return components + [transform, trainer, baseline, evaluator, pusher]
 
 
-def create_pipeline(config, source, metadata_connection_config=None, enable_cache=True):
+def create_pipeline(config, source, metadata_connection_config=None, enable_cache=True,
+                    through=THROUGH_PUSHER):
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=config.pipeline_root,
-        components=create_components(config, source),
+        components=create_components(config, source, through),
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=list(config.beam_args))

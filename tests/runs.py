@@ -11,11 +11,12 @@ from components.image_example_gen import sources
 from pipeline import configs, metadata, pipeline, runner
 
 
-def run(data, output, **overrides):
+def run(data, output, through=pipeline.THROUGH_HYPERRULE, **overrides):
     config = configs.RunConfig(data=str(data), output=str(output), **overrides).validate()
     source = sources.resolve(config.data, config.layout)
     runner.run_local(pipeline.create_pipeline(config, source,
-                                              metadata.connection_config(config.metadata_path)))
+                                              metadata.connection_config(config.metadata_path),
+                                              through=through))
     return config
 
 

@@ -1,0 +1,194 @@
+"""The Trainer's run_fn: fine-tunes BiT exactly by the HyperRule decision.
+
+SGD with momentum 0.9, the HyperRule learning rate (linear warmup from 0, x0.1 after
+each boundary, stop at the total), MixUp with the rule's alpha, random crop and flip as
+the rule says, softmax cross-entropy, no weight decay. A global batch below 512 either
+accumulates gradients to 512 (exact: BiT has no batch statistics) or uses the linearly
+scaled learning rate, as recorded in the HyperParameters artifact.
+
+Each optimiser step takes one batch of `batch_size * gradient_accumulation_steps`
+examples, splits it into micro-batches inside the replica, sums their gradients and
+applies them once, so every distribution strategy sees the same arithmetic.
+
+custom_config keys (set by the pipeline; see TrainerConfig):
+  model_spec, linear_probe, mixed_precision, checkpoint_every, log_every, seed.
+"""
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import time
+
+import tensorflow as tf
+import tensorflow_transform as tft
+import tf_keras as keras
+from tfx_bsl.public import tfxio
+
+from components import keys
+from components.bit_model import build_classifier
+from components.trainer import augment, distribution, export
+from components.trainer.schedule import HyperRuleSchedule
+
+log = logging.getLogger("bit_tfx.trainer")
+MIXED_PRECISION = ("none", "bfloat16", "float16")
+
+
+@dataclasses.dataclass
+class TrainerConfig:
+    model_spec: str
+    linear_probe: bool = False
+    mixed_precision: str = "none"
+    checkpoint_every: int = 100
+    log_every: int = 10
+    seed: int = 0
+
+    @classmethod
+    def from_custom_config(cls, custom_config):
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(custom_config or {}) - known
+        if unknown:
+            raise ValueError(f"unknown Trainer custom_config keys {sorted(unknown)}; known: {sorted(known)}")
+        config = cls(**(custom_config or {}))
+        if config.mixed_precision not in MIXED_PRECISION:
+            raise ValueError(f"mixed_precision must be one of {MIXED_PRECISION}, got {config.mixed_precision!r}")
+        return config
+
+
+def train_dataset(file_pattern, data_accessor, tft_output, batch_size, decision, seed):
+    """Endless batches of (augmented images in [0, 1], label ids), from raw examples."""
+    raw = data_accessor.tf_dataset_factory(
+        file_pattern, tfxio.TensorFlowDatasetOptions(batch_size=batch_size, shuffle=True,
+                                                     shuffle_seed=seed, num_epochs=None,
+                                                     drop_final_batch=True),
+        tft_output.raw_metadata.schema)
+    tft_layer = tft_output.transform_features_layer()
+    random_crop, random_flip = decision["random_crop"], decision["random_flip"]
+    crop = decision["crop_size"]
+
+    def prepare(index, features):
+        transformed = tft_layer(features)
+        images = transformed[keys.IMAGE_TRAIN] if random_crop else transformed[keys.IMAGE]
+        step_seed = tf.stack([tf.cast(seed, tf.int64), index])
+        images = augment.crop_and_flip(images, crop, random_crop, random_flip, step_seed)
+        return images, transformed[keys.LABEL_ID]
+
+    return (raw.enumerate().map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
+            .prefetch(tf.data.AUTOTUNE))
+
+
+def _checkpoint_dir(fn_args, config, decision):
+    """Stable across re-runs of the same training (same data, decision and model):
+    a Trainer killed at step k and run again resumes from its last checkpoint."""
+    key = json.dumps([sorted(fn_args.train_files), fn_args.transform_output, decision,
+                      dataclasses.asdict(config)], sort_keys=True)
+    trainer_root = os.path.dirname(os.path.dirname(fn_args.model_run_dir.rstrip("/")))
+    return os.path.join(trainer_root, "checkpoints", hashlib.sha256(key.encode()).hexdigest()[:16])
+
+
+class _Trainer:
+    """Model, optimiser and the compiled optimiser step, under one strategy."""
+
+    def __init__(self, strategy, model, decision, config, num_classes):
+        self.strategy = strategy
+        self.model = model
+        self.num_classes = num_classes
+        self.accumulation = int(decision["gradient_accumulation_steps"])
+        self.effective_batch = int(decision["effective_batch_size"])
+        self.mixup_alpha = float(decision["mixup_alpha"])
+        self.seed = config.seed
+        optimizer = keras.optimizers.SGD(learning_rate=HyperRuleSchedule.from_decision(decision),
+                                         momentum=decision["momentum"])
+        if config.mixed_precision == "float16":
+            optimizer = keras.mixed_precision.LossScaleOptimizer(optimizer)
+        self.optimizer = optimizer
+        self.loss_scaled = config.mixed_precision == "float16"
+
+    def _replica_step(self, images, labels, step):
+        lam = augment.sample_mixup_lambda(self.mixup_alpha, tf.stack([tf.cast(self.seed, tf.int64) + 1,
+                                                                       tf.cast(step, tf.int64)]))
+        one_hot = tf.one_hot(labels, self.num_classes)
+        images, targets = augment.mixup(images, one_hot, lam)
+        chunks_x = tf.split(images, self.accumulation)
+        chunks_y = tf.split(targets, self.accumulation)
+        variables = self.model.trainable_variables
+        grads = [tf.zeros_like(v) for v in variables]
+        total_loss, correct = 0.0, 0.0
+        for x, y in zip(chunks_x, chunks_y):  # unrolled: accumulation is a small constant
+            with tf.GradientTape() as tape:
+                logits = tf.cast(self.model(x, training=True), tf.float32)
+                per_example = tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=logits)
+                loss = tf.nn.compute_average_loss(per_example, global_batch_size=self.effective_batch)
+                scaled = self.optimizer.get_scaled_loss(loss) if self.loss_scaled else loss
+            g = tape.gradient(scaled, variables)
+            if self.loss_scaled:
+                g = self.optimizer.get_unscaled_gradients(g)
+            grads = [a + b for a, b in zip(grads, g)]
+            total_loss += loss
+            correct += tf.reduce_sum(tf.cast(tf.equal(tf.argmax(logits, -1), tf.argmax(y, -1)), tf.float32))
+        self.optimizer.apply_gradients(zip(grads, variables))
+        return total_loss, correct
+
+    @tf.function
+    def step(self, images, labels):
+        step = self.optimizer.iterations
+        loss, correct = self.strategy.run(self._replica_step, args=(images, labels, step))
+        loss = self.strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None)
+        correct = self.strategy.reduce(tf.distribute.ReduceOp.SUM, correct, axis=None)
+        return loss, correct / self.effective_batch
+
+
+def run_fn(fn_args):
+    decision = fn_args.hyperparameters
+    config = TrainerConfig.from_custom_config(fn_args.custom_config)
+    if config.mixed_precision != "none":
+        keras.mixed_precision.set_global_policy(f"mixed_{config.mixed_precision}")
+    tft_output = tft.TFTransformOutput(fn_args.transform_output)
+    class_names = tft_output.vocabulary_by_name(keys.LABEL_VOCABULARY)
+    num_classes = len(class_names)
+    strategy = distribution.choose_strategy()
+    total = int(decision["total_steps"])
+    per_step_batch = int(decision["effective_batch_size"])
+    if per_step_batch % (strategy.num_replicas_in_sync * decision["gradient_accumulation_steps"]):
+        raise ValueError(f"the effective batch {per_step_batch} must divide evenly over "
+                         f"{strategy.num_replicas_in_sync} replicas x "
+                         f"{decision['gradient_accumulation_steps']} accumulation steps")
+    dataset = train_dataset(fn_args.train_files, fn_args.data_accessor, tft_output, per_step_batch,
+                            decision, config.seed)
+    with strategy.scope():
+        model = build_classifier(config.model_spec, num_classes, linear_probe=config.linear_probe)
+        trainer = _Trainer(strategy, model, decision, config, num_classes)
+        checkpoint = tf.train.Checkpoint(model=model, optimizer=trainer.optimizer)
+    manager = tf.train.CheckpointManager(checkpoint, _checkpoint_dir(fn_args, config, decision),
+                                         max_to_keep=2)
+    if manager.latest_checkpoint:
+        checkpoint.restore(manager.latest_checkpoint)
+        log.warning("Resuming from %s at step %d", manager.latest_checkpoint,
+                    int(trainer.optimizer.iterations.numpy()))
+    writer = tf.summary.create_file_writer(os.path.join(fn_args.model_run_dir, "train"))
+    schedule = HyperRuleSchedule.from_decision(decision)
+    iterator = iter(strategy.experimental_distribute_dataset(dataset))
+    start_step = int(trainer.optimizer.iterations.numpy())
+    started = time.perf_counter()
+    for step in range(start_step, total):
+        images, labels = next(iterator)
+        loss, accuracy = trainer.step(images, labels)
+        done = step + 1
+        if done % config.log_every == 0 or done == total:
+            elapsed = time.perf_counter() - started
+            rate = (done - start_step) * per_step_batch / elapsed
+            eta = (total - done) * per_step_batch / rate
+            log.info("step %d/%d  loss %.4f  accuracy %.3f  lr %.2e  %.1f images/s  ETA %.0f s",
+                     done, total, float(loss), float(accuracy), float(schedule(step)), rate, eta)
+            with writer.as_default(step=done):
+                tf.summary.scalar("loss", loss)
+                tf.summary.scalar("accuracy", accuracy)
+                tf.summary.scalar("learning_rate", schedule(step))
+        if done % config.checkpoint_every == 0 or done == total:
+            manager.save(checkpoint_number=done)
+    writer.flush()
+    if distribution.is_chief(strategy):
+        export.export(model, tft_output, class_names, fn_args.serving_model_dir)
+    else:  # other workers write a copy nobody reads, as MultiWorkerMirroredStrategy requires
+        export.export(model, tft_output, class_names,
+                      os.path.join(fn_args.model_run_dir, f"worker-export-{os.getpid()}"))

@@ -1,0 +1,43 @@
+"""The Transform graph: what training and serving share, so they cannot skew.
+
+Decodes any supported image (JPEG, PNG incl. 16-bit and palette, GIF first frame,
+BMP; grayscale, alpha and CMYK all become 3-channel RGB) with TensorFlow's decoder,
+resizes it by the HyperRule decision (bilinear, aspect ratio not kept, as BiT does)
+and maps the label name to its id in a vocabulary computed over the data.
+
+Two image outputs: `image_train` at the resize size (160 or 512) that the Trainer
+randomly crops, and `image` straight at the crop size (128 or 480), which is what
+evaluation and serving use (BiT evaluates without a centre crop). Transform does not
+materialise them (no float pixels on disk): the Trainer and the serving signature
+apply this graph on the fly.
+
+The HyperRule decision arrives at run time in custom_config["hyperrule"], put there
+by HyperRuleTransform's executor from the HyperParameters artifact.
+"""
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from components import keys
+
+HYPERRULE_CONFIG_KEY = "hyperrule"
+
+
+def decode_and_resize(encoded, size):
+    """Batch of encoded images [B] -> float32 [B, size, size, 3] in [0, 1]."""
+    def one(data):
+        pixels = tf.io.decode_image(data, channels=3, expand_animations=False)  # uint8 RGB
+        pixels.set_shape([None, None, 3])
+        resized = tf.image.resize(tf.cast(pixels, tf.float32), [size, size], method="bilinear")
+        return tf.clip_by_value(resized / 255.0, 0.0, 1.0)
+    return tf.map_fn(one, encoded, fn_output_signature=tf.TensorSpec([size, size, 3], tf.float32))
+
+
+def preprocessing_fn(inputs, custom_config):
+    decision = custom_config[HYPERRULE_CONFIG_KEY]
+    encoded = tf.reshape(inputs[keys.IMAGE_ENCODED], [-1])
+    label = tf.reshape(inputs[keys.LABEL_TEXT], [-1])
+    return {
+        keys.IMAGE_TRAIN: decode_and_resize(encoded, decision["resize_size"]),
+        keys.IMAGE: decode_and_resize(encoded, decision["crop_size"]),
+        keys.LABEL_ID: tft.compute_and_apply_vocabulary(label, vocab_filename=keys.LABEL_VOCABULARY),
+    }
