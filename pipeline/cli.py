@@ -77,8 +77,31 @@ def _add_data_args(p, data_required=True):
                         "e.g. --beam-arg=--direct_running_mode=multi_processing --beam-arg=--direct_num_workers=2")
 
 
+def _add_train_args(p):
+    g = p.add_argument_group("model, evaluation and serving")
+    g.add_argument("--model", dest="model_spec", default=configs.DEFAULT_MODEL_SPEC, metavar="SPEC",
+                   help="backbone: hub:URL|DIR, npz:NAME|PATH, BiT-M-R50x1, random:ARCH "
+                        "(docs/models.md); default BiT-M-R50x1 from TF Hub")
+    g.add_argument("--serving-dir", default=None,
+                   help="pushed versions go to SERVING_DIR/<version>/ (default OUTPUT/serving)")
+    g.add_argument("--linear-probe", action="store_true",
+                   help="freeze the backbone and train only the head (not the HyperRule)")
+    g.add_argument("--mixed-precision", choices=["none", "bfloat16", "float16"], default="none")
+    g.add_argument("--checkpoint-every", type=int, default=100, metavar="STEPS")
+    g.add_argument("--min-accuracy", type=float, default=configs.DEFAULT_MIN_ACCURACY,
+                   help="bless only at or above this eval accuracy (default 0.5), first run included")
+    g.add_argument("--max-accuracy-drop", type=float, default=0.0,
+                   help="allowed accuracy drop against the last blessed model (default 0: no regression)")
+
+
 def _config(args):
-    return configs.RunConfig(
+    train = {}
+    if hasattr(args, "model_spec"):
+        train = dict(model_spec=args.model_spec, serving_dir=args.serving_dir,
+                     linear_probe=args.linear_probe, mixed_precision=args.mixed_precision,
+                     checkpoint_every=args.checkpoint_every, min_accuracy=args.min_accuracy,
+                     max_accuracy_drop=args.max_accuracy_drop)
+    return configs.RunConfig(**train,
         data=args.data, output=args.output, pipeline_name=args.pipeline_name, layout=args.layout,
         split_ratio=args.split_ratio, max_bad_fraction=args.max_bad_fraction,
         max_image_pixels=args.max_image_pixels, preserve_count=args.preserve_count,
@@ -88,17 +111,22 @@ def _config(args):
         pipeline_root_override=args.pipeline_root).validate()
 
 
-def _run_until_hyperrule(config):
-    """Runs ingestion -> statistics -> schema -> validation -> HyperRule; returns the decision."""
+def _run_pipeline(config, through):
     from components.image_example_gen import sources
     from pipeline import metadata, pipeline, runner
 
     source = sources.resolve(config.data, config.layout)
     if source.layout != sources.TFRECORD:
-        sources.plan(source)  # configuration errors now, before the pipeline starts
+        plan = sources.plan(source)  # configuration errors now, before the pipeline starts
+        config.num_classes = config.num_classes or len(plan.labels)
     runner.run_local(pipeline.create_pipeline(
-        config, source, metadata.connection_config(config.metadata_path),
-        through=pipeline.THROUGH_HYPERRULE))
+        config, source, metadata.connection_config(config.metadata_path), through=through))
+
+
+def _run_until_hyperrule(config):
+    """Runs ingestion -> statistics -> schema -> validation -> HyperRule; returns the decision."""
+    from pipeline import metadata, pipeline
+    _run_pipeline(config, pipeline.THROUGH_HYPERRULE)
     store = metadata.open_store(config.metadata_path)
     execution = metadata.latest_execution(store, config.pipeline_name, "HyperRule")
     artifact = metadata.output_artifacts(store, execution, "hyperparameters")[0]
@@ -113,6 +141,21 @@ def cmd_hyperrule(args):
     return _run_until_hyperrule(_config(args))
 
 
+def _run_all(config):
+    from pipeline import pipeline, results
+    _run_pipeline(config, pipeline.THROUGH_PUSHER)
+    summary = results.summarize(config)
+    if summary["blessed"]:
+        logging.info("Blessed; pushed to %s", summary["pushed_to"])
+    else:
+        logging.warning("NOT blessed, not pushed: %s", "; ".join(summary.get("not_blessed_because", [])))
+    return summary
+
+
+def cmd_run(args):
+    return _run_all(_config(args))
+
+
 def cmd_demo(args):
     from pipeline import demo_data
     data = os.path.join(args.output, "demo-data")
@@ -120,7 +163,23 @@ def cmd_demo(args):
         n = demo_data.write_digits(data, per_class=args.per_class)
         logging.info("Wrote the demo dataset (scikit-learn digits): %d images in %s", n, data)
     args.data = data
-    return _run_until_hyperrule(_config(args))
+    logging.warning("DEMO: %s is a SMOKE MODEL (a tiny randomly initialised ResNet-v2, no "
+                    "pre-training) on a %s-step schedule: this exercises the pipeline, it is not "
+                    "transfer learning, and the demo's accuracy gate is %s. For real use: "
+                    "bit-tfx run --data YOUR_IMAGES (BiT-M-R50x1 from TF Hub by default).",
+                    args.model_spec, args.schedule_override["total"], args.min_accuracy)
+    return _run_all(_config(args))
+
+
+# The demo must finish on 2 CPU cores in a few minutes: a tiny random model and a short
+# schedule at batch 32 with a learning rate for training from scratch (0.003 is for
+# fine-tuning a pre-trained BiT), recorded as an override in the HyperParameters artifact.
+# A smoke model is not expected to learn digits in 60 steps, so the demo's accuracy gate is
+# 0: it shows the plumbing (train, evaluate, bless, push), not a model worth serving.
+DEMO_DEFAULTS = dict(output="demo-output", model_spec=configs.DEMO_MODEL_SPEC, batch_size=32,
+                     batch_policy="scale_lr", min_accuracy=0.0,
+                     schedule_override={"warmup": 5, "boundaries": [40, 50, 55], "total": 60,
+                                        "learning_rate": 0.01})
 
 
 def build_parser():
@@ -130,10 +189,16 @@ def build_parser():
     p = sub.add_parser("hyperrule", help="ingest, validate and print the BiT-HyperRule decision as JSON")
     _add_data_args(p)
     p.set_defaults(func=cmd_hyperrule)
-    p = sub.add_parser("demo", help="the embedded offline demo (digits dataset bundled with scikit-learn)")
+    p = sub.add_parser("run", help="the whole pipeline: ingest, validate, fine-tune BiT, evaluate, push")
+    _add_data_args(p)
+    _add_train_args(p)
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("demo", help="the whole pipeline offline on the embedded digits dataset "
+                                    "with a tiny random smoke model")
     _add_data_args(p, data_required=False)
+    _add_train_args(p)
     p.add_argument("--per-class", type=int, default=40, help="demo images per class (default 40)")
-    p.set_defaults(func=cmd_demo, output="demo-output")
+    p.set_defaults(func=cmd_demo, **DEMO_DEFAULTS)
     return parser
 
 

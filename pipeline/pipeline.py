@@ -39,6 +39,7 @@ def example_gen(config, source):
 def eval_config(config):
     """TFMA: accuracy gate (absolute, and no regression against the last blessed model),
     top-5, per-class precision/recall, confusion matrix; overall and per label."""
+    # The gate applies to the overall slice; per-label slices are reported, not gated.
     accuracy_threshold = tfma.MetricThreshold(
         value_threshold=tfma.GenericValueThreshold(lower_bound={"value": config.min_accuracy}),
         change_threshold=tfma.GenericChangeThreshold(
@@ -46,7 +47,8 @@ def eval_config(config):
             absolute={"value": -config.max_accuracy_drop - 1e-10}))
     metrics = [
         tfma.MetricConfig(class_name="ExampleCount"),
-        tfma.MetricConfig(class_name="SparseCategoricalAccuracy", threshold=accuracy_threshold),
+        tfma.MetricConfig(class_name="SparseCategoricalAccuracy", per_slice_thresholds=[
+            tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()], threshold=accuracy_threshold)]),
         tfma.MetricConfig(class_name="MultiClassConfusionMatrixPlot"),
     ]
     if config.num_classes and config.num_classes > 5:

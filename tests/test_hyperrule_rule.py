@@ -90,7 +90,12 @@ def test_schedule_override_is_recorded_not_silent():
     d = rule.decide(1000, 3, 10_000, schedule_override={"warmup": 2, "boundaries": [4, 6, 8], "total": 10})
     assert d["schedule_overridden"] is True
     assert (d["warmup_steps"], d["decay_boundaries"], d["total_steps"]) == (2, [4, 6, 8], 10)
-    assert d["rule_schedule"] == {"warmup_steps": 100, "decay_boundaries": [200, 300, 400], "total_steps": 500}
+    assert d["rule_schedule"] == {"warmup_steps": 100, "decay_boundaries": [200, 300, 400],
+                                  "total_steps": 500, "learning_rate": 0.003}
+    assert d["learning_rate"] == 0.003
+    d = rule.decide(1000, 3, 10_000, schedule_override={"warmup": 2, "boundaries": [4], "total": 10,
+                                                         "learning_rate": 0.1})
+    assert d["learning_rate"] == 0.1 and d["rule_schedule"]["learning_rate"] == 0.003
 
 
 @pytest.mark.parametrize("override", [
@@ -99,6 +104,8 @@ def test_schedule_override_is_recorded_not_silent():
     {"warmup": 2, "boundaries": [6, 4], "total": 10},
     {"warmup": 2, "boundaries": [4], "total": 4},
     {"warmup": 2.5, "boundaries": [4], "total": 10},
+    {"warmup": 2, "boundaries": [4], "total": 10, "learning_rate": -1},
+    {"warmup": 2, "boundaries": [4], "total": 10, "momentum": 0.5},
 ])
 def test_bad_schedule_override_is_refused(override):
     with pytest.raises(rule.RuleError, match="schedule_override"):

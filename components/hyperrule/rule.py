@@ -83,11 +83,16 @@ def batch_plan(batch_size, policy):
 
 
 def check_schedule_override(override):
-    """Validate an explicit {warmup, boundaries, total} schedule (smoke runs)."""
-    if not isinstance(override, dict) or set(override) != {"warmup", "boundaries", "total"}:
+    """Validate an explicit {warmup, boundaries, total[, learning_rate]} schedule (smoke runs)."""
+    keys = set(override) if isinstance(override, dict) else set()
+    if not {"warmup", "boundaries", "total"} <= keys <= {"warmup", "boundaries", "total", "learning_rate"}:
         raise RuleError(
-            "schedule_override must be an object with exactly the keys warmup, boundaries, total, "
-            f"e.g. {{\"warmup\": 2, \"boundaries\": [4, 6, 8], \"total\": 10}}; got {override!r}")
+            "schedule_override must be an object with the keys warmup, boundaries, total (and "
+            f"optionally learning_rate), e.g. {{\"warmup\": 2, \"boundaries\": [4, 6, 8], \"total\": 10}}; "
+            f"got {override!r}")
+    lr = override.get("learning_rate")
+    if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float)) or lr <= 0):
+        raise RuleError(f"schedule_override learning_rate must be a positive number, got {lr!r}")
     warmup, boundaries, total = override["warmup"], list(override["boundaries"]), override["total"]
     ints = [warmup, total, *boundaries]
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in ints):
@@ -115,6 +120,9 @@ def decide(num_train_examples, num_classes, image_area, *, preserve_count=False,
     if schedule_override is not None:
         warmup, boundaries, total = check_schedule_override(schedule_override)
     lr, accumulation = batch_plan(batch_size, batch_policy)
+    rule_lr = lr
+    if schedule_override is not None and "learning_rate" in schedule_override:
+        lr = float(schedule_override["learning_rate"])
     return {
         "inputs": {
             "num_train_examples": num_train_examples,
@@ -137,7 +145,7 @@ def decide(num_train_examples, num_classes, image_area, *, preserve_count=False,
         "decay_factor": 0.1,
         "total_steps": total,
         "schedule_overridden": schedule_override is not None,
-        "rule_schedule": rule_schedule,
+        "rule_schedule": dict(rule_schedule, learning_rate=rule_lr),
         "optimizer": "sgd",
         "momentum": MOMENTUM,
         "base_learning_rate": BASE_LR,

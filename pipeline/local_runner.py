@@ -1,0 +1,43 @@
+"""Runner file for the TFX CLI's local engine:
+
+    tfx pipeline create --engine=local --pipeline_path=pipeline/local_runner.py
+    tfx run create --engine=local --pipeline_name=bit-tfx
+
+The configuration comes from a JSON file named by BIT_TFX_CONFIG (the RunConfig fields,
+e.g. {"data": "/data/flowers", "output": "/runs/flowers"}); without it, the embedded demo
+(the same settings as `bit-tfx demo`). Paths are made absolute here, because `tfx run create`
+executes this file again from wherever it is called.
+"""
+import json
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+from components.image_example_gen import sources  # noqa: E402
+from pipeline import configs, demo_data, metadata, pipeline, runner  # noqa: E402
+
+
+def load_config():
+    path = os.environ.get("BIT_TFX_CONFIG")
+    if path:
+        with open(path) as f:
+            values = json.load(f)
+    else:
+        from pipeline.cli import DEMO_DEFAULTS
+        values = dict(DEMO_DEFAULTS, data=os.path.abspath(os.path.join(DEMO_DEFAULTS["output"], "demo-data")))
+        if not os.path.isdir(values["data"]):
+            demo_data.write_digits(values["data"], per_class=40)
+    values["output"] = os.path.abspath(values.get("output", "bit-tfx-output"))
+    return configs.RunConfig(**values).validate()
+
+
+def build():
+    config = load_config()
+    source = sources.resolve(config.data, config.layout)
+    if source.layout != sources.TFRECORD:
+        config.num_classes = config.num_classes or len(sources.plan(source).labels)
+    return pipeline.create_pipeline(config, source, metadata.connection_config(config.metadata_path))
+
+
+if __name__ == "__main__":
+    runner.run_local(build())

@@ -1,0 +1,100 @@
+"""The Trainer's pieces: learning rate, augmentations, distribution agreement."""
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from components.hyperrule import rule
+from components.trainer import augment
+from components.trainer.schedule import HyperRuleSchedule
+
+
+@pytest.mark.parametrize("dataset_size", [1000, 50_000, 1_000_000])
+def test_learning_rate_equals_the_rule_at_every_step(dataset_size):
+    decision = rule.decide(dataset_size, 10, 224 * 224, batch_size=128, batch_policy="scale_lr")
+    schedule = HyperRuleSchedule.from_decision(decision)
+    steps = np.arange(decision["total_steps"])
+    got = schedule(tf.constant(steps)).numpy()
+    want = [rule.learning_rate(int(s), decision["learning_rate"], decision["warmup_steps"],
+                               decision["decay_boundaries"], decision["total_steps"]) for s in steps]
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-12)
+    assert got[0] == 0.0
+
+
+def test_random_flip_is_random_with_p_one_half():
+    images = tf.tile(tf.reshape(tf.range(8, dtype=tf.float32), [1, 1, 8, 1]), [4000, 8, 1, 3])
+    out = augment.crop_and_flip(images, 8, random_crop=False, random_flip=True,
+                                seed=tf.constant([1, 2], tf.int64)).numpy()
+    flipped = out[:, 0, 0, 0] == 7.0
+    assert 0.45 < flipped.mean() < 0.55  # not the official TF2 always-flip bug
+    assert np.array_equal(out[~flipped], images.numpy()[~flipped])
+
+
+def test_no_flip_and_random_crop_keep_orientation_and_size():
+    images = tf.random.stateless_uniform([16, 160, 160, 3], [0, 1])
+    out = augment.crop_and_flip(images, 128, random_crop=True, random_flip=False,
+                                seed=tf.constant([3, 4], tf.int64))
+    assert out.shape == (16, 128, 128, 3)
+    # Each output is a window of its own input (no flip, no resize).
+    img, crop = images[0].numpy(), out[0].numpy()
+    found = any(np.array_equal(img[y:y + 128, x:x + 128], crop) for y in range(33) for x in range(33))
+    assert found
+
+
+def test_mixup_mixes_images_and_labels_with_one_lambda():
+    x = tf.constant([[1.0], [0.0]])
+    y = tf.constant([[1.0, 0.0], [0.0, 1.0]])
+    mixed, labels = augment.mixup(x, y, tf.constant(0.7))
+    np.testing.assert_allclose(mixed.numpy(), [[0.7], [0.3]], rtol=1e-6)
+    np.testing.assert_allclose(labels.numpy(), [[0.7, 0.3], [0.3, 0.7]], rtol=1e-6)
+    assert augment.sample_mixup_lambda(0.0, tf.constant([1, 1], tf.int64)).numpy() == 1.0
+    lams = [augment.sample_mixup_lambda(0.1, tf.constant([1, i], tf.int64)).numpy() for i in range(200)]
+    assert all(0.0 <= v <= 1.0 for v in lams) and np.mean([min(v, 1 - v) < 0.1 for v in lams]) > 0.5
+
+
+_AGREEMENT = textwrap.dedent("""
+    import json, os, sys
+    import numpy as np
+    import tensorflow as tf
+    if sys.argv[1] == "mirrored":
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
+    from components.bit_model import build_classifier
+    from components.hyperrule import rule
+    from components.trainer import distribution, run
+    strategy = distribution.choose_strategy()
+    decision = rule.decide(1000, 3, 32 * 32, batch_size=4, batch_policy="accumulate",
+                           schedule_override={"warmup": 1, "boundaries": [2], "total": 4})
+    decision["effective_batch_size"] = 8; decision["gradient_accumulation_steps"] = 2
+    config = run.TrainerConfig(model_spec="random:tiny", seed=0)
+    tf.keras.utils.set_random_seed(0)
+    with strategy.scope():
+        model = build_classifier("random:tiny", 3)
+        trainer = run._Trainer(strategy, model, decision, config, 3)
+    rng = np.random.default_rng(0)
+    images = rng.random((8, 32, 32, 3), np.float32); labels = rng.integers(0, 3, 8)
+    ds = tf.data.Dataset.from_tensors((images, labels)).repeat(3)
+    for x, y in strategy.experimental_distribute_dataset(ds):
+        trainer.step(x, y)
+    print(json.dumps({"replicas": strategy.num_replicas_in_sync,
+                      "weights": [float(np.sum(w)) for w in model.get_weights()]}))
+""")
+
+
+def _train(mode):
+    env = dict(os.environ, PYTHONPATH=os.getcwd(), TF_USE_LEGACY_KERAS="1")
+    out = subprocess.run([sys.executable, "-c", _AGREEMENT, mode], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    import json
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_mirrored_over_two_logical_cpus_agrees_with_one_device():
+    single, mirrored = _train("single"), _train("mirrored")
+    assert (single["replicas"], mirrored["replicas"]) == (1, 2)
+    np.testing.assert_allclose(mirrored["weights"], single["weights"], rtol=1e-4, atol=1e-5)
