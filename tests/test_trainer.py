@@ -1,5 +1,7 @@
 """The Trainer's pieces: learning rate, augmentations, distribution agreement."""
+import json
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -78,23 +80,74 @@ _AGREEMENT = textwrap.dedent("""
         trainer = run._Trainer(strategy, model, decision, config, 3)
     rng = np.random.default_rng(0)
     images = rng.random((8, 32, 32, 3), np.float32); labels = rng.integers(0, 3, 8)
-    ds = tf.data.Dataset.from_tensors((images, labels)).repeat(3)
-    for x, y in strategy.experimental_distribute_dataset(ds):
+
+    def replica_batches(ctx):
+        # Replica j always gets examples [j*per, (j+1)*per) of the same global batch of 8,
+        # so every strategy computes the same effective-batch gradient.
+        per = 8 // ctx.num_replicas_in_sync
+        local = ctx.num_replicas_in_sync // ctx.num_input_pipelines
+        first = ctx.input_pipeline_id * local
+        parts = [(images[j * per:(j + 1) * per], labels[j * per:(j + 1) * per])
+                 for j in range(first, first + local)]
+        ds = tf.data.Dataset.from_tensor_slices(
+            (np.stack([p[0] for p in parts]), np.stack([p[1] for p in parts])))
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+        return ds.repeat(3).with_options(options)
+
+    for x, y in strategy.distribute_datasets_from_function(replica_batches):
         trainer.step(x, y)
     print(json.dumps({"replicas": strategy.num_replicas_in_sync,
                       "weights": [float(np.sum(w)) for w in model.get_weights()]}))
 """)
 
 
+def _env(**extra):
+    return dict(os.environ, PYTHONPATH=os.getcwd(), TF_USE_LEGACY_KERAS="1", **extra)
+
+
+def _result(stdout):
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
 def _train(mode):
-    env = dict(os.environ, PYTHONPATH=os.getcwd(), TF_USE_LEGACY_KERAS="1")
-    out = subprocess.run([sys.executable, "-c", _AGREEMENT, mode], capture_output=True, text=True, env=env)
+    out = subprocess.run([sys.executable, "-c", _AGREEMENT, mode], capture_output=True, text=True, env=_env())
     assert out.returncode == 0, out.stderr[-3000:]
-    import json
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return _result(out.stdout)
 
 
-def test_mirrored_over_two_logical_cpus_agrees_with_one_device():
-    single, mirrored = _train("single"), _train("mirrored")
-    assert (single["replicas"], mirrored["replicas"]) == (1, 2)
-    np.testing.assert_allclose(mirrored["weights"], single["weights"], rtol=1e-4, atol=1e-5)
+@pytest.fixture(scope="module")
+def single_device():
+    return _train("single")
+
+
+def test_mirrored_over_two_logical_cpus_agrees_with_one_device(single_device):
+    mirrored = _train("mirrored")
+    assert (single_device["replicas"], mirrored["replicas"]) == (1, 2)
+    np.testing.assert_allclose(mirrored["weights"], single_device["weights"], rtol=1e-4, atol=1e-5)
+
+
+def _free_ports(n):
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def test_multi_worker_on_loopback_agrees_with_one_device(single_device):
+    workers = [f"127.0.0.1:{p}" for p in _free_ports(2)]
+    procs = []
+    for index in range(2):
+        tf_config = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
+        procs.append(subprocess.Popen([sys.executable, "-c", _AGREEMENT, "worker"], stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True, env=_env(TF_CONFIG=tf_config)))
+    outputs = [p.communicate(timeout=300) for p in procs]
+    for p, (_, err) in zip(procs, outputs):
+        assert p.returncode == 0, err[-3000:]
+    results = [_result(out) for out, _ in outputs]
+    assert [r["replicas"] for r in results] == [2, 2]
+    for r in results:
+        np.testing.assert_allclose(r["weights"], single_device["weights"], rtol=1e-4, atol=1e-5)
