@@ -10,7 +10,12 @@ executes this file again from wherever it is called.
 """
 import json
 import os
+import sys
 
+# Run as a script, this file's folder is sys.path[0], where `pipeline` would name the module
+# pipeline/pipeline.py instead of the package: import from the project root instead.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [os.path.dirname(_HERE)] + [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 from components.image_example_gen import sources  # noqa: E402
