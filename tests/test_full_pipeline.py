@@ -57,6 +57,15 @@ def test_runs_push_blessed_models_and_refuse_a_worse_one(tmp_path):
     with pytest.raises(tf.errors.InvalidArgumentError):
         serve(image_bytes=tf.constant([b"not an image"]))
     assert serve(image_bytes=tf.constant(request))["classes"].numpy()[0][0] == b"red"  # still serving
+    # As in the BiT tutorial, the pushed model loads back as a trainable hub.KerasLayer ...
+    import tensorflow_hub as hub
+    layer = hub.KerasLayer(version_dir, trainable=True)
+    assert layer(tf.zeros([1, 40, 40, 3])).shape == (1, 2) and layer.trainable_weights
+    # ... and a pushed version is the backbone spec of a later run (warm start).
+    from components.bit_model import build_classifier
+    warm = build_classifier(f"hub:{version_dir}", 5)
+    assert warm(tf.zeros([2, 40, 40, 3])).shape == (2, 5)
+    assert len(warm.trainable_variables) > 2  # the backbone fine-tunes, not only the head
 
     # Run 2: a new span, evaluated against run 1's model as the baseline.
     colour_images(str(tmp_path / "span-2"), 30, seed=2)

@@ -151,3 +151,13 @@ def test_multi_worker_on_loopback_agrees_with_one_device(single_device):
     assert [r["replicas"] for r in results] == [2, 2]
     for r in results:
         np.testing.assert_allclose(r["weights"], single_device["weights"], rtol=1e-4, atol=1e-5)
+
+
+def test_k_shot_choice_is_k_per_class_and_independent_of_order():
+    from components.trainer import kshot
+    pairs = [(f"{label}/{i}.jpg", label) for label in ("a", "b", "c") for i in range(50)]
+    chosen = kshot.select(pairs, 5)
+    assert len(chosen) == 15 and all(sum(f.startswith(f"{c}/") for f in chosen) == 5 for c in "abc")
+    assert kshot.select(reversed(pairs), 5) == chosen
+    with pytest.raises(ValueError, match="fewer training examples"):
+        kshot.select(pairs[:52], 5)  # class b has 2

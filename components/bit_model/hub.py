@@ -29,16 +29,31 @@ from components.errors import ConfigError
 SCALING_LAYER = "bit_input_scaling"  # factory models take [0, 1]: their first layer
 
 
+WARM_START_DIR = "assets.extra/backbone"  # inside a pushed version; TF Serving ignores it
+
+
 class HubError(ConfigError):
     """A hub handle or an export request that cannot be served."""
 
 
+def warm_start_location(handle: str) -> str:
+    """A pushed bit-tfx version (SERVING_DIR/<version>) carries its backbone in TF Hub
+    format under WARM_START_DIR: retraining starts from that. Other handles are unchanged."""
+    import tensorflow as tf
+    if "://" in handle and not handle.startswith("gs://"):
+        return handle
+    inner = handle.rstrip("/") + "/" + WARM_START_DIR
+    return inner if tf.io.gfile.exists(inner + "/saved_model.pb") else handle
+
+
 def load_backbone(handle: str, trainable: bool = True, name: str = "bit_hub"):
-    """hub.KerasLayer for a TF Hub handle (URL, gs:// or local SavedModel dir).
+    """hub.KerasLayer for a TF Hub handle (URL, gs:// or local SavedModel dir, or a pushed
+    bit-tfx version, whose exported backbone is used: a warm start).
 
     trainable=True (the default) fine-tunes all backbone weights; False = linear probe.
     """
     import tensorflow_hub as hub
+    handle = warm_start_location(handle)
     try:
         return hub.KerasLayer(handle, trainable=trainable, name=name)
     except (OSError, ValueError, IOError) as e:

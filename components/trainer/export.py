@@ -11,36 +11,52 @@ Signatures:
   transform_features(examples: string [None]) -> the Transform graph's outputs (TFMA's
       preprocessing function, which gives it the label id).
 
-The module also carries the trained Keras model as `classifier`, and the tf.Module
-attributes TF Hub needs (`variables`, `trainable_variables`, `regularization_losses`,
-`__call__` on [0, 1] images returning pre-softmax logits), so a pushed version loads with
-hub.KerasLayer(path, trainable=True) and serves as the backbone spec of a later run.
+The module also carries the TF Hub reusable-SavedModel attributes (`variables`,
+`trainable_variables`, `regularization_losses`, `__call__` on [0, 1] images returning
+logits), so a pushed version loads with hub.KerasLayer(path, trainable=True), as in the
+BiT tutorial. For warm starts, the backbone alone (images -> pre-logits) is exported beside
+it in TF Hub format under assets.extra/backbone, which TF Serving ignores; the model spec
+`hub:<serving_dir>/<version>` loads that (components/bit_model/hub.py).
 """
+import os
+
 import tensorflow as tf
+import tf_keras as keras
 
 from components import keys
+from components.bit_model import hub as bit_hub, resnet_v2
 
 
-class ServingModule(tf.Module):
+class ReusableModule(tf.Module):
+    """A Keras model as a TF Hub reusable SavedModel: [0, 1] images -> its output."""
     # tf.Module computes these as properties; TF Hub's reusable SavedModel API needs them
     # saved as attributes, so the class shadows them and __init__ sets tracked lists.
     variables = None
     trainable_variables = None
 
-    def __init__(self, model, tft_output, class_names):
-        super().__init__(name="bit_tfx_model")
+    def __init__(self, model, name):
+        super().__init__(name=name)
         self.classifier = model
-        self.tft_layer = tft_output.transform_features_layer()
-        self.class_names = tf.constant(class_names)
-        self._raw_spec = tft_output.raw_feature_spec()
         self.variables = list(model.variables)
         self.trainable_variables = list(model.trainable_variables)
         self.regularization_losses = []
 
     @tf.function
     def __call__(self, images, training=False):
-        """TF Hub reusable-SavedModel call: [0, 1] images -> logits."""
         return tf.cast(self.classifier(images, training=training), tf.float32)
+
+    def trace(self):
+        images = tf.TensorSpec([None, None, None, 3], tf.float32, name="images")
+        for training in (False, True):  # hub.KerasLayer(trainable=True) calls both
+            self.__call__.get_concrete_function(images, training=training)
+
+
+class ServingModule(ReusableModule):
+    def __init__(self, model, tft_output, class_names):
+        super().__init__(model, name="bit_tfx_model")
+        self.tft_layer = tft_output.transform_features_layer()
+        self.class_names = tf.constant(class_names)
+        self._raw_spec = tft_output.raw_feature_spec()
 
     def _images_from_bytes(self, image_bytes):
         raw = {keys.IMAGE_ENCODED: tf.reshape(image_bytes, [-1, 1])}
@@ -71,13 +87,15 @@ class ServingModule(tf.Module):
 
 def export(model, tft_output, class_names, export_dir):
     module = ServingModule(model, tft_output, class_names)
-    images = tf.TensorSpec([None, None, None, 3], tf.float32, name="images")
-    for training in (False, True):  # hub.KerasLayer(trainable=True) calls both
-        module.__call__.get_concrete_function(images, training=training)
+    module.trace()
     signatures = {
         "serving_default": module.serve_bytes.get_concrete_function(),
         "serving_examples": module.serve_examples.get_concrete_function(),
         "transform_features": module.transform_features.get_concrete_function(),
     }
     tf.saved_model.save(module, export_dir, signatures=signatures)
+    features = keras.Model(model.inputs, model.get_layer(resnet_v2.HEAD_NAME).input)
+    backbone = ReusableModule(features, name="bit_backbone")
+    backbone.trace()
+    tf.saved_model.save(backbone, os.path.join(export_dir, bit_hub.WARM_START_DIR))
     return export_dir

@@ -27,7 +27,7 @@ from tfx_bsl.public import tfxio
 
 from components import keys
 from components.bit_model import build_classifier
-from components.trainer import augment, distribution, export
+from components.trainer import augment, distribution, export, kshot
 from components.trainer.schedule import HyperRuleSchedule
 
 log = logging.getLogger("bit_tfx.trainer")
@@ -55,13 +55,35 @@ class TrainerConfig:
         return config
 
 
+def _k_shot_files(file_pattern, k):
+    """One pass over file names and labels only; returns the k-per-class choice."""
+    def names_and_labels(record):
+        parsed = tf.io.parse_single_example(record, {
+            keys.FILENAME: tf.io.FixedLenFeature([], tf.string),
+            keys.LABEL_TEXT: tf.io.FixedLenFeature([], tf.string)})
+        return parsed[keys.FILENAME], parsed[keys.LABEL_TEXT]
+    files = tf.io.gfile.glob(file_pattern) if isinstance(file_pattern, str) else \
+        [f for p in file_pattern for f in tf.io.gfile.glob(p)]
+    records = tf.data.TFRecordDataset(files, compression_type="GZIP").map(names_and_labels)
+    return kshot.select(((f.decode(), l.decode()) for f, l in records.as_numpy_iterator()), k)
+
+
 def train_dataset(file_pattern, data_accessor, tft_output, batch_size, decision, seed):
-    """Endless batches of (augmented images in [0, 1], label ids), from raw examples."""
+    """Endless batches of (augmented images in [0, 1], label ids), from raw examples.
+    In k-shot mode only the k examples per class chosen by kshot.select are used."""
+    k = decision["inputs"].get("k_shot")
     raw = data_accessor.tf_dataset_factory(
-        file_pattern, tfxio.TensorFlowDatasetOptions(batch_size=batch_size, shuffle=True,
+        file_pattern, tfxio.TensorFlowDatasetOptions(batch_size=1 if k else batch_size, shuffle=True,
                                                      shuffle_seed=seed, num_epochs=None,
                                                      drop_final_batch=True),
         tft_output.raw_metadata.schema)
+    if k:
+        chosen = sorted(_k_shot_files(file_pattern, k))
+        table = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(
+            chosen, tf.ones([len(chosen)], tf.int64)), default_value=0)
+        raw = (raw.unbatch()
+               .filter(lambda f: table.lookup(tf.reshape(f[keys.FILENAME], [])) > 0)
+               .batch(batch_size, drop_remainder=True))
     tft_layer = tft_output.transform_features_layer()
     random_crop, random_flip = decision["random_crop"], decision["random_flip"]
     crop = decision["crop_size"]
