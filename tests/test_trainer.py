@@ -161,3 +161,31 @@ def test_k_shot_choice_is_k_per_class_and_independent_of_order():
     assert kshot.select(reversed(pairs), 5) == chosen
     with pytest.raises(ValueError, match="fewer training examples"):
         kshot.select(pairs[:52], 5)  # class b has 2
+
+
+_MIXED = textwrap.dedent("""
+    import sys
+    import numpy as np
+    import tensorflow as tf
+    import tf_keras as keras
+    keras.mixed_precision.set_global_policy("mixed_" + sys.argv[1])
+    from components.bit_model import build_classifier
+    from components.hyperrule import rule
+    from components.trainer import run
+    decision = rule.decide(1000, 3, 32 * 32, batch_size=4, batch_policy="accumulate",
+                           schedule_override={"warmup": 1, "boundaries": [2], "total": 4})
+    decision["effective_batch_size"] = 8; decision["gradient_accumulation_steps"] = 2
+    model = build_classifier("random:tiny", 3)
+    trainer = run._Trainer(tf.distribute.get_strategy(), model, decision,
+                           run.TrainerConfig(model_spec="random:tiny", mixed_precision=sys.argv[1]), 3)
+    x = tf.constant(np.random.default_rng(0).random((8, 32, 32, 3), np.float32))
+    losses = [float(trainer.step(x, tf.constant([0, 1, 2, 0, 1, 2, 0, 1]))[0]) for _ in range(3)]
+    assert model.output.dtype == tf.float32 and all(np.isfinite(losses)), losses
+    print("ok", losses)
+""")
+
+
+@pytest.mark.parametrize("mode", ["bfloat16", "float16"])
+def test_mixed_precision_trains_with_a_float32_head(mode):
+    out = subprocess.run([sys.executable, "-c", _MIXED, mode], capture_output=True, text=True, env=_env())
+    assert out.returncode == 0 and out.stdout.startswith("ok"), out.stderr[-3000:]
