@@ -238,13 +238,12 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                 _ = (parts[index]
                      | f"Serialized[{name}]" >> beam.Map(lambda e: e[2])
                      | f"Write[{name}]" >> self._write_split(split_uri))
-            _ = (checked.good
-                 | "SplitLabel" >> beam.Map(lambda e: (split_names[e[0]], e[1]))
-                 | "CountValid" >> beam.combiners.Count.PerElement()
-                 | "CountRecord" >> beam.Map(lambda kv: {"split": kv[0][0], "label": kv[0][1], "count": kv[1]})
-                 | "CountsJson" >> beam.Map(json.dumps)
-                 | "CountsWrite" >> beam.io.WriteToText(posixpath.join(quarantine_dir, _COUNTS_FILE),
-                                                        shard_name_template=""))
+            counts = (checked.good
+                      | "SplitLabel" >> beam.Map(lambda e: (split_names[e[0]], e[1]))
+                      | "CountValid" >> beam.combiners.Count.PerElement()
+                      | "CountRecord" >> beam.Map(
+                          lambda kv: {"split": kv[0][0], "label": kv[0][1], "count": kv[1]}))
+            _write_json_lines(counts, posixpath.join(quarantine_dir, _COUNTS_FILE), "Counts")
             tagged = [checked.bad | "TagBad" >> beam.Map(lambda r: dict(r, kind="bad"))]
             if skipped is not None:
                 tagged.append(skipped | "TagSkipped" >> beam.Map(lambda r: dict(r, kind="skipped")))
