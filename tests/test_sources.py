@@ -95,3 +95,11 @@ def test_manifest_errors_name_the_line(tmp_path, text, message):
 def test_unknown_data_path_is_refused(tmp_path):
     with pytest.raises(SourceError, match="neither a folder"):
         sources.resolve(str(tmp_path / "nope"))
+
+
+def test_plan_before_the_driver_checks_the_newest_span(tmp_path):
+    images.class_folders(str(tmp_path / "span-1"), ["a", "b"], 1)
+    images.class_folders(str(tmp_path / "span-2"), ["a", "b", "c"], 1)
+    plan = sources.plan(sources.resolve(str(tmp_path / "span-{SPAN}")))
+    assert plan.labels == ["a", "b", "c"]
+    assert {f.relpath for f in plan.class_folders} == {"span-2/a", "span-2/b", "span-2/c"}

@@ -118,7 +118,7 @@ def resolve(data, layout="auto"):
     if layout != "auto" and layout not in LAYOUTS:
         raise SourceError(f"layout must be 'auto' or one of {LAYOUTS}, got {layout!r}")
     span_base, span_rest = _span_parts(data)
-    probe = _newest_span_path(span_base, span_rest) if span_base is not None else data
+    probe = newest_span(data)
     lower = data.lower()
     if layout == "auto":
         if lower.endswith(".csv"):
@@ -143,11 +143,20 @@ def resolve(data, layout="auto"):
     return Source(data, wild, layout)
 
 
+def newest_span(path):
+    """`path` with a {SPAN} segment replaced by the newest existing span (as the
+    ExampleGen driver will choose); other paths unchanged. Lets the checks made before
+    the pipeline starts look at the data the run will ingest."""
+    base, rest = _span_parts(path)
+    return path if base is None else _newest_span_path(base, rest)
+
+
 def root_of(source):
-    """The folder the layout starts from, once the driver has resolved {SPAN}."""
+    """The folder the layout starts from ({SPAN} resolved to the newest span)."""
     depth = _FOLDER_DEPTH[source.layout]
     prefix = "/".join(source.pattern.split("/")[:-depth])
-    return join(source.input_base, prefix), prefix
+    root = newest_span(join(source.input_base, prefix))
+    return root, root[len(source.input_base):].lstrip("/")
 
 
 def _class_folders(folder, rel, split):
@@ -252,7 +261,7 @@ def manifest_header(csv_path):
 
 def plan_manifest(source):
     """Streams the manifest once (holding only label counts) and checks it."""
-    path = join(source.input_base, source.pattern)
+    path = newest_span(join(source.input_base, source.pattern))
     if not tf.io.gfile.exists(path):
         raise SourceError(f"manifest {path!r} does not exist")
     has_header, columns = manifest_header(path)
