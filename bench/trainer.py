@@ -76,8 +76,7 @@ def measure(output, model_spec, steps, repeats):
     store = metadata.open_store(os.path.join(output, "metadata.sqlite"))
 
     def uri(node, key):
-        execution = metadata.latest_execution(store, "bit-tfx", node)
-        return metadata.output_artifacts(store, execution, key)[0].uri
+        return metadata.latest_output(store, "bit-tfx", node, key)[1].uri
 
     with open(os.path.join(uri("HyperRule", "hyperparameters"), keys.HYPERPARAMETERS_FILE)) as f:
         decision = json.load(f)

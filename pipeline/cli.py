@@ -112,15 +112,8 @@ def _config(args):
 
 
 def _run_pipeline(config, through):
-    from components.image_example_gen import sources
-    from pipeline import metadata, pipeline, runner
-
-    source = sources.resolve(config.data, config.layout)
-    if source.layout != sources.TFRECORD:
-        plan = sources.plan(source)  # configuration errors now, before the pipeline starts
-        config.num_classes = config.num_classes or len(plan.labels)
-    runner.run_local(pipeline.create_pipeline(
-        config, source, metadata.connection_config(config.metadata_path), through=through))
+    from pipeline import pipeline, runner
+    runner.run_local(pipeline.build(config, through))
 
 
 def _run_until_hyperrule(config):
@@ -128,8 +121,8 @@ def _run_until_hyperrule(config):
     from pipeline import metadata, pipeline
     _run_pipeline(config, pipeline.THROUGH_HYPERRULE)
     store = metadata.open_store(config.metadata_path)
-    execution = metadata.latest_execution(store, config.pipeline_name, "HyperRule")
-    artifact = metadata.output_artifacts(store, execution, "hyperparameters")[0]
+    execution, artifact = metadata.latest_output(store, config.pipeline_name, "HyperRule",
+                                                 "hyperparameters")
     with open(os.path.join(artifact.uri, keys.HYPERPARAMETERS_FILE)) as f:
         decision = json.load(f)
     logging.info("HyperRule %s: %s", "cached" if metadata.was_cached(execution) else "ran",

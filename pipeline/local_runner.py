@@ -18,8 +18,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [os.path.dirname(_HERE)] + [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-from components.image_example_gen import sources  # noqa: E402
-from pipeline import configs, demo_data, metadata, pipeline, runner  # noqa: E402
+from pipeline import configs, demo_data, pipeline, runner  # noqa: E402
 
 
 def load_config():
@@ -36,13 +35,5 @@ def load_config():
     return configs.RunConfig(**values).validate()
 
 
-def build():
-    config = load_config()
-    source = sources.resolve(config.data, config.layout)
-    if source.layout != sources.TFRECORD:
-        config.num_classes = config.num_classes or len(sources.plan(source).labels)
-    return pipeline.create_pipeline(config, source, metadata.connection_config(config.metadata_path))
-
-
 if __name__ == "__main__":
-    runner.run_local(build())
+    runner.run_local(pipeline.build(load_config()))

@@ -28,6 +28,15 @@ def was_cached(execution):
     return execution.last_known_state == metadata_store_pb2.Execution.CACHED
 
 
+def latest_output(store, pipeline_name, node_id, key):
+    """(newest execution of the node, its first output under `key`), or (None, None)."""
+    execution = latest_execution(store, pipeline_name, node_id)
+    if execution is None:
+        return None, None
+    artifacts = output_artifacts(store, execution, key)
+    return execution, (artifacts[0] if artifacts else None)
+
+
 def output_artifacts(store, execution, key):
     """Artifacts an execution output under `key` (reused ones included for CACHED)."""
     events = store.get_events_by_execution_ids([execution.id])

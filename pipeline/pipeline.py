@@ -117,6 +117,18 @@ def create_components(config, source, through=THROUGH_PUSHER):
     return components + [transform, trainer, baseline, evaluator, pusher]
 
 
+def build(config, through=THROUGH_PUSHER):
+    """The pipeline for a RunConfig, with every data check made before it starts: the
+    source is resolved and planned (configuration errors now), the class count recorded
+    for per-class metrics, and metadata goes to the config's SQLite store."""
+    from pipeline import metadata
+    source = sources.resolve(config.data, config.layout)
+    if source.layout != sources.TFRECORD:
+        config.num_classes = config.num_classes or len(sources.plan(source).labels)
+    return create_pipeline(config, source, metadata.connection_config(config.metadata_path),
+                           through=through)
+
+
 def create_pipeline(config, source, metadata_connection_config=None, enable_cache=True,
                     through=THROUGH_PUSHER):
     return tfx.dsl.Pipeline(

@@ -6,11 +6,7 @@ from pipeline import metadata
 
 
 def _artifact(store, config, node, key):
-    execution = metadata.latest_execution(store, config.pipeline_name, node)
-    if execution is None:
-        return None
-    artifacts = metadata.output_artifacts(store, execution, key)
-    return artifacts[0] if artifacts else None
+    return metadata.latest_output(store, config.pipeline_name, node, key)[1]
 
 
 def _overall_metrics(evaluation_uri):

@@ -7,23 +7,18 @@ import tensorflow as tf
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 
 from components import keys
-from components.image_example_gen import sources
 from pipeline import configs, metadata, pipeline, runner
 
 
 def run(data, output, through=pipeline.THROUGH_HYPERRULE, **overrides):
     config = configs.RunConfig(data=str(data), output=str(output), **overrides).validate()
-    source = sources.resolve(config.data, config.layout)
-    runner.run_local(pipeline.create_pipeline(config, source,
-                                              metadata.connection_config(config.metadata_path),
-                                              through=through))
+    runner.run_local(pipeline.build(config, through))
     return config
 
 
 def latest(config, node_id, key):
     store = metadata.open_store(config.metadata_path)
-    execution = metadata.latest_execution(store, config.pipeline_name, node_id)
-    return execution, metadata.output_artifacts(store, execution, key)[0]
+    return metadata.latest_output(store, config.pipeline_name, node_id, key)
 
 
 def examples(artifact_uri, split):
