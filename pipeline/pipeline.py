@@ -66,7 +66,33 @@ def eval_config(config):
         metrics_specs=specs)
 
 
-def create_components(config, source, through=THROUGH_PUSHER):
+def trainer_custom_config(config):
+    """What run_fn reads (components/trainer/run.py TrainerConfig)."""
+    return {"model_spec": config.model_spec, "linear_probe": config.linear_probe,
+            "mixed_precision": config.mixed_precision, "checkpoint_every": config.checkpoint_every}
+
+
+class LocalPlatform:
+    """Where the Trainer runs and where the Pusher pushes. Locally: the Trainer in the
+    pipeline's own process, a filesystem Pusher to config.serving_directory. The Kubeflow /
+    Vertex runner (kubeflow/) supplies another platform; the DAG itself does not change."""
+
+    def __init__(self, config):
+        self.config = config
+
+    def trainer(self, **kwargs):
+        return tfx.components.Trainer(**kwargs)
+
+    def pusher(self, model, model_blessing):
+        return tfx.components.Pusher(
+            model=model, model_blessing=model_blessing,
+            push_destination=tfx.proto.PushDestination(
+                filesystem=tfx.proto.PushDestination.Filesystem(
+                    base_directory=self.config.serving_directory)))
+
+
+def create_components(config, source, through=THROUGH_PUSHER, platform=None):
+    platform = platform or LocalPlatform(config)
     gen = example_gen(config, source)
     statistics = tfx.components.StatisticsGen(examples=gen.outputs["examples"])
     # The previous run's schema, resolved before this run writes its own.
@@ -91,7 +117,7 @@ def create_components(config, source, through=THROUGH_PUSHER):
 
     transform = HyperRuleTransform(examples=gen.outputs["examples"], schema=schema.outputs["schema"],
                                    hyperparameters=hyperrule.outputs["hyperparameters"])
-    trainer = tfx.components.Trainer(
+    trainer = platform.trainer(
         run_fn=RUN_FN,
         examples=gen.outputs["examples"],
         transform_graph=transform.outputs["transform_graph"],
@@ -99,9 +125,7 @@ def create_components(config, source, through=THROUGH_PUSHER):
         hyperparameters=hyperrule.outputs["hyperparameters"],
         train_args=tfx.proto.TrainArgs(splits=[keys.TRAIN_SPLIT]),
         eval_args=tfx.proto.EvalArgs(splits=[keys.EVAL_SPLIT], num_steps=0),
-        custom_config={"model_spec": config.model_spec, "linear_probe": config.linear_probe,
-                       "mixed_precision": config.mixed_precision,
-                       "checkpoint_every": config.checkpoint_every})
+        custom_config=trainer_custom_config(config))
     baseline = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
@@ -110,10 +134,8 @@ def create_components(config, source, through=THROUGH_PUSHER):
     evaluator = tfx.components.Evaluator(
         examples=gen.outputs["examples"], model=trainer.outputs["model"],
         baseline_model=baseline.outputs["model"], eval_config=eval_config(config))
-    pusher = tfx.components.Pusher(
-        model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
-        push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_directory)))
+    pusher = platform.pusher(model=trainer.outputs["model"],
+                             model_blessing=evaluator.outputs["blessing"])
     return components + [transform, trainer, baseline, evaluator, pusher]
 
 
@@ -130,11 +152,11 @@ def build(config, through=THROUGH_PUSHER):
 
 
 def create_pipeline(config, source, metadata_connection_config=None, enable_cache=True,
-                    through=THROUGH_PUSHER):
+                    through=THROUGH_PUSHER, platform=None):
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=config.pipeline_root,
-        components=create_components(config, source, through),
+        components=create_components(config, source, through, platform),
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=list(config.beam_args))
