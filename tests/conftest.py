@@ -6,3 +6,23 @@ sys.path.insert(0, os.path.dirname(__file__))  # the test helpers (tests/images.
 # TF 2.16 defaults to Keras 3; TFX, TFMA and hub.KerasLayer need Keras 2 (tf_keras).
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def pushed_run(tmp_path_factory):
+    """One real pipeline run (red vs blue images, tiny random model) that trained, was
+    blessed and pushed a version; shared by the tests that use a finished run (predict,
+    report, model card) so the suite pays for it once. Returns (config, summary, data dir).
+    Tests must not write into it."""
+    import runs
+    from pipeline import results
+    root = tmp_path_factory.mktemp("pushed_run")
+    data = root / "images"
+    runs.colour_images(str(data), 30, seed=1)
+    config = runs.run(data, root / "out", **runs.SMOKE)
+    summary = results.summarize(config)
+    assert summary["blessed"] and summary["pushed_to"], summary
+    return config, summary, data

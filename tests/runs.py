@@ -3,11 +3,31 @@ import glob
 import json
 import os
 
+import numpy as np
 import tensorflow as tf
+from PIL import Image
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 
+import images
 from components import keys
 from pipeline import configs, metadata, pipeline, runner
+
+
+# Red vs blue: a tiny random model separates them within a few dozen steps.
+SMOKE = dict(through=pipeline.THROUGH_PUSHER, model_spec="random:tiny", batch_size=16,
+             batch_policy="scale_lr", min_accuracy=0.75, num_classes=2, checkpoint_every=10,
+             schedule_override={"warmup": 2, "boundaries": [20, 25, 28], "total": 30,
+                                "learning_rate": 0.01})
+
+
+def colour_images(root, per_class, seed, shuffle_labels=False):
+    rng = np.random.default_rng(seed)
+    colours = {"red": (200, 30, 30), "blue": (30, 30, 200)}
+    for i in range(per_class * 2):
+        colour = list(colours)[i % 2]
+        pixels = np.clip(rng.normal(colours[colour], 25, (40, 40, 3)), 0, 255).astype(np.uint8)
+        label = rng.choice(list(colours)) if shuffle_labels else colour
+        images.write(os.path.join(root, label, f"{seed}_{i:03d}.png"), images.encode(Image.fromarray(pixels), "PNG"))
 
 
 def run(data, output, through=pipeline.THROUGH_HYPERRULE, **overrides):

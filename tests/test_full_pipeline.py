@@ -3,39 +3,20 @@ import base64
 import json
 import os
 
-import numpy as np
 import pytest
 import tensorflow as tf
-from PIL import Image
 
 import images
 import runs
 from pipeline import pipeline, results
 
 pytestmark = pytest.mark.pipeline
-# Red vs blue: a tiny random model separates them within a few dozen steps.
-SMOKE = dict(through=pipeline.THROUGH_PUSHER, model_spec="random:tiny", batch_size=16,
-             batch_policy="scale_lr", min_accuracy=0.75, num_classes=2, checkpoint_every=10,
-             schedule_override={"warmup": 2, "boundaries": [20, 25, 28], "total": 30,
-                                "learning_rate": 0.01})
-
-
-def colour_images(root, per_class, seed, shuffle_labels=False):
-    rng = np.random.default_rng(seed)
-    colours = {"red": (200, 30, 30), "blue": (30, 30, 200)}
-    for i in range(per_class * 2):
-        colour = list(colours)[i % 2]
-        pixels = np.clip(rng.normal(colours[colour], 25, (40, 40, 3)), 0, 255).astype(np.uint8)
-        label = rng.choice(list(colours)) if shuffle_labels else colour
-        images.write(os.path.join(root, label, f"{seed}_{i:03d}.png"), images.encode(Image.fromarray(pixels), "PNG"))
-
-
 def test_runs_push_blessed_models_and_refuse_a_worse_one(tmp_path):
     data, out, serving = tmp_path / "span-{SPAN}", tmp_path / "out", tmp_path / "serving"
-    config_args = dict(SMOKE, serving_dir=str(serving))
+    config_args = dict(runs.SMOKE, serving_dir=str(serving))
 
     # Run 1: no baseline yet; the absolute gate alone decides.
-    colour_images(str(tmp_path / "span-1"), 30, seed=1)
+    runs.colour_images(str(tmp_path / "span-1"), 30, seed=1)
     config = runs.run(data, out, **config_args)
     first = results.summarize(config)
     assert first["blessed"], first
@@ -68,7 +49,7 @@ def test_runs_push_blessed_models_and_refuse_a_worse_one(tmp_path):
     assert len(warm.trainable_variables) > 2  # the backbone fine-tunes, not only the head
 
     # Run 2: a new span, evaluated against run 1's model as the baseline.
-    colour_images(str(tmp_path / "span-2"), 30, seed=2)
+    runs.colour_images(str(tmp_path / "span-2"), 30, seed=2)
     runs.run(data, out, **config_args)
     _, evaluation = runs.latest(config, "Evaluator", "evaluation")
     import tensorflow_model_analysis as tfma
@@ -83,8 +64,8 @@ def test_runs_push_blessed_models_and_refuse_a_worse_one(tmp_path):
 
     # Run 3: trained on shuffled labels, evaluated on correct ones: worse, never pushed.
     versions_before = sorted(os.listdir(serving))
-    colour_images(str(tmp_path / "span-3" / "train"), 30, seed=3, shuffle_labels=True)
-    colour_images(str(tmp_path / "span-3" / "eval"), 15, seed=4)
+    runs.colour_images(str(tmp_path / "span-3" / "train"), 30, seed=3, shuffle_labels=True)
+    runs.colour_images(str(tmp_path / "span-3" / "eval"), 15, seed=4)
     runs.run(data, out, **config_args)
     third = results.summarize(config)
     assert not third["blessed"] and third["pushed_to"] is None
