@@ -5,6 +5,7 @@ arguments and the configuration have been checked, so a bad flag fails at once.
 """
 import argparse
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -22,6 +23,14 @@ from pipeline import configs  # noqa: E402
 
 EXIT_CONFIG = 2
 EXIT_RUN = 1
+
+
+@dataclasses.dataclass
+class Output:
+    """A command's stdout when it is not one JSON document (a table, JSON lines), with the
+    exit code to end on (EXIT_RUN when some inputs failed and were reported)."""
+    text: str
+    exit_code: int = 0
 
 
 def _ratio(text):
@@ -239,6 +248,10 @@ def main(argv=None):
         logging.debug("failure", exc_info=True)
         print(f"bit-tfx: {args.command} failed: {type(e).__name__}: {e}", file=sys.stderr)
         return EXIT_RUN
+    if isinstance(result, Output):
+        sys.stdout.write(result.text if result.text.endswith("\n") or not result.text
+                         else result.text + "\n")
+        return result.exit_code
     print(json.dumps(result, indent=1, sort_keys=True, ensure_ascii=False))
     return 0
 
