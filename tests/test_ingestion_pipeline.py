@@ -139,6 +139,9 @@ def test_cli_prints_decision_json_and_reruns_cached(tmp_path):
     second = subprocess.run(cmd, capture_output=True, text=True, env=env)
     assert second.returncode == 0 and json.loads(second.stdout) == decision
     assert "HyperRule cached" in second.stderr
+    # Progress a person can follow: one line per step, numbered, with its outcome.
+    assert "[1/7] ImageExampleGen done in" in first.stderr
+    assert "[1/7] ImageExampleGen reused from cache" in second.stderr
     bad = subprocess.run(cmd + ["--max-bad-fraction", "1.5"], capture_output=True, text=True, env=env)
     assert bad.returncode == 2 and "max_bad_fraction" in bad.stderr
 

@@ -10,6 +10,7 @@ import collections
 import hashlib
 import json
 import posixpath
+import time
 
 import apache_beam as beam
 import tensorflow as tf
@@ -29,6 +30,7 @@ MAX_BAD_FRACTION_KEY = "max_bad_fraction"
 MAX_IMAGE_PIXELS_KEY = "max_image_pixels"
 _BAD_FILE = "_bad.jsonl"
 _COUNTS_FILE = "_counts.jsonl"
+PROGRESS_EVERY = 1000  # files, per worker
 
 
 class IngestionError(RuntimeError):
@@ -88,28 +90,45 @@ class _ReadAndCheck(beam.DoFn):
         self._buckets = buckets
         self._max_pixels = max_pixels
 
+    def setup(self):
+        # Progress a person can read: a log line every PROGRESS_EVERY files from each worker,
+        # and Beam counters (on Dataflow they show live in the job's UI).
+        self._checked = self._bad = 0
+        self._started = time.monotonic()
+        self._valid_counter = beam.metrics.Metrics.counter("ImageExampleGen", "valid_images")
+        self._bad_counter = beam.metrics.Metrics.counter("ImageExampleGen", "quarantined_files")
+
     def process(self, item):
+        result = self._check(item)
+        bad = isinstance(result, beam.pvalue.TaggedOutput)
+        (self._bad_counter if bad else self._valid_counter).inc()
+        self._checked += 1
+        self._bad += bad
+        if self._checked % PROGRESS_EVERY == 0:
+            rate = self._checked / max(time.monotonic() - self._started, 1e-9)
+            logging.info("Ingestion: %d files checked by this worker (%d bad), %.0f files/s",
+                         self._checked, self._bad, rate)
+        yield result
+
+    def _check(self, item):
         try:
             with tf.io.gfile.GFile(item["path"], "rb") as f:
                 data = f.read()
             fmt, height, width = image_check.inspect_image(data, self._max_pixels)
         except image_check.BadImage as e:
-            yield beam.pvalue.TaggedOutput("bad", dict(item, reason=e.reason, detail=e.detail))
-            return
+            return beam.pvalue.TaggedOutput("bad", dict(item, reason=e.reason, detail=e.detail))
         except tf.errors.NotFoundError:
-            yield beam.pvalue.TaggedOutput("bad", dict(item, reason="missing_file",
-                                                       detail="the file does not exist"))
-            return
+            return beam.pvalue.TaggedOutput("bad", dict(item, reason="missing_file",
+                                                        detail="the file does not exist"))
         except Exception as e:  # pylint: disable=broad-except
-            yield beam.pvalue.TaggedOutput("bad", dict(item, reason="unreadable",
-                                                       detail=f"{type(e).__name__}: {e}"[:300]))
-            return
+            return beam.pvalue.TaggedOutput("bad", dict(item, reason="unreadable",
+                                                        detail=f"{type(e).__name__}: {e}"[:300]))
         if item["split"] is not None:
             index = self._split_names.index(item["split"])
         else:
             index = hash_split(item["file"], self._buckets)
         example = make_example(data, fmt, height, width, item["label"], item["file"])
-        yield index, item["label"], example.SerializeToString()
+        return index, item["label"], example.SerializeToString()
 
 
 def _split_names_and_buckets(output_config):
