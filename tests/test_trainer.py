@@ -189,3 +189,17 @@ _MIXED = textwrap.dedent("""
 def test_mixed_precision_trains_with_a_float32_head(mode):
     out = subprocess.run([sys.executable, "-c", _MIXED, mode], capture_output=True, text=True, env=_env())
     assert out.returncode == 0 and out.stdout.startswith("ok"), out.stderr[-3000:]
+
+
+def test_trainer_config_reads_ours_ignores_the_vertex_extension_keys_and_refuses_typos():
+    from tfx.extensions.google_cloud_ai_platform import constants
+    from tfx.extensions.google_cloud_ai_platform.trainer import executor as vertex_trainer
+    from components.trainer.run import TrainerConfig
+    # What the Vertex AI Trainer extension forwards to run_fn inside the training job.
+    config = TrainerConfig.from_custom_config({
+        "model_spec": "random:tiny", "checkpoint_every": 7,
+        constants.ENABLE_VERTEX_KEY: True, constants.VERTEX_REGION_KEY: "europe-west4",
+        vertex_trainer.TRAINING_ARGS_KEY: {"project": "p", "worker_pool_specs": []}})
+    assert config.model_spec == "random:tiny" and config.checkpoint_every == 7
+    with pytest.raises(ValueError, match="checkpoint_evry"):
+        TrainerConfig.from_custom_config({"model_spec": "random:tiny", "checkpoint_evry": 7})

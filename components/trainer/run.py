@@ -34,6 +34,9 @@ log = logging.getLogger("bit_tfx.trainer")
 MIXED_PRECISION = ("none", "bfloat16", "float16")
 
 
+VERTEX_EXTENSION_PREFIX = "ai_platform_"
+
+
 @dataclasses.dataclass
 class TrainerConfig:
     model_spec: str
@@ -45,8 +48,12 @@ class TrainerConfig:
 
     @classmethod
     def from_custom_config(cls, custom_config):
+        # The Vertex AI Trainer extension forwards its own keys (ai_platform_*: training
+        # args, region, job id) to the job it launches, and so to run_fn: not ours to read.
+        custom_config = {k: v for k, v in (custom_config or {}).items()
+                         if not k.startswith(VERTEX_EXTENSION_PREFIX)}
         known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(custom_config or {}) - known
+        unknown = set(custom_config) - known
         if unknown:
             raise ValueError(f"unknown Trainer custom_config keys {sorted(unknown)}; known: {sorted(known)}")
         config = cls(**(custom_config or {}))
