@@ -1,0 +1,252 @@
+"""`bit-tfx predict`: classify image files with a pushed model or an ImageNet-1k BiT.
+
+Every image goes through the serving signature that users deploy,
+serving_default(image_bytes) -> classes, scores (components/trainer/export.py), so what
+this prints is what TF Serving would answer:
+  * a pushed model: SERVING_DIR (newest version, or --version N) or SERVING_DIR/<version>,
+    loaded as a SavedModel, its own signature called;
+  * an ImageNet-1k classifier (components/bit_model/imagenet.py): the same signature
+    built around a TF Hub ilsvrc2012_classification module or an -ILSVRC2012 .npz.
+
+Folders are searched recursively (hidden files and folders skipped, sorted) and sent in
+batches of --batch-size encoded files. A batch the signature refuses (InvalidArgument:
+bytes that do not decode) is retried file by file, so one bad file is reported alone.
+Exit codes: 0 all classified, 1 (EXIT_RUN) some files reported unreadable, 2 a bad
+--model, option or missing path.
+"""
+import argparse
+import json
+import logging
+import os
+import sys
+
+from components.bit_model import imagenet
+from components.errors import ConfigError
+from pipeline.cli import EXIT_RUN, Output
+
+DESCRIPTION = ("Classify image files with a pushed model or an ImageNet-1k BiT, through\n"
+               "the serving signature that TF Serving answers with.")
+MODEL_FORMS = f"""--model takes:
+  SERVING_DIR                 a pushed model: the newest version, or --version N
+  SERVING_DIR/<version>       one pushed version
+{imagenet.FORMS}"""
+
+RESOLUTION_HELP = (
+    f"ImageNet models only: the square size images are resized to (default "
+    f"{imagenet.DEFAULT_RESOLUTION}: the BiT-HyperRule test size for ImageNet-size images, "
+    f"which the -ILSVRC2012 models were fine-tuned at: resize 512, random crop 480, evaluate "
+    f"at 480). Smaller is faster and less accurate: e.g. 224 for speed on CPU (4.6x fewer "
+    f"FLOPs; the weights were fine-tuned at 480). "
+    f"A pushed model resizes as it was trained (its Transform graph).")
+
+
+class PredictError(ConfigError):
+    """A --model, option or input path predict cannot use; names it and the fix."""
+
+
+def _positive(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def add_parser(subparsers):
+    p = subparsers.add_parser(
+        "predict", help="classify images with a pushed model or an ImageNet-1k BiT",
+        description=DESCRIPTION + "\n\n" + MODEL_FORMS,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True, metavar="PATH_OR_SPEC",
+                   help="a pushed model (SERVING_DIR or SERVING_DIR/<version>) or an ImageNet-1k "
+                        "classifier (hub:HANDLE, BiT-M-R50x1-ILSVRC2012, PATH.npz); see above")
+    p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER",
+                   help="image files, or folders searched recursively (hidden files skipped)")
+    p.add_argument("--version", type=int, default=None,
+                   help="the pushed version to use when --model is a SERVING_DIR (default: newest)")
+    p.add_argument("--top-k", type=_positive, default=5,
+                   help="classes per image (default 5; at most the model's class count)")
+    p.add_argument("--json", action="store_true",
+                   help='JSON lines: {"file": ..., "predictions": [{"class": ..., '
+                        '"probability": ...}, ...]} or {"file": ..., "error": ...} per image')
+    p.add_argument("--batch-size", type=_positive, default=16,
+                   help="files per call (default 16); a batch with an undecodable file is "
+                        "retried file by file")
+    p.add_argument("--resolution", type=_positive, default=None, help=RESOLUTION_HELP)
+    p.set_defaults(func=cmd_predict)
+    return p
+
+
+def cmd_predict(args):
+    source = imagenet.parse(args.model)
+    _check_options(args, source)
+    files = collect_files(args.inputs)
+    classify, description = _load_classifier(args, source)
+    logging.info("predict: %d file(s) with %s", len(files), description)
+    records = run(classify, files, args.batch_size, args.top_k)
+    failed = sum("error" in r for r in records)
+    logging.info("predict: %d classified, %d unreadable", len(records) - failed, failed)
+    shown = next((len(r["predictions"]) for r in records if "predictions" in r), args.top_k)
+    if shown < args.top_k:
+        logging.warning("--top-k %d: the model has %d classes; showing %d", args.top_k, shown,
+                        shown)
+    if args.json:
+        text = "\n".join(json.dumps(r, ensure_ascii=False) for r in records)
+    else:
+        text = format_table(records)
+    return Output(text, EXIT_RUN if failed else 0)
+
+
+def _check_options(args, source):
+    if source is not None and args.version is not None:
+        raise PredictError(f"--version {args.version} applies to a pushed model's SERVING_DIR, "
+                           f"not to the ImageNet classifier {args.model!r}")
+    if source is None and args.resolution is not None:
+        raise PredictError("--resolution applies to ImageNet classifiers only; a pushed model "
+                           "resizes images as it was trained (its Transform graph)")
+    if args.resolution is not None:
+        imagenet.check_resolution(args.resolution)
+
+
+def collect_files(inputs):
+    """Files to classify, in order: files as given, folders walked (sorted, no hidden)."""
+    files, missing = [], []
+    for path in inputs:
+        if os.path.isdir(path):
+            files.extend(_walk(path))
+        elif os.path.exists(path):
+            files.append(path)
+        else:
+            missing.append(path)
+    if missing:
+        raise PredictError(f"no such file or folder: {', '.join(missing)}")
+    if not files:
+        raise PredictError(f"no files to classify in {', '.join(inputs)} (hidden files are "
+                           "skipped)")
+    return files
+
+
+def _walk(folder):
+    found = []
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        found.extend(os.path.join(root, n) for n in names if not n.startswith("."))
+    return sorted(found)
+
+
+def _load_classifier(args, source):
+    """(classify(image_bytes) -> {"classes", "scores"}, a description for the log)."""
+    import tensorflow as tf
+    if source is not None:
+        resolution = args.resolution or imagenet.DEFAULT_RESOLUTION
+        module = imagenet.build_serving(source, resolution)
+        # The closures below keep the module (the loaded model) alive: a bound tf.function
+        # and a loaded signature hold it only weakly.
+        return (lambda image_bytes: module.serve_bytes(image_bytes),
+                f"ImageNet-1k classifier {args.model} at {resolution}x{resolution}")
+    version_dir = resolve_version(args.model, args.version)
+    loaded = tf.saved_model.load(version_dir)
+    signature = loaded.signatures.get("serving_default")
+    inputs = signature.structured_input_signature[1] if signature is not None else {}
+    if "image_bytes" not in inputs:
+        raise PredictError(
+            f"{version_dir} is a SavedModel but not a bit-tfx pushed model: its serving_default "
+            f"takes {sorted(inputs) or 'nothing'}, not image_bytes. For an ImageNet classifier "
+            f"in TF Hub layout use --model hub:{args.model}")
+    return (lambda image_bytes: loaded.signatures["serving_default"](image_bytes=image_bytes),
+            f"pushed model {version_dir}")
+
+
+def resolve_version(model, version):
+    """The version folder: `model` itself when it holds saved_model.pb, else the newest (or
+    the --version) numeric folder with a saved_model.pb in it (Pusher writes that file
+    last, so a half-written version is never picked)."""
+    import tensorflow as tf
+    if tf.io.gfile.exists(os.path.join(model, "saved_model.pb")):
+        if version is not None:
+            raise PredictError(f"--version {version}: {model} is itself a version folder; give "
+                               "its SERVING_DIR or leave --version out")
+        return model
+    if not tf.io.gfile.isdir(model):
+        raise PredictError(f"--model {model!r} is neither a directory (a pushed model) nor a "
+                           f"model spec\n{MODEL_FORMS}")
+    versions = {int(n.rstrip("/")): os.path.join(model, n.rstrip("/"))
+                for n in tf.io.gfile.listdir(model) if n.rstrip("/").isdigit()}
+    versions = {v: d for v, d in versions.items()
+                if tf.io.gfile.exists(os.path.join(d, "saved_model.pb"))}
+    if not versions:
+        raise PredictError(f"--model {model}: no pushed version in it (numeric folders holding "
+                           f"saved_model.pb)\n{MODEL_FORMS}")
+    if version is None:
+        return versions[max(versions)]
+    if version not in versions:
+        raise PredictError(f"--version {version} is not in {model}; versions there: "
+                           f"{', '.join(map(str, sorted(versions)))}")
+    return versions[version]
+
+
+def run(classify, files, batch_size, top_k):
+    """One record per file, in order: {"file", "predictions"} or {"file", "error"}."""
+    from tqdm import tqdm
+    records = []
+    with tqdm(total=len(files), unit="image", file=sys.stderr, disable=None) as bar:
+        for start in range(0, len(files), batch_size):
+            batch = files[start:start + batch_size]
+            records.extend(_classify_batch(classify, batch, top_k))
+            bar.update(len(batch))
+    return records
+
+
+def _classify_batch(classify, paths, top_k):
+    readable, by_path = [], {}
+    for path in paths:
+        try:
+            with open(path, "rb") as f:
+                readable.append((path, f.read()))
+        except OSError as e:
+            by_path[path] = {"file": path, "error": f"cannot read: {e.strerror or e}"}
+    for record in _classify_readable(classify, readable, top_k):
+        by_path[record["file"]] = record
+    return [by_path[p] for p in paths]
+
+
+def _classify_readable(classify, items, top_k):
+    import tensorflow as tf
+    if not items:
+        return []
+    try:
+        out = classify(tf.constant([data for _, data in items]))
+    except tf.errors.InvalidArgumentError as e:
+        if len(items) == 1:
+            return [{"file": items[0][0], "error": error_reason(e)}]
+        return [r for item in items for r in _classify_readable(classify, [item], top_k)]
+    classes, scores = out["classes"].numpy()[:, :top_k], out["scores"].numpy()[:, :top_k]
+    return [{"file": path,
+             "predictions": [{"class": c.decode("utf-8"), "probability": float(s)}
+                             for c, s in zip(row_classes, row_scores)]}
+            for (path, _), row_classes, row_scores in zip(items, classes, scores)]
+
+
+def error_reason(error):
+    """The op's own message ("Invalid PNG data, size 101"), without TF's graph context."""
+    lines = [line.strip() for line in error.message.splitlines() if line.strip()]
+    for before, line in zip(lines, lines[1:]):
+        if line.startswith("[["):
+            return before
+    return lines[-1] if lines else type(error).__name__
+
+
+def format_table(records):
+    """file, rank, probability, class; one row per class, the file named on its first."""
+    width = max(len("file"), *(len(r["file"]) for r in records))
+    rows = [f"{'file':<{width}}  {'#':>2}  {'probability':>11}  class"]
+    for record in records:
+        if "error" in record:
+            rows.append(f"{record['file']:<{width}}  {'-':>2}  {'-':>11}  ERROR {record['error']}")
+            continue
+        for rank, p in enumerate(record["predictions"], start=1):
+            name = record["file"] if rank == 1 else ""
+            rows.append(f"{name:<{width}}  {rank:>2}  {p['probability']:>11.4f}  {p['class']}")
+    return "\n".join(rows)

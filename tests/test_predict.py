@@ -1,0 +1,261 @@
+"""`bit-tfx predict`: a really pushed model, and ImageNet-1k classifiers that the tests
+make themselves in the real formats (official-naming .npz, TF Hub SavedModel layout):
+no machine here reaches TF Hub or Cloud Storage."""
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+import images
+from components.bit_model import hub, imagenet, resnet_v2, weights
+from pipeline import cli
+from test_bit_model_resnet import random_official_arrays
+
+GOLDEN_RETRIEVER = 207
+SIZE = 64  # --resolution in the ImageNet tests: R50x1 on 2 CPU cores stays fast
+
+
+def predict(capsys, *argv):
+    """(exit code, stdout, stderr) of `bit-tfx predict ARGV`."""
+    code = cli.main(["predict", *map(str, argv)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def json_lines(out):
+    return [json.loads(line) for line in out.splitlines()]
+
+
+# --- a pushed model -----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def inputs(pushed_run, tmp_path_factory):
+    """3 red and 3 blue images of the pushed run in sub-folders, a file that is no image,
+    a truncated PNG, and hidden files that a folder search must skip."""
+    _, _, data = pushed_run
+    root = tmp_path_factory.mktemp("inputs")
+    for label in ("red", "blue"):
+        for src in sorted((data / label).iterdir())[:3]:
+            images.write(str(root / "colours" / label / src.name), src.read_bytes())
+    red = sorted((data / "red").iterdir())[0].read_bytes()
+    images.write(str(root / "x.png"), b"not an image")
+    images.write(str(root / "truncated.png"), red[: len(red) // 2])
+    images.write(str(root / ".hidden.png"), red)
+    images.write(str(root / ".cache" / "red.png"), red)
+    return root
+
+
+def truncated_bytes(inputs):
+    return (inputs / "truncated.png").read_bytes()
+
+
+def serving_dir(pushed_run):
+    return os.path.dirname(pushed_run[1]["pushed_to"])
+
+
+@pytest.mark.pipeline
+def test_pushed_model_table_reports_bad_files_and_classifies_the_rest(pushed_run, inputs,
+                                                                       capsys):
+    # Batches of 4 put both bad files in one batch with good ones: retried file by file.
+    code, out, err = predict(capsys, "--model", serving_dir(pushed_run), "--batch-size", 4,
+                             inputs)
+    assert code == cli.EXIT_RUN, err
+    rows = [line.split(None, 4) for line in out.splitlines()]
+    assert rows[0] == ["file", "#", "probability", "class"]
+    # A file's first row: FILE 1 PROBABILITY CLASS, or FILE - - ERROR REASON; then ranks 2..k.
+    firsts = {r[0]: r[1:] for r in rows[1:] if len(r) >= 4}
+    good = sorted(str(p) for p in (inputs / "colours").rglob("*.png"))
+    assert sorted(firsts) == sorted(good + [str(inputs / "x.png"), str(inputs / "truncated.png")])
+    for f in good:
+        assert firsts[f][0] == "1" and firsts[f][2] == os.path.basename(os.path.dirname(f))
+    assert firsts[str(inputs / "x.png")] == ["-", "-", "ERROR", "Unknown image file format. "
+                                             "One of JPEG, PNG, GIF, BMP required."]
+    assert firsts[str(inputs / "truncated.png")][2:] == ["ERROR", "Invalid PNG data, size "
+                                                         f"{len(truncated_bytes(inputs))}"]
+    assert ".hidden" not in out and ".cache" not in out
+    assert "6 classified, 2 unreadable" in err
+
+
+@pytest.mark.pipeline
+def test_pushed_model_json_files_and_folders_top_k_clamped(pushed_run, inputs, capsys):
+    red = sorted((inputs / "colours" / "red").iterdir())
+    argv = [red[0], inputs / "x.png", inputs / "colours" / "blue", red[1]]
+    code, out, err = predict(capsys, "--model", pushed_run[1]["pushed_to"], "--json",
+                             "--top-k", 5, *argv)
+    assert code == cli.EXIT_RUN, err
+    records = json_lines(out)
+    blue = sorted(str(p) for p in (inputs / "colours" / "blue").iterdir())
+    assert [r["file"] for r in records] == [str(red[0]), str(inputs / "x.png"), *blue,
+                                            str(red[1])]
+    assert records[1] == {"file": str(inputs / "x.png"),
+                          "error": "Unknown image file format. One of JPEG, PNG, GIF, BMP "
+                                   "required."}
+    for record in records[:1] + records[2:]:
+        predictions = record["predictions"]
+        assert len(predictions) == 2  # clamped to the model's 2 classes
+        assert predictions[0]["class"] == ("red" if "/red/" in record["file"] else "blue")
+        assert predictions[0]["probability"] >= predictions[1]["probability"]
+        assert sum(p["probability"] for p in predictions) == pytest.approx(1.0, abs=1e-5)
+    assert "--top-k 5: the model has 2 classes; showing 2" in err
+
+
+@pytest.mark.pipeline
+def test_pushed_model_versions(pushed_run, inputs, tmp_path, capsys):
+    serving = tmp_path / "serving"
+    for version in ("1", "7"):
+        (serving / version).parent.mkdir(exist_ok=True)
+        os.symlink(pushed_run[1]["pushed_to"], serving / version)
+    (serving / "12").mkdir()       # half-written: Pusher writes saved_model.pb last
+    (serving / "notes").mkdir()
+    image = sorted((inputs / "colours" / "red").iterdir())[0]
+
+    code, out, err = predict(capsys, "--model", serving, "--top-k", 1, "--json", image)
+    assert code == 0 and f"pushed model {serving / '7'}" in err
+    assert json_lines(out)[0]["predictions"][0]["class"] == "red"
+    code, _, err = predict(capsys, "--model", serving, "--version", 1, image)
+    assert code == 0 and f"pushed model {serving / '1'}" in err
+    code, _, err = predict(capsys, "--model", serving, "--version", 12, image)
+    assert code == cli.EXIT_CONFIG and "--version 12 is not in" in err and "there: 1, 7" in err
+    code, _, err = predict(capsys, "--model", serving / "7", "--version", 1, image)
+    assert code == cli.EXIT_CONFIG and "is itself a version folder" in err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--model", "{tmp}/no-such-serving-dir", "{img}"], "{tmp}/no-such-serving-dir'"),
+    (["--model", "{tmp}", "{img}"], "no pushed version in it"),
+    (["--model", "{tmp}", "{tmp}/missing.jpg", "{img}"], "no such file or folder: "
+                                                           "{tmp}/missing.jpg"),
+    (["--model", "npz:nothing", "{img}"], "invalid model spec 'npz:nothing'"),
+    (["--model", "random:tiny", "{img}"], "random weights are no ImageNet classifier"),
+    (["--model", "m-r50x1", "{img}"], "feature-vector module"),
+    (["--model", "BiT-M-R50x1", "{img}"], "the ImageNet-1k classifier is "
+                                          "BiT-M-R50x1-ILSVRC2012"),
+    (["--model", "{tmp}", "--resolution", "224", "{img}"], "--resolution applies to "
+                                                           "ImageNet classifiers only"),
+    (["--model", "BiT-M-R50x1-ILSVRC2012", "--version", "3", "{img}"], "--version 3 applies"),
+    (["--model", "BiT-M-R50x1-ILSVRC2012", "--resolution", "16", "{img}"], "at least 32"),
+])
+def test_bad_model_option_or_path_exits_2_naming_it(argv, message, tmp_path, capsys):
+    image = tmp_path / "a.png"
+    images.write(str(image), images.rgb_png())
+    fill = dict(tmp=tmp_path, img=image)
+    code, out, err = predict(capsys, *[a.format(**fill) for a in argv])
+    assert code == cli.EXIT_CONFIG and out == ""
+    assert message.format(**fill) in err
+
+
+def test_help_states_the_imagenet_resolution_and_why(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["predict", "--help"])
+    assert exit_.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "default 480: the BiT-HyperRule test size for ImageNet-size images" in text
+    assert "224 for speed on CPU (4.6x fewer FLOPs" in text
+
+
+# --- ImageNet-1k stand-ins ------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def r50_ilsvrc_npz(tmp_path_factory):
+    """BiT-M-R50x1-ILSVRC2012.npz in the official naming whose head picks golden retriever
+    (zero kernel, bias 20 there), and the same file under a name without the architecture."""
+    model = resnet_v2.build("R50x1", num_classes=1000, kernel_initializer="zeros")
+    bias = np.zeros(1000, np.float32)
+    bias[GOLDEN_RETRIEVER] = 20.0
+    model.get_layer(resnet_v2.HEAD_NAME).bias.assign(bias)
+    folder = tmp_path_factory.mktemp("npz")
+    official = weights.save_npz(model, str(folder / "BiT-M-R50x1-ILSVRC2012.npz"))
+    os.link(official, folder / "imagenet_weights.npz")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tiny_imagenet(tmp_path_factory):
+    """A tiny ResNet-v2 with every weight random and a 1000-way head, as an .npz and as a
+    TF Hub SavedModel; the native model takes [-1, 1]."""
+    model = resnet_v2.build("tiny", num_classes=1000)
+    weights.load_npz(model, random_official_arrays(model, seed=5))
+    folder = tmp_path_factory.mktemp("tiny_imagenet")
+    npz = weights.save_npz(model, str(folder / "tiny_1k.npz"))
+    return model, npz, hub.export_hub_savedmodel(model, str(folder / "hub"))
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    """Lossless, non-square, RGB and grayscale: PIL and TensorFlow decode them identically
+    (JPEG decoders differ in chroma upsampling)."""
+    folder = tmp_path_factory.mktemp("photos")
+    paths = [folder / "rgb.png", folder / "gray.png"]
+    images.write(str(paths[0]), images.rgb_png(50, 40, seed=1))
+    images.write(str(paths[1]), images.unusual_images(seed=2)["gray.png"])
+    return paths
+
+
+def reference_top5(model, path):
+    """Top-5 (names, probabilities) computed independently of predict: PIL decode, bilinear
+    stretch to SIZE, [-1, 1], the native model, softmax."""
+    pixels = np.asarray(Image.open(path).convert("RGB"), np.float32)
+    resized = tf.image.resize(pixels[None], [SIZE, SIZE], method="bilinear")
+    probabilities = tf.nn.softmax(model(resized / 127.5 - 1.0)).numpy()[0]
+    top = np.argsort(-probabilities)[:5]
+    return [imagenet.class_names()[i] for i in top], probabilities[top]
+
+
+def test_official_npz_name_and_shapes_give_the_head_s_class(r50_ilsvrc_npz, photos, capsys):
+    for model in (r50_ilsvrc_npz / "BiT-M-R50x1-ILSVRC2012.npz",      # arch from the name
+                  f"npz:{r50_ilsvrc_npz / 'imagenet_weights.npz'}"):   # arch from the shapes
+        code, out, err = predict(capsys, "--model", model, "--resolution", SIZE, "--json",
+                                 "--top-k", 3, *photos)
+        assert code == 0, err
+        assert f"at {SIZE}x{SIZE}" in err
+        for record, path in zip(json_lines(out), photos):
+            assert record["file"] == str(path) and len(record["predictions"]) == 3
+            best = record["predictions"][0]
+            assert best["class"] == "Golden Retriever" and best["probability"] > 0.99
+
+
+@pytest.mark.parametrize("kind", ["hub", "npz"])
+def test_imagenet_stand_ins_match_an_independent_forward_pass(kind, tiny_imagenet, photos,
+                                                              capsys):
+    """Value ranges: the hub module takes [0, 1] (converts inside), the .npz weights [-1, 1]
+    (the classifier converts); both must give the native model's answer on [-1, 1]."""
+    model, npz, hub_dir = tiny_imagenet
+    source = f"hub:{hub_dir}" if kind == "hub" else npz   # npz: arch from the shapes (tiny)
+    code, out, err = predict(capsys, "--model", source, "--resolution", SIZE, "--json", *photos)
+    assert code == 0, err
+    for record, path in zip(json_lines(out), photos):
+        names, probabilities = reference_top5(model, path)
+        assert [p["class"] for p in record["predictions"]] == names
+        np.testing.assert_allclose([p["probability"] for p in record["predictions"]],
+                                   probabilities, atol=1e-5)
+
+
+def test_serving_signature_is_the_pushed_model_s(tiny_imagenet, photos):
+    module = imagenet.build_serving(imagenet.parse(tiny_imagenet[1]), resolution=SIZE)
+    signature = module.serve_bytes.get_concrete_function()
+    assert signature.structured_input_signature[1] == {}
+    assert [s.name for s in signature.structured_input_signature[0]] == ["image_bytes"]
+    out = module.serve_bytes(tf.constant([p.read_bytes() for p in photos]))
+    assert out["classes"].dtype == tf.string and out["classes"].shape == [2, 1000]
+    assert out["scores"].dtype == tf.float32 and out["scores"].shape == [2, 1000]
+    assert np.allclose(out["scores"].numpy().sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_not_1000_classes_is_refused_naming_the_file(tiny_imagenet, photos, tmp_path, capsys):
+    ten = resnet_v2.build("tiny", num_classes=10)
+    npz = weights.save_npz(ten, str(tmp_path / "ten_classes.npz"))
+    code, _, err = predict(capsys, "--model", npz, "--resolution", SIZE, photos[0])
+    assert code == cli.EXIT_CONFIG
+    assert f"{npz} has a 10-class head, not the 1000 ImageNet-1k classes" in err
+
+    features = hub.export_hub_savedmodel(resnet_v2.build("tiny"), str(tmp_path / "features"))
+    code, _, err = predict(capsys, "--model", f"hub:{features}", photos[0])
+    assert code == cli.EXIT_CONFIG
+    assert f"TF Hub module {features} outputs shape [1, 1024]" in err
+
+    _, _, hub_dir = tiny_imagenet   # a TF Hub directory without hub: is taken for a pushed model
+    code, _, err = predict(capsys, "--model", hub_dir, photos[0])
+    assert code == cli.EXIT_CONFIG and f"use --model hub:{hub_dir}" in err
