@@ -201,6 +201,10 @@ def build_parser():
     _add_train_args(p)
     p.add_argument("--per-class", type=int, default=40, help="demo images per class (default 40)")
     p.set_defaults(func=cmd_demo, **DEMO_DEFAULTS)
+    from pipeline import predict  # here, not at the top: predict imports Output from this module
+    predict.add_parser(sub)
+    from kubeflow import cli as kubeflow_cli  # compile, schedule (Vertex AI / KFP v2)
+    kubeflow_cli.add_parsers(sub)
     return parser
 
 

@@ -77,6 +77,10 @@ class LocalPlatform:
     pipeline's own process, a filesystem Pusher to config.serving_directory. The Kubeflow /
     Vertex runner (kubeflow/) supplies another platform; the DAG itself does not change."""
 
+    # "The previous run's schema" for SpanDriftValidator. Kubeflow/Vertex compile only TFX's
+    # built-in strategies, so the Kubeflow platform replaces it (kubeflow/placement.py).
+    previous_artifact_strategy = PreviousArtifactStrategy
+
     def __init__(self, config):
         self.config = config
 
@@ -97,7 +101,7 @@ def create_components(config, source, through=THROUGH_PUSHER, platform=None):
     statistics = tfx.components.StatisticsGen(examples=gen.outputs["examples"])
     # The previous run's schema, resolved before this run writes its own.
     previous_schema = tfx.dsl.Resolver(
-        strategy_class=PreviousArtifactStrategy,
+        strategy_class=platform.previous_artifact_strategy,
         schema=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Schema),
     ).with_id("previous_schema")
     schema = ImageSchemaGen(statistics=statistics.outputs["statistics"])

@@ -9,6 +9,7 @@ Caching stays exact: a new decision is a new input artifact, so Transform re-run
 import json
 import os
 
+import tensorflow as tf
 from tfx import v1 as tfx
 from tfx.components.transform import executor as transform_executor
 from tfx.dsl.components.base import base_beam_component, executor_spec
@@ -25,7 +26,7 @@ PREPROCESSING_FN = "components.transform.preprocessing.preprocessing_fn"
 
 def read_decision(hyperparameters_artifacts):
     uri = artifact_utils.get_single_uri(hyperparameters_artifacts)
-    with open(os.path.join(uri, keys.HYPERPARAMETERS_FILE)) as f:
+    with tf.io.gfile.GFile(os.path.join(uri, keys.HYPERPARAMETERS_FILE)) as f:  # gs:// in the cloud
         return json.load(f)
 
 
@@ -61,3 +62,8 @@ class HyperRuleTransform(tfx.components.Transform):
         args.update(base.spec.outputs)
         args[HYPERPARAMETERS_KEY] = hyperparameters
         base_beam_component.BaseBeamComponent.__init__(self, spec=HyperRuleTransformSpec(**args))
+        # The output channels came from `base`, which is in no pipeline: this component
+        # produces them. (The Kubeflow V2 compiler names each input's producer task from
+        # the channel; left pointing at `base`, the Trainer would read from a missing task.)
+        for channel in self.outputs.values():
+            channel.producer_component = self
