@@ -9,7 +9,7 @@ UV_VERSION := 0.13.9
 DEMO_DIR ?= demo-output
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test test-all bench lock clean
+.PHONY: venv demo test test-all bench lock clean image
 
 # The stamp depends on the lock: editing the lock re-syncs the environment.
 $(VENV)/.installed: requirements.lock setup.py
@@ -40,6 +40,11 @@ bench: venv
 lock: venv
 	$(VENV)/bin/uv pip compile requirements.in --override requirements-overrides.txt \
 	  --python-version 3.10 --python-platform x86_64-manylinux_2_28 --no-header -o requirements.lock
+
+# The pipeline image for Vertex AI / KFP (needs Docker): make image IMAGE=REGISTRY/PATH/bit-tfx:TAG
+image:
+	@test -n "$(IMAGE)" || { echo "usage: make image IMAGE=REGION-docker.pkg.dev/PROJECT/REPOSITORY/bit-tfx:TAG" >&2; exit 1; }
+	scripts/build_image.sh $(IMAGE)
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) build *.egg-info

@@ -117,7 +117,6 @@ def resolve(data, layout="auto"):
     data = data.rstrip("/") if data not in ("/",) else data
     if layout != "auto" and layout not in LAYOUTS:
         raise SourceError(f"layout must be 'auto' or one of {LAYOUTS}, got {layout!r}")
-    span_base, span_rest = _span_parts(data)
     probe = newest_span(data)
     lower = data.lower()
     if layout == "auto":
@@ -133,10 +132,31 @@ def resolve(data, layout="auto"):
     if layout in (CSV, TFRECORD):
         if not tf.io.gfile.glob(probe):
             raise SourceError(f"--data {data!r}: no such file")
+    elif not tf.io.gfile.isdir(probe):
+        raise SourceError(f"--data {data!r}: no such folder")
+    return source_from_names(data, layout)
+
+
+def source_from_names(data, layout):
+    """The Source for `data` from its names alone, without touching any file system: for
+    compiling a pipeline whose data this machine cannot read (gs:// at compile time). The
+    layout must be given, or follow from the name (a .csv manifest, TFRecord files)."""
+    data = data.rstrip("/") if data not in ("/",) else data
+    if layout == "auto":
+        lower = data.lower()
+        if lower.endswith(".csv"):
+            layout = CSV
+        elif any(t in lower for t in (".tfrecord", ".tfrec", ".gz")):
+            layout = TFRECORD
+        else:
+            raise SourceError(f"layout: --data {data!r} cannot be looked at from here, so its layout "
+                              f"cannot be detected; give it (one of {LAYOUTS})")
+    if layout not in LAYOUTS:
+        raise SourceError(f"layout must be 'auto' or one of {LAYOUTS}, got {layout!r}")
+    if layout in (CSV, TFRECORD):
         base, name = posixpath.split(data)
         return Source(base, name, layout)
-    if not tf.io.gfile.isdir(probe):
-        raise SourceError(f"--data {data!r}: no such folder")
+    span_base, span_rest = _span_parts(data)
     wild = "/".join(["*"] * _FOLDER_DEPTH[layout])
     if span_base is not None:
         return Source(span_base, join(span_rest, wild), layout)

@@ -1,0 +1,142 @@
+"""`bit-tfx compile` and `bit-tfx schedule`: the pipeline for Vertex AI Pipelines or KFP v2.
+
+    bit-tfx compile --target vertex --output pipeline.json --project P --region R \\
+        --pipeline-root gs://B/root --image IMAGE --serving-dir gs://B/serving \\
+        --data gs://B/images/span-{SPAN} --layout class_folders --num-classes 5
+    bit-tfx schedule --config deploy.yaml --cron "0 3 * * 1" --dry-run
+
+Every flag is also a key of the --config file (JSON or YAML; `--trainer-accelerator-type`
+is `trainer_accelerator_type`); flags win. The data and model flags are those of
+`bit-tfx run`. See docs/deploy.md.
+"""
+import argparse
+import os
+import tempfile
+
+from components.errors import ConfigError
+from kubeflow import config as deploy_config
+from pipeline import cli as base_cli
+
+# Flag help for the deployment keys; types, defaults and choices come from DeployConfig.
+_HELP = {
+    "target": "vertex: Vertex AI PipelineJob JSON; kfp: KFP v2 PipelineSpec YAML",
+    "project": "GCP project (Vertex AI, Dataflow, Vertex AI Training/Endpoint)",
+    "region": "GCP region, e.g. us-central1",
+    "image": "container image built from the Dockerfile (scripts/build_image.sh); every step runs in it",
+    "vertex_endpoint": "push blessed models to this Vertex AI Endpoint (display name) instead of --serving-dir",
+    "serving_image": "Vertex AI prediction container for the Endpoint",
+    "serving_machine_type": "Endpoint machine type",
+    "serving_min_replicas": "Endpoint minimum replicas",
+    "serving_max_replicas": "Endpoint maximum replicas",
+    "beam_runner": "where Beam steps run: dataflow (default on vertex) or direct (in the step's pod)",
+    "dataflow_temp_location": "gs:// temp folder for Dataflow (default PIPELINE_ROOT/tmp/dataflow)",
+    "dataflow_machine_type": "Dataflow worker machine type",
+    "dataflow_max_num_workers": "Dataflow autoscaling limit",
+    "dataflow_service_account": "Dataflow worker service account",
+    "dataflow_subnetwork": "Dataflow subnetwork (regions/R/subnetworks/S)",
+    "trainer_placement": "step: the Trainer step gets resources; "
+                         "vertex_training: it launches a Vertex AI Training job",
+    "trainer_cpu": "step: vCPU limit of the Trainer step",
+    "trainer_memory_gb": "step: memory limit of the Trainer step, GB",
+    "trainer_accelerator_type": "accelerator: NVIDIA_TESLA_T4, NVIDIA_L4, NVIDIA_TESLA_A100, TPU_V3, ... "
+                                "(Vertex names); nvidia.com/gpu for a step on KFP",
+    "trainer_accelerator_count": "accelerators per replica (default 1; 8 for cloud-tpu)",
+    "trainer_machine_type": "vertex_training: machine type, e.g. n1-standard-8, a2-highgpu-1g, cloud-tpu",
+    "trainer_replica_count": "vertex_training: replicas; more than 1 is multi-worker training",
+    "trainer_tpu_topology": "vertex_training: TPU slice topology, e.g. 2x2",
+    "trainer_image": "vertex_training: image of the training replicas (default --image)",
+    "trainer_boot_disk_gb": "vertex_training: boot disk size, GB",
+    "metadata": "ML Metadata: vertex (managed), kfp (the cluster's service) or mysql",
+    "mysql_host": "metadata mysql: host",
+    "mysql_port": "metadata mysql: port",
+    "mysql_database": "metadata mysql: database",
+    "mysql_user": "metadata mysql: user",
+    "mysql_password_env": "metadata mysql: environment variable holding the password",
+    "cron": 'schedule: vertex "0 3 * * 1" (5 fields, optional TZ= prefix); kfp "0 0 3 * * 1" (6, seconds first)',
+    "time_zone": "schedule (vertex): IANA time zone of the cron, e.g. Europe/Berlin",
+    "schedule_name": "schedule display name (default PIPELINE_NAME-retrain)",
+    "max_concurrent_runs": "schedule: runs at once",
+    "service_account": "Vertex: service account of the runs (and training jobs); KFP: Kubernetes service account",
+    "kfp_host": "KFP API endpoint, e.g. http://localhost:8080 (default $KF_PIPELINES_ENDPOINT or in-cluster)",
+    "kfp_namespace": "KFP namespace (multi-user installs)",
+    "kfp_experiment": "KFP experiment of the recurring run",
+}
+_CHOICES = {"target": deploy_config.TARGETS, "beam_runner": deploy_config.BEAM_RUNNERS,
+            "trainer_placement": deploy_config.PLACEMENTS, "metadata": deploy_config.METADATA_KINDS}
+# Flags of `bit-tfx run` whose destination differs from the config key.
+_RENAMED = {"beam_arg": "beam_args"}
+_NOT_CONFIG = {"config", "dry_run", "help", "verbose", "command", "func"}
+
+
+def _add_deploy_args(p, schedule):
+    p.add_argument("--config", metavar="FILE", help="deployment config, JSON or YAML (flags override it)")
+    p.add_argument("--output", metavar="FILE",
+                   help=("compiled file: FILE.json (vertex) or FILE.yaml (kfp)" if not schedule else
+                         "where the compiled file is kept (default: a temporary file)"))
+    p.add_argument("--pipeline-root", metavar="GS_URI", help="gs:// folder every artifact goes to")
+    p.add_argument("--num-classes", type=int, metavar="N",
+                   help="number of classes, for per-class metrics (remote data is not listed at compile time)")
+    g = p.add_argument_group("deployment")
+    import dataclasses  # pylint: disable=import-outside-toplevel
+    for field in dataclasses.fields(deploy_config.DeployConfig):
+        if field.name not in _HELP:
+            continue
+        python_type = deploy_config._python_type(field.type)  # pylint: disable=protected-access
+        g.add_argument("--" + field.name.replace("_", "-"), type=python_type, choices=_CHOICES.get(field.name),
+                       help=_HELP[field.name])
+    if schedule:
+        p.add_argument("--dry-run", action="store_true",
+                       help="print the exact request (JSON) instead of sending it")
+
+
+def add_parsers(subparsers):
+    """Registers `compile` and `schedule` on the bit-tfx command line."""
+    for name, func, text in (
+            ("compile", cmd_compile, "compile the pipeline for Vertex AI (PipelineJob JSON) or KFP v2 (YAML)"),
+            ("schedule", cmd_schedule, "create a Vertex AI schedule or KFP recurring run for retraining")):
+        # "resolve": our --output (the compiled file) and --pipeline-root replace those of `run`.
+        p = subparsers.add_parser(name, help=text, conflict_handler="resolve", description=__doc__.splitlines()[0])
+        base_cli._add_data_args(p, data_required=False)  # pylint: disable=protected-access
+        base_cli._add_train_args(p)  # pylint: disable=protected-access
+        _add_deploy_args(p, schedule=name == "schedule")
+        # Only what the user gave reaches the config, so the file's values are not
+        # overwritten by flag defaults.
+        for action in p._actions:  # pylint: disable=protected-access
+            if action.dest not in ("help", "dry_run"):
+                action.default = argparse.SUPPRESS
+        p.set_defaults(func=func)
+
+
+def deploy_from_args(args):
+    """DeployConfig: the --config file, then the flags given."""
+    given = {_RENAMED.get(k, k): v for k, v in vars(args).items()
+             if k not in _NOT_CONFIG and v is not argparse.SUPPRESS}
+    file_values = deploy_config.read_file(args.config) if getattr(args, "config", None) else {}
+    return deploy_config.load(file_values, given, source=f"config file {args.config}" if file_values else "flags")
+
+
+def cmd_compile(args):
+    deploy = deploy_from_args(args).validate()
+    if not deploy.output:
+        raise ConfigError("output: name the compiled file (--output pipeline.json for vertex, "
+                          "pipeline.yaml for kfp)")
+    from kubeflow import compile as compiling  # pylint: disable=import-outside-toplevel
+    return compiling.compile_pipeline(deploy)
+
+
+def cmd_schedule(args):
+    import dataclasses  # pylint: disable=import-outside-toplevel
+    deploy = deploy_from_args(args).validate(need_cron=True)
+    if deploy.run.max_accuracy_drop > 0:
+        import logging  # pylint: disable=import-outside-toplevel
+        logging.warning("max_accuracy_drop is %s: a scheduled run may push a model that much worse than "
+                        "the last blessed one (0 forbids any drop)", deploy.run.max_accuracy_drop)
+    from kubeflow import compile as compiling, schedule  # pylint: disable=import-outside-toplevel
+    with tempfile.TemporaryDirectory(prefix="bit-tfx-schedule-") as tmp:
+        if not deploy.output:
+            suffix = ".json" if deploy.target == deploy_config.VERTEX else ".yaml"
+            deploy = dataclasses.replace(deploy, output=os.path.join(tmp, deploy.pipeline_name + suffix))
+        compiled = compiling.compile_pipeline(deploy)
+        result = schedule.create(deploy, deploy.output, dry_run=args.dry_run)
+    result["compiled"] = compiled
+    return result

@@ -1,0 +1,172 @@
+"""Compiles the one DAG (pipeline.create_pipeline) for the cloud with KubeflowV2DagRunner:
+
+  --target vertex  a Vertex AI PipelineJob, JSON (pipelineSpec + runtimeConfig), schema 2.0.0:
+                   what TFX's own `tfx pipeline create --engine=vertex` writes and submits.
+  --target kfp     a bare KFP v2 PipelineSpec, YAML, schema 2.1.0 (the schema the KFP 2 SDK
+                   writes and the KFP 2 backend reads parameters from).
+
+KubeflowV2DagRunner writes the YAML form itself when the output file ends in .yaml. Both
+files are read back with kfp's own pipeline_spec_pb2 classes before this returns.
+
+At compile time the data is usually in gs:// and cannot be looked at from here: a remote
+`data` is turned into ExampleGen's input pattern from its names alone (the layout must be
+given, or be a .csv / TFRecord name) and the class count for per-class metrics comes from
+num_classes. Local data is checked and counted as `bit-tfx run` does.
+"""
+import logging
+import os
+
+import yaml
+from google.protobuf import json_format
+from kfp.pipeline_spec import pipeline_spec_pb2
+
+from components.image_example_gen import sources
+from kubeflow import config as deploy_config
+
+SCHEMA_2_1 = {deploy_config.VERTEX: False, deploy_config.KFP: True}
+
+
+def resolve_source(run):
+    """(Source, RunConfig with num_classes, warnings) without reading remote data."""
+    warnings = []
+    if sources.is_remote(run.data):
+        source = sources.source_from_names(run.data, run.layout)
+        if source.layout != sources.TFRECORD and not run.num_classes:
+            warnings.append("num_classes is not set and the data cannot be listed from here: "
+                            "no per-class precision/recall or top-5 accuracy (set num_classes)")
+        return source, run, warnings
+    source = sources.resolve(run.data, run.layout)
+    if source.layout != sources.TFRECORD and not run.num_classes:
+        import dataclasses  # pylint: disable=import-outside-toplevel
+        run = dataclasses.replace(run, num_classes=len(sources.plan(source).labels))
+    warnings.append(f"data {run.data!r} is a local path: the cloud steps cannot read it; give a "
+                    "gs:// path for a real deployment")
+    return source, run, warnings
+
+
+def build(deploy):
+    """(the TFX pipeline for a validated DeployConfig, warnings)."""
+    from kubeflow import placement  # pylint: disable=import-outside-toplevel
+    from pipeline import pipeline  # pylint: disable=import-outside-toplevel
+    platform = placement.KubeflowPlatform(deploy)
+    source, run, warnings = resolve_source(platform.config)
+    tfx_pipeline = pipeline.create_pipeline(
+        run, source, deploy.metadata_connection_config(), platform=platform)
+    return tfx_pipeline, warnings
+
+
+def runner(deploy, output):
+    """The KubeflowV2DagRunner writing `output` (.json PipelineJob or .yaml PipelineSpec)."""
+    from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner as v2  # pylint: disable=import-outside-toplevel
+    output = os.path.abspath(output)
+    return v2.KubeflowV2DagRunner(
+        v2.KubeflowV2DagRunnerConfig(default_image=deploy.image,
+                                     use_pipeline_spec_2_1=SCHEMA_2_1[deploy.target]),
+        output_dir=os.path.dirname(output), output_filename=os.path.basename(output))
+
+
+def compile_pipeline(deploy):
+    """Compiles to deploy.output, reads it back with kfp's classes, and returns a summary."""
+    tfx_pipeline, warnings = build(deploy)
+    output = os.path.abspath(deploy.output)
+    if os.path.exists(output):
+        os.remove(output)  # the runner refuses nothing, but a stale file must not survive a failure
+    runner(deploy, output).run(tfx_pipeline)
+    spec, job = load(output)
+    logging.info("Compiled %s for %s: %s", deploy.pipeline_name, deploy.target, output)
+    return summarize(deploy, tfx_pipeline, spec, job, warnings + kfp_backend_warnings(deploy, spec))
+
+
+def load(path):
+    """(PipelineSpec, PipelineJob or None) parsed strictly with kfp's pipeline_spec_pb2."""
+    with open(path) as f:
+        text = f.read()
+    if path.endswith(".json"):
+        job = json_format.Parse(text, pipeline_spec_pb2.PipelineJob())
+        spec = json_format.ParseDict(json_format.MessageToDict(job.pipeline_spec),
+                                     pipeline_spec_pb2.PipelineSpec())
+        return spec, job
+    return json_format.ParseDict(yaml.safe_load(text), pipeline_spec_pb2.PipelineSpec()), None
+
+
+def _executors(spec):
+    """{task name: its executor spec as a dict} ({"container": ...}, {"resolver": ...}, ...)."""
+    executors = json_format.MessageToDict(spec.deployment_spec)["executors"]
+    return {name: executors[spec.components[task.component_ref.name].executor_label]
+            for name, task in spec.root.dag.tasks.items()}
+
+
+def container_executors(spec):
+    """{task name: PipelineContainerSpec} for the tasks that run in a container."""
+    result = {}
+    for name, executor in _executors(spec).items():
+        if "container" in executor:
+            result[name] = json_format.ParseDict(
+                executor["container"], pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec())
+    return result
+
+
+def executor_kinds(spec):
+    """{task name: 'container' | 'resolver' | 'importer' | ...}."""
+    return {name: next(iter(executor)) for name, executor in _executors(spec).items()}
+
+
+def kfp_backend_warnings(deploy, spec):
+    """What the open-source KFP v2 backend cannot run, read from its source (not exercised
+    here): backend/src/v2/compiler/argocompiler/dag.go returns "resolver executors not
+    implemented", and its container driver runs no lifecycle.preCacheCheck hook."""
+    if deploy.target != deploy_config.KFP:
+        return []
+    warnings = []
+    resolvers = sorted(n for n, kind in executor_kinds(spec).items() if kind == "resolver")
+    if resolvers:
+        warnings.append(f"the open-source KFP v2 backend does not implement resolver tasks "
+                        f"({', '.join(resolvers)}): creating a run from this spec fails there; "
+                        "Vertex AI Pipelines runs them (docs/deploy.md, 'KFP v2')")
+    hooks = sorted(n for n, c in container_executors(spec).items() if c.lifecycle.HasField("pre_cache_check"))
+    if hooks:
+        warnings.append(f"{', '.join(hooks)}: the ExampleGen driver (newest {{SPAN}}, input "
+                        "fingerprint for caching) is a lifecycle.preCacheCheck hook; the open-source "
+                        "KFP v2 driver has no code that runs it (Vertex AI does)")
+    return warnings
+
+
+def summarize(deploy, tfx_pipeline, spec, job, warnings):
+    containers = container_executors(spec)
+    trainer = containers.get("Trainer")
+    summary = {
+        "target": deploy.target,
+        "output": os.path.abspath(deploy.output),
+        "format": "Vertex AI PipelineJob (JSON)" if job is not None else "KFP PipelineSpec (YAML)",
+        "schema_version": spec.schema_version,
+        "pipeline_name": spec.pipeline_info.name,
+        "pipeline_root": deploy.pipeline_root,
+        "image": deploy.image,
+        "tasks": sorted(spec.root.dag.tasks),
+        "components": [c.id for c in tfx_pipeline.components],
+        "beam_runner": deploy.effective_beam_runner,
+        "trainer": {"placement": deploy.trainer_placement},
+        "push_to": (f"Vertex AI Endpoint {deploy.vertex_endpoint!r} ({deploy.region})" if deploy.vertex_endpoint
+                    else deploy.run.serving_dir),
+        "metadata": metadata_note(deploy),
+        "warnings": warnings,
+    }
+    if trainer is not None and trainer.HasField("resources"):
+        summary["trainer"]["resources"] = json_format.MessageToDict(trainer.resources)
+    if deploy.trainer_placement == deploy_config.VERTEX_TRAINING:
+        from kubeflow import placement  # pylint: disable=import-outside-toplevel
+        summary["trainer"]["vertex_training"] = placement.KubeflowPlatform(deploy).vertex_training_args()
+    for warning in warnings:
+        logging.warning("%s", warning)
+    return summary
+
+
+def metadata_note(deploy):
+    kind = deploy.effective_metadata
+    if kind == deploy_config.METADATA_VERTEX:
+        return "Vertex ML Metadata (managed, the region's default store)"
+    if kind == deploy_config.METADATA_KFP:
+        return "the KFP cluster's metadata service (metadata-grpc-service and its MySQL)"
+    return (f"MySQL {deploy.mysql_user}@{deploy.mysql_host}:{deploy.mysql_port}/{deploy.mysql_database} "
+            f"(password from ${deploy.mysql_password_env}); a compiled KFP v2 spec carries no "
+            "connection: point the cluster's metadata service at it (docs/deploy.md)")

@@ -1,0 +1,120 @@
+"""The image contract: everything a compiled spec names by import path must import where the
+steps run. A compiled pipeline refers to our code only by name: executor classes
+(--executor_class_path), the container entrypoints (python -m MODULE), the Trainer's run_fn
+and the Transform's preprocessing_fn; none of it is packaged into the spec.
+
+    python -m kubeflow.image_contract            # inside the image (scripts/build_image.sh)
+    python -m kubeflow.image_contract SPEC_FILE  # the paths of a compiled file
+
+Without a file it compiles a probe pipeline for both targets (offline: the data and pipeline
+root are gs:// names that are never read) and checks what those name. Prints JSON; exits 1
+when something does not import.
+"""
+import importlib
+import json
+import os
+import sys
+import tempfile
+
+from google.protobuf import json_format
+
+# Exec properties that hold import paths of our code.
+CODE_PARAMETERS = ("run_fn", "preprocessing_fn", "module_path")
+VERTEX_TRAINER_PACKAGE = "tfx.extensions.google_cloud_ai_platform.trainer."
+
+
+def task_parameters(spec, task_name):
+    """{parameter name: Python value} of a task's constant inputs, in either schema
+    (2.0: runtimeValue.constantValue; 2.1: runtimeValue.constant)."""
+    task = spec.root.dag.tasks[task_name]
+    result = {}
+    for name, parameter in task.inputs.parameters.items():
+        value = parameter.runtime_value
+        if value.HasField("constant"):
+            result[name] = json_format.MessageToDict(value.constant)
+        elif value.HasField("constant_value"):
+            legacy = value.constant_value
+            result[name] = getattr(legacy, legacy.WhichOneof("value"))
+    return result
+
+
+def referenced_import_paths(spec):
+    """{import path: [where it is named]} for every path the spec's container tasks name."""
+    from kubeflow import compile as compiling  # pylint: disable=import-outside-toplevel
+    found = {}
+
+    def add(path, where):
+        found.setdefault(path, []).append(where)
+
+    for name, container in compiling.container_executors(spec).items():
+        for command, args, what in ((container.command, container.args, "executor"),
+                                    (container.lifecycle.pre_cache_check.command,
+                                     container.lifecycle.pre_cache_check.args, "driver")):
+            command = list(command)
+            if "-m" in command:
+                add(command[command.index("-m") + 1], f"{name} {what} entrypoint")
+            args = list(args)
+            if "--executor_class_path" in args:
+                executor = args[args.index("--executor_class_path") + 1]
+                add(executor, f"{name} {what} class")
+                if executor.startswith(VERTEX_TRAINER_PACKAGE):
+                    # The Vertex AI Training replicas run the Trainer executor through this.
+                    add("tfx.scripts.run_executor", f"{name} Vertex AI Training replicas")
+        for key, value in task_parameters(spec, name).items():
+            if key in CODE_PARAMETERS and value:
+                add(value, f"{name} {key}")
+    return found
+
+
+def check_imports(paths):
+    """{path: error} for the paths that do not import (a module, or module.attribute)."""
+    failures = {}
+    for path in sorted(paths):
+        try:
+            try:
+                importlib.import_module(path)
+            except ModuleNotFoundError:
+                module, _, attribute = path.rpartition(".")
+                if not module:
+                    raise
+                getattr(importlib.import_module(module), attribute)
+        except Exception as e:  # pylint: disable=broad-except
+            failures[path] = f"{type(e).__name__}: {e}"
+    return failures
+
+
+def probe_specs(folder):
+    """Compiles probe pipelines for both targets into `folder`; yields the file paths."""
+    from kubeflow import compile as compiling, config  # pylint: disable=import-outside-toplevel
+    # Between them the two probes use every placement: Trainer as a step and as a Vertex AI
+    # Training job, filesystem Pusher and Vertex AI Endpoint Pusher.
+    for target, suffix, extra in (
+            (config.VERTEX, ".json", {"trainer_placement": config.VERTEX_TRAINING, "vertex_endpoint": "probe"}),
+            (config.KFP, ".yaml", {"serving_dir": "gs://probe-bucket/serving"})):
+        deploy = config.load({
+            "target": target, "output": os.path.join(folder, "probe" + suffix),
+            "project": "probe-project", "region": "us-central1", "pipeline_root": "gs://probe-bucket/root",
+            "image": "probe.invalid/bit-tfx:probe",
+            "data": "gs://probe-bucket/images/span-{SPAN}", "layout": "class_folders", "num_classes": 2,
+            **extra}, source="probe").validate()
+        compiling.compile_pipeline(deploy)
+        yield deploy.output
+
+
+def main(argv):
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    from kubeflow import compile as compiling  # pylint: disable=import-outside-toplevel
+    with tempfile.TemporaryDirectory() as folder:
+        files = argv[1:] or list(probe_specs(folder))
+        paths = {}
+        for path in files:
+            for name, where in referenced_import_paths(compiling.load(path)[0]).items():
+                paths.setdefault(name, []).extend(where)
+    failures = check_imports(paths)
+    print(json.dumps({"python": sys.version.split()[0], "checked": sorted(paths), "failures": failures},
+                     indent=1, sort_keys=True))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

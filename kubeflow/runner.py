@@ -1,0 +1,61 @@
+"""Runner file for the TFX CLI's Vertex engine:
+
+    BIT_TFX_DEPLOY_CONFIG=deploy.yaml tfx pipeline create --engine=vertex --pipeline_path=kubeflow/runner.py
+    BIT_TFX_DEPLOY_CONFIG=deploy.yaml tfx run create --engine=vertex --pipeline_name=bit-tfx \\
+        --project=PROJECT --region=REGION
+
+BIT_TFX_DEPLOY_CONFIG names a deployment config file (JSON or YAML, the keys of
+kubeflow/config.py, as `bit-tfx compile --config` reads). The file calls
+KubeflowV2DagRunner.run() exactly once, as the CLI requires; the CLI stores the PipelineJob
+JSON under ~/tfx/vertex/<pipeline name>/ and `tfx run create` submits it.
+
+Run directly (`python kubeflow/runner.py`) it writes the file named by the config's
+`output` (default ./<pipeline name>.json, or .yaml for target kfp).
+
+`--engine=kubeflow` is KFP v1, whose runner TFX 1.16 no longer has (the CLI fails with an
+ImportError); for KFP v2 use `bit-tfx compile --target kfp` (docs/deploy.md).
+"""
+import dataclasses
+import os
+import sys
+
+# Run as a script, this file's folder is sys.path[0], where `config`, `compile` or `cli`
+# would name our modules instead of packages: import from the project root instead.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [os.path.dirname(_HERE)] + [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+from components.errors import ConfigError  # noqa: E402
+from kubeflow import compile as compiling  # noqa: E402
+from kubeflow import config as deploy_config  # noqa: E402
+
+CONFIG_ENV = "BIT_TFX_DEPLOY_CONFIG"
+
+
+def load_config():
+    path = os.environ.get(CONFIG_ENV)
+    if not path:
+        raise ConfigError(f"{CONFIG_ENV} must name a deployment config file (docs/deploy.md)")
+    values = deploy_config.read_file(path)
+    values.setdefault("target", deploy_config.VERTEX)
+    config = deploy_config.load(values, source=f"config file {path}").validate()
+    suffix = ".json" if config.target == deploy_config.VERTEX else ".yaml"
+    output = os.path.abspath(config.output or f"{config.pipeline_name}{suffix}")
+    return dataclasses.replace(config, output=output)
+
+
+def main():
+    try:
+        config = load_config()
+        tfx_pipeline, warnings = compiling.build(config)
+    except ConfigError as e:
+        sys.exit(f"bit-tfx: configuration error: {e}")
+    for warning in warnings:
+        print(f"bit-tfx: warning: {warning}", file=sys.stderr)
+    # The one KubeflowV2DagRunner.run() call; under `tfx pipeline create` the CLI redirects
+    # its output to its own folder.
+    compiling.runner(config, config.output).run(tfx_pipeline)
+
+
+if __name__ == "__main__":
+    main()

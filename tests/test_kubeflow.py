@@ -1,0 +1,422 @@
+"""Kubeflow Pipelines v2 / Vertex AI: the compiled files, the image contract, one step run from
+a compiled spec as a pod would run it, deployment-config errors, and the schedule requests.
+
+Offline and real: kfp's and google-cloud-aiplatform's own classes parse and build everything;
+only the network calls of the schedule clients are not made (--dry-run).
+"""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+from google.protobuf import json_format
+
+import images
+from components import keys
+from components.errors import ConfigError
+from kubeflow import config as deploy_config
+
+IMAGE = "us-central1-docker.pkg.dev/bit-project/bit/bit-tfx:1.0"
+SA = "runner@bit-project.iam.gserviceaccount.com"
+BASE = dict(project="bit-project", region="us-central1", pipeline_root="gs://bit-bucket/root", image=IMAGE)
+# Vertex: remote data (never read here), Dataflow, a multi-worker GPU Vertex AI Training job,
+# push to a Vertex AI Endpoint.
+VERTEX = dict(BASE, target="vertex", data="gs://bit-bucket/images/span-{SPAN}", layout="class_folders",
+              num_classes=5, vertex_endpoint="flowers", trainer_placement="vertex_training",
+              trainer_machine_type="a2-highgpu-1g", trainer_accelerator_type="NVIDIA_TESLA_A100",
+              trainer_replica_count=3, dataflow_machine_type="n1-standard-4", dataflow_max_num_workers=10,
+              service_account=SA)
+# KFP: the Trainer step itself gets CPU, memory and GPUs; Beam in the step's pod; a gs:// folder.
+KFP = dict(BASE, target="kfp", serving_dir="gs://bit-bucket/serving", trainer_cpu=8, trainer_memory_gb=32,
+           trainer_accelerator_type="nvidia.com/gpu", trainer_accelerator_count=2, split_ratio=[1, 1])
+OUR_CODE = {
+    "components.image_example_gen.executor.Executor", "components.image_schema.component.Executor",
+    "components.image_schema.component.SpanDriftExecutor", "components.hyperrule.component.Executor",
+    "components.transform.component.Executor", "components.transform.preprocessing.preprocessing_fn",
+    "components.trainer.run.run_fn"}
+BEAM_TASKS = ("ImageExampleGen", "StatisticsGen", "HyperRuleTransform", "Evaluator")
+
+
+def span_images(root):
+    """root/span-1 (3 per class) and root/span-2 (8 per class): a run must take span 2."""
+    images.class_folders(str(root), ["cat", "dog"], 3, prefix="span-1", kind="png", size=(24, 24))
+    images.class_folders(str(root), ["cat", "dog"], 8, prefix="span-2", kind="png", size=(24, 24))
+    return str(root / "span-{SPAN}")
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory):
+    """Both targets compiled in this process: {target: (deploy, summary, spec, job)}."""
+    from kubeflow import compile as compiling
+    tmp = tmp_path_factory.mktemp("kubeflow")
+    data = span_images(tmp / "images")
+    result = {}
+    for values, name in ((VERTEX, "pipeline.json"), (dict(KFP, data=data), "pipeline.yaml")):
+        deploy = deploy_config.load(dict(values, output=str(tmp / name))).validate()
+        summary = compiling.compile_pipeline(deploy)
+        spec, job = compiling.load(deploy.output)
+        result[deploy.target] = (deploy, summary, spec, job)
+    return result
+
+
+def executors(spec):
+    from kubeflow import compile as compiling
+    return compiling.container_executors(spec)
+
+
+def parameters(spec, task):
+    from kubeflow import image_contract
+    return image_contract.task_parameters(spec, task)
+
+
+# --------------------------------------------------------------------------- compiled files
+def test_both_files_parse_with_kfp_classes_and_hold_every_component(compiled):
+    from kfp.pipeline_spec import pipeline_spec_pb2
+    deploy, summary, spec, job = compiled["vertex"]
+    with open(deploy.output) as f:  # strict parse: an unknown field would fail
+        job_again = json_format.Parse(f.read(), pipeline_spec_pb2.PipelineJob())
+    assert job_again.runtime_config.gcs_output_directory == "gs://bit-bucket/root"
+    assert spec.schema_version == "2.0.0" and spec.pipeline_info.name == "bit-tfx"
+    deploy, summary, spec_kfp, job = compiled["kfp"]
+    assert job is None and spec_kfp.schema_version == "2.1.0"
+    with open(deploy.output) as f:
+        json_format.ParseDict(yaml.safe_load(f), pipeline_spec_pb2.PipelineSpec())
+
+    for target, (deploy, summary, spec, _) in compiled.items():
+        tasks = set(spec.root.dag.tasks)
+        for component in summary["components"]:  # every node of the DAG, resolvers included
+            expected = ({f"{component}-model-blessing-resolver", f"{component}-model-resolver"}
+                        if component == "latest_blessed_model" else {component})
+            assert expected <= tasks, (target, component)
+        assert {"ImageExampleGen", "HyperRule", "HyperRuleTransform", "Trainer", "Evaluator", "Pusher",
+                "SpanDriftValidator", "previous_schema"} <= tasks
+        # Every input artifact comes from a task of this DAG and an output it declares.
+        for name, task in spec.root.dag.tasks.items():
+            for key, source in task.inputs.artifacts.items():
+                producer = source.task_output_artifact.producer_task
+                assert producer in spec.root.dag.tasks, (target, name, key, producer)
+                outputs = spec.components[spec.root.dag.tasks[producer].component_ref.name].output_definitions
+                assert source.task_output_artifact.output_artifact_key in outputs.artifacts
+        assert {c.image for c in executors(spec).values()} == {IMAGE}
+
+
+def test_scheduled_runs_take_the_newest_span_and_gate_against_the_last_blessed_model(compiled):
+    deploy, summary, spec, _ = compiled["vertex"]
+    tasks = spec.root.dag.tasks
+    gen = executors(spec)["ImageExampleGen"]
+    driver = "tfx.orchestration.kubeflow.v2.file_based_example_gen.driver"
+    assert gen.lifecycle.pre_cache_check.command[-1] == driver
+    input_config = json.loads(parameters(spec, "ImageExampleGen")["input_config"])
+    assert input_config["splits"][0]["pattern"] == "span-{SPAN}/*/*"
+    baseline = tasks["Evaluator"].inputs.artifacts["baseline_model"].task_output_artifact
+    assert baseline.producer_task == "latest_blessed_model-model-resolver"
+    assert tasks["Pusher"].inputs.artifacts["model_blessing"].task_output_artifact.producer_task == "Evaluator"
+    queries = json_format.MessageToDict(spec.deployment_spec)["executors"]
+    blessing = queries["latest_blessed_model-model-blessing-resolver_executor"]["resolver"]
+    assert "metadata.blessed.number_value=1" in json.dumps(blessing)
+    eval_config = json.loads(parameters(spec, "Evaluator")["eval_config"])
+    threshold = eval_config["metrics_specs"][0]["metrics"][1]["per_slice_thresholds"][0]["threshold"]
+    assert threshold["change_threshold"]["direction"] == "HIGHER_IS_BETTER"  # no drop allowed (default 0)
+    previous = queries["previous_schema_executor"]["resolver"]
+    assert 'schema_title=\\"tfx.Schema\\"' in json.dumps(previous)
+    assert tasks["ImageSchemaGen"].dependent_tasks and "previous_schema" in tasks["ImageSchemaGen"].dependent_tasks
+
+
+def test_configured_beam_args_resources_and_placements(compiled):
+    from google.cloud.aiplatform_v1.types import custom_job
+    from components.trainer.run import TrainerConfig
+
+    deploy, summary, spec, _ = compiled["vertex"]
+    containers = executors(spec)
+    dataflow = {"--runner=DataflowRunner", "--project=bit-project", "--region=us-central1",
+                "--temp_location=gs://bit-bucket/root/tmp/dataflow", f"--sdk_container_image={IMAGE}",
+                "--machine_type=n1-standard-4", "--max_num_workers=10"}
+    for task in BEAM_TASKS:
+        assert dataflow <= set(containers[task].args), task
+    assert dataflow <= set(containers["ImageExampleGen"].lifecycle.pre_cache_check.args)
+    # Trainer (2): the step launches a Vertex AI Training job.
+    trainer_args = list(containers["Trainer"].args)
+    assert trainer_args[trainer_args.index("--executor_class_path") + 1] == \
+        "tfx.extensions.google_cloud_ai_platform.trainer.executor.GenericExecutor"
+    trainer = parameters(spec, "Trainer")
+    assert trainer["run_fn"] == "components.trainer.run.run_fn"
+    custom_config = json.loads(trainer["custom_config"])
+    assert custom_config["ai_platform_enable_vertex"] is True
+    assert custom_config["ai_platform_vertex_region"] == "us-central1"
+    training = custom_config["ai_platform_training_args"]
+    assert training["project"] == "bit-project"
+    job_spec = custom_job.CustomJobSpec(training["job_spec"])  # Vertex AI's own message accepts it
+    chief, workers = job_spec.worker_pool_specs
+    assert (chief.replica_count, workers.replica_count) == (1, 2)
+    for pool in (chief, workers):
+        assert pool.machine_spec.machine_type == "a2-highgpu-1g"
+        assert pool.machine_spec.accelerator_type.name == "NVIDIA_TESLA_A100"
+        assert pool.machine_spec.accelerator_count == 1
+        assert pool.container_spec.image_uri == IMAGE
+    assert job_spec.service_account == SA
+    TrainerConfig.from_custom_config(custom_config)  # run_fn accepts what the extension forwards
+    pusher = json.loads(parameters(spec, "Pusher")["custom_config"])
+    assert pusher["ai_platform_serving_args"]["endpoint_name"] == "flowers"
+    assert pusher["ai_platform_serving_args"]["project_id"] == "bit-project"
+    assert pusher["ai_platform_vertex_container_image_uri"] == deploy_config.DEFAULT_SERVING_IMAGE
+
+    deploy, summary, spec, _ = compiled["kfp"]
+    containers = executors(spec)
+    for task in BEAM_TASKS:
+        assert "--direct_running_mode=in_memory" in containers[task].args
+        assert not any(a.startswith("--runner=") for a in containers[task].args)
+    # Trainer (1): the pipeline step itself gets the resources.
+    resources = containers["Trainer"].resources
+    assert (resources.cpu_limit, resources.memory_limit) == (8.0, 32.0)
+    assert (resources.accelerator.type, resources.accelerator.count) == ("nvidia.com/gpu", 2)
+    assert json.loads(parameters(spec, "Pusher")["push_destination"]) == \
+        {"filesystem": {"base_directory": "gs://bit-bucket/serving"}}
+    assert any("resolver" in w for w in summary["warnings"])  # what the OSS KFP backend cannot run
+
+
+def test_every_import_path_in_the_specs_imports(compiled):
+    """The image contract: what the specs name must import where the steps run."""
+    from kubeflow import image_contract
+    paths = {}
+    for target, (_, _, spec, _) in compiled.items():
+        paths.update(image_contract.referenced_import_paths(spec))
+    assert OUR_CODE <= set(paths)
+    assert "tfx.scripts.run_executor" in paths  # the Vertex AI Training replicas' entrypoint
+    assert image_contract.check_imports(paths) == {}
+    assert image_contract.check_imports(["components.trainer.run.no_such_fn"])  # the check can fail
+
+
+# --------------------------------------------------------------------------- a step, as a pod runs it
+def _executor_input(spec, task_name, task_root):
+    """The ExecutorInput an orchestrator hands the container ({{$}}): the task's constant
+    parameters from the spec, output artifacts under a local stand-in of the pipeline root."""
+    from kfp.pipeline_spec import pipeline_spec_pb2
+    task = spec.root.dag.tasks[task_name]
+    component = spec.components[task.component_ref.name]
+    executor_input = pipeline_spec_pb2.ExecutorInput()
+    for name, parameter in task.inputs.parameters.items():
+        value = parameter.runtime_value
+        if value.HasField("constant"):  # schema 2.1
+            executor_input.inputs.parameter_values[name].CopyFrom(value.constant)
+        else:
+            executor_input.inputs.parameters[name].CopyFrom(value.constant_value)
+    for key, definition in component.output_definitions.artifacts.items():
+        artifact = executor_input.outputs.artifacts[key].artifacts.add()
+        artifact.name = f"{task_name}-{key}-1"
+        artifact.type.CopyFrom(definition.artifact_type)
+        artifact.uri = os.path.join(task_root, key)
+    executor_input.outputs.output_file = os.path.join(task_root, "executor_output.json")
+    return executor_input
+
+
+def _as_pod(command, args, executor_input, cwd):
+    """Runs the container command line exactly as the spec states it; only the interpreter
+    `python` becomes this venv's python, and {{$}} the ExecutorInput JSON."""
+    argv = [sys.executable if i == 0 and part == "python" else part for i, part in enumerate(command)]
+    argv += [json_format.MessageToJson(executor_input) if a == "{{$}}" else a for a in args]
+    assert not any("{{$" in a for a in argv), argv
+    env = dict(os.environ, TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="2")
+    done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-4000:]
+
+
+def test_image_example_gen_runs_from_the_compiled_spec_like_a_pod(compiled, tmp_path):
+    from kfp.pipeline_spec import pipeline_spec_pb2
+    deploy, _, spec, _ = compiled["kfp"]
+    container = executors(spec)["ImageExampleGen"]
+    task_root = str(tmp_path / "root" / "ImageExampleGen_1")
+    executor_input = _executor_input(spec, "ImageExampleGen", task_root)
+    output_file = executor_input.outputs.output_file
+
+    # 1. The driver (lifecycle.preCacheCheck): picks the newest span, writes the updated properties.
+    hook = container.lifecycle.pre_cache_check
+    _as_pod(hook.command, hook.args, executor_input, tmp_path)
+    with open(output_file) as f:
+        driver_output = json_format.Parse(f.read(), pipeline_spec_pb2.ExecutorOutput())
+    assert driver_output.parameter_values["span"].number_value == 2
+    assert json.loads(driver_output.parameter_values["input_config"].string_value)["splits"][0]["pattern"] == \
+        "span-2/*/*"
+    (announced,) = driver_output.artifacts["examples"].artifacts  # the orchestrator records these
+    announced = json_format.MessageToDict(announced.metadata)
+    assert announced["custom:span"] == 2 and "num_files:16," in announced["input_fingerprint"]
+
+    # 2. The executor: reads the driver's file, ingests span 2, writes its ExecutorOutput.
+    _as_pod(container.command, container.args, executor_input, tmp_path)
+    with open(output_file) as f:
+        output = json_format.Parse(f.read(), pipeline_spec_pb2.ExecutorOutput())
+    (examples,) = output.artifacts["examples"].artifacts
+    metadata = json_format.MessageToDict(examples.metadata)
+    assert examples.uri == os.path.join(task_root, "examples")
+    assert json.loads(metadata["split_names"]) == ["train", "eval"]
+    assert metadata["valid_images"] == 16 and metadata["quarantined_files"] == 0
+    for split in ("train", "eval"):
+        assert any(n.endswith(".gz") for n in os.listdir(os.path.join(examples.uri, f"Split-{split}"))), split
+    with open(os.path.join(examples.uri, keys.QUARANTINE_DIR, keys.QUARANTINE_REPORT)) as f:
+        report = json.load(f)
+    assert report["valid"] == 16  # span 2's 16 images; span 1 (6 images) was not read
+
+
+# --------------------------------------------------------------------------- configuration errors
+def _main(argv, capsys):
+    """`bit-tfx ARGV` in this process: (exit code, stdout, stderr)."""
+    import logging
+    from pipeline import cli
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        code = cli.main(argv)
+    finally:  # main() points the root logger at this test's captured stderr
+        root.handlers[:], root.level = handlers, level
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _flags(values):
+    argv = []
+    for key, value in values.items():
+        argv += [f"--{key.replace('_', '-')}", ":".join(map(str, value)) if isinstance(value, list) else str(value)]
+    return argv
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"pipeline_name": "Bit_TFX"}, "pipeline_name"),
+    ({"project": None}, "project is required"),
+    ({"pipeline_root": None}, "pipeline_root is required"),
+    ({"pipeline_root": "/local/root"}, "pipeline_root '/local/root' must be a Cloud Storage path"),
+    ({"trainer_accelerator_type": "NVIDIA_TESLA_K9000"}, "trainer_accelerator_type 'NVIDIA_TESLA_K9000'"),
+    ({"trainer_accelerator_type": "TPU_V3"}, "trainer_accelerator_type TPU_V3 needs a TPU machine type"),
+    ({"output": "pipeline.yaml"}, "name the file *.json"),
+    ({"trainer_cpu": 4}, "trainer_cpu applies to trainer_placement: step"),
+    ({"metadata": "mysql"}, "metadata 'mysql'"),
+])
+def test_invalid_vertex_config_fails_before_compiling(tmp_path, capsys, change, field):
+    values = dict(VERTEX, output=str(tmp_path / "pipeline.json"))
+    values.update(change)
+    if values["output"] == "pipeline.yaml":
+        values["output"] = str(tmp_path / "pipeline.yaml")
+    code, out, err = _main(["compile"] + _flags({k: v for k, v in values.items() if v is not None}), capsys)
+    assert code == 2, err
+    assert "configuration error" in err and field in err, err
+    assert not os.listdir(tmp_path)  # nothing compiled
+
+
+@pytest.mark.parametrize("target, cron, field", [
+    ("vertex", "0 0 3 * * 1", "has 6 field(s); a vertex cron has 5"),
+    ("vertex", "61 3 * * 1", "minute field '61'"),
+    ("vertex", "0 3 * * 1 TZ", "has 6 field(s)"),
+    ("vertex", "TZ=Mars/Olympus 0 3 * * 1", "Mars/Olympus is not an IANA time zone"),
+    ("kfp", "0 3 * * 1", "has 5 field(s); a kfp cron has 6"),
+    ("kfp", "0 0 25 * * 1", "hour field '25'"),
+    ("kfp", "0 0 3 * FOO 1", "month field 'FOO'"),
+])
+def test_malformed_cron_fails_naming_the_field(tmp_path, capsys, target, cron, field):
+    base = VERTEX if target == "vertex" else dict(KFP, data="gs://bit-bucket/images", layout="class_folders")
+    values = dict(base, cron=cron)
+    code, out, err = _main(["schedule", "--dry-run"] + _flags(values), capsys)
+    assert code == 2 and "cron" in err and field in err, err
+
+
+def test_config_file_unknown_keys_and_kfp_time_zone_are_errors(tmp_path, capsys):
+    path = tmp_path / "deploy.yaml"
+    path.write_text(yaml.safe_dump(dict(VERTEX, trainer_gpus=2)))
+    code, _, err = _main(["compile", "--config", str(path), "--output", str(tmp_path / "p.json")], capsys)
+    assert code == 2 and "unknown key(s) in the config file" in err and "trainer_gpus" in err, err
+    with pytest.raises(ConfigError, match="time_zone"):
+        deploy_config.load(dict(KFP, data="gs://b/d", layout="class_folders", cron="0 0 3 * * 1",
+                                time_zone="Europe/Berlin")).validate(need_cron=True)
+    with pytest.raises(ConfigError, match="trainer_accelerator_type 'NVIDIA_TESLA_T4': on KFP"):
+        deploy_config.load(dict(KFP, data="gs://b/d", trainer_accelerator_type="NVIDIA_TESLA_T4")).validate()
+    with pytest.raises(ConfigError, match="trainer_replica_count must be int"):
+        deploy_config.load(dict(VERTEX, trainer_replica_count="three"))
+
+
+def test_flags_override_the_config_file_and_valid_crons_pass(tmp_path):
+    from kubeflow import cli as kubeflow_cli
+    from pipeline import cli
+    path = tmp_path / "deploy.json"
+    path.write_text(json.dumps(dict(VERTEX, cron="0 3 * * 1", batch_size=128)))
+    args = cli.build_parser().parse_args(["schedule", "--config", str(path), "--region", "europe-west4",
+                                          "--model", "BiT-M-R50x1", "--dry-run"])
+    deploy = kubeflow_cli.deploy_from_args(args).validate(need_cron=True)
+    assert (deploy.region, deploy.project, deploy.cron) == ("europe-west4", "bit-project", "0 3 * * 1")
+    assert (deploy.run.model_spec, deploy.run.batch_size, deploy.run.num_classes) == ("BiT-M-R50x1", 128, 5)
+    assert deploy.run.layout == "class_folders"  # the flag's default did not overwrite the file
+    for cron in ("*/15 2-4 1,15 JAN-MAR MON-FRI", "TZ=America/New_York 0 9 * * 7", "CRON_TZ=UTC 0 0 1 */2 *"):
+        deploy_config.check_cron(cron, "vertex")
+    for cron in ("0 */5 * * * ?", "30 0 3 ? * SUN", "0 0 0 1 1 *"):
+        deploy_config.check_cron(cron, "kfp")
+    with pytest.raises(ConfigError):
+        deploy_config.check_cron("0 3 ? * 1", "vertex")  # "?" is KFP's (robfig/cron), not unix cron
+
+
+def test_tpu_vm_training_sets_the_local_tpu_for_the_distribution_strategy():
+    from kubeflow import placement
+    deploy = deploy_config.load(dict(VERTEX, trainer_machine_type="ct5lp-hightpu-4t", trainer_accelerator_type=None,
+                                     trainer_tpu_topology="2x2", trainer_replica_count=1)).validate()
+    (pool,) = placement.KubeflowPlatform(deploy).vertex_training_args()["job_spec"]["worker_pool_specs"]
+    assert pool["machine_spec"] == {"machine_type": "ct5lp-hightpu-4t", "tpu_topology": "2x2"}
+    assert pool["container_spec"]["env"] == [{"name": "TPU_NAME", "value": "local"}]
+
+
+# --------------------------------------------------------------------------- schedules
+def test_vertex_schedule_request_field_by_field(tmp_path, capsys):
+    path = tmp_path / "deploy.yaml"
+    path.write_text(yaml.safe_dump(dict(VERTEX, cron="0 3 * * 1", time_zone="Europe/Berlin")))
+    code, out, err = _main(["schedule", "--config", str(path), "--dry-run"], capsys)
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["dry_run"] and result["method"].endswith("ScheduleService.CreateSchedule")
+    request = result["request"]
+    parent = "projects/bit-project/locations/us-central1"
+    assert request["parent"] == parent
+    schedule = request["schedule"]
+    assert schedule["displayName"] == "bit-tfx-retrain"
+    assert schedule["cron"] == "TZ=Europe/Berlin 0 3 * * 1"
+    assert schedule["maxConcurrentRunCount"] == "1"
+    assert schedule["allowQueueing"] is False
+    create = schedule["createPipelineJobRequest"]
+    assert create["parent"] == parent
+    job = create["pipelineJob"]
+    assert job["serviceAccount"] == SA
+    assert job["runtimeConfig"]["gcsOutputDirectory"] == "gs://bit-bucket/root"
+    assert job["pipelineSpec"]["pipelineInfo"]["name"] == "bit-tfx"
+    assert set(job["pipelineSpec"]["root"]["dag"]["tasks"]) == set(result["compiled"]["tasks"])
+
+
+def test_kfp_recurring_run_request_field_by_field(tmp_path, capsys):
+    values = dict(KFP, data="gs://bit-bucket/images/span-{SPAN}", layout="class_folders", num_classes=2,
+                  cron="0 0 3 * * 1", schedule_name="nightly", service_account="pipeline-runner",
+                  kfp_host="http://localhost:8080", kfp_experiment="flowers", max_concurrent_runs=2)
+    code, out, err = _main(["schedule", "--dry-run"] + _flags(values), capsys)
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["dry_run"] and "create_recurring_run" in result["method"]
+    body = result["request"]
+    assert body["display_name"] == "nightly"
+    assert body["trigger"] == {"cron_schedule": {"cron": "0 0 3 * * 1"}}
+    assert int(body["max_concurrency"]) == 2 and body["no_catchup"] is True
+    assert body["mode"] == "ENABLE"
+    assert body["experiment_id"] == "<id of experiment 'flowers', created if missing>"
+    assert body["service_account"] == "pipeline-runner"
+    assert body["runtime_config"]["pipeline_root"] == "gs://bit-bucket/root"
+    assert body["pipeline_spec"]["pipelineInfo"]["name"] == "bit-tfx"
+    assert body["pipeline_spec"]["schemaVersion"] == "2.1.0"
+    assert "pipeline_version_reference" not in body
+
+
+# --------------------------------------------------------------------------- the TFX CLI
+def test_tfx_cli_vertex_engine_accepts_the_runner_file(tmp_path):
+    path = tmp_path / "deploy.yaml"
+    path.write_text(yaml.safe_dump(VERTEX))
+    bin_dir = os.path.dirname(sys.executable)
+    env = dict(os.environ, BIT_TFX_DEPLOY_CONFIG=str(path), HOME=str(tmp_path),
+               PATH=bin_dir + os.pathsep + os.environ["PATH"])  # the CLI asks `pip freeze` for kfp
+    runner = os.path.abspath("kubeflow/runner.py")
+    done = subprocess.run([os.path.join(bin_dir, "tfx"), "pipeline", "create", "--engine=vertex",
+                           f"--pipeline_path={runner}"], capture_output=True, text=True, env=env, cwd=str(tmp_path))
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    from kubeflow import compile as compiling
+    spec, job = compiling.load(str(tmp_path / "tfx" / "vertex" / "bit-tfx" / "pipeline.json"))
+    assert job is not None and "Trainer" in spec.root.dag.tasks
