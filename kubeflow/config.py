@@ -443,7 +443,8 @@ def _join(root, *parts):
 def _require_gs(name, value):
     if not re.match(r"^gs://[a-z0-9][a-z0-9._-]{1,221}[a-z0-9](/.*)?$", value or ""):
         raise ConfigError(f"{name} {value!r} must be a Cloud Storage path gs://BUCKET/..., which "
-                          "every step can reach")
+                          "every step can reach (bucket names: 3-222 characters, lowercase "
+                          "letters, digits, '-', '_', '.')")
 
 
 def _check_image(name, value):
