@@ -160,20 +160,16 @@ def build_serving(parsed: bit_spec.ModelSpec, resolution: int = DEFAULT_RESOLUTI
 
 
 def _serving_class():
-    import tensorflow as tf
-
     from components.trainer import export
     from components.transform import preprocessing
 
-    class ImageNetServing(export.ServingModule):
+    class ImageNetServing(export.BytesServingModule):
         """The pushed model's serve_bytes (decode, classify, softmax, top-k with names),
         with images decoded and resized here instead of by a Transform graph."""
 
         def __init__(self, model, resolution, names):
-            # ServingModule.__init__ wires a Transform graph, which this model has none of.
-            export.ReusableModule.__init__(self, model, name="bit_imagenet")
+            super().__init__(model, names, name="bit_imagenet")
             self.resolution = resolution
-            self.class_names = tf.constant(names)
 
         def _images_from_bytes(self, image_bytes):
             return preprocessing.decode_and_resize(image_bytes, self.resolution)

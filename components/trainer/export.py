@@ -51,11 +51,31 @@ class ReusableModule(tf.Module):
             self.__call__.get_concrete_function(images, training=training)
 
 
-class ServingModule(ReusableModule):
-    def __init__(self, model, tft_output, class_names):
-        super().__init__(model, name="bit_tfx_model")
-        self.tft_layer = tft_output.transform_features_layer()
+class BytesServingModule(ReusableModule):
+    """serving_default: raw encoded bytes -> classes (best first) and their probabilities.
+    Subclasses say how bytes become [0, 1] images (_images_from_bytes)."""
+
+    def __init__(self, model, class_names, name):
+        super().__init__(model, name=name)
         self.class_names = tf.constant(class_names)
+
+    def _images_from_bytes(self, image_bytes):
+        raise NotImplementedError
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
+    def serve_bytes(self, image_bytes):
+        probabilities = tf.nn.softmax(self.classifier(self._images_from_bytes(image_bytes), training=False))
+        k = tf.shape(self.class_names)[0]
+        top = tf.math.top_k(probabilities, k=k)
+        return {"classes": tf.gather(self.class_names, top.indices), "scores": top.values}
+
+
+class ServingModule(BytesServingModule):
+    """The pushed model: bytes decoded and resized by the run's Transform graph."""
+
+    def __init__(self, model, tft_output, class_names):
+        super().__init__(model, class_names, name="bit_tfx_model")
+        self.tft_layer = tft_output.transform_features_layer()
         self._raw_spec = tft_output.raw_feature_spec()
 
     def _images_from_bytes(self, image_bytes):
@@ -66,13 +86,6 @@ class ServingModule(ReusableModule):
         spec = dict(self._raw_spec)
         parsed = tf.io.parse_example(examples, spec)
         return self.tft_layer(parsed)
-
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
-    def serve_bytes(self, image_bytes):
-        probabilities = tf.nn.softmax(self.classifier(self._images_from_bytes(image_bytes), training=False))
-        k = tf.shape(self.class_names)[0]
-        top = tf.math.top_k(probabilities, k=k)
-        return {"classes": tf.gather(self.class_names, top.indices), "scores": top.values}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def serve_examples(self, examples):
