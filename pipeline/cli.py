@@ -151,7 +151,22 @@ def _run_all(config):
         logging.info("Blessed; pushed to %s", summary["pushed_to"])
     else:
         logging.warning("NOT blessed, not pushed: %s", "; ".join(summary.get("not_blessed_because", [])))
+    summary["report"] = _write_report(config)
     return summary
+
+
+def _write_report(config):
+    """The evaluation report and model card under OUTPUT/report; None when that fails. The
+    model was already evaluated and pushed (or refused), so a report error must not fail the run."""
+    from pipeline import report
+    try:
+        path = report.write_report(config)["report"]
+    except Exception as e:  # pylint: disable=broad-except
+        logging.warning("The run finished, but its report could not be written (retry with "
+                        "`bit-tfx report %s`): %s: %s", config.output, type(e).__name__, e)
+        return None
+    logging.info("Report: %s", path)
+    return path
 
 
 def cmd_run(args):
@@ -203,6 +218,8 @@ def build_parser():
     p.set_defaults(func=cmd_demo, **DEMO_DEFAULTS)
     from pipeline import predict  # here, not at the top: predict imports Output from this module
     predict.add_parser(sub)
+    from pipeline import report
+    report.add_parser(sub)
     from kubeflow import cli as kubeflow_cli  # compile, schedule (Vertex AI / KFP v2)
     kubeflow_cli.add_parsers(sub)
     return parser

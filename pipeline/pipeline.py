@@ -2,7 +2,8 @@
 calls create_pipeline unchanged.
 
 ImageExampleGen -> StatisticsGen -> ImageSchemaGen -> ExampleValidator (+ SpanDriftValidator)
-  -> HyperRule -> HyperRuleTransform -> Trainer -> (latest blessed model) -> Evaluator -> Pusher
+  -> HyperRule -> HyperRuleTransform -> Trainer -> (latest blessed model) -> Evaluator
+  -> ModelCardGen -> Pusher
 """
 import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
@@ -13,6 +14,7 @@ from components.hyperrule.component import HyperRule
 from components.image_example_gen import sources
 from components.image_example_gen.component import ImageExampleGen, split_output_config
 from components.image_schema.component import ImageSchemaGen, PreviousArtifactStrategy, SpanDriftValidator
+from components.model_card.component import ModelCardGen
 from components.transform.component import HyperRuleTransform
 
 RUN_FN = "components.trainer.run.run_fn"
@@ -138,9 +140,15 @@ def create_components(config, source, through=THROUGH_PUSHER, platform=None):
     evaluator = tfx.components.Evaluator(
         examples=gen.outputs["examples"], model=trainer.outputs["model"],
         baseline_model=baseline.outputs["model"], eval_config=eval_config(config))
-    pusher = platform.pusher(model=trainer.outputs["model"],
-                             model_blessing=evaluator.outputs["blessing"])
-    return components + [transform, trainer, baseline, evaluator, pusher]
+    # The trained model plus its model card (assets.extra/model_card.md): what the Pusher
+    # pushes. The blessing still names the Trainer's model, the baseline of the next run.
+    card = ModelCardGen(
+        model=trainer.outputs["model"], evaluation=evaluator.outputs["evaluation"],
+        blessing=evaluator.outputs["blessing"], hyperparameters=hyperrule.outputs["hyperparameters"],
+        statistics=statistics.outputs["statistics"], examples=gen.outputs["examples"],
+        input_base=source.input_base, model_spec=config.model_spec)
+    pusher = platform.pusher(model=card.outputs["model"], model_blessing=evaluator.outputs["blessing"])
+    return components + [transform, trainer, baseline, evaluator, card, pusher]
 
 
 def build(config, through=THROUGH_PUSHER):

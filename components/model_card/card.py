@@ -1,0 +1,205 @@
+"""The model card: Markdown (and the same as HTML) from the facts that pipeline/report.py
+collects (`model_facts`), in the spirit of Google's Model Card Toolkit (model details,
+intended use, data, quantitative analysis, limitations). The toolkit itself does not install
+with our pins (model-card-toolkit 2.0.0 needs tensorflow-model-analysis<0.42 and
+jsonschema<4), so this is our own, small renderer.
+
+Pure: imports no TensorFlow, so it is tested fast without a pipeline run. Every value that
+comes from the data (class names, paths) is escaped: a class called `<script>` stays text in
+the Markdown and in its HTML rendering.
+"""
+import html
+import re
+
+from components import keys
+
+CARD_MARKDOWN = "model_card.md"
+CARD_HTML = "model_card.html"
+CARD_DIR = "assets.extra"  # inside the SavedModel: TF Serving ignores it
+FEW_EVAL_EXAMPLES = 10     # per-class metrics on fewer eval images than this are called unreliable
+# TFMA's Precision/Recall binarized by class id (pipeline.eval_config) count a class as
+# predicted when its score is above 0.5, one class against the rest; the confusion matrix
+# takes the best class. With many classes or a weak model the two differ.
+PER_CLASS_NOTE = ("Per class: one-vs-rest precision and recall at score > 0.5 (TFMA, binarized by "
+                  "class id); n/a when no image scored above 0.5 for the class. The confusion "
+                  "matrix counts the best-scoring class instead.")
+
+# Emphasis, code, links and table cells; our text never starts a line (lists, headings).
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|])")
+
+
+def escape(value):
+    """Text safe in Markdown (a table cell included) and in the HTML it renders to."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(str(value), quote=False))
+
+
+def code(value):
+    """A path or spec as a code span (Markdown escapes the HTML in it itself; a backtick,
+    which would end the span, is shown as a quote)."""
+    return "`" + str(value).replace("`", "'") + "`"
+
+
+def number(value):
+    """4 decimals; integers as such; very small values in exponent form; None as n/a."""
+    if value is None:
+        return "n/a"
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{value:.3g}" if abs(value) < 1e-3 else f"{value:.4f}"
+
+
+def _table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def threshold_text(threshold):
+    """'sparse_categorical_accuracy at least 0.7500', or '... change against the last blessed
+    model at least 0' (plain text)."""
+    what = threshold["metric"] + (" change against the last blessed model" if threshold["is_diff"] else "")
+    return f"{what} {'at least' if threshold['op'] == '>=' else 'at most'} {number(threshold['bound'])}"
+
+
+def decision_rows(decision):
+    """The HyperRule decision as (what, value) pairs: what the report and the card show."""
+    schedule = (f"warmup {decision['warmup_steps']}, decay x{decision['decay_factor']} at "
+                f"{', '.join(str(b) for b in decision['decay_boundaries'])}, "
+                f"stop at {decision['total_steps']} steps")
+    rows = [
+        ("resolution", f"resize to {decision['resize_size']}, "
+                       f"{'random crop' if decision['random_crop'] else 'no crop'} to {decision['crop_size']}"),
+        ("random flip", "yes" if decision["random_flip"] else "no"),
+        ("MixUp alpha", number(decision["mixup_alpha"])),
+        ("schedule", schedule),
+        ("learning rate", f"{decision['learning_rate']:g} ({decision['optimizer']}, momentum "
+                          f"{decision['momentum']})"),
+        ("batch", f"{decision['batch_size']} x {decision['gradient_accumulation_steps']} accumulation "
+                  f"= {decision['effective_batch_size']} per step ({decision['inputs']['batch_policy']})"),
+    ]
+    if decision["inputs"].get("k_shot"):
+        rows.append(("k-shot", f"{decision['inputs']['k_shot']} examples per class"))
+    if decision.get("schedule_overridden"):
+        rule = decision["rule_schedule"]
+        rows.append(("override", f"schedule overridden (smoke run); the rule's own: warmup "
+                                 f"{rule['warmup_steps']}, total {rule['total_steps']}, "
+                                 f"learning rate {rule['learning_rate']:g}"))
+    return rows
+
+
+def limitations(facts):
+    """Plain-text sentences derived from the facts; the card escapes them, the report's
+    template autoescapes them."""
+    notes = []
+    model = facts.get("model") or {}
+    spec = model.get("model_spec") or ""
+    if spec.startswith("random:"):
+        notes.append(f"SMOKE MODEL: the backbone {spec} is randomly initialised (no pre-training). "
+                     "This is not transfer learning and not a model to serve.")
+    classes = model.get("classes") or []
+    if classes:
+        notes.append(f"It answers with one of its {len(classes)} classes only: an image of "
+                     "anything else still gets one of these labels; the score is not a "
+                     "calibrated 'none of these'.")
+    metrics = facts.get("metrics")
+    if metrics:
+        few = [c["name"] for c in metrics["per_class"] if (c["examples"] or 0) < FEW_EVAL_EXAMPLES]
+        if few:
+            notes.append(f"Per-class metrics rest on fewer than {FEW_EVAL_EXAMPLES} eval images "
+                         f"for: {', '.join(few)}; treat them as indications.")
+        never = [c["name"] for c in metrics["per_class"] if c["precision"] is None]
+        if never:
+            notes.append("No eval image scored above 0.5 for (precision undefined): "
+                         + ", ".join(never) + ".")
+    decision = facts.get("decision")
+    if decision:
+        notes.append(f"Images are resized to {decision['resize_size']}x{decision['resize_size']} "
+                     "without keeping the aspect ratio (evaluation and serving: straight to "
+                     f"{decision['crop_size']}x{decision['crop_size']}); EXIF orientation is not applied.")
+        if decision.get("schedule_overridden"):
+            notes.append("The training schedule was overridden (a smoke run), not the BiT-HyperRule's.")
+    notes.append("The metrics describe the eval split of the same source only; images unlike the "
+                 "training data (other cameras, lighting, framing, populations) may do worse.")
+    return notes
+
+
+def render_markdown(facts):
+    """The card for one trained model. `facts` is pipeline.report.model_facts(...)."""
+    model, data, decision = facts.get("model"), facts.get("data"), facts.get("decision")
+    metrics, verdict = facts.get("metrics"), facts.get("verdict")
+    classes = (model or {}).get("classes") or []
+    out = ["# Model card", ""]
+    out += ["## Model details", ""]
+    if model:
+        out.append("- An image classifier: a BigTransfer (BiT) backbone fine-tuned with the "
+                   "BiT-HyperRule by the bit-tfx TFX pipeline.")
+        out.append(f"- Backbone (model spec): {code(model['model_spec'] or 'unknown')}")
+        out.append(f"- Classes ({len(classes)}): {', '.join(escape(c) for c in classes)}")
+        out.append(f"- Trained model: {code(model['uri'])}")
+    else:
+        out.append("- Not available: no trained model.")
+    out.append("- Serving signature `serving_default`: encoded image bytes (JPEG, PNG, GIF, BMP) "
+               "-> `classes` (best first) and `scores` (their probabilities).")
+    out += ["", "## Intended use", ""]
+    out.append("Sorting images like the training data into the classes above, served with TF "
+               "Serving, with a person reviewing decisions that matter. Not intended for images of "
+               "other kinds, for classes it was not trained on, or for decisions about people.")
+    out += ["", "## Data", ""]
+    if data:
+        out.append(f"- Input: {code(data['input_base'] or 'unknown')}, span "
+                   f"{number(data['span'])}")
+        splits = {name: data["splits"][name] for name in keys.SPLIT_NAMES if name in data["splits"]}
+        for name, split in splits.items():
+            out.append(f"- {escape(name)}: {split['num_examples']} images, median "
+                       f"{number(split['median_height'])}x{number(split['median_width'])} pixels, "
+                       f"{split['num_classes']} classes")
+        names = sorted({c for split in splits.values() for c in split["class_counts"]})
+        out += [""] + _table(["class"] + [escape(s) for s in splits],
+                             [[escape(c)] + [splits[s]["class_counts"].get(c, 0) for s in splits]
+                              for c in names])
+    else:
+        out.append("Not available: no statistics.")
+    out += ["", "## BiT-HyperRule decision", ""]
+    if decision:
+        out += _table(["decision", "value"], [[w, escape(v)] for w, v in decision_rows(decision)])
+    else:
+        out.append("Not available: no HyperRule decision.")
+    out += ["", "## Evaluation (eval split)", ""]
+    if metrics:
+        out += _table(["metric", "value"], [[escape(k), number(v)] for k, v in
+                                            sorted(metrics["overall"].items())])
+        out += ["", PER_CLASS_NOTE, ""]
+        out += _table(["class", "eval images", "precision", "recall"],
+                             [[escape(c["name"]), number(c["examples"]), number(c["precision"]),
+                               number(c["recall"])] for c in metrics["per_class"]])
+    else:
+        out.append("Not available: the model was not evaluated.")
+    out += ["", "## Gate verdict", ""]
+    if verdict:
+        out.append("**BLESSED**: the Pusher publishes this model." if verdict["blessed"] else
+                   "**NOT BLESSED**: the Pusher does not publish this model.")
+        out.append("")
+        out += _table(["threshold", "value", "result"],
+                      [[escape(threshold_text(t)), number(t["value"]),
+                        "passed" if t["passed"] else "FAILED"] for t in verdict["thresholds"]])
+        out.append("")
+        baseline = verdict["baseline"]
+        out.append(f"Compared with the last blessed model {code(baseline['uri'])}." if baseline else
+                   "No earlier blessed model: only the absolute thresholds applied.")
+        if verdict["failures"]:
+            out += ["", "Why not:", ""] + [f"- {escape(s)}" for s in verdict["failures"]]
+    else:
+        out.append("Not available: no evaluation.")
+    out += ["", "## Limitations", ""]
+    out += [f"- {escape(n)}" for n in limitations(facts)]
+    return "\n".join(out) + "\n"
+
+
+def render_html(markdown_text):
+    """The card as a standalone HTML page (the Markdown is already escaped)."""
+    import markdown  # pure Python; installed with TensorBoard
+    body = markdown.markdown(markdown_text, extensions=["tables"])
+    return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Model card</title>"
+            "<style>body{font:15px/1.45 system-ui,sans-serif;max-width:60em;margin:2em auto;padding:0 1em}"
+            "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}"
+            "</style></head><body>\n" + body + "\n</body></html>\n")

@@ -1,0 +1,52 @@
+"""ModelCardGen's executor: the trained model, copied, with its model card in assets.extra/.
+
+The facts come from pipeline.report.model_facts, the function the evaluation report uses, so
+the card and the report state the same numbers. The output keeps the Trainer's Model layout
+(`<uri>/Format-Serving/`, tfx.utils.path_utils), so the stock Pusher pushes it unchanged.
+"""
+import os
+
+import tensorflow as tf
+from absl import logging
+from tfx.dsl.components.base import base_executor
+from tfx.types import artifact_utils
+from tfx.utils import io_utils, path_utils
+
+from components.model_card import card
+from pipeline import report
+
+TRAINED_MODEL_KEY = "trained_model"
+EVALUATION_KEY = "evaluation"
+BLESSING_KEY = "blessing"
+HYPERPARAMETERS_KEY = "hyperparameters"
+STATISTICS_KEY = "statistics"
+EXAMPLES_KEY = "examples"
+MODEL_KEY = "model"
+INPUT_BASE_KEY = "input_base"
+MODEL_SPEC_KEY = "model_spec"
+
+
+class Executor(base_executor.BaseExecutor):
+    def Do(self, input_dict, output_dict, exec_properties):
+        self._log_startup(input_dict, output_dict, exec_properties)
+
+        def single(key):
+            return artifact_utils.get_single_instance(input_dict[key])
+
+        trained = single(TRAINED_MODEL_KEY)
+        facts = report.model_facts(
+            examples=single(EXAMPLES_KEY), statistics=single(STATISTICS_KEY),
+            hyperparameters=single(HYPERPARAMETERS_KEY), model=trained,
+            evaluation=single(EVALUATION_KEY), blessing=single(BLESSING_KEY),
+            input_base=exec_properties[INPUT_BASE_KEY], model_spec=exec_properties[MODEL_SPEC_KEY])
+        markdown = card.render_markdown(facts)
+        out = artifact_utils.get_single_instance(output_dict[MODEL_KEY])
+        serving_dir = path_utils.serving_model_dir(out.uri)
+        io_utils.copy_dir(path_utils.serving_model_path(trained.uri, path_utils.is_old_model_artifact(trained)),
+                          serving_dir)
+        card_dir = os.path.join(serving_dir, card.CARD_DIR)
+        tf.io.gfile.makedirs(card_dir)
+        for name, text in ((card.CARD_MARKDOWN, markdown), (card.CARD_HTML, card.render_html(markdown))):
+            with tf.io.gfile.GFile(os.path.join(card_dir, name), "w") as f:
+                f.write(text)
+        logging.info("Model card written to %s", os.path.join(card_dir, card.CARD_MARKDOWN))
