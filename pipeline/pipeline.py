@@ -7,6 +7,7 @@ ImageExampleGen -> StatisticsGen -> ImageSchemaGen -> ExampleValidator (+ SpanDr
 """
 import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
+from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
 
 from components import keys
@@ -15,6 +16,7 @@ from components.image_example_gen import sources
 from components.image_example_gen.component import ImageExampleGen, split_output_config
 from components.image_schema.component import ImageSchemaGen, PreviousArtifactStrategy, SpanDriftValidator
 from components.model_card.component import ModelCardGen
+from components.pusher import executor as pusher_executor
 from components.transform.component import HyperRuleTransform
 
 RUN_FN = "components.trainer.run.run_fn"
@@ -92,6 +94,7 @@ class LocalPlatform:
     def pusher(self, model, model_blessing):
         return tfx.components.Pusher(
             model=model, model_blessing=model_blessing,
+            custom_executor_spec=executor_spec.ExecutorClassSpec(pusher_executor.Executor),
             push_destination=tfx.proto.PushDestination(
                 filesystem=tfx.proto.PushDestination.Filesystem(
                     base_directory=self.config.serving_directory)))

@@ -133,3 +133,13 @@ def test_bench_gpu_mode_dry_run_on_cpu():
                           "--gpu", "--dry-run"], capture_output=True, text=True, check=True)
     for precision in ("| float32 |", "| mixed_bfloat16 |", "| mixed_float16 |"):
         assert precision in out.stdout
+
+
+def test_a_pushed_version_without_its_backbone_is_refused_not_loaded_as_a_backbone(tmp_path):
+    """Loading the whole classifier in its place would warm-start from the old logits."""
+    version = tmp_path / "serving" / "1700000000"
+    (version / hub.WARM_START_DIR / "variables").mkdir(parents=True)
+    (version / "saved_model.pb").write_bytes(b"")
+    with pytest.raises(hub.HubError, match="no saved_model.pb"):
+        hub.warm_start_location(str(version))
+    assert hub.warm_start_location(str(tmp_path / "plain_hub_module")) == str(tmp_path / "plain_hub_module")

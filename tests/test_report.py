@@ -252,7 +252,7 @@ def test_pushed_version_carries_its_model_card(pushed_run):
     # the rest of the pushed version is the Trainer's export, unchanged
     trained = summary["model"]
     for name in ("saved_model.pb", "variables/variables.index", "assets/labels",
-                 "assets.extra/backbone/variables/variables.index"):
+                 "assets.extra/backbone/variables/variables.index", "assets.extra/backbone/saved_model.pb"):
         with open(os.path.join(trained, name), "rb") as a, open(os.path.join(summary["pushed_to"], name), "rb") as b:
             assert a.read() == b.read(), name
 

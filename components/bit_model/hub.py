@@ -43,7 +43,13 @@ def warm_start_location(handle: str) -> str:
     if "://" in handle and not handle.startswith("gs://"):
         return handle
     inner = handle.rstrip("/") + "/" + WARM_START_DIR
-    return inner if tf.io.gfile.exists(inner + "/saved_model.pb") else handle
+    if tf.io.gfile.exists(inner + "/saved_model.pb"):
+        return inner
+    if tf.io.gfile.isdir(inner):  # loading the whole classifier instead would warm-start from logits
+        raise HubError(f"{handle}: the backbone under {WARM_START_DIR} has no saved_model.pb (a "
+                       "version pushed before bit-tfx kept nested SavedModels); warm-start from "
+                       "the Trainer's model artifact (its Format-Serving folder) instead")
+    return handle
 
 
 def load_backbone(handle: str, trainable: bool = True, name: str = "bit_hub"):
