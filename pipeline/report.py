@@ -126,7 +126,7 @@ def _metrics(evaluation_uri, result, classes):
                 matrix[entry.get("actualClassId", 0)][entry.get("predictedClassId", 0)] = \
                     int(entry["numWeightedExamples"])
     return {
-        "overall": {k: _number(v) for k, v in results._overall_metrics(evaluation_uri).items()},
+        "overall": {k: _number(v) for k, v in results.overall_metrics(evaluation_uri).items()},
         "per_class": per_class,
         "confusion": {"labels": list(classes), "matrix": matrix},
     }
@@ -158,7 +158,7 @@ def _verdict(evaluation_uri, result, candidate, blessing):
                  "uri": blessing.get_string_custom_property("baseline_model")}
                 if blessing.has_custom_property("baseline_model_id") else None)
     return {"blessed": bool(blessing.get_int_custom_property("blessed")), "baseline": baseline,
-            "thresholds": thresholds, "failures": results._failures(evaluation_uri)}
+            "thresholds": thresholds, "failures": results.failures(evaluation_uri)}
 
 
 def _bounds(threshold):

@@ -9,7 +9,7 @@ def _artifact(store, config, node, key):
     return metadata.latest_output(store, config.pipeline_name, node, key)[1]
 
 
-def _overall_metrics(evaluation_uri):
+def overall_metrics(evaluation_uri):
     import tensorflow_model_analysis as tfma
     result = tfma.load_eval_result(evaluation_uri)
     for slice_key, metrics in result.slicing_metrics:
@@ -20,7 +20,7 @@ def _overall_metrics(evaluation_uri):
     return {}
 
 
-def _failures(evaluation_uri):
+def failures(evaluation_uri):
     """Each failed threshold as a sentence."""
     import tensorflow_model_analysis as tfma
     validation = tfma.load_validation_result(evaluation_uri)
@@ -30,8 +30,10 @@ def _failures(evaluation_uri):
             name = m.metric_key.name
             value = m.metric_value.double_value.value
             if m.metric_key.is_diff:
+                # The threshold carries a -1e-10 margin (pipeline.eval_config): round it away.
+                allowed = round(-m.metric_threshold.change_threshold.absolute.value, 6)
                 sentences.append(f"{name} changed by {value:+.4f} against the last blessed model, "
-                                 f"more than the allowed drop ({m.metric_threshold.change_threshold.absolute.value:+.4f})")
+                                 f"more than the allowed drop of {allowed:.4f}")
             else:
                 bound = m.metric_threshold.value_threshold.lower_bound.value
                 sentences.append(f"{name} is {value:.4f}, below the minimum {bound:.4f}")
@@ -53,7 +55,7 @@ def summarize(config):
         "model": os.path.join(model.uri, "Format-Serving") if model else None,
         "hyperparameters": os.path.join(hyperparameters.uri, keys.HYPERPARAMETERS_FILE)
         if hyperparameters else None,
-        "metrics": _overall_metrics(evaluation.uri) if evaluation else {},
+        "metrics": overall_metrics(evaluation.uri) if evaluation else {},
         "thresholds": {"min_accuracy": config.min_accuracy,
                        "max_accuracy_drop": config.max_accuracy_drop},
         "pushed_to": None,
@@ -62,5 +64,5 @@ def summarize(config):
         summary["pushed_to"] = pushed.custom_properties["pushed_destination"].string_value
         summary["version"] = int(pushed.custom_properties["pushed_version"].string_value)
     if not blessed and evaluation is not None:
-        summary["not_blessed_because"] = _failures(evaluation.uri)
+        summary["not_blessed_because"] = failures(evaluation.uri)
     return summary
