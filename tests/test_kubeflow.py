@@ -35,7 +35,8 @@ OUR_CODE = {
     "components.image_example_gen.executor.Executor", "components.image_schema.component.Executor",
     "components.image_schema.component.SpanDriftExecutor", "components.hyperrule.component.Executor",
     "components.transform.component.Executor", "components.transform.preprocessing.preprocessing_fn",
-    "components.trainer.run.run_fn"}
+    "components.trainer.run.run_fn", "components.model_card.executor.Executor",
+    "components.pusher.executor.Executor"}
 BEAM_TASKS = ("ImageExampleGen", "StatisticsGen", "HyperRuleTransform", "Evaluator")
 
 
