@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from test_full_pipeline import colour_images
+from runs import colour_images
 
 pytestmark = pytest.mark.pipeline
 

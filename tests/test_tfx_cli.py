@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from test_full_pipeline import colour_images
+from runs import colour_images
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.slow]
 
