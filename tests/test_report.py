@@ -257,18 +257,25 @@ def test_pushed_version_carries_its_model_card(pushed_run):
             assert a.read() == b.read(), name
 
 
+def _rerun_on_a_copy(pushed_run, tmp_path, command, *extra):
+    """`bit-tfx COMMAND` with the finished run's settings, on a copy of its output folder."""
+    config, _, data = pushed_run
+    output = tmp_path / "out"
+    shutil.copytree(config.output, output)
+    code = cli.main([command, "--data", str(data), "--output", str(output), "--batch-size",
+                     str(config.batch_size), "--batch-policy", config.batch_policy,
+                     "--schedule-override", json.dumps(config.schedule_override), *extra])
+    return code, output
+
+
 @pytest.mark.pipeline
 def test_run_writes_the_report_and_the_next_run_compares_with_the_trainer_model(pushed_run, tmp_path, capsys):
     """`bit-tfx run` on a copy of the finished run (same data): the report comes at the end,
     and the baseline the resolver picked is the Trainer's model, not ModelCardGen's copy."""
-    config, summary, data = pushed_run
-    output = tmp_path / "out"
-    shutil.copytree(config.output, output)
-    schedule = json.dumps(config.schedule_override)
-    code = cli.main(["run", "--data", str(data), "--output", str(output), "--model", config.model_spec,
-                     "--batch-size", str(config.batch_size), "--batch-policy", config.batch_policy,
-                     "--min-accuracy", str(config.min_accuracy), "--checkpoint-every",
-                     str(config.checkpoint_every), "--schedule-override", schedule])
+    config, summary, _ = pushed_run
+    code, output = _rerun_on_a_copy(pushed_run, tmp_path, "run", "--model", config.model_spec,
+                                    "--min-accuracy", str(config.min_accuracy),
+                                    "--checkpoint-every", str(config.checkpoint_every))
     assert code == 0
     second = json.loads(capsys.readouterr().out)
     assert second["report"] == str(output / "report" / "index.html") and os.path.exists(second["report"])
@@ -285,12 +292,8 @@ def test_run_writes_the_report_and_the_next_run_compares_with_the_trainer_model(
 def test_report_of_a_run_that_stopped_before_the_evaluator(pushed_run, tmp_path, capsys):
     """`bit-tfx hyperrule` after a full run: the newest run has no Trainer or Evaluator, and the
     report says so instead of showing the earlier run's evaluation."""
-    config, _, data = pushed_run
-    output = tmp_path / "out"
-    shutil.copytree(config.output, output)
-    assert cli.main(["hyperrule", "--data", str(data), "--output", str(output), "--batch-size",
-                     str(config.batch_size), "--batch-policy", config.batch_policy,
-                     "--schedule-override", json.dumps(config.schedule_override)]) == 0
+    code, output = _rerun_on_a_copy(pushed_run, tmp_path, "hyperrule")
+    assert code == 0
     capsys.readouterr()
     paths = report.write_report(str(output), max_examples=8)
     with open(paths["data"]) as f:
