@@ -17,6 +17,7 @@ TensorFlow, TFX and TFMA are imported inside the collecting functions: the CLI r
 command without loading them, and rendering is tested without them.
 """
 import base64
+import gc
 import datetime
 import io
 import json
@@ -343,6 +344,10 @@ def _most_confused(examples_uri, model_uri, classes, max_examples):
                               "true": true, "predicted": classes[best], "confidence": float(p[best]),
                               "true_probability": float(p[classes.index(true)]) if true in classes else None,
                               "encoded": feature[keys.IMAGE_ENCODED].bytes_list.value[0]})
+    # Free the loaded model's functions now: collected at interpreter exit instead, TensorFlow
+    # prints "Exception ignored in AtomicFunction.__del__" after the run's result.
+    del predict
+    gc.collect()
     wrong.sort(key=lambda w: -w["confidence"])
     shown = [dict(w, thumbnail=_thumbnail(w.pop("encoded"))) for w in wrong[:CONFUSED_SHOWN]]
     return {"max_examples": max_examples, "scanned": len(records), "wrong": len(wrong), "shown": shown}
@@ -617,7 +622,7 @@ def write_report(config_or_run_dir, output_dir=None, max_examples=DEFAULT_MAX_EX
                           "folder of `bit-tfx run` or `bit-tfx demo` (it holds metadata.sqlite and "
                           "pipeline_root)")
     data = collect(config.metadata_path, config.pipeline_name, max_examples, config.output)
-    output_dir = output_dir or os.path.join(config.output, REPORT_DIR)
+    output_dir = os.path.abspath(output_dir or os.path.join(config.output, REPORT_DIR))
     os.makedirs(output_dir, exist_ok=True)
     paths = {"report": os.path.join(output_dir, REPORT_HTML), "data": os.path.join(output_dir, REPORT_JSON),
              "model_card": None}
