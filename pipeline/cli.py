@@ -127,13 +127,13 @@ def _run_pipeline(config, through):
 
 def _run_until_hyperrule(config):
     """Runs ingestion -> statistics -> schema -> validation -> HyperRule; returns the decision."""
+    from components.hyperrule.component import read_decision
     from pipeline import metadata, pipeline
     _run_pipeline(config, pipeline.THROUGH_HYPERRULE)
     store = metadata.open_store(config.metadata_path)
     execution, artifact = metadata.latest_output(store, config.pipeline_name, "HyperRule",
                                                  "hyperparameters")
-    with open(os.path.join(artifact.uri, keys.HYPERPARAMETERS_FILE)) as f:
-        decision = json.load(f)
+    decision = read_decision(artifact.uri)
     logging.info("HyperRule %s: %s", "cached" if metadata.was_cached(execution) else "ran",
                  artifact.uri)
     return decision

@@ -181,6 +181,7 @@ def model_facts(examples=None, statistics=None, hyperparameters=None, model=None
     TFX Artifact (its typed property getters also read what Kubeflow v2 / Vertex hand over,
     where integers arrive as floats), or None when the run did not produce it; the matching
     part is then None."""
+    from components.hyperrule.component import read_decision
     classes = _class_names(model.uri) if model is not None else None
     data = None
     if statistics is not None:
@@ -189,8 +190,7 @@ def model_facts(examples=None, statistics=None, hyperparameters=None, model=None
         data = {"span": span, "input_base": input_base,
                 "examples": examples.uri if examples is not None else None,
                 "splits": _split_statistics(statistics.uri)}
-    decision = (json.loads(_read_text(os.path.join(hyperparameters.uri, keys.HYPERPARAMETERS_FILE)))
-                if hyperparameters is not None else None)
+    decision = read_decision(hyperparameters.uri) if hyperparameters is not None else None
     metrics = verdict = None
     if evaluation is not None and model is not None:  # the Evaluator evaluates the Trainer's model
         result, candidate = _eval_result(evaluation.uri)

@@ -105,6 +105,12 @@ def decide_from_statistics(dataset, params):
     return decision
 
 
+def read_decision(hyperparameters_uri):
+    """The decision a HyperParameters artifact holds (local or gs:// URI)."""
+    with tf.io.gfile.GFile(os.path.join(hyperparameters_uri, keys.HYPERPARAMETERS_FILE)) as f:
+        return json.load(f)
+
+
 class Executor(base_executor.BaseExecutor):
     def Do(self, input_dict, output_dict, exec_properties):
         self._log_startup(input_dict, output_dict, exec_properties)

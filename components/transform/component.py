@@ -7,9 +7,7 @@ the decision and hands it to preprocessing_fn as custom_config["hyperrule"].
 Caching stays exact: a new decision is a new input artifact, so Transform re-runs.
 """
 import json
-import os
 
-import tensorflow as tf
 from tfx import v1 as tfx
 from tfx.components.transform import executor as transform_executor
 from tfx.dsl.components.base import base_beam_component, executor_spec
@@ -17,17 +15,11 @@ from tfx.types import artifact_utils, standard_artifacts
 from tfx.types import standard_component_specs as specs
 from tfx.types.component_spec import ChannelParameter
 
-from components import keys
+from components.hyperrule.component import read_decision
 from components.transform.preprocessing import HYPERRULE_CONFIG_KEY
 
 HYPERPARAMETERS_KEY = "hyperparameters"
 PREPROCESSING_FN = "components.transform.preprocessing.preprocessing_fn"
-
-
-def read_decision(hyperparameters_artifacts):
-    uri = artifact_utils.get_single_uri(hyperparameters_artifacts)
-    with tf.io.gfile.GFile(os.path.join(uri, keys.HYPERPARAMETERS_FILE)) as f:  # gs:// in the cloud
-        return json.load(f)
 
 
 class HyperRuleTransformSpec(specs.TransformSpec):
@@ -38,7 +30,7 @@ class HyperRuleTransformSpec(specs.TransformSpec):
 class Executor(transform_executor.Executor):
     def Do(self, input_dict, output_dict, exec_properties):
         input_dict = dict(input_dict)
-        decision = read_decision(input_dict.pop(HYPERPARAMETERS_KEY))
+        decision = read_decision(artifact_utils.get_single_uri(input_dict.pop(HYPERPARAMETERS_KEY)))
         config = json.loads(exec_properties.get(specs.CUSTOM_CONFIG_KEY) or "null") or {}
         config[HYPERRULE_CONFIG_KEY] = decision
         exec_properties = dict(exec_properties, **{specs.CUSTOM_CONFIG_KEY: json.dumps(config)})
