@@ -203,3 +203,53 @@ def test_trainer_config_reads_ours_ignores_the_vertex_extension_keys_and_refuses
     assert config.model_spec == "random:tiny" and config.checkpoint_every == 7
     with pytest.raises(ValueError, match="checkpoint_evry"):
         TrainerConfig.from_custom_config({"model_spec": "random:tiny", "checkpoint_evry": 7})
+
+
+def _counter_checkpoint():
+    step = tf.Variable(0, dtype=tf.int64)
+    weights = tf.Variable(tf.zeros([64, 64]))
+    return tf.train.Checkpoint(step=step, weights=weights), step, weights
+
+
+def _save_steps(directory, steps):
+    from components.trainer import checkpoints
+    checkpoint, step, weights = _counter_checkpoint()
+    manager = checkpoints.manager(checkpoint, directory, None)
+    for n in steps:
+        step.assign(n)
+        weights.assign(tf.fill([64, 64], float(n)))
+        manager.save(checkpoint_number=n)
+
+
+def test_resume_takes_a_complete_checkpoint_the_state_file_missed(tmp_path):
+    """Killed after ckpt-10's files but before the `checkpoint` state file named it."""
+    from components.trainer import checkpoints
+    directory = str(tmp_path / "ckpt")
+    _save_steps(directory, [5])
+    state = open(os.path.join(directory, "checkpoint")).read()
+    _save_steps(directory, [10])
+    open(os.path.join(directory, "checkpoint"), "w").write(state)  # as if killed before the update
+    checkpoint, step, weights = _counter_checkpoint()
+    assert checkpoints.restore_latest(checkpoint, directory).endswith("ckpt-10")
+    assert int(step.numpy()) == 10 and float(weights.numpy()[0, 0]) == 10.0
+    # The manager then knows ckpt-10, so keeping two deletes ckpt-5 after the next save.
+    manager = checkpoints.manager(checkpoint, directory, os.path.join(directory, "ckpt-10"))
+    manager.save(checkpoint_number=15)
+    manager.save(checkpoint_number=20)
+    assert sorted(p for p in os.listdir(directory) if p.endswith(".index")) == ["ckpt-15.index",
+                                                                               "ckpt-20.index"]
+
+
+def test_resume_skips_a_checkpoint_cut_off_while_being_written(tmp_path):
+    from components.trainer import checkpoints
+    directory = str(tmp_path / "ckpt")
+    _save_steps(directory, [5, 10])
+    data = [p for p in os.listdir(directory) if p.startswith("ckpt-10.data")][0]
+    path = os.path.join(directory, data)
+    with open(path, "r+b") as f:  # killed mid-write: the tail of the data is missing
+        f.truncate(os.path.getsize(path) // 2)
+    os.rename(os.path.join(directory, "checkpoint"), os.path.join(directory, "state-was-not-written"))
+    checkpoint, step, weights = _counter_checkpoint()
+    assert checkpoints.restore_latest(checkpoint, directory).endswith("ckpt-5")
+    assert int(step.numpy()) == 5 and float(weights.numpy()[-1, -1]) == 5.0
+    assert checkpoints.restore_latest(_counter_checkpoint()[0], str(tmp_path / "none")) is None

@@ -27,7 +27,7 @@ from tfx_bsl.public import tfxio
 
 from components import keys
 from components.bit_model import build_classifier
-from components.trainer import augment, distribution, export, kshot
+from components.trainer import augment, checkpoints, distribution, export, kshot
 from components.trainer.schedule import HyperRuleSchedule
 
 log = logging.getLogger("bit_tfx.trainer")
@@ -75,13 +75,18 @@ def _k_shot_files(file_pattern, k):
     return kshot.select(((f.decode(), l.decode()) for f, l in records.as_numpy_iterator()), k)
 
 
-def train_dataset(file_pattern, data_accessor, tft_output, batch_size, decision, seed):
+def train_dataset(file_pattern, data_accessor, tft_output, batch_size, decision, seed, start_step=0):
     """Endless batches of (augmented images in [0, 1], label ids), from raw examples.
-    In k-shot mode only the k examples per class chosen by kshot.select are used."""
+    In k-shot mode only the k examples per class chosen by kshot.select are used.
+
+    A run resumed at `start_step` draws a fresh shuffle (seeded by seed and step) and
+    numbers its batches from start_step, so it does not replay the batches and
+    augmentations of steps it has already taken."""
     k = decision["inputs"].get("k_shot")
+    shuffle_seed = seed if not start_step else (seed * 1_000_003 + start_step) % 2 ** 31
     raw = data_accessor.tf_dataset_factory(
         file_pattern, tfxio.TensorFlowDatasetOptions(batch_size=1 if k else batch_size, shuffle=True,
-                                                     shuffle_seed=seed, num_epochs=None,
+                                                     shuffle_seed=shuffle_seed, num_epochs=None,
                                                      drop_final_batch=True),
         tft_output.raw_metadata.schema)
     if k:
@@ -102,7 +107,7 @@ def train_dataset(file_pattern, data_accessor, tft_output, batch_size, decision,
         images = augment.crop_and_flip(images, crop, random_crop, random_flip, step_seed)
         return images, transformed[keys.LABEL_ID]
 
-    return (raw.enumerate().map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
+    return (raw.enumerate(start=start_step).map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
             .prefetch(tf.data.AUTOTUNE))
 
 
@@ -182,22 +187,24 @@ def run_fn(fn_args):
         raise ValueError(f"the effective batch {per_step_batch} must divide evenly over "
                          f"{strategy.num_replicas_in_sync} replicas x "
                          f"{decision['gradient_accumulation_steps']} accumulation steps")
-    dataset = train_dataset(fn_args.train_files, fn_args.data_accessor, tft_output, per_step_batch,
-                            decision, config.seed)
     with strategy.scope():
         model = build_classifier(config.model_spec, num_classes, linear_probe=config.linear_probe)
         trainer = _Trainer(strategy, model, decision, config, num_classes)
         checkpoint = tf.train.Checkpoint(model=model, optimizer=trainer.optimizer)
-    manager = tf.train.CheckpointManager(checkpoint, _checkpoint_dir(fn_args, config, decision),
-                                         max_to_keep=2)
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint)
-        log.warning("Resuming from %s at step %d", manager.latest_checkpoint,
-                    int(trainer.optimizer.iterations.numpy()))
+    chief = distribution.is_chief(strategy)
+    checkpoint_dir = _checkpoint_dir(fn_args, config, decision)
+    restored = checkpoints.restore_latest(checkpoint, checkpoint_dir)
+    start_step = int(trainer.optimizer.iterations.numpy())
+    if restored:
+        log.warning("Resuming from %s at step %d", restored, start_step)
+    save_dir = checkpoints.save_directory(checkpoint_dir, chief, getattr(
+        getattr(strategy, "cluster_resolver", None), "task_id", 0))
+    manager = checkpoints.manager(checkpoint, save_dir, restored)
+    dataset = train_dataset(fn_args.train_files, fn_args.data_accessor, tft_output, per_step_batch,
+                            decision, config.seed, start_step=start_step)
     writer = tf.summary.create_file_writer(os.path.join(fn_args.model_run_dir, "train"))
     schedule = HyperRuleSchedule.from_decision(decision)
     iterator = iter(strategy.experimental_distribute_dataset(dataset))
-    start_step = int(trainer.optimizer.iterations.numpy())
     started = time.perf_counter()
     for step in range(start_step, total):
         images, labels = next(iterator)
@@ -215,6 +222,8 @@ def run_fn(fn_args):
                 tf.summary.scalar("learning_rate", schedule(step))
         if done % config.checkpoint_every == 0 or done == total:
             manager.save(checkpoint_number=done)
+            if not chief:
+                tf.io.gfile.rmtree(save_dir)
     writer.flush()
     if distribution.is_chief(strategy):
         export.export(model, tft_output, class_names, fn_args.serving_model_dir)
