@@ -24,9 +24,11 @@ def test_killed_trainer_resumes_from_its_last_checkpoint(tmp_path):
     env = dict(os.environ, PYTHONPATH=os.getcwd())
     first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
                              start_new_session=True)
-    pattern = str(out / "pipeline_root" / "Trainer" / "checkpoints" / "*" / "ckpt-5.index")
+    # Wait until the manager has recorded ckpt-5 (its state file is written atomically, after
+    # the checkpoint), then kill at once: possibly while ckpt-10 is being written.
+    state = str(out / "pipeline_root" / "Trainer" / "checkpoints" / "*" / "checkpoint")
     deadline = time.time() + 600
-    while not glob.glob(pattern):
+    while not any("ckpt-" in open(p).read() for p in glob.glob(state)):
         assert first.poll() is None, "the run ended before its first checkpoint: " + first.stderr.read()[-2000:]
         assert time.time() < deadline, "no checkpoint within 10 minutes"
         time.sleep(0.2)
