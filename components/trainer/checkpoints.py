@@ -23,8 +23,9 @@ MAX_TO_KEEP = 2
 _NUMBERED = re.compile(r"^ckpt-(\d+)\.index$")
 
 
-def save_directory(directory, chief, task_id=0):
-    return directory if chief else os.path.join(directory, f"worker-{task_id}-scratch")
+def scratch_directory(directory, task_id):
+    """Where a worker other than the chief saves (and then deletes) its copy."""
+    return os.path.join(directory, f"worker-{task_id}-scratch")
 
 
 def _numbered(directory):
@@ -65,7 +66,7 @@ def manager(checkpoint, directory, restored):
     restored checkpoint the state file missed."""
     state = tf.train.get_checkpoint_state(directory)
     known = list(state.all_model_checkpoint_paths) if state else []
-    if restored and restored not in known and os.path.dirname(restored) == directory.rstrip("/"):
+    if restored and restored not in known:
         now = time.time()
         # Timestamps matter: the manager never deletes a checkpoint it has none for.
         stamps = list(state.all_model_checkpoint_timestamps) if state else []

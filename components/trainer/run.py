@@ -56,7 +56,7 @@ class TrainerConfig:
         unknown = set(custom_config) - known
         if unknown:
             raise ValueError(f"unknown Trainer custom_config keys {sorted(unknown)}; known: {sorted(known)}")
-        config = cls(**(custom_config or {}))
+        config = cls(**custom_config)
         if config.mixed_precision not in MIXED_PRECISION:
             raise ValueError(f"mixed_precision must be one of {MIXED_PRECISION}, got {config.mixed_precision!r}")
         return config
@@ -197,9 +197,10 @@ def run_fn(fn_args):
     start_step = int(trainer.optimizer.iterations.numpy())
     if restored:
         log.warning("Resuming from %s at step %d", restored, start_step)
-    save_dir = checkpoints.save_directory(checkpoint_dir, chief, getattr(
-        getattr(strategy, "cluster_resolver", None), "task_id", 0))
-    manager = checkpoints.manager(checkpoint, save_dir, restored)
+    # Other workers save only because MultiWorkerMirroredStrategy needs all in a save.
+    save_dir = checkpoint_dir if chief else checkpoints.scratch_directory(
+        checkpoint_dir, strategy.cluster_resolver.task_id)
+    manager = checkpoints.manager(checkpoint, save_dir, restored if chief else None)
     dataset = train_dataset(fn_args.train_files, fn_args.data_accessor, tft_output, per_step_batch,
                             decision, config.seed, start_step=start_step)
     writer = tf.summary.create_file_writer(os.path.join(fn_args.model_run_dir, "train"))
@@ -225,7 +226,7 @@ def run_fn(fn_args):
             if not chief:
                 tf.io.gfile.rmtree(save_dir)
     writer.flush()
-    if distribution.is_chief(strategy):
+    if chief:
         export.export(model, tft_output, class_names, fn_args.serving_model_dir)
     else:  # other workers write a copy nobody reads, as MultiWorkerMirroredStrategy requires
         export.export(model, tft_output, class_names,
