@@ -134,7 +134,7 @@ def cmd_schedule(args):
     from kubeflow import compile as compiling, schedule  # pylint: disable=import-outside-toplevel
     with tempfile.TemporaryDirectory(prefix="bit-tfx-schedule-") as tmp:
         if not deploy.output:
-            suffix = ".json" if deploy.target == deploy_config.VERTEX else ".yaml"
+            suffix = deploy_config.OUTPUT_SUFFIXES[deploy.target][0]
             deploy = dataclasses.replace(deploy, output=os.path.join(tmp, deploy.pipeline_name + suffix))
         compiled = compiling.compile_pipeline(deploy)
         result = schedule.create(deploy, deploy.output, dry_run=args.dry_run)

@@ -35,10 +35,10 @@ def resolve_source(run):
             warnings.append("num_classes is not set and the data cannot be listed from here: "
                             "no per-class precision/recall or top-5 accuracy (set num_classes)")
         return source, run, warnings
+    import dataclasses  # pylint: disable=import-outside-toplevel
+    from pipeline import pipeline  # pylint: disable=import-outside-toplevel
     source = sources.resolve(run.data, run.layout)
-    if source.layout != sources.TFRECORD and not run.num_classes:
-        import dataclasses  # pylint: disable=import-outside-toplevel
-        run = dataclasses.replace(run, num_classes=len(sources.plan(source).labels))
+    run = dataclasses.replace(run, num_classes=pipeline.class_count(run, source))
     warnings.append(f"data {run.data!r} is a local path: the cloud steps cannot read it; give a "
                     "gs:// path for a real deployment")
     return source, run, warnings

@@ -40,6 +40,8 @@ from pipeline import configs
 VERTEX = "vertex"
 KFP = "kfp"
 TARGETS = (VERTEX, KFP)
+# What each target writes: a Vertex AI PipelineJob (.json) or a KFP PipelineSpec (.yaml).
+OUTPUT_SUFFIXES = {VERTEX: (".json",), KFP: (".yaml", ".yml")}
 STEP = "step"
 VERTEX_TRAINING = "vertex_training"
 PLACEMENTS = (STEP, VERTEX_TRAINING)
@@ -60,6 +62,8 @@ TPU_MACHINE_PREFIXES = ("cloud-tpu", "ct4p-", "ct5lp-", "ct5p-", "ct6e-")
 _K8S_RESOURCE_RE = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?/[a-zA-Z0-9]([a-zA-Z0-9._-]*[a-zA-Z0-9])?$")
 _IMAGE_RE = re.compile(r"^[a-z0-9]([a-z0-9._-]*[a-z0-9])?(:[0-9]+)?(/[a-z0-9._-]+)*"  # [registry/]path
                        r"(:[\w][\w.-]{0,127}|@sha256:[0-9a-f]{64})?$")                # :tag or @digest
+# Vertex AI display names (schedules, endpoints).
+_DISPLAY_NAME_RE = re.compile(r"^[A-Za-z0-9][\w .-]{0,127}$")
 
 
 @dataclasses.dataclass
@@ -136,10 +140,16 @@ class DeployConfig:
         return 8 if self.trainer_machine_type == "cloud-tpu" and self.trainer_placement == VERTEX_TRAINING else 1
 
     @property
+    def _tpu_accelerator(self):
+        return (self.trainer_accelerator_type or "").startswith("TPU_")
+
+    @property
+    def _tpu_machine(self):
+        return self.trainer_machine_type.startswith(TPU_MACHINE_PREFIXES)
+
+    @property
     def uses_tpu(self):
-        return self.trainer_placement == VERTEX_TRAINING and (
-            (self.trainer_accelerator_type or "").startswith("TPU_")
-            or self.trainer_machine_type.startswith(TPU_MACHINE_PREFIXES))
+        return self.trainer_placement == VERTEX_TRAINING and (self._tpu_accelerator or self._tpu_machine)
 
     def beam_args(self):
         """The Beam pipeline arguments every Beam-powered step gets."""
@@ -223,7 +233,7 @@ class DeployConfig:
         _require_gs("pipeline_root", self.pipeline_root)
         _check_image("image", self.image)
         if self.output is not None:
-            want = (".json",) if self.target == VERTEX else (".yaml", ".yml")
+            want = OUTPUT_SUFFIXES[self.target]
             what = "a Vertex AI PipelineJob (.json)" if self.target == VERTEX else "a KFP PipelineSpec (.yaml)"
             if not self.output.endswith(want):
                 raise ConfigError(f"output {self.output!r}: --target {self.target} writes {what}; "
@@ -246,7 +256,7 @@ class DeployConfig:
             _check_time_zone(self.time_zone)
         if self.max_concurrent_runs < 1:
             raise ConfigError(f"max_concurrent_runs must be at least 1, got {self.max_concurrent_runs}")
-        if self.schedule_name is not None and not re.match(r"^[A-Za-z0-9][\w .-]{0,127}$", self.schedule_name):
+        if self.schedule_name is not None and not _DISPLAY_NAME_RE.match(self.schedule_name):
             raise ConfigError(f"schedule_name {self.schedule_name!r}: letters, digits, space, . _ -, "
                               "at most 128 characters")
         return self
@@ -261,7 +271,7 @@ class DeployConfig:
         if self.run.serving_dir:
             _require_gs("serving_dir", self.run.serving_dir)
         if self.vertex_endpoint:
-            if not re.match(r"^[A-Za-z0-9][\w .-]{0,127}$", self.vertex_endpoint):
+            if not _DISPLAY_NAME_RE.match(self.vertex_endpoint):
                 raise ConfigError(f"vertex_endpoint {self.vertex_endpoint!r}: an endpoint display "
                                   "name (letters, digits, space, . _ -, at most 128 characters)")
             _check_image("serving_image", self.serving_image)
@@ -322,8 +332,7 @@ class DeployConfig:
             if not re.match(r"^[a-z0-9][a-z0-9-]*$", self.trainer_machine_type):
                 raise ConfigError(f"trainer_machine_type {self.trainer_machine_type!r} is not a machine "
                                   "type name such as n1-standard-8, a2-highgpu-1g or ct5lp-hightpu-4t")
-            tpu_type = (self.trainer_accelerator_type or "").startswith("TPU_")
-            tpu_machine = self.trainer_machine_type.startswith(TPU_MACHINE_PREFIXES)
+            tpu_type, tpu_machine = self._tpu_accelerator, self._tpu_machine
             if tpu_type and not tpu_machine:
                 raise ConfigError(f"trainer_accelerator_type {self.trainer_accelerator_type} needs a TPU "
                                   "machine type (trainer_machine_type cloud-tpu, ct5lp-hightpu-4t, ...)")

@@ -88,11 +88,11 @@ def probe_specs(folder):
     from kubeflow import compile as compiling, config  # pylint: disable=import-outside-toplevel
     # Between them the two probes use every placement: Trainer as a step and as a Vertex AI
     # Training job, filesystem Pusher and Vertex AI Endpoint Pusher.
-    for target, suffix, extra in (
-            (config.VERTEX, ".json", {"trainer_placement": config.VERTEX_TRAINING, "vertex_endpoint": "probe"}),
-            (config.KFP, ".yaml", {"serving_dir": "gs://probe-bucket/serving"})):
+    for target, extra in (
+            (config.VERTEX, {"trainer_placement": config.VERTEX_TRAINING, "vertex_endpoint": "probe"}),
+            (config.KFP, {"serving_dir": "gs://probe-bucket/serving"})):
         deploy = config.load({
-            "target": target, "output": os.path.join(folder, "probe" + suffix),
+            "target": target, "output": os.path.join(folder, "probe" + config.OUTPUT_SUFFIXES[target][0]),
             "project": "probe-project", "region": "us-central1", "pipeline_root": "gs://probe-bucket/root",
             "image": "probe.invalid/bit-tfx:probe",
             "data": "gs://probe-bucket/images/span-{SPAN}", "layout": "class_folders", "num_classes": 2,

@@ -39,7 +39,7 @@ def load_config():
     values = deploy_config.read_file(path)
     values.setdefault("target", deploy_config.VERTEX)
     config = deploy_config.load(values, source=f"config file {path}").validate()
-    suffix = ".json" if config.target == deploy_config.VERTEX else ".yaml"
+    suffix = deploy_config.OUTPUT_SUFFIXES[config.target][0]
     output = os.path.abspath(config.output or f"{config.pipeline_name}{suffix}")
     return dataclasses.replace(config, output=output)
 

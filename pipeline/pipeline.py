@@ -154,14 +154,21 @@ def create_components(config, source, through=THROUGH_PUSHER, platform=None):
     return components + [transform, trainer, baseline, evaluator, card, pusher]
 
 
+def class_count(config, source):
+    """num_classes for per-class metrics: as configured, or counted from the source's plan
+    (a TFRecord source has no label list to count: the configured value stands)."""
+    if config.num_classes or source.layout == sources.TFRECORD:
+        return config.num_classes
+    return len(sources.plan(source).labels)
+
+
 def build(config, through=THROUGH_PUSHER):
     """The pipeline for a RunConfig, with every data check made before it starts: the
     source is resolved and planned (configuration errors now), the class count recorded
     for per-class metrics, and metadata goes to the config's SQLite store."""
     from pipeline import metadata
     source = sources.resolve(config.data, config.layout)
-    if source.layout != sources.TFRECORD:
-        config.num_classes = config.num_classes or len(sources.plan(source).labels)
+    config.num_classes = class_count(config, source)
     return create_pipeline(config, source, metadata.connection_config(config.metadata_path),
                            through=through)
 
