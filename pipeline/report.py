@@ -62,18 +62,21 @@ def _read_text(path):
         return f.read()
 
 
-def _split_statistics(statistics_uri):
+def _split_statistics(statistics):
     """Per split: image count, height/width, classes and their counts, from StatisticsGen's
-    FeatureStats.pb loaded with TFDV's loader (the same facts the HyperRule read)."""
-    import tensorflow as tf
+    FeatureStats.pb, read as the HyperRule reads it (the same facts)."""
     import tensorflow_data_validation as tfdv
-    from components.hyperrule.component import read_dataset_facts
+    from tfx.types import artifact_utils
+    from components.hyperrule.component import StatisticsError, load_split_statistics, read_dataset_facts
     splits = {}
+    present = artifact_utils.decode_split_names(statistics.split_names)
     for split in keys.SPLIT_NAMES:
-        path = os.path.join(statistics_uri, f"Split-{split}", "FeatureStats.pb")
-        if not tf.io.gfile.exists(path):
+        if split not in present:
             continue
-        dataset = tfdv.load_stats_binary(path).datasets[0]
+        try:
+            dataset = load_split_statistics(statistics, split)
+        except StatisticsError:  # a split without statistics: not in the report
+            continue
         facts = read_dataset_facts(dataset)
         label = tfdv.get_feature_stats(dataset, tfdv.FeaturePath([keys.LABEL_TEXT]))
         splits[split] = {
@@ -102,7 +105,7 @@ def _eval_result(evaluation_uri):
     return tfma.load_eval_result(evaluation_uri, model_name=candidate) if candidate else result, candidate
 
 
-def _metrics(evaluation_uri, result, classes):
+def _metrics(result, classes):
     """Overall metrics (results.py's reading, with the *_diff against a baseline), per class
     (precision/recall binarized by class id, eval images from the label slice) and the
     confusion matrix (rows: true class, columns: predicted)."""
@@ -127,7 +130,7 @@ def _metrics(evaluation_uri, result, classes):
                 matrix[entry.get("actualClassId", 0)][entry.get("predictedClassId", 0)] = \
                     int(entry["numWeightedExamples"])
     return {
-        "overall": {k: _number(v) for k, v in results.overall_metrics(evaluation_uri).items()},
+        "overall": {k: _number(v) for k, v in results.overall_metrics_of(result).items()},
         "per_class": per_class,
         "confusion": {"labels": list(classes), "matrix": matrix},
     }
@@ -143,13 +146,13 @@ def _verdict(evaluation_uri, result, candidate, blessing):
     validation = tfma.load_validation_result(evaluation_uri)
     failed = {(f.metric_key.name, f.metric_key.is_diff)
               for s in validation.metric_validations_per_slice for f in s.failures}
-    overall = next(m.get("", {}).get("", {}) for key, m in result.slicing_metrics if key == ())
+    overall = results.overall_metrics_of(result)
     thresholds = []
     for key, pairs in metric_specs.metric_thresholds_from_metrics_specs(
             result.config.metrics_specs, eval_config=result.config).items():
         if key.model_name != candidate:
             continue
-        value = overall.get(key.name + ("_diff" if key.is_diff else ""), {}).get("doubleValue")
+        value = overall.get(key.name + ("_diff" if key.is_diff else ""))
         for _, threshold in pairs:
             for op, bound in _bounds(threshold):
                 thresholds.append({"metric": key.name, "is_diff": key.is_diff, "op": op,
@@ -159,7 +162,7 @@ def _verdict(evaluation_uri, result, candidate, blessing):
                  "uri": blessing.get_string_custom_property("baseline_model")}
                 if blessing.has_custom_property("baseline_model_id") else None)
     return {"blessed": bool(blessing.get_int_custom_property("blessed")), "baseline": baseline,
-            "thresholds": thresholds, "failures": results.failures(evaluation_uri)}
+            "thresholds": thresholds, "failures": results.failures_of(validation)}
 
 
 def _bounds(threshold):
@@ -189,12 +192,12 @@ def model_facts(examples=None, statistics=None, hyperparameters=None, model=None
             if examples is not None and examples.has_custom_property("span") else None
         data = {"span": span, "input_base": input_base,
                 "examples": examples.uri if examples is not None else None,
-                "splits": _split_statistics(statistics.uri)}
+                "splits": _split_statistics(statistics)}
     decision = read_decision(hyperparameters.uri) if hyperparameters is not None else None
     metrics = verdict = None
     if evaluation is not None and model is not None:  # the Evaluator evaluates the Trainer's model
         result, candidate = _eval_result(evaluation.uri)
-        metrics = _metrics(evaluation.uri, result, classes)
+        metrics = _metrics(result, classes)
         if blessing is not None:
             verdict = _verdict(evaluation.uri, result, candidate, blessing)
     return {

@@ -11,7 +11,12 @@ def _artifact(store, config, node, key):
 
 def overall_metrics(evaluation_uri):
     import tensorflow_model_analysis as tfma
-    result = tfma.load_eval_result(evaluation_uri)
+    return overall_metrics_of(tfma.load_eval_result(evaluation_uri))
+
+
+def overall_metrics_of(result):
+    """The overall slice's metrics of a loaded tfma.EvalResult (with a baseline: the
+    candidate's, *_diff included)."""
     for slice_key, metrics in result.slicing_metrics:
         if slice_key == ():
             values = metrics.get("", {}).get("", {})
@@ -23,7 +28,11 @@ def overall_metrics(evaluation_uri):
 def failures(evaluation_uri):
     """Each failed threshold as a sentence."""
     import tensorflow_model_analysis as tfma
-    validation = tfma.load_validation_result(evaluation_uri)
+    return failures_of(tfma.load_validation_result(evaluation_uri))
+
+
+def failures_of(validation):
+    """Each failed threshold of a loaded ValidationResult as a sentence."""
     sentences = []
     for failure in validation.metric_validations_per_slice:
         for m in failure.failures:
