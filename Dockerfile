@@ -3,7 +3,7 @@
 # Pipelines or KFP v2), the Vertex AI Training replicas and the Dataflow workers run this
 # image, and the compiled specs name our code only by import path (executor classes, run_fn,
 # preprocessing_fn), so all of it must import here: `python -m kubeflow.image_contract`
-# checks that, at the end of this build and again in scripts/build_image.sh.
+# checks that at the end of this build (scripts/build_image.sh prints its result).
 #
 # The base (tensorflow/tfx v1.16.0, tfx/tools/docker/Dockerfile and build_docker_image.sh):
 # gcr.io/deeplearning-platform-release/tf2-gpu.2-16.py310, i.e. Python 3.10 in conda

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the pipeline image from the Dockerfile, checks the image contract inside it, and
-# pushes it. Needs a Docker engine and push access to the registry (docs/deploy.md, "The image").
+# Builds the pipeline image from the Dockerfile (whose last step checks the image contract),
+# shows that check's result, and pushes it. Needs a Docker engine and push access to the registry (docs/deploy.md, "The image").
 #
 #   scripts/build_image.sh REGION-docker.pkg.dev/PROJECT/REPOSITORY/bit-tfx:TAG [--no-push]
 #   make image IMAGE=REGION-docker.pkg.dev/PROJECT/REPOSITORY/bit-tfx:TAG
@@ -20,8 +20,9 @@ beam_version=$(sed -n 's/^apache-beam==\([0-9.]*\).*/\1/p' requirements.lock)
 
 docker build --build-arg "BEAM_VERSION=${beam_version}" -t "$image" .
 
-# Everything a compiled spec names by import path imports in the image, with the image's python.
-docker run --rm --entrypoint python "$image" -m kubeflow.image_contract
+# The build itself ran the image contract check (every import path a compiled spec names
+# imports, with the image's python) and failed on any miss; show what it checked.
+docker run --rm --entrypoint cat "$image" /opt/bit-tfx/image_contract.json
 
 if $push; then
   docker push "$image"
