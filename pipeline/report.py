@@ -173,8 +173,8 @@ def _bounds(threshold):
         return ([(">=", threshold.lower_bound.value)] if threshold.HasField("lower_bound") else []) + \
                ([("<=", threshold.upper_bound.value)] if threshold.HasField("upper_bound") else [])
     op = ">=" if threshold.direction == config_pb2.MetricDirection.HIGHER_IS_BETTER else "<="
-    # The pipeline's bound is -max_accuracy_drop - 1e-10 (float noise); shown as meant.
-    return [(op, round(threshold.absolute.value, 9) + 0.0)] if threshold.HasField("absolute") else []
+    from pipeline.pipeline import configured_change_bound
+    return [(op, configured_change_bound(threshold.absolute.value))] if threshold.HasField("absolute") else []
 
 
 def model_facts(examples=None, statistics=None, hyperparameters=None, model=None,

@@ -33,14 +33,14 @@ def failures(evaluation_uri):
 
 def failures_of(validation):
     """Each failed threshold of a loaded ValidationResult as a sentence."""
+    from pipeline.pipeline import configured_change_bound
     sentences = []
     for failure in validation.metric_validations_per_slice:
         for m in failure.failures:
             name = m.metric_key.name
             value = m.metric_value.double_value.value
             if m.metric_key.is_diff:
-                # The threshold carries a -1e-10 margin (pipeline.eval_config): round it away.
-                allowed = round(-m.metric_threshold.change_threshold.absolute.value, 6)
+                allowed = -configured_change_bound(m.metric_threshold.change_threshold.absolute.value)
                 sentences.append(f"{name} changed by {value:+.4f} against the last blessed model, "
                                  f"more than the allowed drop of {allowed:.4f}")
             else:
