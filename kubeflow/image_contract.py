@@ -3,8 +3,8 @@ steps run. A compiled pipeline refers to our code only by name: executor classes
 (--executor_class_path), the container entrypoints (python -m MODULE), the Trainer's run_fn
 and the Transform's preprocessing_fn; none of it is packaged into the spec.
 
-    python -m kubeflow.image_contract            # inside the image (scripts/build_image.sh)
-    python -m kubeflow.image_contract SPEC_FILE  # the paths of a compiled file
+    python -m bit_tfx.kubeflow.image_contract            # inside the image (scripts/build_image.sh)
+    python -m bit_tfx.kubeflow.image_contract SPEC_FILE  # the paths of a compiled file
 
 Without a file it compiles a probe pipeline for both targets (offline: the data and pipeline
 root are gs:// names that are never read) and checks what those name. Prints JSON; exits 1
@@ -40,7 +40,7 @@ def task_parameters(spec, task_name):
 
 def referenced_import_paths(spec):
     """{import path: [where it is named]} for every path the spec's container tasks name."""
-    from kubeflow import compile as compiling  # pylint: disable=import-outside-toplevel
+    from bit_tfx.kubeflow import compile as compiling  # pylint: disable=import-outside-toplevel
     found = {}
 
     def add(path, where):
@@ -85,7 +85,7 @@ def check_imports(paths):
 
 def probe_specs(folder):
     """Compiles probe pipelines for both targets into `folder`; yields the file paths."""
-    from kubeflow import compile as compiling, config  # pylint: disable=import-outside-toplevel
+    from bit_tfx.kubeflow import compile as compiling, config  # pylint: disable=import-outside-toplevel
     # Between them the two probes use every placement: Trainer as a step and as a Vertex AI
     # Training job, filesystem Pusher and Vertex AI Endpoint Pusher.
     for target, extra in (
@@ -102,8 +102,7 @@ def probe_specs(folder):
 
 
 def main(argv):
-    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-    from kubeflow import compile as compiling  # pylint: disable=import-outside-toplevel
+    from bit_tfx.kubeflow import compile as compiling  # pylint: disable=import-outside-toplevel
     with tempfile.TemporaryDirectory() as folder:
         files = argv[1:] or list(probe_specs(folder))
         paths = {}

@@ -20,8 +20,8 @@ from tfx.dsl.input_resolution.strategies.latest_artifact_strategy import LatestA
 from tfx.extensions.google_cloud_ai_platform import constants as vertex_constants
 from tfx.extensions.google_cloud_ai_platform.trainer import executor as vertex_trainer_executor
 
-from kubeflow import config as deploy_config
-from pipeline import pipeline
+from bit_tfx.kubeflow import config as deploy_config
+from bit_tfx.pipeline import pipeline
 
 ResourceSpec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec
 TRAINING_ARGS_KEY = vertex_trainer_executor.TRAINING_ARGS_KEY

@@ -9,9 +9,9 @@ import os
 import re
 from typing import List, Optional
 
-from components import keys
-from components.errors import ConfigError
-from components.hyperrule import rule
+from bit_tfx.components import keys
+from bit_tfx.components.errors import ConfigError
+from bit_tfx.components.hyperrule import rule
 
 PIPELINE_NAME = keys.DEFAULT_PIPELINE_NAME
 # DirectRunner defaults for local runs: in-memory, one worker. Multi-processing pays
@@ -23,6 +23,7 @@ DEFAULT_MODEL_SPEC = "hub:https://tfhub.dev/google/bit/m-r50x1/1"
 # model, not transfer learning.
 DEMO_MODEL_SPEC = "random:tiny"
 DEFAULT_MIN_ACCURACY = 0.5
+MIXED_PRECISION = ("none", "bfloat16", "float16")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,127}$")
 
 
@@ -85,9 +86,9 @@ class RunConfig:
             rule.check_schedule_override(self.schedule_override)
         if self.k_shot is not None and self.k_shot < 1:
             raise ConfigError(f"k_shot must be a positive integer, got {self.k_shot}")
-        from components.bit_model import spec as model_spec  # pure Python
+        from bit_tfx.components.bit_model import spec as model_spec  # pure Python
         model_spec.parse(self.model_spec)  # raises ModelSpecError listing the valid forms
-        if self.mixed_precision not in ("none", "bfloat16", "float16"):
+        if self.mixed_precision not in MIXED_PRECISION:
             raise ConfigError(f"mixed_precision must be none, bfloat16 or float16, got {self.mixed_precision!r}")
         if self.checkpoint_every < 1:
             raise ConfigError(f"checkpoint_every must be positive, got {self.checkpoint_every}")
@@ -96,3 +97,17 @@ class RunConfig:
         if not 0.0 <= self.max_accuracy_drop < 1.0:
             raise ConfigError(f"max_accuracy_drop must be in [0, 1), got {self.max_accuracy_drop}")
         return self
+
+
+# The demo must finish on 2 CPU cores in a few minutes: a tiny random model and a short
+# schedule at batch 32 with a learning rate for training from scratch (0.003 is for
+# fine-tuning a pre-trained BiT), recorded as an override in the HyperParameters artifact.
+# A smoke model is not expected to learn digits in 60 steps, so the demo's accuracy gate is
+# 0: it shows the plumbing (train, evaluate, bless, push), not a model worth serving.
+# `bit-tfx demo` and the runner file without BIT_TFX_CONFIG (local_runner.py) use these.
+DEMO_DEFAULTS = dict(output="demo-output", model_spec=DEMO_MODEL_SPEC, batch_size=32,
+                     batch_policy="scale_lr", min_accuracy=0.0,
+                     schedule_override={"warmup": 5, "boundaries": [40, 50, 55], "total": 60,
+                                        "learning_rate": 0.01})
+DEMO_DATA_DIR = "demo-data"      # under the demo's output folder
+DEMO_PER_CLASS = 40

@@ -5,21 +5,21 @@ ImageExampleGen -> StatisticsGen -> ImageSchemaGen -> ExampleValidator (+ SpanDr
   -> HyperRule -> HyperRuleTransform -> Trainer -> (latest blessed model) -> Evaluator
   -> ModelCardGen -> Pusher
 """
-import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
 
-from components import keys
-from components.hyperrule.component import HyperRule
-from components.image_example_gen import sources
-from components.image_example_gen.component import ImageExampleGen, split_output_config
-from components.image_schema.component import ImageSchemaGen, PreviousArtifactStrategy, SpanDriftValidator
-from components.model_card.component import ModelCardGen
-from components.pusher import executor as pusher_executor
-from components.transform.component import HyperRuleTransform
+from bit_tfx.components import keys
+from bit_tfx.components.evaluation import gate
+from bit_tfx.components.hyperrule.component import HyperRule
+from bit_tfx.components.image_example_gen import sources
+from bit_tfx.components.image_example_gen.component import ImageExampleGen, split_output_config
+from bit_tfx.components.image_schema.component import ImageSchemaGen, PreviousArtifactStrategy, SpanDriftValidator
+from bit_tfx.components.model_card.component import ModelCardGen
+from bit_tfx.components.pusher import executor as pusher_executor
+from bit_tfx.components.transform.component import HyperRuleTransform
 
-RUN_FN = "components.trainer.run.run_fn"
+RUN_FN = "bit_tfx.components.trainer.run.run_fn"
 THROUGH_HYPERRULE = "hyperrule"
 THROUGH_PUSHER = "pusher"
 
@@ -38,46 +38,6 @@ def example_gen(config, source):
     return ImageExampleGen(source, output_config=output_config,
                            max_bad_fraction=config.max_bad_fraction,
                            max_image_pixels=config.max_image_pixels)
-
-
-# Taken off the "no drop" bound so that a model exactly as good as the baseline passes
-# despite float noise in TFMA's diff.
-CHANGE_MARGIN = 1e-10
-
-
-def configured_change_bound(absolute):
-    """A change threshold's absolute bound as configured (-max_accuracy_drop), margin removed."""
-    return round(absolute + CHANGE_MARGIN, 9) + 0.0
-
-
-def eval_config(config):
-    """TFMA: accuracy gate (absolute, and no regression against the last blessed model),
-    top-5, per-class precision/recall, confusion matrix; overall and per label."""
-    # The gate applies to the overall slice; per-label slices are reported, not gated.
-    accuracy_threshold = tfma.MetricThreshold(
-        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": config.min_accuracy}),
-        change_threshold=tfma.GenericChangeThreshold(
-            direction=tfma.MetricDirection.HIGHER_IS_BETTER,
-            absolute={"value": -config.max_accuracy_drop - CHANGE_MARGIN}))
-    metrics = [
-        tfma.MetricConfig(class_name="ExampleCount"),
-        tfma.MetricConfig(class_name="SparseCategoricalAccuracy", per_slice_thresholds=[
-            tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()], threshold=accuracy_threshold)]),
-        tfma.MetricConfig(class_name="MultiClassConfusionMatrixPlot"),
-    ]
-    if config.num_classes and config.num_classes > 5:
-        metrics.append(tfma.MetricConfig(class_name="SparseTopKCategoricalAccuracy",
-                                         config='{"k": 5, "name": "top_5_accuracy"}'))
-    specs = [tfma.MetricsSpec(metrics=metrics)]
-    if config.num_classes:
-        specs.append(tfma.MetricsSpec(
-            metrics=[tfma.MetricConfig(class_name="Precision"), tfma.MetricConfig(class_name="Recall")],
-            binarize=tfma.BinarizationOptions(class_ids={"values": list(range(config.num_classes))})))
-    return tfma.EvalConfig(
-        model_specs=[tfma.ModelSpec(signature_name="serving_examples", label_key=keys.LABEL_ID,
-                                    preprocessing_function_names=["transform_features"])],
-        slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[keys.LABEL_TEXT])],
-        metrics_specs=specs)
 
 
 def trainer_custom_config(config):
@@ -152,7 +112,8 @@ def create_components(config, source, through=THROUGH_PUSHER, platform=None):
     ).with_id("latest_blessed_model")
     evaluator = tfx.components.Evaluator(
         examples=gen.outputs["examples"], model=trainer.outputs["model"],
-        baseline_model=baseline.outputs["model"], eval_config=eval_config(config))
+        baseline_model=baseline.outputs["model"], eval_config=gate.eval_config(config.min_accuracy, config.max_accuracy_drop,
+                                                          config.num_classes))
     # The trained model plus its model card (assets.extra/model_card.md): what the Pusher
     # pushes. The blessing still names the Trainer's model, the baseline of the next run.
     card = ModelCardGen(
@@ -176,7 +137,7 @@ def build(config, through=THROUGH_PUSHER):
     """The pipeline for a RunConfig, with every data check made before it starts: the
     source is resolved and planned (configuration errors now), the class count recorded
     for per-class metrics, and metadata goes to the config's SQLite store."""
-    from pipeline import metadata
+    from bit_tfx.pipeline import metadata
     source = sources.resolve(config.data, config.layout)
     config.num_classes = class_count(config, source)
     return create_pipeline(config, source, metadata.connection_config(config.metadata_path),

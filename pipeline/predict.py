@@ -11,21 +11,15 @@ this prints is what TF Serving would answer:
 Folders are searched recursively (hidden files and folders skipped, sorted) and sent in
 batches of --batch-size encoded files. A batch the signature refuses (InvalidArgument:
 bytes that do not decode) is retried file by file, so one bad file is reported alone.
-Exit codes: 0 all classified, 1 (EXIT_RUN) some files reported unreadable, 2 a bad
---model, option or missing path.
+The command line (cli/predict.py) prints the records and picks the exit code.
 """
-import argparse
-import json
 import logging
 import os
 import sys
 
-from components.bit_model import imagenet
-from components.errors import ConfigError
-from pipeline.cli import EXIT_RUN, Output
+from bit_tfx.components.bit_model import imagenet
+from bit_tfx.components.errors import ConfigError
 
-DESCRIPTION = ("Classify image files with a pushed model or an ImageNet-1k BiT, through\n"
-               "the serving signature that TF Serving answers with.")
 MODEL_FORMS = f"""--model takes:
   SERVING_DIR                 a pushed model: the newest version, or --version N
   SERVING_DIR/<version>       one pushed version
@@ -44,42 +38,8 @@ class PredictError(ConfigError):
     """A --model, option or input path predict cannot use; names it and the fix."""
 
 
-def _positive(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def add_parser(subparsers):
-    p = subparsers.add_parser(
-        "predict", help="classify images with a pushed model or an ImageNet-1k BiT",
-        description=DESCRIPTION + "\n\n" + MODEL_FORMS,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True, metavar="PATH_OR_SPEC",
-                   help="a pushed model (SERVING_DIR or SERVING_DIR/<version>) or an ImageNet-1k "
-                        "classifier (hub:HANDLE, BiT-M-R50x1-ILSVRC2012, PATH.npz); see above")
-    p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER",
-                   help="image files, or folders searched recursively (hidden files skipped)")
-    p.add_argument("--version", type=int, default=None,
-                   help="the pushed version to use when --model is a SERVING_DIR (default: newest)")
-    p.add_argument("--top-k", type=_positive, default=5,
-                   help="classes per image (default 5; at most the model's class count)")
-    p.add_argument("--json", action="store_true",
-                   help='JSON lines: {"file": ..., "predictions": [{"class": ..., '
-                        '"probability": ...}, ...]} or {"file": ..., "error": ...} per image')
-    p.add_argument("--batch-size", type=_positive, default=16,
-                   help="files per call (default 16); a batch with an undecodable file is "
-                        "retried file by file")
-    p.add_argument("--resolution", type=_positive, default=None, help=RESOLUTION_HELP)
-    p.set_defaults(func=cmd_predict)
-    return p
-
-
-def cmd_predict(args):
+def classify_files(args):
+    """The records of `bit-tfx predict` (one per file, in order) and how many failed."""
     source = imagenet.parse(args.model)
     _check_options(args, source)
     files = collect_files(args.inputs)
@@ -92,11 +52,7 @@ def cmd_predict(args):
     if shown < args.top_k:
         logging.warning("--top-k %d: the model has %d classes; showing %d", args.top_k, shown,
                         shown)
-    if args.json:
-        text = "\n".join(json.dumps(r, ensure_ascii=False) for r in records)
-    else:
-        text = format_table(records)
-    return Output(text, EXIT_RUN if failed else 0)
+    return records, failed
 
 
 def _check_options(args, source):
@@ -236,17 +192,3 @@ def error_reason(error):
         if line.startswith("[["):
             return before
     return lines[-1] if lines else type(error).__name__
-
-
-def format_table(records):
-    """file, rank, probability, class; one row per class, the file named on its first."""
-    width = max(len("file"), *(len(r["file"]) for r in records))
-    rows = [f"{'file':<{width}}  {'#':>2}  {'probability':>11}  class"]
-    for record in records:
-        if "error" in record:
-            rows.append(f"{record['file']:<{width}}  {'-':>2}  {'-':>11}  ERROR {record['error']}")
-            continue
-        for rank, p in enumerate(record["predictions"], start=1):
-            name = record["file"] if rank == 1 else ""
-            rows.append(f"{name:<{width}}  {rank:>2}  {p['probability']:>11.4f}  {p['class']}")
-    return "\n".join(rows)

@@ -21,16 +21,15 @@ import gc
 import datetime
 import io
 import json
-import math
 import os
 
 import jinja2
 import markupsafe
 
-from components import keys
-from components.errors import ConfigError
-from components.model_card import card
-from pipeline import configs
+from bit_tfx.components import keys
+from bit_tfx.components.errors import ConfigError
+from bit_tfx.components.model_card import card, facts
+from bit_tfx.pipeline import configs
 
 REPORT_DIR = "report"
 REPORT_HTML = "index.html"
@@ -44,167 +43,6 @@ CURVES = ("loss", "accuracy", "learning_rate")  # the Trainer's tf.summary scala
 
 class ReportError(ConfigError):
     """A folder or run that cannot be reported on; the message names the path and the fix."""
-
-
-# --- collection: the facts the report and the model card share ---------------------------
-
-def _number(value):
-    """A float for JSON: NaN (TFMA's precision of a class never predicted) becomes None."""
-    if value is None:
-        return None
-    value = float(value)
-    return None if math.isnan(value) or math.isinf(value) else value
-
-
-def _read_text(path):
-    import tensorflow as tf
-    with tf.io.gfile.GFile(path) as f:
-        return f.read()
-
-
-def _split_statistics(statistics):
-    """Per split: image count, height/width, classes and their counts, from StatisticsGen's
-    FeatureStats.pb, read as the HyperRule reads it (the same facts)."""
-    import tensorflow_data_validation as tfdv
-    from tfx.types import artifact_utils
-    from components.hyperrule.component import StatisticsError, load_split_statistics, read_dataset_facts
-    splits = {}
-    present = artifact_utils.decode_split_names(statistics.split_names)
-    for split in keys.SPLIT_NAMES:
-        if split not in present:
-            continue
-        try:
-            dataset = load_split_statistics(statistics, split)
-        except StatisticsError:  # a split without statistics: not in the report
-            continue
-        facts = read_dataset_facts(dataset)
-        label = tfdv.get_feature_stats(dataset, tfdv.FeaturePath([keys.LABEL_TEXT]))
-        splits[split] = {
-            "num_examples": facts["num_examples"], "num_classes": facts["num_classes"],
-            "median_height": facts["image_height"]["median"],
-            "median_width": facts["image_width"]["median"],
-            "height": facts["image_height"], "width": facts["image_width"],
-            "class_counts": {b.label: int(b.sample_count)
-                             for b in label.string_stats.rank_histogram.buckets},
-        }
-    return splits
-
-
-def _class_names(model_uri):
-    """The label vocabulary (class id = line number) the SavedModel carries as an asset."""
-    from tfx.utils import path_utils
-    path = os.path.join(path_utils.serving_model_path(model_uri), "assets", keys.LABEL_VOCABULARY)
-    return _read_text(path).splitlines()
-
-
-def _eval_result(evaluation_uri):
-    """TFMA's EvalResult of the candidate model (with a baseline, TFMA stores both)."""
-    import tensorflow_model_analysis as tfma
-    result = tfma.load_eval_result(evaluation_uri)
-    candidate = next(s.name for s in result.config.model_specs if not s.is_baseline)
-    return tfma.load_eval_result(evaluation_uri, model_name=candidate) if candidate else result, candidate
-
-
-def _metrics(result, classes):
-    """Overall metrics (results.py's reading, with the *_diff against a baseline), per class
-    (precision/recall binarized by class id, eval images from the label slice) and the
-    confusion matrix (rows: true class, columns: predicted)."""
-    from pipeline import results
-    by_slice = {key: m.get("", {}) for key, m in result.slicing_metrics}
-    overall = by_slice.get((), {})
-    per_class = []
-    for class_id, name in enumerate(classes):
-        binarized = overall.get(f"classId:{class_id}", {})
-        label_slice = by_slice.get(((keys.LABEL_TEXT, name),), {}).get("", {})
-        per_class.append({
-            "id": class_id, "name": name,
-            "examples": _number(label_slice.get("example_count", {}).get("doubleValue", 0)),
-            "precision": _number(binarized.get("precision", {}).get("doubleValue")),
-            "recall": _number(binarized.get("recall", {}).get("doubleValue")),
-        })
-    matrix = [[0] * len(classes) for _ in classes]
-    for key, plots in result.plots:
-        if key == ():
-            confusion = plots[""][""]["multiClassConfusionMatrixAtThresholds"]["matrices"][0]
-            for entry in confusion.get("entries", []):  # zero ids are omitted in the dict
-                matrix[entry.get("actualClassId", 0)][entry.get("predictedClassId", 0)] = \
-                    int(entry["numWeightedExamples"])
-    return {
-        "overall": {k: _number(v) for k, v in results.overall_metrics_of(result).items()},
-        "per_class": per_class,
-        "confusion": {"labels": list(classes), "matrix": matrix},
-    }
-
-
-def _verdict(evaluation_uri, result, candidate, blessing):
-    """Each threshold of the gate with its value and outcome; why not, in results.py's words.
-    A first run has no baseline: TFX then drops the change thresholds, so only the
-    absolute ones are listed."""
-    import tensorflow_model_analysis as tfma
-    from tensorflow_model_analysis.metrics import metric_specs
-    from pipeline import results
-    validation = tfma.load_validation_result(evaluation_uri)
-    failed = {(f.metric_key.name, f.metric_key.is_diff)
-              for s in validation.metric_validations_per_slice for f in s.failures}
-    overall = results.overall_metrics_of(result)
-    thresholds = []
-    for key, pairs in metric_specs.metric_thresholds_from_metrics_specs(
-            result.config.metrics_specs, eval_config=result.config).items():
-        if key.model_name != candidate:
-            continue
-        value = overall.get(key.name + ("_diff" if key.is_diff else ""))
-        for _, threshold in pairs:
-            for op, bound in _bounds(threshold):
-                thresholds.append({"metric": key.name, "is_diff": key.is_diff, "op": op,
-                                   "bound": bound, "value": _number(value),
-                                   "passed": (key.name, key.is_diff) not in failed})
-    baseline = ({"id": blessing.get_int_custom_property("baseline_model_id"),
-                 "uri": blessing.get_string_custom_property("baseline_model")}
-                if blessing.has_custom_property("baseline_model_id") else None)
-    return {"blessed": bool(blessing.get_int_custom_property("blessed")), "baseline": baseline,
-            "thresholds": thresholds, "failures": results.failures_of(validation)}
-
-
-def _bounds(threshold):
-    """[(">=" or "<=", bound)] of a TFMA GenericValueThreshold, or of a GenericChangeThreshold's
-    absolute bound (the kind pipeline.eval_config sets)."""
-    from tensorflow_model_analysis.proto import config_pb2
-    if isinstance(threshold, config_pb2.GenericValueThreshold):
-        return ([(">=", threshold.lower_bound.value)] if threshold.HasField("lower_bound") else []) + \
-               ([("<=", threshold.upper_bound.value)] if threshold.HasField("upper_bound") else [])
-    op = ">=" if threshold.direction == config_pb2.MetricDirection.HIGHER_IS_BETTER else "<="
-    from pipeline.pipeline import configured_change_bound
-    return [(op, configured_change_bound(threshold.absolute.value))] if threshold.HasField("absolute") else []
-
-
-def model_facts(examples=None, statistics=None, hyperparameters=None, model=None,
-                evaluation=None, blessing=None, input_base=None, model_spec=None):
-    """What both the report and the model card state: data, HyperRule decision, model,
-    metrics (overall, per class, confusion matrix) and the gate verdict. Each artifact is a
-    TFX Artifact (its typed property getters also read what Kubeflow v2 / Vertex hand over,
-    where integers arrive as floats), or None when the run did not produce it; the matching
-    part is then None."""
-    from components.hyperrule.component import read_decision
-    classes = _class_names(model.uri) if model is not None else None
-    data = None
-    if statistics is not None:
-        span = examples.get_int_custom_property("span") \
-            if examples is not None and examples.has_custom_property("span") else None
-        data = {"span": span, "input_base": input_base,
-                "examples": examples.uri if examples is not None else None,
-                "splits": _split_statistics(statistics)}
-    decision = read_decision(hyperparameters.uri) if hyperparameters is not None else None
-    metrics = verdict = None
-    if evaluation is not None and model is not None:  # the Evaluator evaluates the Trainer's model
-        result, candidate = _eval_result(evaluation.uri)
-        metrics = _metrics(result, classes)
-        if blessing is not None:
-            verdict = _verdict(evaluation.uri, result, candidate, blessing)
-    return {
-        "data": data, "decision": decision, "metrics": metrics, "verdict": verdict,
-        "model": {"uri": model.uri, "model_spec": model_spec, "classes": classes}
-        if model is not None else None,
-    }
 
 
 # --- collection: the rest of the report -----------------------------------------------------
@@ -245,7 +83,7 @@ class _Run:
 
     def output(self, node, key):
         """The node's output artifact under `key` in this run as a TFX Artifact, or None."""
-        from pipeline import metadata
+        from bit_tfx.pipeline import metadata
         from tfx.types import artifact_utils
         execution = self.executions.get(node)
         artifacts = metadata.output_artifacts(self.store, execution, key) if execution is not None else []
@@ -281,7 +119,7 @@ class _Run:
 
 def _pushed_versions(store, pipeline_name, run):
     """Every version the pipeline's Pusher pushed, newest first (PushedModel properties)."""
-    from pipeline import metadata
+    from bit_tfx.pipeline import metadata
     node = store.get_context_by_type_and_name("node", f"{pipeline_name}.Pusher")
     pushes = []
     for execution in store.get_executions_by_context(node.id) if node else []:
@@ -359,7 +197,7 @@ def _most_confused(examples_uri, model_uri, classes, max_examples):
 def collect(metadata_path, pipeline_name, max_examples=DEFAULT_MAX_EXAMPLES, run_dir=None):
     """Everything the report shows about the newest run, as a plain (JSON-ready) dict.
     A part the run did not produce is None, and notes[part] says why."""
-    from pipeline import metadata
+    from bit_tfx.pipeline import metadata
     from tfx.utils import path_utils
     store = metadata.open_store(metadata_path)
     run = _Run(store, pipeline_name, metadata_path)
@@ -372,7 +210,7 @@ def collect(metadata_path, pipeline_name, max_examples=DEFAULT_MAX_EXAMPLES, run
                  "blessing": run.output("Evaluator", "blessing")}
     trainer_config = run.custom_property("Trainer", "custom_config")
     trainer_config = json.loads(trainer_config) if trainer_config else None
-    data = model_facts(**artifacts, input_base=run.custom_property(gen, "input_base"),
+    data = facts.model_facts(**artifacts, input_base=run.custom_property(gen, "input_base"),
                        model_spec=trainer_config["model_spec"] if trainer_config else None)
     model_run = run.output("Trainer", "model_run")
     model, examples = artifacts["model"], artifacts["examples"]
@@ -640,22 +478,3 @@ def write_report(config_or_run_dir, output_dir=None, max_examples=DEFAULT_MAX_EX
     with open(paths["report"], "w", encoding="utf-8") as f:
         f.write(render(data))
     return paths
-
-
-def cmd_report(args):
-    if args.max_examples < 0:
-        raise ConfigError(f"--max-examples must be 0 (skip the scan) or more, got {args.max_examples}")
-    return write_report(args.run_dir, args.report_dir, args.max_examples, args.pipeline_name)
-
-
-def add_parser(subparsers):
-    p = subparsers.add_parser("report", help="write the evaluation report (HTML + JSON) and model "
-                                             "card of the newest run in RUN_DIR")
-    p.add_argument("run_dir", metavar="RUN_DIR",
-                   help="the --output folder of bit-tfx run/demo (holds metadata.sqlite, pipeline_root)")
-    p.add_argument("--pipeline-name", default=configs.PIPELINE_NAME)
-    p.add_argument("--max-examples", type=int, default=DEFAULT_MAX_EXAMPLES, metavar="N",
-                   help=f"eval examples run through the model to find the most confused ones "
-                        f"(default {DEFAULT_MAX_EXAMPLES}; 0 skips the scan)")
-    p.add_argument("--report-dir", default=None, help="where to write (default RUN_DIR/report)")
-    p.set_defaults(func=cmd_report)

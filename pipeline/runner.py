@@ -1,10 +1,14 @@
-"""Running a pipeline locally: LocalDagRunner (Beam DirectRunner, SQLite MLMD)."""
+"""Running a pipeline locally: LocalDagRunner (Beam DirectRunner, SQLite MLMD), with one
+readable progress line per step, and the two runs the CLI offers: up to the HyperRule
+decision, and the whole DAG followed by its summary and report."""
 import contextlib
 import logging
 import re
 import time
 
 from tfx import v1 as tfx
+
+from bit_tfx.components import keys
 
 log = logging.getLogger("bit_tfx.progress")
 _COMPONENT_RE = re.compile(r"^Component (\S+) is (running|finished)\.$")
@@ -59,3 +63,43 @@ def run_local(pipeline):
              pipeline.pipeline_info.pipeline_root)
     with step_progress(len(pipeline.components)):
         tfx.orchestration.LocalDagRunner().run(pipeline)
+
+
+def run_until_hyperrule(config):
+    """Runs ingestion -> statistics -> schema -> validation -> HyperRule; returns the decision."""
+    from bit_tfx.components.hyperrule.component import read_decision
+    from bit_tfx.pipeline import metadata, pipeline
+    run_local(pipeline.build(config, pipeline.THROUGH_HYPERRULE))
+    store = metadata.open_store(config.metadata_path)
+    execution, artifact = metadata.latest_output(store, config.pipeline_name, keys.NODE_HYPERRULE,
+                                                 "hyperparameters")
+    decision = read_decision(artifact.uri)
+    log.info("HyperRule %s: %s", "cached" if metadata.was_cached(execution) else "ran", artifact.uri)
+    return decision
+
+
+def run_all(config):
+    """The whole DAG; returns its summary (results.summarize) with the report's path."""
+    from bit_tfx.pipeline import pipeline, results
+    run_local(pipeline.build(config, pipeline.THROUGH_PUSHER))
+    summary = results.summarize(config)
+    if summary["blessed"]:
+        log.info("Blessed; pushed to %s", summary["pushed_to"])
+    else:
+        log.warning("NOT blessed, not pushed: %s", "; ".join(summary.get("not_blessed_because", [])))
+    summary["report"] = write_report_safely(config)
+    return summary
+
+
+def write_report_safely(config):
+    """The evaluation report and model card under OUTPUT/report; None when that fails. The
+    model was already evaluated and pushed (or refused), so a report error must not fail the run."""
+    from bit_tfx.pipeline import report
+    try:
+        path = report.write_report(config)["report"]
+    except Exception as e:  # pylint: disable=broad-except
+        log.warning("The run finished, but its report could not be written (retry with "
+                    "`bit-tfx report %s`): %s: %s", config.output, type(e).__name__, e)
+        return None
+    log.info("Report: %s", path)
+    return path

@@ -3,11 +3,10 @@ import sys
 
 sys.path.insert(0, os.path.dirname(__file__))  # the test helpers (tests/images.py)
 
-# TF 2.16 defaults to Keras 3; TFX, TFMA and hub.KerasLayer need Keras 2 (tf_keras).
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-
+# Before any test imports TensorFlow: the package sets the Keras 2 (tf_keras) switch.
+import bit_tfx.components  # noqa: E402,F401
 import pytest  # noqa: E402
 
 
@@ -18,7 +17,7 @@ def pushed_run(tmp_path_factory):
     report, model card) so the suite pays for it once. Returns (config, summary, data dir).
     Tests must not write into it."""
     import runs
-    from pipeline import results
+    from bit_tfx.pipeline import results
     root = tmp_path_factory.mktemp("pushed_run")
     data = root / "images"
     runs.colour_images(str(data), 30, seed=1)

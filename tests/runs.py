@@ -9,8 +9,8 @@ from PIL import Image
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 
 import images
-from components import keys
-from pipeline import configs, metadata, pipeline, runner
+from bit_tfx.components import keys
+from bit_tfx.pipeline import configs, metadata, pipeline, runner
 
 
 # Red vs blue: a tiny random model separates them within a few dozen steps.

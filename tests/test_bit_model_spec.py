@@ -4,8 +4,8 @@ import sys
 
 import pytest
 
-from components.bit_model import spec as S
-from components.errors import ConfigError
+from bit_tfx.components.bit_model import spec as S
+from bit_tfx.components.errors import ConfigError
 
 VALID = {
     "hub:https://tfhub.dev/google/bit/m-r50x1/1":
@@ -72,6 +72,6 @@ def test_grammar_documented_in_module_and_docs():
 
 
 def test_spec_module_does_not_import_tensorflow():
-    code = ("import sys; import components.bit_model.spec as s; s.parse('random:tiny'); "
-            "import components.bit_model; assert 'tensorflow' not in sys.modules")
+    code = ("import sys; import bit_tfx.components.bit_model.spec as s; s.parse('random:tiny'); "
+            "import bit_tfx.components.bit_model; assert 'tensorflow' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 import images
 import runs
-from pipeline import pipeline, results
+from bit_tfx.pipeline import pipeline, results
 
 pytestmark = pytest.mark.pipeline
 def test_runs_push_blessed_models_and_refuse_a_worse_one(tmp_path):
@@ -43,7 +43,7 @@ def test_runs_push_blessed_models_and_refuse_a_worse_one(tmp_path):
     layer = hub.KerasLayer(version_dir, trainable=True)
     assert layer(tf.zeros([1, 40, 40, 3])).shape == (1, 2) and layer.trainable_weights
     # ... and a pushed version is the backbone spec of a later run (warm start).
-    from components.bit_model import build_classifier, hub as bit_hub
+    from bit_tfx.components.bit_model import build_classifier, hub as bit_hub
     # The backbone itself (pre-logits), not the whole 2-class classifier.
     backbone_dir = bit_hub.warm_start_location(version_dir)
     assert backbone_dir.endswith(bit_hub.WARM_START_DIR), backbone_dir
@@ -61,7 +61,7 @@ def test_runs_push_blessed_models_and_refuse_a_worse_one(tmp_path):
     compared = [d for d in validation.validation_details.slicing_details]
     assert compared, "the evaluation recorded no validation against thresholds"
     execution, _ = runs.latest(config, "Evaluator", "evaluation")
-    from pipeline import metadata
+    from bit_tfx.pipeline import metadata
     store = metadata.open_store(config.metadata_path)
     inputs = [e for e in store.get_events_by_execution_ids([execution.id]) if e.type == e.INPUT]
     assert any(s.key == "baseline_model" for e in inputs for s in e.path.steps)

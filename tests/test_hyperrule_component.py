@@ -2,8 +2,8 @@
 import pytest
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
-from components import keys
-from components.hyperrule import component, rule
+from bit_tfx.components import keys
+from bit_tfx.components.hyperrule import component, rule
 
 PARAMS = dict(preserve_count=0, preserve_orientation=0, batch_size=512, batch_policy="accumulate",
               k_shot=0, schedule_override="")

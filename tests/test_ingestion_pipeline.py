@@ -11,9 +11,9 @@ import tensorflow as tf
 
 import images
 import runs
-from components import keys
-from components.image_example_gen import executor
-from pipeline import metadata
+from bit_tfx.components import keys
+from bit_tfx.components.image_example_gen import executor
+from bit_tfx.pipeline import metadata
 
 pytestmark = pytest.mark.pipeline
 LABELS = ["cat", "dog", "oiseau bleu"]
@@ -126,9 +126,9 @@ def test_imported_tfrecords_with_unsupported_format_are_anomalies(tmp_path):
 
 def test_cli_prints_decision_json_and_reruns_cached(tmp_path):
     images.class_folders(str(tmp_path / "data"), ["a", "b"], 10, size=(120, 100))
-    cmd = [sys.executable, "-m", "pipeline.cli", "hyperrule", "--data", str(tmp_path / "data"),
+    cmd = [sys.executable, "-m", "bit_tfx.cli.main", "hyperrule", "--data", str(tmp_path / "data"),
            "--output", str(tmp_path / "out"), "--batch-size", "128", "--preserve-orientation"]
-    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    env = dict(os.environ)
     first = subprocess.run(cmd, capture_output=True, text=True, env=env)
     assert first.returncode == 0, first.stderr[-3000:]
     decision = json.loads(first.stdout)  # stdout holds only the JSON

@@ -14,9 +14,9 @@ import yaml
 from google.protobuf import json_format
 
 import images
-from components import keys
-from components.errors import ConfigError
-from kubeflow import config as deploy_config
+from bit_tfx.components import keys
+from bit_tfx.components.errors import ConfigError
+from bit_tfx.kubeflow import config as deploy_config
 
 IMAGE = "us-central1-docker.pkg.dev/bit-project/bit/bit-tfx:1.0"
 SA = "runner@bit-project.iam.gserviceaccount.com"
@@ -32,11 +32,11 @@ VERTEX = dict(BASE, target="vertex", data="gs://bit-bucket/images/span-{SPAN}", 
 KFP = dict(BASE, target="kfp", serving_dir="gs://bit-bucket/serving", trainer_cpu=8, trainer_memory_gb=32,
            trainer_accelerator_type="nvidia.com/gpu", trainer_accelerator_count=2, split_ratio=[1, 1])
 OUR_CODE = {
-    "components.image_example_gen.executor.Executor", "components.image_schema.component.Executor",
-    "components.image_schema.component.SpanDriftExecutor", "components.hyperrule.component.Executor",
-    "components.transform.component.Executor", "components.transform.preprocessing.preprocessing_fn",
-    "components.trainer.run.run_fn", "components.model_card.executor.Executor",
-    "components.pusher.executor.Executor"}
+    "bit_tfx.components.image_example_gen.executor.Executor", "bit_tfx.components.image_schema.component.Executor",
+    "bit_tfx.components.image_schema.component.SpanDriftExecutor", "bit_tfx.components.hyperrule.component.Executor",
+    "bit_tfx.components.transform.component.Executor", "bit_tfx.components.transform.preprocessing.preprocessing_fn",
+    "bit_tfx.components.trainer.run.run_fn", "bit_tfx.components.model_card.executor.Executor",
+    "bit_tfx.components.pusher.executor.Executor"}
 BEAM_TASKS = ("ImageExampleGen", "StatisticsGen", "HyperRuleTransform", "Evaluator")
 
 
@@ -50,7 +50,7 @@ def span_images(root):
 @pytest.fixture(scope="module")
 def compiled(tmp_path_factory):
     """Both targets compiled in this process: {target: (deploy, summary, spec, job)}."""
-    from kubeflow import compile as compiling
+    from bit_tfx.kubeflow import compile as compiling
     tmp = tmp_path_factory.mktemp("kubeflow")
     data = span_images(tmp / "images")
     result = {}
@@ -63,12 +63,12 @@ def compiled(tmp_path_factory):
 
 
 def executors(spec):
-    from kubeflow import compile as compiling
+    from bit_tfx.kubeflow import compile as compiling
     return compiling.container_executors(spec)
 
 
 def parameters(spec, task):
-    from kubeflow import image_contract
+    from bit_tfx.kubeflow import image_contract
     return image_contract.task_parameters(spec, task)
 
 
@@ -127,7 +127,7 @@ def test_scheduled_runs_take_the_newest_span_and_gate_against_the_last_blessed_m
 
 def test_configured_beam_args_resources_and_placements(compiled):
     from google.cloud.aiplatform_v1.types import custom_job
-    from components.trainer.run import TrainerConfig
+    from bit_tfx.components.trainer.run import TrainerConfig
 
     deploy, summary, spec, _ = compiled["vertex"]
     containers = executors(spec)
@@ -142,7 +142,7 @@ def test_configured_beam_args_resources_and_placements(compiled):
     assert trainer_args[trainer_args.index("--executor_class_path") + 1] == \
         "tfx.extensions.google_cloud_ai_platform.trainer.executor.GenericExecutor"
     trainer = parameters(spec, "Trainer")
-    assert trainer["run_fn"] == "components.trainer.run.run_fn"
+    assert trainer["run_fn"] == "bit_tfx.components.trainer.run.run_fn"
     custom_config = json.loads(trainer["custom_config"])
     assert custom_config["ai_platform_enable_vertex"] is True
     assert custom_config["ai_platform_vertex_region"] == "us-central1"
@@ -179,14 +179,14 @@ def test_configured_beam_args_resources_and_placements(compiled):
 
 def test_every_import_path_in_the_specs_imports(compiled):
     """The image contract: what the specs name must import where the steps run."""
-    from kubeflow import image_contract
+    from bit_tfx.kubeflow import image_contract
     paths = {}
     for target, (_, _, spec, _) in compiled.items():
         paths.update(image_contract.referenced_import_paths(spec))
     assert OUR_CODE <= set(paths)
     assert "tfx.scripts.run_executor" in paths  # the Vertex AI Training replicas' entrypoint
     assert image_contract.check_imports(paths) == {}
-    assert image_contract.check_imports(["components.trainer.run.no_such_fn"])  # the check can fail
+    assert image_contract.check_imports(["bit_tfx.components.trainer.run.no_such_fn"])  # the check can fail
 
 
 # --------------------------------------------------------------------------- a step, as a pod runs it
@@ -263,7 +263,7 @@ def test_image_example_gen_runs_from_the_compiled_spec_like_a_pod(compiled, tmp_
 def _main(argv, capsys):
     """`bit-tfx ARGV` in this process: (exit code, stdout, stderr)."""
     import logging
-    from pipeline import cli
+    from bit_tfx.cli import main as cli
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     try:
@@ -334,8 +334,8 @@ def test_config_file_unknown_keys_and_kfp_time_zone_are_errors(tmp_path, capsys)
 
 
 def test_flags_override_the_config_file_and_valid_crons_pass(tmp_path):
-    from kubeflow import cli as kubeflow_cli
-    from pipeline import cli
+    from bit_tfx.cli import deploy as kubeflow_cli
+    from bit_tfx.cli import main as cli
     path = tmp_path / "deploy.json"
     path.write_text(json.dumps(dict(VERTEX, cron="0 3 * * 1", batch_size=128)))
     args = cli.build_parser().parse_args(["schedule", "--config", str(path), "--region", "europe-west4",
@@ -353,7 +353,7 @@ def test_flags_override_the_config_file_and_valid_crons_pass(tmp_path):
 
 
 def test_tpu_vm_training_sets_the_local_tpu_for_the_distribution_strategy():
-    from kubeflow import placement
+    from bit_tfx.kubeflow import placement
     deploy = deploy_config.load(dict(VERTEX, trainer_machine_type="ct5lp-hightpu-4t", trainer_accelerator_type=None,
                                      trainer_tpu_topology="2x2", trainer_replica_count=1)).validate()
     (pool,) = placement.KubeflowPlatform(deploy).vertex_training_args()["job_spec"]["worker_pool_specs"]
@@ -414,10 +414,10 @@ def test_tfx_cli_vertex_engine_accepts_the_runner_file(tmp_path):
     bin_dir = os.path.dirname(sys.executable)
     env = dict(os.environ, BIT_TFX_DEPLOY_CONFIG=str(path), HOME=str(tmp_path),
                PATH=bin_dir + os.pathsep + os.environ["PATH"])  # the CLI asks `pip freeze` for kfp
-    runner = os.path.abspath("kubeflow/runner.py")
+    runner = os.path.abspath("kubeflow_v2_runner.py")
     done = subprocess.run([os.path.join(bin_dir, "tfx"), "pipeline", "create", "--engine=vertex",
                            f"--pipeline_path={runner}"], capture_output=True, text=True, env=env, cwd=str(tmp_path))
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    from kubeflow import compile as compiling
+    from bit_tfx.kubeflow import compile as compiling
     spec, job = compiling.load(str(tmp_path / "tfx" / "vertex" / "bit-tfx" / "pipeline.json"))
     assert job is not None and "Trainer" in spec.root.dag.tasks

@@ -10,8 +10,8 @@ import tensorflow as tf
 from PIL import Image
 
 import images
-from components.bit_model import hub, imagenet, resnet_v2, weights
-from pipeline import cli
+from bit_tfx.components.bit_model import hub, imagenet, resnet_v2, weights
+from bit_tfx.cli import common, main as cli
 from test_bit_model_resnet import random_official_arrays
 
 GOLDEN_RETRIEVER = 207
@@ -62,7 +62,7 @@ def test_pushed_model_table_reports_bad_files_and_classifies_the_rest(pushed_run
     # Batches of 4 put both bad files in one batch with good ones: retried file by file.
     code, out, err = predict(capsys, "--model", serving_dir(pushed_run), "--batch-size", 4,
                              inputs)
-    assert code == cli.EXIT_RUN, err
+    assert code == common.EXIT_RUN, err
     rows = [line.split(None, 4) for line in out.splitlines()]
     assert rows[0] == ["file", "#", "probability", "class"]
     # A file's first row: FILE 1 PROBABILITY CLASS, or FILE - - ERROR REASON; then ranks 2..k.
@@ -85,7 +85,7 @@ def test_pushed_model_json_files_and_folders_top_k_clamped(pushed_run, inputs, c
     argv = [red[0], inputs / "x.png", inputs / "colours" / "blue", red[1]]
     code, out, err = predict(capsys, "--model", pushed_run[1]["pushed_to"], "--json",
                              "--top-k", 5, *argv)
-    assert code == cli.EXIT_RUN, err
+    assert code == common.EXIT_RUN, err
     records = json_lines(out)
     blue = sorted(str(p) for p in (inputs / "colours" / "blue").iterdir())
     assert [r["file"] for r in records] == [str(red[0]), str(inputs / "x.png"), *blue,
@@ -118,9 +118,9 @@ def test_pushed_model_versions(pushed_run, inputs, tmp_path, capsys):
     code, _, err = predict(capsys, "--model", serving, "--version", 1, image)
     assert code == 0 and f"pushed model {serving / '1'}" in err
     code, _, err = predict(capsys, "--model", serving, "--version", 12, image)
-    assert code == cli.EXIT_CONFIG and "--version 12 is not in" in err and "there: 1, 7" in err
+    assert code == common.EXIT_CONFIG and "--version 12 is not in" in err and "there: 1, 7" in err
     code, _, err = predict(capsys, "--model", serving / "7", "--version", 1, image)
-    assert code == cli.EXIT_CONFIG and "is itself a version folder" in err
+    assert code == common.EXIT_CONFIG and "is itself a version folder" in err
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -143,7 +143,7 @@ def test_bad_model_option_or_path_exits_2_naming_it(argv, message, tmp_path, cap
     images.write(str(image), images.rgb_png())
     fill = dict(tmp=tmp_path, img=image)
     code, out, err = predict(capsys, *[a.format(**fill) for a in argv])
-    assert code == cli.EXIT_CONFIG and out == ""
+    assert code == common.EXIT_CONFIG and out == ""
     assert message.format(**fill) in err
 
 
@@ -248,14 +248,14 @@ def test_not_1000_classes_is_refused_naming_the_file(tiny_imagenet, photos, tmp_
     ten = resnet_v2.build("tiny", num_classes=10)
     npz = weights.save_npz(ten, str(tmp_path / "ten_classes.npz"))
     code, _, err = predict(capsys, "--model", npz, "--resolution", SIZE, photos[0])
-    assert code == cli.EXIT_CONFIG
+    assert code == common.EXIT_CONFIG
     assert f"{npz} has a 10-class head, not the 1000 ImageNet-1k classes" in err
 
     features = hub.export_hub_savedmodel(resnet_v2.build("tiny"), str(tmp_path / "features"))
     code, _, err = predict(capsys, "--model", f"hub:{features}", photos[0])
-    assert code == cli.EXIT_CONFIG
+    assert code == common.EXIT_CONFIG
     assert f"TF Hub module {features} outputs shape [1, 1024]" in err
 
     _, _, hub_dir = tiny_imagenet   # a TF Hub directory without hub: is taken for a pushed model
     code, _, err = predict(capsys, "--model", hub_dir, photos[0])
-    assert code == cli.EXIT_CONFIG and f"use --model hub:{hub_dir}" in err
+    assert code == common.EXIT_CONFIG and f"use --model hub:{hub_dir}" in err

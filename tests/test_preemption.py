@@ -17,11 +17,11 @@ pytestmark = pytest.mark.pipeline
 def test_killed_trainer_resumes_from_its_last_checkpoint(tmp_path):
     colour_images(str(tmp_path / "data"), 20, seed=5)
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "pipeline.cli", "run", "--data", str(tmp_path / "data"),
+    cmd = [sys.executable, "-m", "bit_tfx.cli.main", "run", "--data", str(tmp_path / "data"),
            "--output", str(out), "--model", "random:tiny", "--batch-size", "16",
            "--batch-policy", "scale_lr", "--checkpoint-every", "5", "--min-accuracy", "0",
            "--schedule-override", '{"warmup": 2, "boundaries": [30, 35, 38], "total": 40, "learning_rate": 0.01}']
-    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    env = dict(os.environ)
     first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
                              start_new_session=True)
     # Wait until the manager has recorded ckpt-5 (its state file is written atomically, after

@@ -16,9 +16,10 @@ import tempfile
 import pytest
 from PIL import Image
 
-from components.hyperrule import rule
-from components.model_card import card
-from pipeline import cli, report
+from bit_tfx.components.hyperrule import rule
+from bit_tfx.components.model_card import card
+from bit_tfx.cli import common, main as cli
+from bit_tfx.pipeline import report
 
 CHROMIUM = "/usr/bin/chromium"
 WINDOW = (1280, 2400)
@@ -141,7 +142,7 @@ def test_model_card_markdown_and_html_escape_and_state_the_facts():
 
 
 def test_report_of_a_folder_without_metadata_names_it(tmp_path, capsys):
-    assert cli.main(["report", str(tmp_path)]) == cli.EXIT_CONFIG
+    assert cli.main(["report", str(tmp_path)]) == common.EXIT_CONFIG
     error = capsys.readouterr().err
     assert os.path.join(str(tmp_path), "metadata.sqlite") in error and "--output" in error
 

@@ -4,8 +4,8 @@ import os
 import pytest
 
 import images
-from components.image_example_gen import sources
-from components.image_example_gen.sources import SourceError
+from bit_tfx.components.image_example_gen import sources
+from bit_tfx.components.image_example_gen.sources import SourceError
 
 
 def test_class_folders_detected_and_planned(tmp_path):

@@ -20,7 +20,7 @@ def test_tfx_pipeline_create_and_run_create(tmp_path):
     bin_dir = os.path.dirname(sys.executable)
     env = dict(os.environ, BIT_TFX_CONFIG=str(tmp_path / "run.json"), HOME=str(tmp_path),
                PATH=bin_dir + os.pathsep + os.environ["PATH"])
-    runner = os.path.abspath("pipeline/local_runner.py")
+    runner = os.path.abspath("local_runner.py")
     for args in (["pipeline", "create", "--engine=local", f"--pipeline_path={runner}"],
                  ["run", "create", "--engine=local", "--pipeline_name=bit-tfx"]):
         done = subprocess.run([os.path.join(bin_dir, "tfx")] + args, capture_output=True, text=True,

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.hyperrule import rule
-from components.trainer import augment
-from components.trainer.schedule import HyperRuleSchedule
+from bit_tfx.components.hyperrule import rule
+from bit_tfx.components.trainer import augment
+from bit_tfx.components.trainer.schedule import HyperRuleSchedule
 
 
 @pytest.mark.parametrize("dataset_size", [1000, 50_000, 1_000_000])
@@ -61,14 +61,15 @@ def test_mixup_mixes_images_and_labels_with_one_lambda():
 _AGREEMENT = textwrap.dedent("""
     import json, os, sys
     import numpy as np
+    import bit_tfx.components  # before TensorFlow: Keras 2
     import tensorflow as tf
     if sys.argv[1] == "mirrored":
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(
             cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
-    from components.bit_model import build_classifier
-    from components.hyperrule import rule
-    from components.trainer import distribution, run
+    from bit_tfx.components.bit_model import build_classifier
+    from bit_tfx.components.hyperrule import rule
+    from bit_tfx.components.trainer import distribution, run
     strategy = distribution.choose_strategy()
     decision = rule.decide(1000, 3, 32 * 32, batch_size=4, batch_policy="accumulate",
                            schedule_override={"warmup": 1, "boundaries": [2], "total": 4})
@@ -103,7 +104,7 @@ _AGREEMENT = textwrap.dedent("""
 
 
 def _env(**extra):
-    return dict(os.environ, PYTHONPATH=os.getcwd(), TF_USE_LEGACY_KERAS="1", **extra)
+    return dict(os.environ, **extra)
 
 
 def _result(stdout):
@@ -154,7 +155,7 @@ def test_multi_worker_on_loopback_agrees_with_one_device(single_device):
 
 
 def test_k_shot_choice_is_k_per_class_and_independent_of_order():
-    from components.trainer import kshot
+    from bit_tfx.components.trainer import kshot
     pairs = [(f"{label}/{i}.jpg", label) for label in ("a", "b", "c") for i in range(50)]
     chosen = kshot.select(pairs, 5)
     assert len(chosen) == 15 and all(sum(f.startswith(f"{c}/") for f in chosen) == 5 for c in "abc")
@@ -166,12 +167,13 @@ def test_k_shot_choice_is_k_per_class_and_independent_of_order():
 _MIXED = textwrap.dedent("""
     import sys
     import numpy as np
+    import bit_tfx.components  # before TensorFlow: Keras 2
     import tensorflow as tf
     import tf_keras as keras
     keras.mixed_precision.set_global_policy("mixed_" + sys.argv[1])
-    from components.bit_model import build_classifier
-    from components.hyperrule import rule
-    from components.trainer import run
+    from bit_tfx.components.bit_model import build_classifier
+    from bit_tfx.components.hyperrule import rule
+    from bit_tfx.components.trainer import run
     decision = rule.decide(1000, 3, 32 * 32, batch_size=4, batch_policy="accumulate",
                            schedule_override={"warmup": 1, "boundaries": [2], "total": 4})
     decision["effective_batch_size"] = 8; decision["gradient_accumulation_steps"] = 2
@@ -194,7 +196,7 @@ def test_mixed_precision_trains_with_a_float32_head(mode):
 def test_trainer_config_reads_ours_ignores_the_vertex_extension_keys_and_refuses_typos():
     from tfx.extensions.google_cloud_ai_platform import constants
     from tfx.extensions.google_cloud_ai_platform.trainer import executor as vertex_trainer
-    from components.trainer.run import TrainerConfig
+    from bit_tfx.components.trainer.run import TrainerConfig
     # What the Vertex AI Trainer extension forwards to run_fn inside the training job.
     config = TrainerConfig.from_custom_config({
         "model_spec": "random:tiny", "checkpoint_every": 7,
@@ -212,7 +214,7 @@ def _counter_checkpoint():
 
 
 def _save_steps(directory, steps):
-    from components.trainer import checkpoints
+    from bit_tfx.components.trainer import checkpoints
     checkpoint, step, weights = _counter_checkpoint()
     manager = checkpoints.manager(checkpoint, directory, None)
     for n in steps:
@@ -223,7 +225,7 @@ def _save_steps(directory, steps):
 
 def test_resume_takes_a_complete_checkpoint_the_state_file_missed(tmp_path):
     """Killed after ckpt-10's files but before the `checkpoint` state file named it."""
-    from components.trainer import checkpoints
+    from bit_tfx.components.trainer import checkpoints
     directory = str(tmp_path / "ckpt")
     _save_steps(directory, [5])
     state = open(os.path.join(directory, "checkpoint")).read()
@@ -241,7 +243,7 @@ def test_resume_takes_a_complete_checkpoint_the_state_file_missed(tmp_path):
 
 
 def test_resume_skips_a_checkpoint_cut_off_while_being_written(tmp_path):
-    from components.trainer import checkpoints
+    from bit_tfx.components.trainer import checkpoints
     directory = str(tmp_path / "ckpt")
     _save_steps(directory, [5, 10])
     data = [p for p in os.listdir(directory) if p.startswith("ckpt-10.data")][0]

@@ -15,9 +15,9 @@ from typing import Optional, Union
 
 import tf_keras as keras
 
-from components.bit_model import hub as bit_hub
-from components.bit_model import resnet_v2, spec as bit_spec, weights
-from components.errors import ConfigError
+from bit_tfx.components.bit_model import hub as bit_hub
+from bit_tfx.components.bit_model import resnet_v2, spec as bit_spec, weights
+from bit_tfx.components.errors import ConfigError
 
 INPUT_RANGE = (0.0, 1.0)
 BACKBONE_NAME = "resnet"

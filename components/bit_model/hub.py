@@ -16,15 +16,15 @@ takes float32 [B, H, W, 3] in [0, 1] and returns pre-logits (feature extractor) 
 (a model with a head). A `serving_default` signature {"images"} -> {"output"} is added.
 
 CLI (the project CLI wires it later):
-  python -m components.bit_model.hub export --arch R50x1 --weights BiT-M-R50x1 --out DIR
-  python -m components.bit_model.hub export --arch tiny --out DIR      # random smoke model
+  python -m bit_tfx.components.bit_model.hub export --arch R50x1 --weights BiT-M-R50x1 --out DIR
+  python -m bit_tfx.components.bit_model.hub export --arch tiny --out DIR      # random smoke model
 """
 import argparse
 import os
 import sys
 from typing import Optional
 
-from components.errors import ConfigError
+from bit_tfx.components.errors import ConfigError
 
 SCALING_LAYER = "bit_input_scaling"  # factory models take [0, 1]: their first layer
 
@@ -79,7 +79,7 @@ def export_hub_savedmodel(model, export_dir: str, verify: bool = False):
     """
     import tensorflow as tf
 
-    from components.bit_model import resnet_v2
+    from bit_tfx.components.bit_model import resnet_v2
 
     resnet_v2.official_variables(model)  # refuses hub-wrapping models: nothing native to export
     unit_input = _takes_unit_range(model)
@@ -137,7 +137,7 @@ def verify_export(model, export_dir: str, size: int = 64, atol: float = 1e-4) ->
 
 
 def _export_cli(args) -> int:
-    from components.bit_model import resnet_v2, weights
+    from bit_tfx.components.bit_model import resnet_v2, weights
 
     arrays = weights.read_npz(args.weights, args.cache_dir) if args.weights else None
     arch = args.arch
@@ -167,7 +167,7 @@ def _export_cli(args) -> int:
 
 
 def main(argv: Optional[list] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m components.bit_model.hub",
+    parser = argparse.ArgumentParser(prog="python -m bit_tfx.components.bit_model.hub",
                                      description="TF Hub tools for BiT models")
     sub = parser.add_subparsers(dest="command", required=True)
     exp = sub.add_parser("export", help="export a native BiT as a TF Hub SavedModel")

@@ -15,7 +15,7 @@ Layout (F = bottleneck width of the block, wf = width factor):
   head:  GN, ReLU, global average pool (pre-logits, 2048*wf), Dense zero-initialised.
 
 The model returned by `build` takes images scaled to [-1, 1] (what the .npz weights were
-trained on); `components.bit_model.factory` wraps it so callers feed [0, 1].
+trained on); `bit_tfx.components.bit_model.factory` wraps it so callers feed [0, 1].
 """
 import dataclasses
 import re
@@ -24,7 +24,7 @@ from typing import Dict, Optional, Tuple
 import tensorflow as tf
 import tf_keras as keras
 
-from components.errors import ConfigError
+from bit_tfx.components.errors import ConfigError
 
 # Official .npz prefix; every native variable maps to PREFIX + layer name + "/" + weight.
 PREFIX = "resnet/"

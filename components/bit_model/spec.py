@@ -39,7 +39,7 @@ import dataclasses
 import re
 from typing import Optional
 
-from components.errors import ConfigError
+from bit_tfx.components.errors import ConfigError
 
 KINDS = ("hub", "npz", "random")
 HUB_BASE = "https://tfhub.dev/google/bit/"

@@ -22,12 +22,12 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
-from components.errors import ConfigError
+from bit_tfx.components.errors import ConfigError
 
 BASE_URL = "https://storage.googleapis.com/bit_models/"
 # Published upstream checkpoints (BiT paper / official repository; R152x2 appears in the
 # official PyTorch and JAX model lists for both BiT-S and BiT-M).
-from components.bit_model.spec import PUBLISHED_ARCHS  # noqa: E402  (one list, pure Python)
+from bit_tfx.components.bit_model.spec import PUBLISHED_ARCHS  # noqa: E402  (one list, pure Python)
 PUBLISHED_NAME_RE = re.compile(
     r"^BiT-(?P<up>[SM])-(?P<arch>R(?:50|101|152)x[1-4])(?P<ft>-ILSVRC2012)?$")
 CACHE_SUBDIR = "bit_models"
@@ -116,7 +116,7 @@ def load_npz(model, source, skip_head: bool = False, cache_dir: Optional[str] = 
     as initialised; everything else must still match.
     Returns {"loaded": [...], "skipped": [...]} (official names).
     """
-    from components.bit_model import resnet_v2
+    from bit_tfx.components.bit_model import resnet_v2
 
     arrays = source if isinstance(source, dict) else read_npz(source, cache_dir)
     label = "(in-memory arrays)" if isinstance(source, dict) else str(source)
@@ -146,7 +146,7 @@ def load_npz(model, source, skip_head: bool = False, cache_dir: Optional[str] = 
 
 def model_arrays(model) -> Dict[str, np.ndarray]:
     """{official name: numpy array} of a native model, head kernel as (1, 1, C, K)."""
-    from components.bit_model import resnet_v2
+    from bit_tfx.components.bit_model import resnet_v2
     return {name: var.numpy().reshape(resnet_v2.official_shape(name, var))
             for name, var in resnet_v2.official_variables(model).items()}
 

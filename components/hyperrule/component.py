@@ -21,8 +21,8 @@ from tfx.dsl.components.base import base_component, base_executor, executor_spec
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
-from components import keys
-from components.hyperrule import rule
+from bit_tfx.components import keys
+from bit_tfx.components.hyperrule import rule
 
 STATISTICS_KEY = "statistics"
 HYPERPARAMETERS_KEY = "hyperparameters"

@@ -22,8 +22,8 @@ from tfx.types import artifact_utils
 from tfx.types import standard_component_specs as specs
 from tfx.utils import proto_utils
 
-from components import keys
-from components.image_example_gen import image_check, sources
+from bit_tfx.components import keys
+from bit_tfx.components.image_example_gen import image_check, sources
 
 LAYOUT_KEY = "layout"
 MAX_BAD_FRACTION_KEY = "max_bad_fraction"

@@ -14,7 +14,7 @@ import warnings
 
 from PIL import Image, UnidentifiedImageError
 
-from components import keys
+from bit_tfx.components import keys
 
 
 class BadImage(Exception):

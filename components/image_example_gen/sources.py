@@ -20,8 +20,8 @@ import posixpath
 
 import tensorflow as tf
 
-from components import keys
-from components.errors import ConfigError
+from bit_tfx.components import keys
+from bit_tfx.components.errors import ConfigError
 
 CLASS_FOLDERS = "class_folders"
 SPLIT_FOLDERS = "split_folders"

@@ -32,7 +32,7 @@ from tfx.types import standard_component_specs as specs
 from tfx.types.component_spec import ChannelParameter
 from tfx.utils import io_utils
 
-from components import keys
+from bit_tfx.components import keys
 
 MAX_LABEL_DOMAIN = 100_000
 SCHEMA_FILE = "schema.pbtxt"

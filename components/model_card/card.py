@@ -11,13 +11,13 @@ the Markdown and in its HTML rendering.
 import html
 import re
 
-from components import keys
+from bit_tfx.components import keys
 
 CARD_MARKDOWN = "model_card.md"
 CARD_HTML = "model_card.html"
 CARD_DIR = "assets.extra"  # inside the SavedModel: TF Serving ignores it
 FEW_EVAL_EXAMPLES = 10     # per-class metrics on fewer eval images than this are called unreliable
-# TFMA's Precision/Recall binarized by class id (pipeline.eval_config) count a class as
+# TFMA's Precision/Recall binarized by class id (evaluation/gate.py) count a class as
 # predicted when its score is above 0.5, one class against the rest; the confusion matrix
 # takes the best class. With many classes or a weak model the two differ.
 PER_CLASS_NOTE = ("Per class: one-vs-rest precision and recall at score > 0.5 (TFMA, binarized by "
@@ -124,7 +124,7 @@ def limitations(facts):
 
 
 def render_markdown(facts):
-    """The card for one trained model. `facts` is pipeline.report.model_facts(...)."""
+    """The card for one trained model. `facts` is facts.model_facts(...)."""
     model, data, decision = facts.get("model"), facts.get("data"), facts.get("decision")
     metrics, verdict = facts.get("metrics"), facts.get("verdict")
     classes = (model or {}).get("classes") or []

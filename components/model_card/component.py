@@ -11,7 +11,7 @@ The blessing keeps naming the Trainer's model (current_model_id), so the
 model as the next run's baseline; this copy is never the baseline. Input and output cannot
 share the key `model` (TFX argument names are unique), so the input is `trained_model`.
 
-The executor is referenced by its import path (components.model_card.executor.Executor), as
+The executor is referenced by its import path (bit_tfx.components.model_card.executor.Executor), as
 Kubeflow / Vertex containers load it.
 """
 from tfx import types
@@ -19,7 +19,7 @@ from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
-from components.model_card import executor
+from bit_tfx.components.model_card import executor
 
 
 class ModelCardGenSpec(ComponentSpec):

@@ -1,6 +1,6 @@
 """ModelCardGen's executor: the trained model, copied, with its model card in assets.extra/.
 
-The facts come from pipeline.report.model_facts, the function the evaluation report uses, so
+The facts come from facts.model_facts, the function the evaluation report uses too, so
 the card and the report state the same numbers. The output keeps the Trainer's Model layout
 (`<uri>/Format-Serving/`, tfx.utils.path_utils), so the stock Pusher pushes it unchanged.
 """
@@ -12,8 +12,8 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import io_utils, path_utils
 
-from components.model_card import card
-from pipeline import report
+from bit_tfx.components.model_card import card
+from bit_tfx.components.model_card import facts as model_facts
 
 TRAINED_MODEL_KEY = "trained_model"
 EVALUATION_KEY = "evaluation"
@@ -34,7 +34,7 @@ class Executor(base_executor.BaseExecutor):
             return artifact_utils.get_single_instance(input_dict[key])
 
         trained = single(TRAINED_MODEL_KEY)
-        facts = report.model_facts(
+        facts = model_facts.model_facts(
             examples=single(EXAMPLES_KEY), statistics=single(STATISTICS_KEY),
             hyperparameters=single(HYPERPARAMETERS_KEY), model=trained,
             evaluation=single(EVALUATION_KEY), blessing=single(BLESSING_KEY),

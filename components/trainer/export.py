@@ -23,8 +23,8 @@ import os
 import tensorflow as tf
 import tf_keras as keras
 
-from components import keys
-from components.bit_model import hub as bit_hub, resnet_v2
+from bit_tfx.components import keys
+from bit_tfx.components.bit_model import hub as bit_hub, resnet_v2
 
 
 class ReusableModule(tf.Module):

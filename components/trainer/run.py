@@ -25,10 +25,10 @@ import tensorflow_transform as tft
 import tf_keras as keras
 from tfx_bsl.public import tfxio
 
-from components import keys
-from components.bit_model import build_classifier
-from components.trainer import augment, checkpoints, distribution, export, kshot
-from components.trainer.schedule import HyperRuleSchedule
+from bit_tfx.components import keys
+from bit_tfx.components.bit_model import build_classifier
+from bit_tfx.components.trainer import augment, checkpoints, distribution, export, kshot
+from bit_tfx.components.trainer.schedule import HyperRuleSchedule
 
 log = logging.getLogger("bit_tfx.trainer")
 MIXED_PRECISION = ("none", "bfloat16", "float16")

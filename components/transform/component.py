@@ -15,11 +15,11 @@ from tfx.types import artifact_utils, standard_artifacts
 from tfx.types import standard_component_specs as specs
 from tfx.types.component_spec import ChannelParameter
 
-from components.hyperrule.component import read_decision
-from components.transform.preprocessing import HYPERRULE_CONFIG_KEY
+from bit_tfx.components.hyperrule.component import read_decision
+from bit_tfx.components.transform.preprocessing import HYPERRULE_CONFIG_KEY
 
 HYPERPARAMETERS_KEY = "hyperparameters"
-PREPROCESSING_FN = "components.transform.preprocessing.preprocessing_fn"
+PREPROCESSING_FN = "bit_tfx.components.transform.preprocessing.preprocessing_fn"
 
 
 class HyperRuleTransformSpec(specs.TransformSpec):

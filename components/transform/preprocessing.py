@@ -17,7 +17,7 @@ by HyperRuleTransform's executor from the HyperParameters artifact.
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from components import keys
+from bit_tfx.components import keys
 
 HYPERRULE_CONFIG_KEY = "hyperrule"
 

@@ -10,12 +10,14 @@ is `trainer_accelerator_type`); flags win. The data and model flags are those of
 `bit-tfx run`. See docs/deploy.md.
 """
 import argparse
+import dataclasses
+import logging
 import os
 import tempfile
 
-from components.errors import ConfigError
-from kubeflow import config as deploy_config
-from pipeline import cli as base_cli
+from bit_tfx.cli import common
+from bit_tfx.components.errors import ConfigError
+from bit_tfx.kubeflow import config as deploy_config
 
 # Flag help for the deployment keys; types, defaults and choices come from DeployConfig.
 _HELP = {
@@ -77,11 +79,10 @@ def _add_deploy_args(p, schedule):
     p.add_argument("--num-classes", type=int, metavar="N",
                    help="number of classes, for per-class metrics (remote data is not listed at compile time)")
     g = p.add_argument_group("deployment")
-    import dataclasses  # pylint: disable=import-outside-toplevel
     for field in dataclasses.fields(deploy_config.DeployConfig):
         if field.name not in _HELP:
             continue
-        python_type = deploy_config._python_type(field.type)  # pylint: disable=protected-access
+        python_type = deploy_config.python_type(field.type)
         g.add_argument("--" + field.name.replace("_", "-"), type=python_type, choices=_CHOICES.get(field.name),
                        help=_HELP[field.name])
     if schedule:
@@ -96,14 +97,10 @@ def add_parsers(subparsers):
             ("schedule", cmd_schedule, "create a Vertex AI schedule or KFP recurring run for retraining")):
         # "resolve": our --output (the compiled file) and --pipeline-root replace those of `run`.
         p = subparsers.add_parser(name, help=text, conflict_handler="resolve", description=__doc__.splitlines()[0])
-        base_cli._add_data_args(p, data_required=False)  # pylint: disable=protected-access
-        base_cli._add_train_args(p)  # pylint: disable=protected-access
+        common.add_data_args(p, data_required=False)
+        common.add_train_args(p)
         _add_deploy_args(p, schedule=name == "schedule")
-        # Only what the user gave reaches the config, so the file's values are not
-        # overwritten by flag defaults.
-        for action in p._actions:  # pylint: disable=protected-access
-            if action.dest not in ("help", "dry_run"):
-                action.default = argparse.SUPPRESS
+        common.suppress_defaults(p, keep=("help", "dry_run"))
         p.set_defaults(func=func)
 
 
@@ -120,18 +117,16 @@ def cmd_compile(args):
     if not deploy.output:
         raise ConfigError("output: name the compiled file (--output pipeline.json for vertex, "
                           "pipeline.yaml for kfp)")
-    from kubeflow import compile as compiling  # pylint: disable=import-outside-toplevel
+    from bit_tfx.kubeflow import compile as compiling
     return compiling.compile_pipeline(deploy)
 
 
 def cmd_schedule(args):
-    import dataclasses  # pylint: disable=import-outside-toplevel
     deploy = deploy_from_args(args).validate(need_cron=True)
     if deploy.run.max_accuracy_drop > 0:
-        import logging  # pylint: disable=import-outside-toplevel
         logging.warning("max_accuracy_drop is %s: a scheduled run may push a model that much worse than "
                         "the last blessed one (0 forbids any drop)", deploy.run.max_accuracy_drop)
-    from kubeflow import compile as compiling, schedule  # pylint: disable=import-outside-toplevel
+    from bit_tfx.kubeflow import compile as compiling, schedule
     with tempfile.TemporaryDirectory(prefix="bit-tfx-schedule-") as tmp:
         if not deploy.output:
             suffix = deploy_config.OUTPUT_SUFFIXES[deploy.target][0]

@@ -1,6 +1,6 @@
 """Runner file for the TFX CLI's Vertex engine:
 
-    BIT_TFX_DEPLOY_CONFIG=deploy.yaml tfx pipeline create --engine=vertex --pipeline_path=kubeflow/runner.py
+    BIT_TFX_DEPLOY_CONFIG=deploy.yaml tfx pipeline create --engine=vertex --pipeline_path=kubeflow_v2_runner.py
     BIT_TFX_DEPLOY_CONFIG=deploy.yaml tfx run create --engine=vertex --pipeline_name=bit-tfx \\
         --project=PROJECT --region=REGION
 
@@ -9,7 +9,7 @@ kubeflow/config.py, as `bit-tfx compile --config` reads). The file calls
 KubeflowV2DagRunner.run() exactly once, as the CLI requires; the CLI stores the PipelineJob
 JSON under ~/tfx/vertex/<pipeline name>/ and `tfx run create` submits it.
 
-Run directly (`python kubeflow/runner.py`) it writes the file named by the config's
+Run directly (`python kubeflow_v2_runner.py`) it writes the file named by the config's
 `output` (default ./<pipeline name>.json, or .yaml for target kfp).
 
 `--engine=kubeflow` is KFP v1, whose runner TFX 1.16 no longer has (the CLI fails with an
@@ -19,15 +19,9 @@ import dataclasses
 import os
 import sys
 
-# Run as a script, this file's folder is sys.path[0], where `config`, `compile` or `cli`
-# would name our modules instead of packages: import from the project root instead.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [os.path.dirname(_HERE)] + [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-
-from components.errors import ConfigError  # noqa: E402
-from kubeflow import compile as compiling  # noqa: E402
-from kubeflow import config as deploy_config  # noqa: E402
+from bit_tfx.components.errors import ConfigError
+from bit_tfx.kubeflow import compile as compiling
+from bit_tfx.kubeflow import config as deploy_config
 
 CONFIG_ENV = "BIT_TFX_DEPLOY_CONFIG"
 

@@ -1,0 +1,127 @@
+"""What every subcommand shares: the exit codes, plain-text Output, and the flags of the
+data and training groups (`run`, `demo`, `hyperrule`, `compile`, `schedule`)."""
+import argparse
+import dataclasses
+import json
+
+from bit_tfx.components import keys
+from bit_tfx.components.hyperrule import rule
+from bit_tfx.pipeline import configs
+
+EXIT_OK = 0
+EXIT_RUN = 1      # the work ran and failed, or some inputs failed and were reported
+EXIT_CONFIG = 2   # bad flags, configuration or input paths: nothing was run
+
+
+@dataclasses.dataclass
+class Output:
+    """A command's stdout when it is not one JSON document (a table, JSON lines), with the
+    exit code to end on (EXIT_RUN when some inputs failed and were reported)."""
+    text: str
+    exit_code: int = EXIT_OK
+
+
+def ratio(text):
+    try:
+        train, eval_ = (int(v) for v in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected TRAIN:EVAL integers such as 9:1, got {text!r}")
+    return train, eval_
+
+
+def json_object(text):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({e}): {text!r}")
+
+
+def positive(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def add_data_args(p, data_required=True):
+    g = p.add_argument_group("data")
+    g.add_argument("--data", required=data_required,
+                   help="image folder (root/<label>/..., or root/train|eval/<label>/...), a CSV "
+                        "manifest path,label[,split], or TFRecords; {SPAN} in a name picks the newest span")
+    g.add_argument("--layout", default="auto",
+                   choices=["auto", "class_folders", "split_folders", "csv", "tfrecord"])
+    g.add_argument("--split-ratio", type=ratio, default=keys.DEFAULT_SPLIT_RATIO, metavar="TRAIN:EVAL",
+                   help="hash split when the data has no split of its own (default 9:1)")
+    g.add_argument("--max-bad-fraction", type=float, default=keys.DEFAULT_MAX_BAD_FRACTION,
+                   help="fail when more than this fraction of files are not usable images (default 0.01)")
+    g.add_argument("--max-image-pixels", type=int, default=keys.DEFAULT_MAX_IMAGE_PIXELS,
+                   help="refuse images with more pixels than this as decompression bombs")
+    g = p.add_argument_group("HyperRule")
+    g.add_argument("--preserve-count", action="store_true",
+                   help="the label counts objects: no random crop")
+    g.add_argument("--preserve-orientation", action="store_true",
+                   help="the label depends on orientation: no random flip")
+    g.add_argument("--batch-size", type=int, default=rule.BASE_BATCH,
+                   help="global batch actually used (default 512)")
+    g.add_argument("--batch-policy", choices=rule.BATCH_POLICIES, default="accumulate",
+                   help="keep the rule at a smaller batch by accumulating gradients to 512 "
+                        "(exact, default) or by scaling the learning rate linearly")
+    g.add_argument("--k-shot", type=int, default=None, help="k examples per class (dataset size k*classes)")
+    g.add_argument("--schedule-override", type=json_object, default=None, metavar="JSON",
+                   help='smoke runs only: {"warmup": 2, "boundaries": [4, 6, 8], "total": 10}; '
+                        "recorded in the artifact as an override")
+    g = p.add_argument_group("run")
+    g.add_argument("--output", default=configs.RunConfig.output,
+                   help="pipeline root, SQLite metadata and logs go under this folder")
+    g.add_argument("--pipeline-root", default=None,
+                   help="where artifacts go (default OUTPUT/pipeline_root); gs://... for Dataflow")
+    g.add_argument("--pipeline-name", default=configs.PIPELINE_NAME)
+    g.add_argument("--beam-arg", action="append", default=None, metavar="ARG",
+                   help="Beam pipeline argument, repeatable (default: in-memory DirectRunner); "
+                        "e.g. --beam-arg=--direct_running_mode=multi_processing --beam-arg=--direct_num_workers=2")
+
+
+def add_train_args(p):
+    g = p.add_argument_group("model, evaluation and serving")
+    g.add_argument("--model", dest="model_spec", default=configs.DEFAULT_MODEL_SPEC, metavar="SPEC",
+                   help="backbone: hub:URL|DIR, npz:NAME|PATH, BiT-M-R50x1, random:ARCH "
+                        "(docs/models.md); default BiT-M-R50x1 from TF Hub")
+    g.add_argument("--serving-dir", default=None,
+                   help="pushed versions go to SERVING_DIR/<version>/ (default OUTPUT/serving)")
+    g.add_argument("--linear-probe", action="store_true",
+                   help="freeze the backbone and train only the head (not the HyperRule)")
+    g.add_argument("--mixed-precision", choices=configs.MIXED_PRECISION, default=configs.RunConfig.mixed_precision)
+    g.add_argument("--checkpoint-every", type=int, default=configs.RunConfig.checkpoint_every, metavar="STEPS")
+    g.add_argument("--min-accuracy", type=float, default=configs.DEFAULT_MIN_ACCURACY,
+                   help="bless only at or above this eval accuracy (default 0.5), first run included")
+    g.add_argument("--max-accuracy-drop", type=float, default=configs.RunConfig.max_accuracy_drop,
+                   help="allowed accuracy drop against the model now serving (default 0: no regression)")
+
+
+def suppress_defaults(parser, keep=("help",)):
+    """Only the flags a user gave reach args (the others are absent, not defaulted), so that
+    values read from a config file are not overwritten by flag defaults."""
+    for action in parser._actions:  # pylint: disable=protected-access  (argparse has no public API)
+        if action.dest not in keep:
+            action.default = argparse.SUPPRESS
+
+
+def run_config(args):
+    """The RunConfig of the data (and, where present, training) flags, validated."""
+    train = {}
+    if hasattr(args, "model_spec"):
+        train = dict(model_spec=args.model_spec, serving_dir=args.serving_dir,
+                     linear_probe=args.linear_probe, mixed_precision=args.mixed_precision,
+                     checkpoint_every=args.checkpoint_every, min_accuracy=args.min_accuracy,
+                     max_accuracy_drop=args.max_accuracy_drop)
+    return configs.RunConfig(**train,
+        data=args.data, output=args.output, pipeline_name=args.pipeline_name, layout=args.layout,
+        split_ratio=args.split_ratio, max_bad_fraction=args.max_bad_fraction,
+        max_image_pixels=args.max_image_pixels, preserve_count=args.preserve_count,
+        preserve_orientation=args.preserve_orientation, batch_size=args.batch_size,
+        batch_policy=args.batch_policy, k_shot=args.k_shot, schedule_override=args.schedule_override,
+        beam_args=args.beam_arg or list(configs.DEFAULT_BEAM_ARGS),
+        pipeline_root_override=args.pipeline_root).validate()

@@ -1,0 +1,129 @@
+"""The layers of the code, read from its imports with `ast` (every import, at the top of a
+module or inside a function): no import cycle between our modules, and no arrow back up.
+
+    bit_tfx.cli          the command-line faces              (may import everything below)
+    bit_tfx.kubeflow     Vertex AI / KFP v2 compilation      (pipeline, components)
+    bit_tfx.pipeline     configuration, DAG, runs, report    (components)
+    bit_tfx.components   TFX components, BiT model library   (nothing above)
+
+Inside components, the BiT model library (bit_model) is the bottom: it imports only itself,
+keys, errors and the pure HyperRule arithmetic.
+"""
+import ast
+import os
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PACKAGES = ("cli", "kubeflow", "pipeline", "components")  # top to bottom
+BIT_MODEL_MAY_IMPORT = ("bit_tfx.components.bit_model", "bit_tfx.components.keys",
+                        "bit_tfx.components.errors", "bit_tfx.components.hyperrule.rule")
+
+
+def _modules():
+    """{module name: file} for every module of ours (the folders install as bit_tfx.<folder>)."""
+    found = {}
+    for package in PACKAGES:
+        for folder, _, names in os.walk(os.path.join(ROOT, package)):
+            for name in names:
+                if name.endswith(".py"):
+                    rel = os.path.relpath(os.path.join(folder, name), ROOT)[:-3].split(os.sep)
+                    if rel[-1] == "__init__":
+                        rel = rel[:-1]
+                    found["bit_tfx." + ".".join(rel)] = os.path.join(folder, name)
+    return found
+
+
+def _imports(module, path, known):
+    """The modules of ours that `module` imports anywhere in its file."""
+    with open(path, encoding="utf-8") as f:
+        tree = ast.parse(f.read(), path)
+    package = module if path.endswith("__init__.py") else module.rpartition(".")[0]
+    targets = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[:len(parts) - node.level + 1] + ([base] if base else []))
+            # `from bit_tfx.x import y`: y is a module of ours or a name in bit_tfx.x
+            names = [f"{base}.{a.name}" if f"{base}.{a.name}" in known else base for a in node.names]
+        else:
+            continue
+        for name in names:
+            while name and name not in known:
+                name = name.rpartition(".")[0]
+            if name and name != module and name != "bit_tfx":
+                targets.add(name)
+    return targets
+
+
+def _graph():
+    known = _modules()
+    return {m: _imports(m, p, known) for m, p in known.items()}
+
+
+def _layer(module):
+    return PACKAGES.index(module.split(".")[1])
+
+
+def test_there_are_modules_to_check():
+    graph = _graph()
+    assert len(graph) > 40 and any(graph.values())
+
+
+def test_no_module_imports_a_layer_above_its_own():
+    graph = _graph()
+    up = sorted(f"{m} -> {t}" for m, targets in graph.items() for t in targets if _layer(t) < _layer(m))
+    assert not up, "imports that run back up a layer:\n" + "\n".join(up)
+
+
+def test_the_model_library_imports_only_itself_and_pure_rules():
+    graph = _graph()
+    bad = sorted(f"{m} -> {t}" for m, targets in graph.items() if m.startswith("bit_tfx.components.bit_model")
+                 for t in targets if not t.startswith(BIT_MODEL_MAY_IMPORT))
+    assert not bad, "\n".join(bad)
+
+
+def test_no_import_cycle():
+    graph = _graph()
+    # Tarjan's strongly connected components; a component of more than one module is a cycle.
+    index, low, stack, on_stack, cycles, counter = {}, {}, [], set(), [], [0]
+
+    def visit(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    assert not cycles, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in cycles)
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"bit_tfx.components.a": {"bit_tfx.pipeline.b"}, "bit_tfx.pipeline.b": set()}, "back up"),
+])
+def test_the_layer_check_can_fail(bad, message):
+    """The checks above are not vacuous: an arrow back up is seen as one."""
+    up = [f"{m} -> {t}" for m, targets in bad.items() for t in targets if _layer(t) < _layer(m)]
+    assert up == ["bit_tfx.components.a -> bit_tfx.pipeline.b"], message
