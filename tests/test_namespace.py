@@ -1,0 +1,55 @@
+"""The installed import names: everything of ours is under `bit_tfx`, so the distribution
+can sit beside others that own generic names (PyPI's Kubeflow SDK installs `kubeflow`)."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+# The Kubeflow SDK (kubeflow/sdk on GitHub): its import name is `kubeflow`, a regular package.
+KUBEFLOW_SDK = "kubeflow==0.5.0"
+
+
+def _python(code, cwd, env=None):
+    """Runs code in a fresh interpreter outside the checkout (the repository root is not on
+    sys.path there, so only what is installed can be imported)."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd,
+                          env=dict(os.environ, **(env or {})))
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_the_distribution_installs_one_top_level_name(tmp_path):
+    from importlib import metadata
+    top_level = metadata.distribution("bit-tfx").read_text("top_level.txt").split()
+    assert top_level == ["bit_tfx"]
+    found = _python("import importlib.util as u, json; print(json.dumps({n: u.find_spec(n) is not None "
+                    "for n in ('pipeline', 'components', 'kubeflow', 'cli', 'bit_tfx.kubeflow')}))",
+                    cwd=str(tmp_path))
+    assert found == {"pipeline": False, "components": False, "kubeflow": False, "cli": False,
+                     "bit_tfx.kubeflow": True}
+
+
+@pytest.mark.skipif(os.environ.get("BIT_TFX_OFFLINE") == "1", reason="needs PyPI (BIT_TFX_OFFLINE=1)")
+def test_the_kubeflow_sdk_installs_beside_it_and_both_import(tmp_path):
+    target = tmp_path / "site"
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                           "--disable-pip-version-check", "--target", str(target), KUBEFLOW_SDK],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, "pip could not install the Kubeflow SDK from PyPI: " + done.stderr[-2000:]
+    # With the SDK first on the path: both packages import, and our KFP compile still works.
+    spec = tmp_path / "bit-tfx.yaml"
+    code = (
+        "import json, kubeflow, kubeflow.common.constants\n"
+        "import bit_tfx.kubeflow\n"
+        "from bit_tfx.cli import main\n"
+        f"code = main.main(['compile', '--target', 'kfp', '--output', {str(spec)!r}, '--data',\n"
+        "    'gs://bit-bucket/images', '--layout', 'class_folders', '--num-classes', '2', '--pipeline-root',\n"
+        "    'gs://bit-bucket/root', '--image', 'europe-docker.pkg.dev/p/r/bit-tfx:1', '--serving-dir', 'gs://bit-bucket/serving'])\n"
+        "print(json.dumps({'sdk': kubeflow.__file__, 'sdk_version': kubeflow.__version__,\n"
+        "                  'ours': bit_tfx.kubeflow.__file__, 'code': code}))\n")
+    found = _python(code, cwd=str(tmp_path), env={"PYTHONPATH": str(target)})
+    assert found["sdk"].startswith(str(target)) and found["sdk_version"] == KUBEFLOW_SDK.split("==")[1]
+    assert not found["ours"].startswith(str(target))
+    assert found["code"] == 0 and "pipelineInfo" in spec.read_text()
