@@ -85,18 +85,18 @@ def check_imports(paths):
 
 def probe_specs(folder):
     """Compiles probe pipelines for both targets into `folder`; yields the file paths."""
-    from bit_tfx.kubeflow import compile as compiling, config  # pylint: disable=import-outside-toplevel
+    from bit_tfx.kubeflow import compile as compiling, config, validation  # pylint: disable=import-outside-toplevel
     # Between them the two probes use every placement: Trainer as a step and as a Vertex AI
     # Training job, filesystem Pusher and Vertex AI Endpoint Pusher.
     for target, extra in (
             (config.VERTEX, {"trainer_placement": config.VERTEX_TRAINING, "vertex_endpoint": "probe"}),
             (config.KFP, {"serving_dir": "gs://probe-bucket/serving"})):
-        deploy = config.load({
+        deploy = validation.validate(config.load({
             "target": target, "output": os.path.join(folder, "probe" + config.OUTPUT_SUFFIXES[target][0]),
             "project": "probe-project", "region": "us-central1", "pipeline_root": "gs://probe-bucket/root",
             "image": "probe.invalid/bit-tfx:probe",
             "data": "gs://probe-bucket/images/span-{SPAN}", "layout": "class_folders", "num_classes": 2,
-            **extra}, source="probe").validate()
+            **extra}, source="probe"))
         compiling.compile_pipeline(deploy)
         yield deploy.output
 
