@@ -149,6 +149,7 @@ def test_configured_beam_args_resources_and_placements(compiled):
     assert custom_config["ai_platform_vertex_region"] == "us-central1"
     training = custom_config["ai_platform_training_args"]
     assert training["project"] == "bit-project"
+    assert summary["trainer"]["vertex_training"] == training  # what compile prints is what was compiled
     job_spec = custom_job.CustomJobSpec(training["job_spec"])  # Vertex AI's own message accepts it
     chief, workers = job_spec.worker_pool_specs
     assert (chief.replica_count, workers.replica_count) == (1, 2)
@@ -173,6 +174,8 @@ def test_configured_beam_args_resources_and_placements(compiled):
     resources = containers["Trainer"].resources
     assert (resources.cpu_limit, resources.memory_limit) == (8.0, 32.0)
     assert (resources.accelerator.type, resources.accelerator.count) == ("nvidia.com/gpu", 2)
+    assert summary["trainer"] == {"placement": "step", "resources": {
+        "cpuLimit": 8.0, "memoryLimit": 32.0, "accelerator": {"type": "nvidia.com/gpu", "count": "2"}}}
     assert json.loads(parameters(spec, "Pusher")["push_destination"]) == \
         {"filesystem": {"base_directory": "gs://bit-bucket/serving"}}
     assert any("resolver" in w for w in summary["warnings"])  # what the OSS KFP backend cannot run
@@ -188,7 +191,6 @@ def test_every_import_path_in_the_specs_imports(compiled):
     assert "tfx.scripts.run_executor" in paths  # the Vertex AI Training replicas' entrypoint
     assert image_contract.check_imports(paths) == {}
     assert image_contract.check_imports(["bit_tfx.components.trainer.run.no_such_fn"])  # the check can fail
-
 
 
 # --------------------------------------------------------------------------- a step, as a pod runs it
