@@ -73,6 +73,11 @@ def runner(deploy, output):
 
 def compile_pipeline(deploy):
     """Compiles to deploy.output, reads it back with kfp's classes, and returns a summary."""
+    return compile_spec(deploy)[0]
+
+
+def compile_spec(deploy):
+    """compile_pipeline's (summary, PipelineSpec read back from the file)."""
     platform, tfx_pipeline, warnings = _build(deploy)
     output = os.path.abspath(deploy.output)
     if os.path.exists(output):
@@ -81,8 +86,9 @@ def compile_pipeline(deploy):
     spec, job = load(output)
     logging.info("Compiled %s for %s: %s", deploy.pipeline_name, deploy.target, output)
     executors = _executors(spec)  # converted once for the warnings and the summary
-    return summarize(deploy, platform, tfx_pipeline, spec, job, executors,
-                     warnings + kfp_backend_warnings(deploy, executors))
+    summary = summarize(deploy, platform, tfx_pipeline, spec, job, executors,
+                        warnings + kfp_backend_warnings(deploy, executors))
+    return summary, spec
 
 
 def load(path):

@@ -84,7 +84,7 @@ def check_imports(paths):
 
 
 def probe_specs(folder):
-    """Compiles probe pipelines for both targets into `folder`; yields the file paths."""
+    """Compiles probe pipelines for both targets into `folder`; yields their PipelineSpecs."""
     from bit_tfx.kubeflow import compile as compiling, config, validation  # pylint: disable=import-outside-toplevel
     # Between them the two probes use every placement: Trainer as a step and as a Vertex AI
     # Training job, filesystem Pusher and Vertex AI Endpoint Pusher.
@@ -97,17 +97,16 @@ def probe_specs(folder):
             "image": "probe.invalid/bit-tfx:probe",
             "data": "gs://probe-bucket/images/span-{SPAN}", "layout": "class_folders", "num_classes": 2,
             **extra}, source="probe"))
-        compiling.compile_pipeline(deploy)
-        yield deploy.output
+        yield compiling.compile_spec(deploy)[1]  # as compiled and read back: not read again
 
 
 def main(argv):
     from bit_tfx.kubeflow import compile as compiling  # pylint: disable=import-outside-toplevel
     with tempfile.TemporaryDirectory() as folder:
-        files = argv[1:] or list(probe_specs(folder))
+        specs = [compiling.load(path)[0] for path in argv[1:]] or list(probe_specs(folder))
         paths = {}
-        for path in files:
-            for name, where in referenced_import_paths(compiling.load(path)[0]).items():
+        for spec in specs:
+            for name, where in referenced_import_paths(spec).items():
                 paths.setdefault(name, []).extend(where)
     failures = check_imports(paths)
     print(json.dumps({"python": sys.version.split()[0], "checked": sorted(paths), "failures": failures},

@@ -193,6 +193,15 @@ def test_every_import_path_in_the_specs_imports(compiled):
     assert image_contract.check_imports(["bit_tfx.components.trainer.run.no_such_fn"])  # the check can fail
 
 
+def test_image_contract_checks_a_compiled_file(compiled, capsys):
+    from bit_tfx.kubeflow import image_contract
+    deploy = compiled["kfp"][0]
+    assert image_contract.main(["image_contract", deploy.output]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert OUR_CODE <= set(result["checked"])
+    assert result["failures"] == {}
+
+
 # --------------------------------------------------------------------------- a step, as a pod runs it
 def _executor_input(spec, task_name, task_root):
     """The ExecutorInput an orchestrator hands the container ({{$}}): the task's constant
