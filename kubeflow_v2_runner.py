@@ -22,6 +22,7 @@ import sys
 from bit_tfx.components.errors import ConfigError
 from bit_tfx.kubeflow import compile as compiling
 from bit_tfx.kubeflow import config as deploy_config
+from bit_tfx.kubeflow import validation
 
 CONFIG_ENV = "BIT_TFX_DEPLOY_CONFIG"
 
@@ -32,7 +33,7 @@ def load_config():
         raise ConfigError(f"{CONFIG_ENV} must name a deployment config file (docs/deploy.md)")
     values = deploy_config.read_file(path)
     values.setdefault("target", deploy_config.VERTEX)
-    config = deploy_config.load(values, source=f"config file {path}").validate()
+    config = validation.validate(deploy_config.load(values, source=f"config file {path}"))
     suffix = deploy_config.OUTPUT_SUFFIXES[config.target][0]
     output = os.path.abspath(config.output or f"{config.pipeline_name}{suffix}")
     return dataclasses.replace(config, output=output)

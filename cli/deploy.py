@@ -18,6 +18,7 @@ import tempfile
 from bit_tfx.cli import common
 from bit_tfx.components.errors import ConfigError
 from bit_tfx.kubeflow import config as deploy_config
+from bit_tfx.kubeflow import validation
 
 # Flag help for the deployment keys; types, defaults and choices come from DeployConfig.
 _HELP = {
@@ -113,7 +114,7 @@ def deploy_from_args(args):
 
 
 def cmd_compile(args):
-    deploy = deploy_from_args(args).validate()
+    deploy = validation.validate(deploy_from_args(args))
     if not deploy.output:
         raise ConfigError("output: name the compiled file (--output pipeline.json for vertex, "
                           "pipeline.yaml for kfp)")
@@ -122,7 +123,7 @@ def cmd_compile(args):
 
 
 def cmd_schedule(args):
-    deploy = deploy_from_args(args).validate(need_cron=True)
+    deploy = validation.validate(deploy_from_args(args), need_cron=True)
     if deploy.run.max_accuracy_drop > 0:
         logging.warning("max_accuracy_drop is %s: a scheduled run may push a model that much worse than "
                         "the last blessed one (0 forbids any drop)", deploy.run.max_accuracy_drop)

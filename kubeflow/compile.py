@@ -46,13 +46,19 @@ def resolve_source(run):
 
 def build(deploy):
     """(the TFX pipeline for a validated DeployConfig, warnings)."""
+    _, tfx_pipeline, warnings = _build(deploy)
+    return tfx_pipeline, warnings
+
+
+def _build(deploy):
+    """(its KubeflowPlatform, the TFX pipeline, warnings)."""
     from bit_tfx.kubeflow import placement  # pylint: disable=import-outside-toplevel
     from bit_tfx.pipeline import pipeline  # pylint: disable=import-outside-toplevel
     platform = placement.KubeflowPlatform(deploy)
     source, run, warnings = resolve_source(platform.config)
     tfx_pipeline = pipeline.create_pipeline(
         run, source, deploy.metadata_connection_config(), platform=platform)
-    return tfx_pipeline, warnings
+    return platform, tfx_pipeline, warnings
 
 
 def runner(deploy, output):
@@ -67,14 +73,22 @@ def runner(deploy, output):
 
 def compile_pipeline(deploy):
     """Compiles to deploy.output, reads it back with kfp's classes, and returns a summary."""
-    tfx_pipeline, warnings = build(deploy)
+    return compile_spec(deploy)[0]
+
+
+def compile_spec(deploy):
+    """compile_pipeline's (summary, PipelineSpec read back from the file)."""
+    platform, tfx_pipeline, warnings = _build(deploy)
     output = os.path.abspath(deploy.output)
     if os.path.exists(output):
         os.remove(output)  # the runner refuses nothing, but a stale file must not survive a failure
     runner(deploy, output).run(tfx_pipeline)
     spec, job = load(output)
     logging.info("Compiled %s for %s: %s", deploy.pipeline_name, deploy.target, output)
-    return summarize(deploy, tfx_pipeline, spec, job, warnings + kfp_backend_warnings(deploy, spec))
+    executors = _executors(spec)  # converted once for the warnings and the summary
+    summary = summarize(deploy, platform, tfx_pipeline, spec, job, executors,
+                        warnings + kfp_backend_warnings(deploy, executors))
+    return summary, spec
 
 
 def load(path):
@@ -98,32 +112,41 @@ def _executors(spec):
 
 def container_executors(spec):
     """{task name: PipelineContainerSpec} for the tasks that run in a container."""
-    result = {}
-    for name, executor in _executors(spec).items():
-        if "container" in executor:
-            result[name] = json_format.ParseDict(
-                executor["container"], pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec())
-    return result
+    return _containers(_executors(spec))
+
+
+def _containers(executors):
+    return {name: _container(executor) for name, executor in executors.items() if "container" in executor}
+
+
+def _container(executor):
+    return json_format.ParseDict(executor["container"],
+                                 pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec())
 
 
 def executor_kinds(spec):
     """{task name: 'container' | 'resolver' | 'importer' | ...}."""
-    return {name: next(iter(executor)) for name, executor in _executors(spec).items()}
+    return _kinds(_executors(spec))
 
 
-def kfp_backend_warnings(deploy, spec):
+def _kinds(executors):
+    return {name: next(iter(executor)) for name, executor in executors.items()}
+
+
+def kfp_backend_warnings(deploy, executors):
     """What the open-source KFP v2 backend cannot run, read from its source (not exercised
     here): backend/src/v2/compiler/argocompiler/dag.go returns "resolver executors not
-    implemented", and its container driver runs no lifecycle.preCacheCheck hook."""
+    implemented", and its container driver runs no lifecycle.preCacheCheck hook.
+    `executors`: _executors(spec)."""
     if deploy.target != deploy_config.KFP:
         return []
     warnings = []
-    resolvers = sorted(n for n, kind in executor_kinds(spec).items() if kind == "resolver")
+    resolvers = sorted(n for n, kind in _kinds(executors).items() if kind == "resolver")
     if resolvers:
         warnings.append(f"the open-source KFP v2 backend does not implement resolver tasks "
                         f"({', '.join(resolvers)}): creating a run from this spec fails there; "
                         "Vertex AI Pipelines runs them (docs/deploy.md, 'KFP v2')")
-    hooks = sorted(n for n, c in container_executors(spec).items() if c.lifecycle.HasField("pre_cache_check"))
+    hooks = sorted(n for n, c in _containers(executors).items() if c.lifecycle.HasField("pre_cache_check"))
     if hooks:
         warnings.append(f"{', '.join(hooks)}: the ExampleGen driver (newest {{SPAN}}, input "
                         "fingerprint for caching) is a lifecycle.preCacheCheck hook; the open-source "
@@ -131,9 +154,10 @@ def kfp_backend_warnings(deploy, spec):
     return warnings
 
 
-def summarize(deploy, tfx_pipeline, spec, job, warnings):
-    containers = container_executors(spec)
-    trainer = containers.get("Trainer")
+def summarize(deploy, platform, tfx_pipeline, spec, job, executors, warnings):
+    """What compile prints; `platform` built the pipeline, `executors` is _executors(spec)."""
+    trainer = executors.get("Trainer", {})
+    trainer = _container(trainer) if "container" in trainer else None
     summary = {
         "target": deploy.target,
         "output": os.path.abspath(deploy.output),
@@ -154,8 +178,7 @@ def summarize(deploy, tfx_pipeline, spec, job, warnings):
     if trainer is not None and trainer.HasField("resources"):
         summary["trainer"]["resources"] = json_format.MessageToDict(trainer.resources)
     if deploy.trainer_placement == deploy_config.VERTEX_TRAINING:
-        from bit_tfx.kubeflow import placement  # pylint: disable=import-outside-toplevel
-        summary["trainer"]["vertex_training"] = placement.KubeflowPlatform(deploy).vertex_training_args()
+        summary["trainer"]["vertex_training"] = platform.vertex_training_args()
     for warning in warnings:
         logging.warning("%s", warning)
     return summary

@@ -84,30 +84,29 @@ def check_imports(paths):
 
 
 def probe_specs(folder):
-    """Compiles probe pipelines for both targets into `folder`; yields the file paths."""
-    from bit_tfx.kubeflow import compile as compiling, config  # pylint: disable=import-outside-toplevel
+    """Compiles probe pipelines for both targets into `folder`; yields their PipelineSpecs."""
+    from bit_tfx.kubeflow import compile as compiling, config, validation  # pylint: disable=import-outside-toplevel
     # Between them the two probes use every placement: Trainer as a step and as a Vertex AI
     # Training job, filesystem Pusher and Vertex AI Endpoint Pusher.
     for target, extra in (
             (config.VERTEX, {"trainer_placement": config.VERTEX_TRAINING, "vertex_endpoint": "probe"}),
             (config.KFP, {"serving_dir": "gs://probe-bucket/serving"})):
-        deploy = config.load({
+        deploy = validation.validate(config.load({
             "target": target, "output": os.path.join(folder, "probe" + config.OUTPUT_SUFFIXES[target][0]),
             "project": "probe-project", "region": "us-central1", "pipeline_root": "gs://probe-bucket/root",
             "image": "probe.invalid/bit-tfx:probe",
             "data": "gs://probe-bucket/images/span-{SPAN}", "layout": "class_folders", "num_classes": 2,
-            **extra}, source="probe").validate()
-        compiling.compile_pipeline(deploy)
-        yield deploy.output
+            **extra}, source="probe"))
+        yield compiling.compile_spec(deploy)[1]  # as compiled and read back: not read again
 
 
 def main(argv):
     from bit_tfx.kubeflow import compile as compiling  # pylint: disable=import-outside-toplevel
     with tempfile.TemporaryDirectory() as folder:
-        files = argv[1:] or list(probe_specs(folder))
+        specs = [compiling.load(path)[0] for path in argv[1:]] or list(probe_specs(folder))
         paths = {}
-        for path in files:
-            for name, where in referenced_import_paths(compiling.load(path)[0]).items():
+        for spec in specs:
+            for name, where in referenced_import_paths(spec).items():
                 paths.setdefault(name, []).extend(where)
     failures = check_imports(paths)
     print(json.dumps({"python": sys.version.split()[0], "checked": sorted(paths), "failures": failures},

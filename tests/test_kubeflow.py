@@ -17,6 +17,7 @@ import images
 from bit_tfx.components import keys
 from bit_tfx.components.errors import ConfigError
 from bit_tfx.kubeflow import config as deploy_config
+from bit_tfx.kubeflow import cron, validation
 
 IMAGE = "us-central1-docker.pkg.dev/bit-project/bit/bit-tfx:1.0"
 SA = "runner@bit-project.iam.gserviceaccount.com"
@@ -55,7 +56,7 @@ def compiled(tmp_path_factory):
     data = span_images(tmp / "images")
     result = {}
     for values, name in ((VERTEX, "pipeline.json"), (dict(KFP, data=data), "pipeline.yaml")):
-        deploy = deploy_config.load(dict(values, output=str(tmp / name))).validate()
+        deploy = _validated(dict(values, output=str(tmp / name)))
         summary = compiling.compile_pipeline(deploy)
         spec, job = compiling.load(deploy.output)
         result[deploy.target] = (deploy, summary, spec, job)
@@ -148,6 +149,7 @@ def test_configured_beam_args_resources_and_placements(compiled):
     assert custom_config["ai_platform_vertex_region"] == "us-central1"
     training = custom_config["ai_platform_training_args"]
     assert training["project"] == "bit-project"
+    assert summary["trainer"]["vertex_training"] == training  # what compile prints is what was compiled
     job_spec = custom_job.CustomJobSpec(training["job_spec"])  # Vertex AI's own message accepts it
     chief, workers = job_spec.worker_pool_specs
     assert (chief.replica_count, workers.replica_count) == (1, 2)
@@ -172,6 +174,8 @@ def test_configured_beam_args_resources_and_placements(compiled):
     resources = containers["Trainer"].resources
     assert (resources.cpu_limit, resources.memory_limit) == (8.0, 32.0)
     assert (resources.accelerator.type, resources.accelerator.count) == ("nvidia.com/gpu", 2)
+    assert summary["trainer"] == {"placement": "step", "resources": {
+        "cpuLimit": 8.0, "memoryLimit": 32.0, "accelerator": {"type": "nvidia.com/gpu", "count": "2"}}}
     assert json.loads(parameters(spec, "Pusher")["push_destination"]) == \
         {"filesystem": {"base_directory": "gs://bit-bucket/serving"}}
     assert any("resolver" in w for w in summary["warnings"])  # what the OSS KFP backend cannot run
@@ -187,6 +191,15 @@ def test_every_import_path_in_the_specs_imports(compiled):
     assert "tfx.scripts.run_executor" in paths  # the Vertex AI Training replicas' entrypoint
     assert image_contract.check_imports(paths) == {}
     assert image_contract.check_imports(["bit_tfx.components.trainer.run.no_such_fn"])  # the check can fail
+
+
+def test_image_contract_checks_a_compiled_file(compiled, capsys):
+    from bit_tfx.kubeflow import image_contract
+    deploy = compiled["kfp"][0]
+    assert image_contract.main(["image_contract", deploy.output]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert OUR_CODE <= set(result["checked"])
+    assert result["failures"] == {}
 
 
 # --------------------------------------------------------------------------- a step, as a pod runs it
@@ -274,6 +287,10 @@ def _main(argv, capsys):
     return code, captured.out, captured.err
 
 
+def _validated(values, need_cron=False):
+    return validation.validate(deploy_config.load(values), need_cron=need_cron)
+
+
 def _flags(values):
     argv = []
     for key, value in values.items():
@@ -291,6 +308,8 @@ def _flags(values):
     ({"output": "pipeline.yaml"}, "name the file *.json"),
     ({"trainer_cpu": 4}, "trainer_cpu applies to trainer_placement: step"),
     ({"metadata": "mysql"}, "metadata 'mysql'"),
+    ({"cron": "TZ=UTC 0 3 * * 1", "time_zone": "UTC"}, "give the zone once"),
+    ({"time_zone": "Mars/Olympus"}, "time_zone 'Mars/Olympus' is not an IANA time zone"),
 ])
 def test_invalid_vertex_config_fails_before_compiling(tmp_path, capsys, change, field):
     values = dict(VERTEX, output=str(tmp_path / "pipeline.json"))
@@ -319,16 +338,44 @@ def test_malformed_cron_fails_naming_the_field(tmp_path, capsys, target, cron, f
     assert code == 2 and "cron" in err and field in err, err
 
 
+@pytest.mark.parametrize("check, expression, message", [
+    (cron.check_kfp, "TZ=UTC 0 0 3 * * 1", "'TZ=UTC 0 0 3 * * 1': a KFP cron has no time-zone prefix"),
+    (cron.check_vertex, "CRON_TZ=Nowhere 0 3 * * 1", "Nowhere is not an IANA time zone"),
+    (cron.check_vertex, "TZ=UTC", "has 0 field(s); a vertex cron has 5"),
+    (cron.check_vertex, "*/0 3 * * 1", "minute field '*/0' is not valid"),
+    (cron.check_vertex, "5-2 3 * * 1", "minute field '5-2' is not valid"),
+    (cron.check_vertex, "0 3 * * 8", "day of week field '8' is not valid (numbers 0-7"),
+    (cron.check_kfp, "0 0 3 * * 7", "day of week field '7' is not valid (numbers 0-6"),
+    (cron.check_kfp, "0 0 3 ? JAN,XYZ *", "month field 'JAN,XYZ'"),
+])
+def test_cron_dialects_name_what_is_wrong(check, expression, message):
+    with pytest.raises(ConfigError) as raised:
+        check(expression, field="cron")
+    assert message in str(raised.value)
+
+
+def test_deploy_configuration_imports_no_tensorflow():
+    """Loading and checking a deployment (what `bit-tfx compile` does before any work) is pure
+    Python: no TensorFlow, TFX, Beam or kfp."""
+    values = dict(KFP, data="gs://b/d", layout="class_folders", cron="0 0 3 * * 1")
+    code = ("import sys; from bit_tfx.kubeflow import config, cron, validation; "
+            f"validation.validate(config.load({values!r}), need_cron=True); "
+            "bad = [m for m in ('tensorflow', 'tfx', 'apache_beam', 'kfp') if m in sys.modules]; "
+            "sys.exit(f'imported {bad}' if bad else 0)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
 def test_config_file_unknown_keys_and_kfp_time_zone_are_errors(tmp_path, capsys):
     path = tmp_path / "deploy.yaml"
     path.write_text(yaml.safe_dump(dict(VERTEX, trainer_gpus=2)))
     code, _, err = _main(["compile", "--config", str(path), "--output", str(tmp_path / "p.json")], capsys)
     assert code == 2 and "unknown key(s) in the config file" in err and "trainer_gpus" in err, err
     with pytest.raises(ConfigError, match="time_zone"):
-        deploy_config.load(dict(KFP, data="gs://b/d", layout="class_folders", cron="0 0 3 * * 1",
-                                time_zone="Europe/Berlin")).validate(need_cron=True)
+        _validated(dict(KFP, data="gs://b/d", layout="class_folders", cron="0 0 3 * * 1", time_zone="Europe/Berlin"),
+                   need_cron=True)
     with pytest.raises(ConfigError, match="trainer_accelerator_type 'NVIDIA_TESLA_T4': on KFP"):
-        deploy_config.load(dict(KFP, data="gs://b/d", trainer_accelerator_type="NVIDIA_TESLA_T4")).validate()
+        _validated(dict(KFP, data="gs://b/d", trainer_accelerator_type="NVIDIA_TESLA_T4"))
     with pytest.raises(ConfigError, match="trainer_replica_count must be int"):
         deploy_config.load(dict(VERTEX, trainer_replica_count="three"))
 
@@ -340,22 +387,22 @@ def test_flags_override_the_config_file_and_valid_crons_pass(tmp_path):
     path.write_text(json.dumps(dict(VERTEX, cron="0 3 * * 1", batch_size=128)))
     args = cli.build_parser().parse_args(["schedule", "--config", str(path), "--region", "europe-west4",
                                           "--model", "BiT-M-R50x1", "--dry-run"])
-    deploy = kubeflow_cli.deploy_from_args(args).validate(need_cron=True)
+    deploy = validation.validate(kubeflow_cli.deploy_from_args(args), need_cron=True)
     assert (deploy.region, deploy.project, deploy.cron) == ("europe-west4", "bit-project", "0 3 * * 1")
     assert (deploy.run.model_spec, deploy.run.batch_size, deploy.run.num_classes) == ("BiT-M-R50x1", 128, 5)
     assert deploy.run.layout == "class_folders"  # the flag's default did not overwrite the file
-    for cron in ("*/15 2-4 1,15 JAN-MAR MON-FRI", "TZ=America/New_York 0 9 * * 7", "CRON_TZ=UTC 0 0 1 */2 *"):
-        deploy_config.check_cron(cron, "vertex")
-    for cron in ("0 */5 * * * ?", "30 0 3 ? * SUN", "0 0 0 1 1 *"):
-        deploy_config.check_cron(cron, "kfp")
+    for expression in ("*/15 2-4 1,15 JAN-MAR MON-FRI", "TZ=America/New_York 0 9 * * 7", "CRON_TZ=UTC 0 0 1 */2 *"):
+        cron.check_vertex(expression)
+    for expression in ("0 */5 * * * ?", "30 0 3 ? * SUN", "0 0 0 1 1 *"):
+        cron.check_kfp(expression)
     with pytest.raises(ConfigError):
-        deploy_config.check_cron("0 3 ? * 1", "vertex")  # "?" is KFP's (robfig/cron), not unix cron
+        cron.check_vertex("0 3 ? * 1")  # "?" is KFP's (robfig/cron), not unix cron
 
 
 def test_tpu_vm_training_sets_the_local_tpu_for_the_distribution_strategy():
     from bit_tfx.kubeflow import placement
-    deploy = deploy_config.load(dict(VERTEX, trainer_machine_type="ct5lp-hightpu-4t", trainer_accelerator_type=None,
-                                     trainer_tpu_topology="2x2", trainer_replica_count=1)).validate()
+    deploy = _validated(dict(VERTEX, trainer_machine_type="ct5lp-hightpu-4t", trainer_accelerator_type=None,
+                             trainer_tpu_topology="2x2", trainer_replica_count=1))
     (pool,) = placement.KubeflowPlatform(deploy).vertex_training_args()["job_spec"]["worker_pool_specs"]
     assert pool["machine_spec"] == {"machine_type": "ct5lp-hightpu-4t", "tpu_topology": "2x2"}
     assert pool["container_spec"]["env"] == [{"name": "TPU_NAME", "value": "local"}]
