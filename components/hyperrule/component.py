@@ -15,7 +15,6 @@ import os
 
 import tensorflow as tf
 from absl import logging
-from tensorflow_metadata.proto.v0 import statistics_pb2
 from tfx import types
 from tfx.dsl.components.base import base_component, base_executor, executor_spec
 from tfx.types import artifact_utils, standard_artifacts
@@ -23,6 +22,7 @@ from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionP
 
 from bit_tfx.components import keys
 from bit_tfx.components.hyperrule import rule
+from bit_tfx.components.statistics import load_split_statistics, read_dataset_facts
 
 STATISTICS_KEY = "statistics"
 HYPERPARAMETERS_KEY = "hyperparameters"
@@ -42,54 +42,6 @@ class HyperRuleSpec(ComponentSpec):
     PARAMETERS = {name: ExecutionParameter(type=t) for name, t in PARAMS.items()}
     INPUTS = {STATISTICS_KEY: ChannelParameter(type=standard_artifacts.ExampleStatistics)}
     OUTPUTS = {HYPERPARAMETERS_KEY: ChannelParameter(type=standard_artifacts.HyperParameters)}
-
-
-class StatisticsError(ValueError):
-    """The statistics lack what the rule needs; names the feature and the cause."""
-
-
-def _feature(dataset, name):
-    for f in dataset.features:
-        if f.path.step == [name] or f.name == name:
-            return f
-    raise StatisticsError(f"feature {name!r} is missing from the statistics; the examples must "
-                          "come from ImageExampleGen or carry the same features")
-
-
-def _numeric(dataset, name):
-    stats = _feature(dataset, name).num_stats
-    summary = {"mean": stats.mean, "median": stats.median, "min": stats.min, "max": stats.max}
-    if summary["median"] <= 0:
-        raise StatisticsError(f"feature {name!r} has no positive median in the statistics: {summary}")
-    return summary
-
-
-def read_dataset_facts(dataset):
-    """What the rule needs from one split's DatasetFeatureStatistics."""
-    height = _numeric(dataset, keys.IMAGE_HEIGHT)
-    width = _numeric(dataset, keys.IMAGE_WIDTH)
-    label = _feature(dataset, keys.LABEL_TEXT).string_stats
-    return {
-        "num_examples": int(dataset.num_examples),
-        "num_classes": int(label.unique),
-        "image_height": height,
-        "image_width": width,
-        "image_area": height["median"] * width["median"],
-        "image_area_statistic": "median(image/height) * median(image/width) of the train split",
-    }
-
-
-def load_split_statistics(statistics_artifact, split):
-    stats_dir = artifact_utils.get_split_uri([statistics_artifact], split)
-    path = os.path.join(stats_dir, "FeatureStats.pb")
-    if not tf.io.gfile.exists(path):
-        raise StatisticsError(f"no statistics for split {split!r} at {path}")
-    stats = statistics_pb2.DatasetFeatureStatisticsList()
-    with tf.io.gfile.GFile(path, "rb") as f:
-        stats.ParseFromString(f.read())
-    if len(stats.datasets) != 1:
-        raise StatisticsError(f"{path} holds {len(stats.datasets)} datasets, expected 1")
-    return stats.datasets[0]
 
 
 def decide_from_statistics(dataset, params):
