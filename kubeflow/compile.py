@@ -20,6 +20,7 @@ import yaml
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
+from bit_tfx.components import keys
 from bit_tfx.components.image_example_gen import sources
 from bit_tfx.kubeflow import config as deploy_config
 
@@ -133,7 +134,7 @@ def kfp_backend_warnings(deploy, spec):
 
 def summarize(deploy, tfx_pipeline, spec, job, warnings):
     containers = container_executors(spec)
-    trainer = containers.get("Trainer")
+    trainer = containers.get(keys.NODE_TRAINER)
     summary = {
         "target": deploy.target,
         "output": os.path.abspath(deploy.output),

@@ -24,8 +24,6 @@ from bit_tfx.components import keys
 from bit_tfx.components.hyperrule import rule
 from bit_tfx.components.statistics import load_split_statistics, read_dataset_facts
 
-STATISTICS_KEY = "statistics"
-HYPERPARAMETERS_KEY = "hyperparameters"
 # Execution parameters. Booleans travel as ints: every orchestrator (local, KFP v2,
 # Vertex) represents those the same way.
 PARAMS = {
@@ -40,8 +38,8 @@ PARAMS = {
 
 class HyperRuleSpec(ComponentSpec):
     PARAMETERS = {name: ExecutionParameter(type=t) for name, t in PARAMS.items()}
-    INPUTS = {STATISTICS_KEY: ChannelParameter(type=standard_artifacts.ExampleStatistics)}
-    OUTPUTS = {HYPERPARAMETERS_KEY: ChannelParameter(type=standard_artifacts.HyperParameters)}
+    INPUTS = {keys.STATISTICS_KEY: ChannelParameter(type=standard_artifacts.ExampleStatistics)}
+    OUTPUTS = {keys.HYPERPARAMETERS_KEY: ChannelParameter(type=standard_artifacts.HyperParameters)}
 
 
 def decide_from_statistics(dataset, params):
@@ -66,11 +64,11 @@ def read_decision(hyperparameters_uri):
 class Executor(base_executor.BaseExecutor):
     def Do(self, input_dict, output_dict, exec_properties):
         self._log_startup(input_dict, output_dict, exec_properties)
-        statistics = artifact_utils.get_single_instance(input_dict[STATISTICS_KEY])
+        statistics = artifact_utils.get_single_instance(input_dict[keys.STATISTICS_KEY])
         dataset = load_split_statistics(statistics, keys.TRAIN_SPLIT)
         decision = decide_from_statistics(dataset, {k: exec_properties[k] for k in PARAMS})
         decision["statistics"]["source"] = statistics.uri
-        out = artifact_utils.get_single_instance(output_dict[HYPERPARAMETERS_KEY])
+        out = artifact_utils.get_single_instance(output_dict[keys.HYPERPARAMETERS_KEY])
         path = os.path.join(out.uri, keys.HYPERPARAMETERS_FILE)
         with tf.io.gfile.GFile(path, "w") as f:
             json.dump(decision, f, indent=1, sort_keys=True)
