@@ -41,7 +41,7 @@ def example_gen(config, source):
 
 
 def trainer_custom_config(config):
-    """What run_fn reads (components/trainer/run.py TrainerConfig)."""
+    """What run_fn reads (components/trainer/config.py TrainerConfig)."""
     return {"model_spec": config.model_spec, "linear_probe": config.linear_probe,
             "mixed_precision": config.mixed_precision, "checkpoint_every": config.checkpoint_every}
 

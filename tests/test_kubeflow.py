@@ -129,7 +129,7 @@ def test_scheduled_runs_take_the_newest_span_and_gate_against_the_last_blessed_m
 
 def test_configured_beam_args_resources_and_placements(compiled):
     from google.cloud.aiplatform_v1.types import custom_job
-    from bit_tfx.components.trainer.run import TrainerConfig
+    from bit_tfx.components.trainer.config import TrainerConfig
 
     deploy, summary, spec, _ = compiled["vertex"]
     containers = executors(spec)

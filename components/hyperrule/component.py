@@ -85,7 +85,7 @@ class HyperRule(base_component.BaseComponent):
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
 
     def __init__(self, statistics, preserve_count=False, preserve_orientation=False,
-                 batch_size=rule.BASE_BATCH, batch_policy="accumulate", k_shot=None,
+                 batch_size=rule.BASE_BATCH, batch_policy=rule.DEFAULT_BATCH_POLICY, k_shot=None,
                  schedule_override=None):
         # Fail on an invalid configuration now, before any pipeline work: these parts of
         # the rule do not depend on the data.
