@@ -30,7 +30,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import bit_tfx.components  # noqa: E402,F401  first: the environment TensorFlow reads at import
+from bit_tfx.components import keys  # noqa: E402  first: the environment TensorFlow reads at import
 
 
 def timed_demo(output):
@@ -67,7 +67,6 @@ def measure(output, model_spec, steps, repeats):
     import tensorflow_transform as tft
     import tf_keras as keras
 
-    from bit_tfx.components import keys
     from bit_tfx.components.bit_model import build_classifier
     from bit_tfx.components.trainer import augment, run
     from bit_tfx.pipeline import metadata
@@ -75,12 +74,12 @@ def measure(output, model_spec, steps, repeats):
     store = metadata.open_store(os.path.join(output, "metadata.sqlite"))
 
     def uri(node, key):
-        return metadata.latest_output(store, "bit-tfx", node, key)[1].uri
+        return metadata.latest_output(store, keys.DEFAULT_PIPELINE_NAME, node, key)[1].uri
 
-    with open(os.path.join(uri("HyperRule", "hyperparameters"), keys.HYPERPARAMETERS_FILE)) as f:
+    with open(os.path.join(uri(keys.NODE_HYPERRULE, keys.HYPERPARAMETERS_KEY), keys.HYPERPARAMETERS_FILE)) as f:
         decision = json.load(f)
-    tft_output = tft.TFTransformOutput(uri("HyperRuleTransform", "transform_graph"))
-    files = glob.glob(os.path.join(uri("ImageExampleGen", "examples"), "Split-train", "*.gz"))
+    tft_output = tft.TFTransformOutput(uri(keys.NODE_TRANSFORM, keys.TRANSFORM_GRAPH_KEY))
+    files = glob.glob(os.path.join(uri(keys.NODE_IMAGE_EXAMPLE_GEN, keys.EXAMPLES_KEY), "Split-train", "*.gz"))
     num_classes = len(tft_output.vocabulary_by_name(keys.LABEL_VOCABULARY))
     batch = int(decision["effective_batch_size"])
     strategy = tf.distribute.get_strategy()
@@ -140,8 +139,10 @@ def main():
     cached = timed_demo(output)
     medians, decision, batch = measure(output, args.model, args.steps, args.repeats)
     original = folder_bytes(os.path.join(output, "demo-data", "**", "*.png"))
-    stored = folder_bytes(os.path.join(output, "pipeline_root", "ImageExampleGen", "examples", "*", "Split-*", "*"))
-    transform_stored = folder_bytes(os.path.join(output, "pipeline_root", "HyperRuleTransform", "transformed_examples", "**"))
+    stored = folder_bytes(os.path.join(output, "pipeline_root", keys.NODE_IMAGE_EXAMPLE_GEN, keys.EXAMPLES_KEY,
+                                       "*", "Split-*", "*"))
+    transform_stored = folder_bytes(os.path.join(output, "pipeline_root", keys.NODE_TRANSFORM,
+                                                 keys.TRANSFORMED_EXAMPLES_KEY, "**"))
 
     print(f"\nTrainer benchmark: model {args.model}, batch {batch}, crop {decision['crop_size']}, "
           f"{args.steps} steps x {args.repeats} repeats (medians), {os.cpu_count()} CPU cores\n")

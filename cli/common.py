@@ -4,9 +4,12 @@ import argparse
 import dataclasses
 import json
 
-from bit_tfx.components import keys
 from bit_tfx.components.hyperrule import rule
 from bit_tfx.pipeline import configs
+
+# Every flag's default is the RunConfig field's default (configs.py), which takes the component
+# defaults (keys.py, hyperrule/rule.py, trainer/config.py): a default changes in one place.
+DEFAULTS = configs.RunConfig
 
 EXIT_OK = 0
 EXIT_RUN = 1      # the work ran and failed, or some inputs failed and were reported
@@ -51,34 +54,37 @@ def add_data_args(p, data_required=True):
     g.add_argument("--data", required=data_required,
                    help="image folder (root/<label>/..., or root/train|eval/<label>/...), a CSV "
                         "manifest path,label[,split], or TFRecords; {SPAN} in a name picks the newest span")
-    g.add_argument("--layout", default="auto",
+    g.add_argument("--layout", default=DEFAULTS.layout,
                    choices=["auto", "class_folders", "split_folders", "csv", "tfrecord"])
-    g.add_argument("--split-ratio", type=ratio, default=keys.DEFAULT_SPLIT_RATIO, metavar="TRAIN:EVAL",
-                   help="hash split when the data has no split of its own (default 9:1)")
-    g.add_argument("--max-bad-fraction", type=float, default=keys.DEFAULT_MAX_BAD_FRACTION,
-                   help="fail when more than this fraction of files are not usable images (default 0.01)")
-    g.add_argument("--max-image-pixels", type=int, default=keys.DEFAULT_MAX_IMAGE_PIXELS,
+    g.add_argument("--split-ratio", type=ratio, default=DEFAULTS.split_ratio, metavar="TRAIN:EVAL",
+                   help="hash split when the data has no split of its own "
+                        f"(default {':'.join(map(str, DEFAULTS.split_ratio))})")
+    g.add_argument("--max-bad-fraction", type=float, default=DEFAULTS.max_bad_fraction,
+                   help="fail when more than this fraction of files are not usable images "
+                        f"(default {DEFAULTS.max_bad_fraction})")
+    g.add_argument("--max-image-pixels", type=int, default=DEFAULTS.max_image_pixels,
                    help="refuse images with more pixels than this as decompression bombs")
     g = p.add_argument_group("HyperRule")
     g.add_argument("--preserve-count", action="store_true",
                    help="the label counts objects: no random crop")
     g.add_argument("--preserve-orientation", action="store_true",
                    help="the label depends on orientation: no random flip")
-    g.add_argument("--batch-size", type=int, default=rule.BASE_BATCH,
-                   help="global batch actually used (default 512)")
-    g.add_argument("--batch-policy", choices=rule.BATCH_POLICIES, default="accumulate",
-                   help="keep the rule at a smaller batch by accumulating gradients to 512 "
-                        "(exact, default) or by scaling the learning rate linearly")
+    g.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size,
+                   help=f"global batch actually used (default {DEFAULTS.batch_size})")
+    g.add_argument("--batch-policy", choices=rule.BATCH_POLICIES, default=DEFAULTS.batch_policy,
+                   help=f"keep the rule at a smaller batch by accumulating gradients to {rule.BASE_BATCH} "
+                        f"(accumulate: exact) or by scaling the learning rate linearly (scale_lr); "
+                        f"default {DEFAULTS.batch_policy}")
     g.add_argument("--k-shot", type=int, default=None, help="k examples per class (dataset size k*classes)")
     g.add_argument("--schedule-override", type=json_object, default=None, metavar="JSON",
                    help='smoke runs only: {"warmup": 2, "boundaries": [4, 6, 8], "total": 10}; '
                         "recorded in the artifact as an override")
     g = p.add_argument_group("run")
-    g.add_argument("--output", default=configs.RunConfig.output,
+    g.add_argument("--output", default=DEFAULTS.output,
                    help="pipeline root, SQLite metadata and logs go under this folder")
     g.add_argument("--pipeline-root", default=None,
                    help="where artifacts go (default OUTPUT/pipeline_root); gs://... for Dataflow")
-    g.add_argument("--pipeline-name", default=configs.PIPELINE_NAME)
+    g.add_argument("--pipeline-name", default=DEFAULTS.pipeline_name)
     g.add_argument("--beam-arg", action="append", default=None, metavar="ARG",
                    help="Beam pipeline argument, repeatable (default: in-memory DirectRunner); "
                         "e.g. --beam-arg=--direct_running_mode=multi_processing --beam-arg=--direct_num_workers=2")
@@ -86,19 +92,23 @@ def add_data_args(p, data_required=True):
 
 def add_train_args(p):
     g = p.add_argument_group("model, evaluation and serving")
-    g.add_argument("--model", dest="model_spec", default=configs.DEFAULT_MODEL_SPEC, metavar="SPEC",
+    g.add_argument("--model", dest="model_spec", default=DEFAULTS.model_spec, metavar="SPEC",
                    help="backbone: hub:URL|DIR, npz:NAME|PATH, BiT-M-R50x1, random:ARCH "
-                        "(docs/models.md); default BiT-M-R50x1 from TF Hub")
+                        f"(docs/models.md); default {DEFAULTS.model_spec}")
     g.add_argument("--serving-dir", default=None,
                    help="pushed versions go to SERVING_DIR/<version>/ (default OUTPUT/serving)")
     g.add_argument("--linear-probe", action="store_true",
                    help="freeze the backbone and train only the head (not the HyperRule)")
-    g.add_argument("--mixed-precision", choices=configs.MIXED_PRECISION, default=configs.RunConfig.mixed_precision)
-    g.add_argument("--checkpoint-every", type=int, default=configs.RunConfig.checkpoint_every, metavar="STEPS")
-    g.add_argument("--min-accuracy", type=float, default=configs.DEFAULT_MIN_ACCURACY,
-                   help="bless only at or above this eval accuracy (default 0.5), first run included")
-    g.add_argument("--max-accuracy-drop", type=float, default=configs.RunConfig.max_accuracy_drop,
-                   help="allowed accuracy drop against the model now serving (default 0: no regression)")
+    g.add_argument("--mixed-precision", choices=configs.MIXED_PRECISION, default=DEFAULTS.mixed_precision,
+                   help=f"default {DEFAULTS.mixed_precision}")
+    g.add_argument("--checkpoint-every", type=int, default=DEFAULTS.checkpoint_every, metavar="STEPS",
+                   help=f"default {DEFAULTS.checkpoint_every}")
+    g.add_argument("--min-accuracy", type=float, default=DEFAULTS.min_accuracy,
+                   help=f"bless only at or above this eval accuracy (default {DEFAULTS.min_accuracy}), "
+                        "first run included")
+    g.add_argument("--max-accuracy-drop", type=float, default=DEFAULTS.max_accuracy_drop,
+                   help="allowed accuracy drop against the model now serving "
+                        f"(default {DEFAULTS.max_accuracy_drop}; 0: no regression)")
 
 
 def suppress_defaults(parser, keep=("help",)):

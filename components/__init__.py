@@ -5,7 +5,11 @@ Importing this package sets the environment TensorFlow reads when it is first im
 here: TFX, TFMA and hub.KerasLayer need Keras 2 (tf_keras), which TensorFlow 2.16 uses only
 with TF_USE_LEGACY_KERAS=1. Every entry point (the CLI, the runner files, the executors that
 Kubeflow/Vertex containers load by import path) imports a module of this package before
-TensorFlow. The container image sets the same variables (Dockerfile).
+TensorFlow. The container image sets the same variables (Dockerfile): TFX's container
+entrypoints import TensorFlow before they load our executors. So does TFX's own CLI: `tfx
+pipeline create` has imported TensorFlow (tf.keras already routed to Keras 3) before it executes
+a runner file. That process only builds and compiles the DAG (no Keras model), and `tfx run
+create --engine=local` runs local_runner.py in a fresh Python, where this package comes first.
 """
 import os
 

@@ -1,4 +1,5 @@
-"""The one home for feature keys, split names, artifact file names and defaults.
+"""The one home for feature keys, split names, artifact file names, defaults, pipeline node
+ids and artifact keys.
 
 Pure Python: importing this module must never import TensorFlow, so that the
 rule modules and the CLI's argument checking stay fast.
@@ -49,11 +50,40 @@ HYPERPARAMETERS_FILE = "hyperparameters.json"
 # --- pipeline defaults ---------------------------------------------------------
 DEFAULT_PIPELINE_NAME = "bit-tfx"
 
-# --- pipeline node ids (the DAG's component ids, as MLMD records them) ----------
-# TFX names a node after its class unless with_id() says otherwise; every reader of a
-# finished run (results, report, compile) names nodes through these.
+# --- pipeline node ids (the DAG's component ids, as MLMD and the compiled spec record them) --
+# TFX names a node after its class unless with_id() says otherwise (the two resolvers are
+# named with these). Every reader of a finished run (runner, results, report, compile, tests)
+# names nodes through these; tests/test_keys.py checks them against the built DAG.
+NODE_IMAGE_EXAMPLE_GEN = "ImageExampleGen"    # image folders and CSV manifests
+NODE_IMPORT_EXAMPLE_GEN = "ImportExampleGen"  # TFRecords already in our feature format
 NODE_STATISTICS = "StatisticsGen"
+NODE_PREVIOUS_SCHEMA = "previous_schema"      # resolver: the previous run's schema
+NODE_SCHEMA = "ImageSchemaGen"
+NODE_VALIDATOR = "ExampleValidator"
+NODE_DRIFT = "SpanDriftValidator"
 NODE_HYPERRULE = "HyperRule"
+NODE_TRANSFORM = "HyperRuleTransform"
 NODE_TRAINER = "Trainer"
+NODE_BASELINE = "latest_blessed_model"        # resolver: the latest blessed model
 NODE_EVALUATOR = "Evaluator"
+NODE_MODEL_CARD = "ModelCardGen"
 NODE_PUSHER = "Pusher"
+EXAMPLE_GEN_NODES = (NODE_IMAGE_EXAMPLE_GEN, NODE_IMPORT_EXAMPLE_GEN)  # one of them runs
+
+# --- artifact keys (component input/output names; MLMD records them in each event's path) --
+# The values of TFX's tfx.types.standard_component_specs *_KEY (tests/test_keys.py checks
+# them), spelled here so that pure modules can name them without importing TFX.
+EXAMPLES_KEY = "examples"
+STATISTICS_KEY = "statistics"
+SCHEMA_KEY = "schema"
+ANOMALIES_KEY = "anomalies"
+HYPERPARAMETERS_KEY = "hyperparameters"      # HyperRule's output; Transform, Trainer, card input
+TRANSFORM_GRAPH_KEY = "transform_graph"
+TRANSFORMED_EXAMPLES_KEY = "transformed_examples"
+MODEL_KEY = "model"
+BASELINE_MODEL_KEY = "baseline_model"        # Evaluator input
+MODEL_BLESSING_KEY = "model_blessing"        # Pusher input
+MODEL_RUN_KEY = "model_run"
+EVALUATION_KEY = "evaluation"
+BLESSING_KEY = "blessing"
+PUSHED_MODEL_KEY = "pushed_model"

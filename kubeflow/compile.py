@@ -20,6 +20,7 @@ import yaml
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
+from bit_tfx.components import keys
 from bit_tfx.components.image_example_gen import sources
 from bit_tfx.kubeflow import config as deploy_config
 
@@ -156,7 +157,7 @@ def kfp_backend_warnings(deploy, executors):
 
 def summarize(deploy, platform, tfx_pipeline, spec, job, executors, warnings):
     """What compile prints; `platform` built the pipeline, `executors` is _executors(spec)."""
-    trainer = executors.get("Trainer", {})
+    trainer = executors.get(keys.NODE_TRAINER, {})
     trainer = _container(trainer) if "container" in trainer else None
     summary = {
         "target": deploy.target,

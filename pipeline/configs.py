@@ -1,8 +1,9 @@
 """Pipeline-level defaults and the run configuration (TFX template style).
 
-Feature keys and artifact file names live in components/keys.py; this file holds
-what a user configures per run, with its defaults, and the checks that reject an
-invalid configuration before any component runs.
+Feature keys and artifact file names live in components/keys.py, the Trainer's defaults in
+components/trainer/config.py and the HyperRule's in components/hyperrule/rule.py; this file
+holds what a user configures per run, with its defaults (those, where a component has one), and
+the checks that reject an invalid configuration before any component runs.
 """
 import dataclasses
 import os
@@ -12,6 +13,7 @@ from typing import List, Optional
 from bit_tfx.components import keys
 from bit_tfx.components.errors import ConfigError
 from bit_tfx.components.hyperrule import rule
+from bit_tfx.components.trainer.config import MIXED_PRECISION, TrainerConfig  # pure Python
 
 PIPELINE_NAME = keys.DEFAULT_PIPELINE_NAME
 # DirectRunner defaults for local runs: in-memory, one worker. Multi-processing pays
@@ -23,7 +25,6 @@ DEFAULT_MODEL_SPEC = "hub:https://tfhub.dev/google/bit/m-r50x1/1"
 # model, not transfer learning.
 DEMO_MODEL_SPEC = "random:tiny"
 DEFAULT_MIN_ACCURACY = 0.5
-MIXED_PRECISION = ("none", "bfloat16", "float16")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,127}$")
 
 
@@ -41,16 +42,16 @@ class RunConfig:
     preserve_count: bool = False
     preserve_orientation: bool = False
     batch_size: int = rule.BASE_BATCH
-    batch_policy: str = "accumulate"
+    batch_policy: str = rule.DEFAULT_BATCH_POLICY
     k_shot: Optional[int] = None
     schedule_override: Optional[dict] = None
     beam_args: List[str] = dataclasses.field(default_factory=lambda: list(DEFAULT_BEAM_ARGS))
     pipeline_root_override: Optional[str] = None  # e.g. gs://... for Dataflow workers
-    # --- training, evaluation, pushing (bit-tfx run) ---
+    # --- training, evaluation, pushing (bit-tfx run); the Trainer's defaults are its own ---
     model_spec: str = DEFAULT_MODEL_SPEC
-    linear_probe: bool = False
-    mixed_precision: str = "none"
-    checkpoint_every: int = 100
+    linear_probe: bool = TrainerConfig.linear_probe
+    mixed_precision: str = TrainerConfig.mixed_precision
+    checkpoint_every: int = TrainerConfig.checkpoint_every
     serving_dir: Optional[str] = None          # default OUTPUT/serving
     min_accuracy: float = DEFAULT_MIN_ACCURACY  # absolute gate, also on a first run
     max_accuracy_drop: float = 0.0             # no-regression gate against the last blessed model
@@ -89,7 +90,8 @@ class RunConfig:
         from bit_tfx.components.bit_model import spec as model_spec  # pure Python
         model_spec.parse(self.model_spec)  # raises ModelSpecError listing the valid forms
         if self.mixed_precision not in MIXED_PRECISION:
-            raise ConfigError(f"mixed_precision must be none, bfloat16 or float16, got {self.mixed_precision!r}")
+            raise ConfigError(f"mixed_precision must be one of {', '.join(MIXED_PRECISION)}, "
+                              f"got {self.mixed_precision!r}")
         if self.checkpoint_every < 1:
             raise ConfigError(f"checkpoint_every must be positive, got {self.checkpoint_every}")
         if not 0.0 <= self.min_accuracy <= 1.0:

@@ -41,7 +41,7 @@ def example_gen(config, source):
 
 
 def trainer_custom_config(config):
-    """What run_fn reads (components/trainer/run.py TrainerConfig)."""
+    """What run_fn reads (components/trainer/config.py TrainerConfig)."""
     return {"model_spec": config.model_spec, "linear_probe": config.linear_probe,
             "mixed_precision": config.mixed_precision, "checkpoint_every": config.checkpoint_every}
 
@@ -78,7 +78,7 @@ def create_components(config, source, through=THROUGH_PUSHER, platform=None):
     previous_schema = tfx.dsl.Resolver(
         strategy_class=platform.previous_artifact_strategy,
         schema=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Schema),
-    ).with_id("previous_schema")
+    ).with_id(keys.NODE_PREVIOUS_SCHEMA)
     schema = ImageSchemaGen(statistics=statistics.outputs["statistics"])
     schema.add_upstream_node(previous_schema)
     validator = tfx.components.ExampleValidator(
@@ -95,13 +95,13 @@ def create_components(config, source, through=THROUGH_PUSHER, platform=None):
         return components
 
     transform = HyperRuleTransform(examples=gen.outputs["examples"], schema=schema.outputs["schema"],
-                                   hyperparameters=hyperrule.outputs["hyperparameters"])
+                                   hyperparameters=hyperrule.outputs[keys.HYPERPARAMETERS_KEY])
     trainer = platform.trainer(
         run_fn=RUN_FN,
         examples=gen.outputs["examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema.outputs["schema"],
-        hyperparameters=hyperrule.outputs["hyperparameters"],
+        hyperparameters=hyperrule.outputs[keys.HYPERPARAMETERS_KEY],
         train_args=tfx.proto.TrainArgs(splits=[keys.TRAIN_SPLIT]),
         eval_args=tfx.proto.EvalArgs(splits=[keys.EVAL_SPLIT], num_steps=0),
         custom_config=trainer_custom_config(config))
@@ -109,7 +109,7 @@ def create_components(config, source, through=THROUGH_PUSHER, platform=None):
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
         model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-    ).with_id("latest_blessed_model")
+    ).with_id(keys.NODE_BASELINE)
     evaluator = tfx.components.Evaluator(
         examples=gen.outputs["examples"], model=trainer.outputs["model"],
         baseline_model=baseline.outputs["model"], eval_config=gate.eval_config(config.min_accuracy, config.max_accuracy_drop,
@@ -118,7 +118,7 @@ def create_components(config, source, through=THROUGH_PUSHER, platform=None):
     # pushes. The blessing still names the Trainer's model, the baseline of the next run.
     card = ModelCardGen(
         model=trainer.outputs["model"], evaluation=evaluator.outputs["evaluation"],
-        blessing=evaluator.outputs["blessing"], hyperparameters=hyperrule.outputs["hyperparameters"],
+        blessing=evaluator.outputs["blessing"], hyperparameters=hyperrule.outputs[keys.HYPERPARAMETERS_KEY],
         statistics=statistics.outputs["statistics"], examples=gen.outputs["examples"],
         input_base=source.input_base, model_spec=config.model_spec)
     pusher = platform.pusher(model=card.outputs["model"], model_blessing=evaluator.outputs["blessing"])

@@ -12,11 +12,11 @@ def _artifact(store, config, node, key):
 
 def summarize(config):
     store = metadata.open_store(config.metadata_path)
-    evaluation = _artifact(store, config, keys.NODE_EVALUATOR, "evaluation")
-    blessing = _artifact(store, config, keys.NODE_EVALUATOR, "blessing")
-    pushed = _artifact(store, config, keys.NODE_PUSHER, "pushed_model")
-    model = _artifact(store, config, keys.NODE_TRAINER, "model")
-    hyperparameters = _artifact(store, config, keys.NODE_HYPERRULE, "hyperparameters")
+    evaluation = _artifact(store, config, keys.NODE_EVALUATOR, keys.EVALUATION_KEY)
+    blessing = _artifact(store, config, keys.NODE_EVALUATOR, keys.BLESSING_KEY)
+    pushed = _artifact(store, config, keys.NODE_PUSHER, keys.PUSHED_MODEL_KEY)
+    model = _artifact(store, config, keys.NODE_TRAINER, keys.MODEL_KEY)
+    hyperparameters = _artifact(store, config, keys.NODE_HYPERRULE, keys.HYPERPARAMETERS_KEY)
     blessed = bool(blessing and blessing.custom_properties["blessed"].int_value)
     summary = {
         "blessed": blessed,

@@ -72,7 +72,7 @@ def run_until_hyperrule(config):
     run_local(pipeline.build(config, pipeline.THROUGH_HYPERRULE))
     store = metadata.open_store(config.metadata_path)
     execution, artifact = metadata.latest_output(store, config.pipeline_name, keys.NODE_HYPERRULE,
-                                                 "hyperparameters")
+                                                 keys.HYPERPARAMETERS_KEY)
     decision = read_decision(artifact.uri)
     log.info("HyperRule %s: %s", "cached" if metadata.was_cached(execution) else "ran", artifact.uri)
     return decision

@@ -8,6 +8,7 @@ import tensorflow as tf
 
 import images
 import runs
+from bit_tfx.components import keys
 from bit_tfx.pipeline import pipeline, results
 
 pytestmark = pytest.mark.pipeline
@@ -55,16 +56,16 @@ def test_runs_push_blessed_models_and_refuse_a_worse_one(tmp_path):
     # Run 2: a new span, evaluated against run 1's model as the baseline.
     runs.colour_images(str(tmp_path / "span-2"), 30, seed=2)
     runs.run(data, out, **config_args)
-    _, evaluation = runs.latest(config, "Evaluator", "evaluation")
+    _, evaluation = runs.latest(config, keys.NODE_EVALUATOR, keys.EVALUATION_KEY)
     import tensorflow_model_analysis as tfma
     validation = tfma.load_validation_result(evaluation.uri)
     compared = [d for d in validation.validation_details.slicing_details]
     assert compared, "the evaluation recorded no validation against thresholds"
-    execution, _ = runs.latest(config, "Evaluator", "evaluation")
+    execution, _ = runs.latest(config, keys.NODE_EVALUATOR, keys.EVALUATION_KEY)
     from bit_tfx.pipeline import metadata
     store = metadata.open_store(config.metadata_path)
     inputs = [e for e in store.get_events_by_execution_ids([execution.id]) if e.type == e.INPUT]
-    assert any(s.key == "baseline_model" for e in inputs for s in e.path.steps)
+    assert any(s.key == keys.BASELINE_MODEL_KEY for e in inputs for s in e.path.steps)
 
     # Run 3: trained on shuffled labels, evaluated on correct ones: worse, never pushed.
     versions_before = sorted(os.listdir(serving))

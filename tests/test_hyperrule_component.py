@@ -2,7 +2,7 @@
 import pytest
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
-from bit_tfx.components import keys
+from bit_tfx.components import keys, statistics
 from bit_tfx.components.hyperrule import component, rule
 
 PARAMS = dict(preserve_count=0, preserve_orientation=0, batch_size=512, batch_policy="accumulate",
@@ -44,7 +44,7 @@ def test_median_not_mean_decides_the_regime():
 def test_missing_feature_is_named():
     d = stats(100, 3, (50, 50), (50, 50))
     del d.features[1]
-    with pytest.raises(component.StatisticsError, match="image/width"):
+    with pytest.raises(statistics.StatisticsError, match="image/width"):
         component.decide_from_statistics(d, PARAMS)
 
 

@@ -32,7 +32,7 @@ def _mixed_folder(root, per_class=40):
 def test_mixed_folder_quarantines_every_bad_file_and_keeps_the_rest(tmp_path):
     data = _mixed_folder(str(tmp_path / "data"))
     config = runs.run(data, tmp_path / "out", max_bad_fraction=0.05)
-    _, artifact = runs.latest(config, "ImageExampleGen", "examples")
+    _, artifact = runs.latest(config, keys.NODE_IMAGE_EXAMPLE_GEN, keys.EXAMPLES_KEY)
 
     report = runs.quarantine_report(artifact.uri)
     expected_bad = {f"dog/{name}": reason for name, (_, reason) in images.bad_files().items()}
@@ -59,7 +59,7 @@ def test_mixed_folder_quarantines_every_bad_file_and_keeps_the_rest(tmp_path):
     # The same folder again: every component is a cache hit.
     runs.run(data, tmp_path / "out", max_bad_fraction=0.05)
     store = metadata.open_store(config.metadata_path)
-    for node in ("ImageExampleGen", "StatisticsGen", "ImageSchemaGen", "HyperRule"):
+    for node in (keys.NODE_IMAGE_EXAMPLE_GEN, keys.NODE_STATISTICS, keys.NODE_SCHEMA, keys.NODE_HYPERRULE):
         assert metadata.was_cached(metadata.latest_execution(store, config.pipeline_name, node)), node
 
 
@@ -85,7 +85,7 @@ def test_csv_manifest_with_splits_relative_absolute_and_missing_paths(tmp_path):
     with open(tmp_path / "manifest.csv", "w", newline="") as f:
         csv.writer(f).writerows(rows)
     config = runs.run(tmp_path / "manifest.csv", tmp_path / "out", max_bad_fraction=0.1)
-    _, artifact = runs.latest(config, "ImageExampleGen", "examples")
+    _, artifact = runs.latest(config, keys.NODE_IMAGE_EXAMPLE_GEN, keys.EXAMPLES_KEY)
     report = runs.quarantine_report(artifact.uri)
     assert [(b["file"], b["reason"]) for b in report["bad_files"]] == [("pics/a/gone.jpg", "missing_file")]
     assert len(runs.examples(artifact.uri, "eval")) == 2  # the split column, not the hash
@@ -96,17 +96,17 @@ def test_new_span_with_new_label_is_an_anomaly(tmp_path):
     pattern = tmp_path / "span-{SPAN}"
     images.class_folders(str(tmp_path / "span-1"), ["a", "b"], 12)
     config = runs.run(pattern, tmp_path / "out")
-    _, first = runs.latest(config, "SpanDriftValidator", "anomalies")
+    _, first = runs.latest(config, keys.NODE_DRIFT, keys.ANOMALIES_KEY)
     assert first.custom_properties["baseline_schema"].string_value == "none: first run"
 
     images.class_folders(str(tmp_path / "span-2"), ["a", "b", "c"], 12)  # new data arrives
     runs.run(pattern, tmp_path / "out")
-    _, gen = runs.latest(config, "ImageExampleGen", "examples")
+    _, gen = runs.latest(config, keys.NODE_IMAGE_EXAMPLE_GEN, keys.EXAMPLES_KEY)
     assert gen.custom_properties["span"].int_value == 2  # the newest span
-    _, drift = runs.latest(config, "SpanDriftValidator", "anomalies")
+    _, drift = runs.latest(config, keys.NODE_DRIFT, keys.ANOMALIES_KEY)
     found = runs.anomalies(drift.uri, "train")
     assert keys.LABEL_TEXT in found and any("Unexpected string values" in r for r in found[keys.LABEL_TEXT])
-    _, hp = runs.latest(config, "HyperRule", "hyperparameters")
+    _, hp = runs.latest(config, keys.NODE_HYPERRULE, keys.HYPERPARAMETERS_KEY)
     with open(os.path.join(hp.uri, keys.HYPERPARAMETERS_FILE)) as f:
         assert json.load(f)["inputs"]["num_classes"] == 3
 
@@ -119,7 +119,7 @@ def test_imported_tfrecords_with_unsupported_format_are_anomalies(tmp_path):
             w.write(executor.make_example(images.rgb_jpeg(seed=i), fmt, 40, 50, "ab"[i % 2],
                                           f"x/{i}.jpg").SerializeToString())
     config = runs.run(tmp_path / "records" / "data.tfrecord", tmp_path / "out")
-    _, anomalies = runs.latest(config, "ExampleValidator", "anomalies")
+    _, anomalies = runs.latest(config, keys.NODE_VALIDATOR, keys.ANOMALIES_KEY)
     found = runs.anomalies(anomalies.uri, "train")
     assert keys.IMAGE_FORMAT in found, found
 

@@ -38,7 +38,7 @@ OUR_CODE = {
     "bit_tfx.components.transform.component.Executor", "bit_tfx.components.transform.preprocessing.preprocessing_fn",
     "bit_tfx.components.trainer.run.run_fn", "bit_tfx.components.model_card.executor.Executor",
     "bit_tfx.components.pusher.executor.Executor"}
-BEAM_TASKS = ("ImageExampleGen", "StatisticsGen", "HyperRuleTransform", "Evaluator")
+BEAM_TASKS = (keys.NODE_IMAGE_EXAMPLE_GEN, keys.NODE_STATISTICS, keys.NODE_TRANSFORM, keys.NODE_EVALUATOR)
 
 
 def span_images(root):
@@ -90,10 +90,11 @@ def test_both_files_parse_with_kfp_classes_and_hold_every_component(compiled):
         tasks = set(spec.root.dag.tasks)
         for component in summary["components"]:  # every node of the DAG, resolvers included
             expected = ({f"{component}-model-blessing-resolver", f"{component}-model-resolver"}
-                        if component == "latest_blessed_model" else {component})
+                        if component == keys.NODE_BASELINE else {component})
             assert expected <= tasks, (target, component)
-        assert {"ImageExampleGen", "HyperRule", "HyperRuleTransform", "Trainer", "Evaluator", "Pusher",
-                "SpanDriftValidator", "previous_schema"} <= tasks
+        # The compiled DAG's nodes are exactly those keys.py names (an image source: ImageExampleGen).
+        assert set(summary["components"]) == \
+            {v for k, v in vars(keys).items() if k.startswith("NODE_")} - {keys.NODE_IMPORT_EXAMPLE_GEN}
         # Every input artifact comes from a task of this DAG and an output it declares.
         for name, task in spec.root.dag.tasks.items():
             for key, source in task.inputs.artifacts.items():
@@ -107,28 +108,29 @@ def test_both_files_parse_with_kfp_classes_and_hold_every_component(compiled):
 def test_scheduled_runs_take_the_newest_span_and_gate_against_the_last_blessed_model(compiled):
     deploy, summary, spec, _ = compiled["vertex"]
     tasks = spec.root.dag.tasks
-    gen = executors(spec)["ImageExampleGen"]
+    gen = executors(spec)[keys.NODE_IMAGE_EXAMPLE_GEN]
     driver = "tfx.orchestration.kubeflow.v2.file_based_example_gen.driver"
     assert gen.lifecycle.pre_cache_check.command[-1] == driver
-    input_config = json.loads(parameters(spec, "ImageExampleGen")["input_config"])
+    input_config = json.loads(parameters(spec, keys.NODE_IMAGE_EXAMPLE_GEN)["input_config"])
     assert input_config["splits"][0]["pattern"] == "span-{SPAN}/*/*"
-    baseline = tasks["Evaluator"].inputs.artifacts["baseline_model"].task_output_artifact
-    assert baseline.producer_task == "latest_blessed_model-model-resolver"
-    assert tasks["Pusher"].inputs.artifacts["model_blessing"].task_output_artifact.producer_task == "Evaluator"
+    baseline = tasks[keys.NODE_EVALUATOR].inputs.artifacts[keys.BASELINE_MODEL_KEY].task_output_artifact
+    assert baseline.producer_task == f"{keys.NODE_BASELINE}-model-resolver"
+    assert tasks[keys.NODE_PUSHER].inputs.artifacts[keys.MODEL_BLESSING_KEY].task_output_artifact.producer_task \
+        == keys.NODE_EVALUATOR
     queries = json_format.MessageToDict(spec.deployment_spec)["executors"]
-    blessing = queries["latest_blessed_model-model-blessing-resolver_executor"]["resolver"]
+    blessing = queries[f"{keys.NODE_BASELINE}-model-blessing-resolver_executor"]["resolver"]
     assert "metadata.blessed.number_value=1" in json.dumps(blessing)
-    eval_config = json.loads(parameters(spec, "Evaluator")["eval_config"])
+    eval_config = json.loads(parameters(spec, keys.NODE_EVALUATOR)["eval_config"])
     threshold = eval_config["metrics_specs"][0]["metrics"][1]["per_slice_thresholds"][0]["threshold"]
     assert threshold["change_threshold"]["direction"] == "HIGHER_IS_BETTER"  # no drop allowed (default 0)
-    previous = queries["previous_schema_executor"]["resolver"]
+    previous = queries[f"{keys.NODE_PREVIOUS_SCHEMA}_executor"]["resolver"]
     assert 'schema_title=\\"tfx.Schema\\"' in json.dumps(previous)
-    assert tasks["ImageSchemaGen"].dependent_tasks and "previous_schema" in tasks["ImageSchemaGen"].dependent_tasks
+    assert keys.NODE_PREVIOUS_SCHEMA in tasks[keys.NODE_SCHEMA].dependent_tasks
 
 
 def test_configured_beam_args_resources_and_placements(compiled):
     from google.cloud.aiplatform_v1.types import custom_job
-    from bit_tfx.components.trainer.run import TrainerConfig
+    from bit_tfx.components.trainer.config import TrainerConfig
 
     deploy, summary, spec, _ = compiled["vertex"]
     containers = executors(spec)
@@ -137,12 +139,12 @@ def test_configured_beam_args_resources_and_placements(compiled):
                 "--machine_type=n1-standard-4", "--max_num_workers=10"}
     for task in BEAM_TASKS:
         assert dataflow <= set(containers[task].args), task
-    assert dataflow <= set(containers["ImageExampleGen"].lifecycle.pre_cache_check.args)
+    assert dataflow <= set(containers[keys.NODE_IMAGE_EXAMPLE_GEN].lifecycle.pre_cache_check.args)
     # Trainer (2): the step launches a Vertex AI Training job.
-    trainer_args = list(containers["Trainer"].args)
+    trainer_args = list(containers[keys.NODE_TRAINER].args)
     assert trainer_args[trainer_args.index("--executor_class_path") + 1] == \
         "tfx.extensions.google_cloud_ai_platform.trainer.executor.GenericExecutor"
-    trainer = parameters(spec, "Trainer")
+    trainer = parameters(spec, keys.NODE_TRAINER)
     assert trainer["run_fn"] == "bit_tfx.components.trainer.run.run_fn"
     custom_config = json.loads(trainer["custom_config"])
     assert custom_config["ai_platform_enable_vertex"] is True
@@ -160,7 +162,7 @@ def test_configured_beam_args_resources_and_placements(compiled):
         assert pool.container_spec.image_uri == IMAGE
     assert job_spec.service_account == SA
     TrainerConfig.from_custom_config(custom_config)  # run_fn accepts what the extension forwards
-    pusher = json.loads(parameters(spec, "Pusher")["custom_config"])
+    pusher = json.loads(parameters(spec, keys.NODE_PUSHER)["custom_config"])
     assert pusher["ai_platform_serving_args"]["endpoint_name"] == "flowers"
     assert pusher["ai_platform_serving_args"]["project_id"] == "bit-project"
     assert pusher["ai_platform_vertex_container_image_uri"] == deploy_config.DEFAULT_SERVING_IMAGE
@@ -171,12 +173,12 @@ def test_configured_beam_args_resources_and_placements(compiled):
         assert "--direct_running_mode=in_memory" in containers[task].args
         assert not any(a.startswith("--runner=") for a in containers[task].args)
     # Trainer (1): the pipeline step itself gets the resources.
-    resources = containers["Trainer"].resources
+    resources = containers[keys.NODE_TRAINER].resources
     assert (resources.cpu_limit, resources.memory_limit) == (8.0, 32.0)
     assert (resources.accelerator.type, resources.accelerator.count) == ("nvidia.com/gpu", 2)
     assert summary["trainer"] == {"placement": "step", "resources": {
         "cpuLimit": 8.0, "memoryLimit": 32.0, "accelerator": {"type": "nvidia.com/gpu", "count": "2"}}}
-    assert json.loads(parameters(spec, "Pusher")["push_destination"]) == \
+    assert json.loads(parameters(spec, keys.NODE_PUSHER)["push_destination"]) == \
         {"filesystem": {"base_directory": "gs://bit-bucket/serving"}}
     assert any("resolver" in w for w in summary["warnings"])  # what the OSS KFP backend cannot run
 
@@ -239,9 +241,9 @@ def _as_pod(command, args, executor_input, cwd):
 def test_image_example_gen_runs_from_the_compiled_spec_like_a_pod(compiled, tmp_path):
     from kfp.pipeline_spec import pipeline_spec_pb2
     deploy, _, spec, _ = compiled["kfp"]
-    container = executors(spec)["ImageExampleGen"]
+    container = executors(spec)[keys.NODE_IMAGE_EXAMPLE_GEN]
     task_root = str(tmp_path / "root" / "ImageExampleGen_1")
-    executor_input = _executor_input(spec, "ImageExampleGen", task_root)
+    executor_input = _executor_input(spec, keys.NODE_IMAGE_EXAMPLE_GEN, task_root)
     output_file = executor_input.outputs.output_file
 
     # 1. The driver (lifecycle.preCacheCheck): picks the newest span, writes the updated properties.
@@ -252,7 +254,7 @@ def test_image_example_gen_runs_from_the_compiled_spec_like_a_pod(compiled, tmp_
     assert driver_output.parameter_values["span"].number_value == 2
     assert json.loads(driver_output.parameter_values["input_config"].string_value)["splits"][0]["pattern"] == \
         "span-2/*/*"
-    (announced,) = driver_output.artifacts["examples"].artifacts  # the orchestrator records these
+    (announced,) = driver_output.artifacts[keys.EXAMPLES_KEY].artifacts  # the orchestrator records these
     announced = json_format.MessageToDict(announced.metadata)
     assert announced["custom:span"] == 2 and "num_files:16," in announced["input_fingerprint"]
 
@@ -260,7 +262,7 @@ def test_image_example_gen_runs_from_the_compiled_spec_like_a_pod(compiled, tmp_
     _as_pod(container.command, container.args, executor_input, tmp_path)
     with open(output_file) as f:
         output = json_format.Parse(f.read(), pipeline_spec_pb2.ExecutorOutput())
-    (examples,) = output.artifacts["examples"].artifacts
+    (examples,) = output.artifacts[keys.EXAMPLES_KEY].artifacts
     metadata = json_format.MessageToDict(examples.metadata)
     assert examples.uri == os.path.join(task_root, "examples")
     assert json.loads(metadata["split_names"]) == ["train", "eval"]
@@ -467,4 +469,4 @@ def test_tfx_cli_vertex_engine_accepts_the_runner_file(tmp_path):
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     from bit_tfx.kubeflow import compile as compiling
     spec, job = compiling.load(str(tmp_path / "tfx" / "vertex" / "bit-tfx" / "pipeline.json"))
-    assert job is not None and "Trainer" in spec.root.dag.tasks
+    assert job is not None and keys.NODE_TRAINER in spec.root.dag.tasks

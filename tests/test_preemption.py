@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from bit_tfx.components import keys
 from runs import colour_images
 
 pytestmark = pytest.mark.pipeline
@@ -26,7 +27,7 @@ def test_killed_trainer_resumes_from_its_last_checkpoint(tmp_path):
                              start_new_session=True)
     # Wait until the manager has recorded ckpt-5 (its state file is written atomically, after
     # the checkpoint), then kill at once: possibly while ckpt-10 is being written.
-    state = str(out / "pipeline_root" / "Trainer" / "checkpoints" / "*" / "checkpoint")
+    state = str(out / "pipeline_root" / keys.NODE_TRAINER / "checkpoints" / "*" / "checkpoint")
     deadline = time.time() + 600
     while not any("ckpt-" in open(p).read() for p in glob.glob(state)):
         assert first.poll() is None, "the run ended before its first checkpoint: " + first.stderr.read()[-2000:]

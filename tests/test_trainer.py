@@ -196,7 +196,7 @@ def test_mixed_precision_trains_with_a_float32_head(mode):
 def test_trainer_config_reads_ours_ignores_the_vertex_extension_keys_and_refuses_typos():
     from tfx.extensions.google_cloud_ai_platform import constants
     from tfx.extensions.google_cloud_ai_platform.trainer import executor as vertex_trainer
-    from bit_tfx.components.trainer.run import TrainerConfig
+    from bit_tfx.components.trainer.config import TrainerConfig
     # What the Vertex AI Trainer extension forwards to run_fn inside the training job.
     config = TrainerConfig.from_custom_config({
         "model_spec": "random:tiny", "checkpoint_every": 7,

@@ -15,7 +15,6 @@ import os
 
 import tensorflow as tf
 from absl import logging
-from tensorflow_metadata.proto.v0 import statistics_pb2
 from tfx import types
 from tfx.dsl.components.base import base_component, base_executor, executor_spec
 from tfx.types import artifact_utils, standard_artifacts
@@ -23,9 +22,8 @@ from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionP
 
 from bit_tfx.components import keys
 from bit_tfx.components.hyperrule import rule
+from bit_tfx.components.statistics import load_split_statistics, read_dataset_facts
 
-STATISTICS_KEY = "statistics"
-HYPERPARAMETERS_KEY = "hyperparameters"
 # Execution parameters. Booleans travel as ints: every orchestrator (local, KFP v2,
 # Vertex) represents those the same way.
 PARAMS = {
@@ -40,56 +38,8 @@ PARAMS = {
 
 class HyperRuleSpec(ComponentSpec):
     PARAMETERS = {name: ExecutionParameter(type=t) for name, t in PARAMS.items()}
-    INPUTS = {STATISTICS_KEY: ChannelParameter(type=standard_artifacts.ExampleStatistics)}
-    OUTPUTS = {HYPERPARAMETERS_KEY: ChannelParameter(type=standard_artifacts.HyperParameters)}
-
-
-class StatisticsError(ValueError):
-    """The statistics lack what the rule needs; names the feature and the cause."""
-
-
-def _feature(dataset, name):
-    for f in dataset.features:
-        if f.path.step == [name] or f.name == name:
-            return f
-    raise StatisticsError(f"feature {name!r} is missing from the statistics; the examples must "
-                          "come from ImageExampleGen or carry the same features")
-
-
-def _numeric(dataset, name):
-    stats = _feature(dataset, name).num_stats
-    summary = {"mean": stats.mean, "median": stats.median, "min": stats.min, "max": stats.max}
-    if summary["median"] <= 0:
-        raise StatisticsError(f"feature {name!r} has no positive median in the statistics: {summary}")
-    return summary
-
-
-def read_dataset_facts(dataset):
-    """What the rule needs from one split's DatasetFeatureStatistics."""
-    height = _numeric(dataset, keys.IMAGE_HEIGHT)
-    width = _numeric(dataset, keys.IMAGE_WIDTH)
-    label = _feature(dataset, keys.LABEL_TEXT).string_stats
-    return {
-        "num_examples": int(dataset.num_examples),
-        "num_classes": int(label.unique),
-        "image_height": height,
-        "image_width": width,
-        "image_area": height["median"] * width["median"],
-        "image_area_statistic": "median(image/height) * median(image/width) of the train split",
-    }
-
-
-def load_split_statistics(statistics_artifact, split):
-    stats_dir = artifact_utils.get_split_uri([statistics_artifact], split)
-    path = os.path.join(stats_dir, "FeatureStats.pb")
-    if not tf.io.gfile.exists(path):
-        raise StatisticsError(f"no statistics for split {split!r} at {path}")
-    stats = statistics_pb2.DatasetFeatureStatisticsList()
-    with tf.io.gfile.GFile(path, "rb") as f:
-        stats.ParseFromString(f.read())
-    if len(stats.datasets) != 1:
-        raise StatisticsError(f"{path} holds {len(stats.datasets)} datasets, expected 1")
-    return stats.datasets[0]
+    INPUTS = {keys.STATISTICS_KEY: ChannelParameter(type=standard_artifacts.ExampleStatistics)}
+    OUTPUTS = {keys.HYPERPARAMETERS_KEY: ChannelParameter(type=standard_artifacts.HyperParameters)}
 
 
 def decide_from_statistics(dataset, params):
@@ -114,11 +64,11 @@ def read_decision(hyperparameters_uri):
 class Executor(base_executor.BaseExecutor):
     def Do(self, input_dict, output_dict, exec_properties):
         self._log_startup(input_dict, output_dict, exec_properties)
-        statistics = artifact_utils.get_single_instance(input_dict[STATISTICS_KEY])
+        statistics = artifact_utils.get_single_instance(input_dict[keys.STATISTICS_KEY])
         dataset = load_split_statistics(statistics, keys.TRAIN_SPLIT)
         decision = decide_from_statistics(dataset, {k: exec_properties[k] for k in PARAMS})
         decision["statistics"]["source"] = statistics.uri
-        out = artifact_utils.get_single_instance(output_dict[HYPERPARAMETERS_KEY])
+        out = artifact_utils.get_single_instance(output_dict[keys.HYPERPARAMETERS_KEY])
         path = os.path.join(out.uri, keys.HYPERPARAMETERS_FILE)
         with tf.io.gfile.GFile(path, "w") as f:
             json.dump(decision, f, indent=1, sort_keys=True)
@@ -135,7 +85,7 @@ class HyperRule(base_component.BaseComponent):
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
 
     def __init__(self, statistics, preserve_count=False, preserve_orientation=False,
-                 batch_size=rule.BASE_BATCH, batch_policy="accumulate", k_shot=None,
+                 batch_size=rule.BASE_BATCH, batch_policy=rule.DEFAULT_BATCH_POLICY, k_shot=None,
                  schedule_override=None):
         # Fail on an invalid configuration now, before any pipeline work: these parts of
         # the rule do not depend on the data.

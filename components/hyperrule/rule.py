@@ -21,6 +21,7 @@ SCHEDULE_BUCKETS = (
     (500_000, 500, (6000, 12_000, 18_000), 20_000),
 )
 BATCH_POLICIES = ("accumulate", "scale_lr")
+DEFAULT_BATCH_POLICY = "accumulate"  # exact: BiT has no batch statistics
 
 
 class RuleError(ConfigError):
@@ -106,7 +107,7 @@ def check_schedule_override(override):
 
 
 def decide(num_train_examples, num_classes, image_area, *, preserve_count=False,
-           preserve_orientation=False, batch_size=BASE_BATCH, batch_policy="accumulate",
+           preserve_orientation=False, batch_size=BASE_BATCH, batch_policy=DEFAULT_BATCH_POLICY,
            k_shot=None, schedule_override=None):
     """The whole HyperRule decision as a JSON-ready dict with its inputs."""
     if num_classes is None or num_classes < 2:

@@ -18,7 +18,6 @@ first run there is no previous schema and it records that instead of failing.
 """
 import os
 
-import tensorflow as tf
 import tensorflow_data_validation as tfdv
 from absl import logging
 from tensorflow_metadata.proto.v0 import statistics_pb2
@@ -32,7 +31,7 @@ from tfx.types import standard_component_specs as specs
 from tfx.types.component_spec import ChannelParameter
 from tfx.utils import io_utils
 
-from bit_tfx.components import keys
+from bit_tfx.components import keys, statistics
 
 MAX_LABEL_DOMAIN = 100_000
 SCHEMA_FILE = "schema.pbtxt"
@@ -65,13 +64,12 @@ def curate(schema, train_stats):
     _set_string_domain(schema, _feature(schema, keys.IMAGE_FORMAT),
                        sorted(keys.SUPPORTED_FORMATS.values()))
     _set_string_domain(schema, _feature(schema, keys.FILENAME), None)
-    label_stats = next(f.string_stats for f in train_stats.features
-                       if list(f.path.step) == [keys.LABEL_TEXT])
-    labels = sorted(b.label for b in label_stats.rank_histogram.buckets)
-    if len(labels) < label_stats.unique:
+    labels = sorted(statistics.class_counts(train_stats))
+    unique = statistics.feature(train_stats, keys.LABEL_TEXT).string_stats.unique
+    if len(labels) < unique:
         logging.warning("The statistics list %d of %d labels; the schema records no label domain. "
                         "Raise StatisticsGen's num_rank_histogram_buckets to record it.",
-                        len(labels), label_stats.unique)
+                        len(labels), unique)
         labels = None
     _set_string_domain(schema, _feature(schema, keys.LABEL_TEXT), labels)
     for name in (keys.IMAGE_HEIGHT, keys.IMAGE_WIDTH):
@@ -83,15 +81,12 @@ class Executor(base_executor.BaseExecutor):
     def Do(self, input_dict, output_dict, exec_properties):
         self._log_startup(input_dict, output_dict, exec_properties)
         stats_artifact = artifact_utils.get_single_instance(input_dict[specs.STATISTICS_KEY])
-        path = os.path.join(artifact_utils.get_split_uri([stats_artifact], keys.TRAIN_SPLIT),
-                            "FeatureStats.pb")
-        stats = statistics_pb2.DatasetFeatureStatisticsList()
-        with tf.io.gfile.GFile(path, "rb") as f:
-            stats.ParseFromString(f.read())
+        train = statistics.load_split_statistics(stats_artifact, keys.TRAIN_SPLIT)
         schema = tfdv.infer_schema(
-            stats, infer_feature_shape=bool(exec_properties.get(specs.INFER_FEATURE_SHAPE_KEY, 1)),
+            statistics_pb2.DatasetFeatureStatisticsList(datasets=[train]),
+            infer_feature_shape=bool(exec_properties.get(specs.INFER_FEATURE_SHAPE_KEY, 1)),
             max_string_domain_size=MAX_LABEL_DOMAIN)
-        curate(schema, stats.datasets[0])
+        curate(schema, train)
         out = artifact_utils.get_single_uri(output_dict[specs.SCHEMA_KEY])
         io_utils.write_pbtxt_file(os.path.join(out, SCHEMA_FILE), schema)
         logging.info("Schema written to %s", out)

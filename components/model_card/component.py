@@ -19,6 +19,7 @@ from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
+from bit_tfx.components import keys
 from bit_tfx.components.model_card import executor
 
 
@@ -27,13 +28,13 @@ class ModelCardGenSpec(ComponentSpec):
                   executor.MODEL_SPEC_KEY: ExecutionParameter(type=str)}
     INPUTS = {
         executor.TRAINED_MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
-        executor.EVALUATION_KEY: ChannelParameter(type=standard_artifacts.ModelEvaluation),
-        executor.BLESSING_KEY: ChannelParameter(type=standard_artifacts.ModelBlessing),
-        executor.HYPERPARAMETERS_KEY: ChannelParameter(type=standard_artifacts.HyperParameters),
-        executor.STATISTICS_KEY: ChannelParameter(type=standard_artifacts.ExampleStatistics),
-        executor.EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples),
+        keys.EVALUATION_KEY: ChannelParameter(type=standard_artifacts.ModelEvaluation),
+        keys.BLESSING_KEY: ChannelParameter(type=standard_artifacts.ModelBlessing),
+        keys.HYPERPARAMETERS_KEY: ChannelParameter(type=standard_artifacts.HyperParameters),
+        keys.STATISTICS_KEY: ChannelParameter(type=standard_artifacts.ExampleStatistics),
+        keys.EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples),
     }
-    OUTPUTS = {executor.MODEL_KEY: ChannelParameter(type=standard_artifacts.Model)}
+    OUTPUTS = {keys.MODEL_KEY: ChannelParameter(type=standard_artifacts.Model)}
 
 
 class ModelCardGen(base_component.BaseComponent):

@@ -12,16 +12,11 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import io_utils, path_utils
 
+from bit_tfx.components import keys
 from bit_tfx.components.model_card import card
 from bit_tfx.components.model_card import facts as model_facts
 
 TRAINED_MODEL_KEY = "trained_model"
-EVALUATION_KEY = "evaluation"
-BLESSING_KEY = "blessing"
-HYPERPARAMETERS_KEY = "hyperparameters"
-STATISTICS_KEY = "statistics"
-EXAMPLES_KEY = "examples"
-MODEL_KEY = "model"
 INPUT_BASE_KEY = "input_base"
 MODEL_SPEC_KEY = "model_spec"
 
@@ -35,12 +30,12 @@ class Executor(base_executor.BaseExecutor):
 
         trained = single(TRAINED_MODEL_KEY)
         facts = model_facts.model_facts(
-            examples=single(EXAMPLES_KEY), statistics=single(STATISTICS_KEY),
-            hyperparameters=single(HYPERPARAMETERS_KEY), model=trained,
-            evaluation=single(EVALUATION_KEY), blessing=single(BLESSING_KEY),
+            examples=single(keys.EXAMPLES_KEY), statistics=single(keys.STATISTICS_KEY),
+            hyperparameters=single(keys.HYPERPARAMETERS_KEY), model=trained,
+            evaluation=single(keys.EVALUATION_KEY), blessing=single(keys.BLESSING_KEY),
             input_base=exec_properties[INPUT_BASE_KEY], model_spec=exec_properties[MODEL_SPEC_KEY])
         markdown = card.render_markdown(facts)
-        out = artifact_utils.get_single_instance(output_dict[MODEL_KEY])
+        out = artifact_utils.get_single_instance(output_dict[keys.MODEL_KEY])
         serving_dir = path_utils.serving_model_dir(out.uri)
         io_utils.copy_dir(path_utils.serving_model_path(trained.uri, path_utils.is_old_model_artifact(trained)),
                           serving_dir)

@@ -26,10 +26,9 @@ def read_text(path):
 
 def _split_statistics(statistics):
     """Per split: image count, height/width, classes and their counts, from StatisticsGen's
-    FeatureStats.pb, read as the HyperRule reads it (the same facts)."""
-    import tensorflow_data_validation as tfdv
+    output, read as the HyperRule reads it (components/statistics.py: the same facts)."""
     from tfx.types import artifact_utils
-    from bit_tfx.components.hyperrule.component import StatisticsError, load_split_statistics, read_dataset_facts
+    from bit_tfx.components.statistics import StatisticsError, class_counts, load_split_statistics, read_dataset_facts
     splits = {}
     present = artifact_utils.decode_split_names(statistics.split_names)
     for split in keys.SPLIT_NAMES:
@@ -40,14 +39,12 @@ def _split_statistics(statistics):
         except StatisticsError:  # a split without statistics: not in the report
             continue
         facts = read_dataset_facts(dataset)
-        label = tfdv.get_feature_stats(dataset, tfdv.FeaturePath([keys.LABEL_TEXT]))
         splits[split] = {
             "num_examples": facts["num_examples"], "num_classes": facts["num_classes"],
             "median_height": facts["image_height"]["median"],
             "median_width": facts["image_width"]["median"],
             "height": facts["image_height"], "width": facts["image_width"],
-            "class_counts": {b.label: int(b.sample_count)
-                             for b in label.string_stats.rank_histogram.buckets},
+            "class_counts": class_counts(dataset),
         }
     return splits
 

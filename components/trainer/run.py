@@ -10,7 +10,7 @@ Each optimiser step takes one batch of `batch_size * gradient_accumulation_steps
 examples, splits it into micro-batches inside the replica, sums their gradients and
 applies them once, so every distribution strategy sees the same arithmetic.
 
-custom_config keys (set by the pipeline; see TrainerConfig):
+custom_config keys (set by the pipeline; see components/trainer/config.py TrainerConfig):
   model_spec, linear_probe, mixed_precision, checkpoint_every, log_every, seed.
 """
 import dataclasses
@@ -28,38 +28,10 @@ from tfx_bsl.public import tfxio
 from bit_tfx.components import keys
 from bit_tfx.components.bit_model import build_classifier
 from bit_tfx.components.trainer import augment, checkpoints, distribution, export, kshot
+from bit_tfx.components.trainer.config import TrainerConfig
 from bit_tfx.components.trainer.schedule import HyperRuleSchedule
 
 log = logging.getLogger("bit_tfx.trainer")
-MIXED_PRECISION = ("none", "bfloat16", "float16")
-
-
-VERTEX_EXTENSION_PREFIX = "ai_platform_"
-
-
-@dataclasses.dataclass
-class TrainerConfig:
-    model_spec: str
-    linear_probe: bool = False
-    mixed_precision: str = "none"
-    checkpoint_every: int = 100
-    log_every: int = 10
-    seed: int = 0
-
-    @classmethod
-    def from_custom_config(cls, custom_config):
-        # The Vertex AI Trainer extension forwards its own keys (ai_platform_*: training
-        # args, region, job id) to the job it launches, and so to run_fn: not ours to read.
-        custom_config = {k: v for k, v in (custom_config or {}).items()
-                         if not k.startswith(VERTEX_EXTENSION_PREFIX)}
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(custom_config) - known
-        if unknown:
-            raise ValueError(f"unknown Trainer custom_config keys {sorted(unknown)}; known: {sorted(known)}")
-        config = cls(**custom_config)
-        if config.mixed_precision not in MIXED_PRECISION:
-            raise ValueError(f"mixed_precision must be one of {MIXED_PRECISION}, got {config.mixed_precision!r}")
-        return config
 
 
 def _k_shot_files(file_pattern, k):

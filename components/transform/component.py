@@ -15,22 +15,22 @@ from tfx.types import artifact_utils, standard_artifacts
 from tfx.types import standard_component_specs as specs
 from tfx.types.component_spec import ChannelParameter
 
+from bit_tfx.components import keys
 from bit_tfx.components.hyperrule.component import read_decision
 from bit_tfx.components.transform.preprocessing import HYPERRULE_CONFIG_KEY
 
-HYPERPARAMETERS_KEY = "hyperparameters"
 PREPROCESSING_FN = "bit_tfx.components.transform.preprocessing.preprocessing_fn"
 
 
 class HyperRuleTransformSpec(specs.TransformSpec):
     INPUTS = dict(specs.TransformSpec.INPUTS, **{
-        HYPERPARAMETERS_KEY: ChannelParameter(type=standard_artifacts.HyperParameters)})
+        keys.HYPERPARAMETERS_KEY: ChannelParameter(type=standard_artifacts.HyperParameters)})
 
 
 class Executor(transform_executor.Executor):
     def Do(self, input_dict, output_dict, exec_properties):
         input_dict = dict(input_dict)
-        decision = read_decision(artifact_utils.get_single_uri(input_dict.pop(HYPERPARAMETERS_KEY)))
+        decision = read_decision(artifact_utils.get_single_uri(input_dict.pop(keys.HYPERPARAMETERS_KEY)))
         config = json.loads(exec_properties.get(specs.CUSTOM_CONFIG_KEY) or "null") or {}
         config[HYPERRULE_CONFIG_KEY] = decision
         exec_properties = dict(exec_properties, **{specs.CUSTOM_CONFIG_KEY: json.dumps(config)})
@@ -52,7 +52,7 @@ class HyperRuleTransform(tfx.components.Transform):
         args = dict(base.spec.exec_properties)
         args.update(base.spec.inputs)
         args.update(base.spec.outputs)
-        args[HYPERPARAMETERS_KEY] = hyperparameters
+        args[keys.HYPERPARAMETERS_KEY] = hyperparameters
         base_beam_component.BaseBeamComponent.__init__(self, spec=HyperRuleTransformSpec(**args))
         # The output channels came from `base`, which is in no pipeline: this component
         # produces them. (The Kubeflow V2 compiler names each input's producer task from

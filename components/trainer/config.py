@@ -1,0 +1,34 @@
+"""What run_fn reads from the Trainer's custom_config, with its defaults: the one home of the
+training defaults. pipeline/configs.py RunConfig and the CLI's training flags take theirs from
+here. Pure Python (no TensorFlow), so that configuration checks stay fast.
+"""
+import dataclasses
+
+MIXED_PRECISION = ("none", "bfloat16", "float16")
+# The Vertex AI Trainer extension forwards its own keys (ai_platform_*: training args, region,
+# job id) to the job it launches, and so to run_fn: not ours to read.
+VERTEX_EXTENSION_PREFIX = "ai_platform_"
+
+
+@dataclasses.dataclass
+class TrainerConfig:
+    model_spec: str
+    linear_probe: bool = False
+    mixed_precision: str = "none"
+    checkpoint_every: int = 100
+    log_every: int = 10
+    seed: int = 0
+
+    @classmethod
+    def from_custom_config(cls, custom_config):
+        custom_config = {k: v for k, v in (custom_config or {}).items()
+                         if not k.startswith(VERTEX_EXTENSION_PREFIX)}
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(custom_config) - known
+        if unknown:
+            raise ValueError(f"unknown Trainer custom_config keys {sorted(unknown)}; known: {sorted(known)}")
+        config = cls(**custom_config)
+        if config.mixed_precision not in MIXED_PRECISION:
+            raise ValueError(f"mixed_precision must be one of {MIXED_PRECISION}, got {config.mixed_precision!r}")
+        return config
+

@@ -1,0 +1,63 @@
+"""One fact, one home: the names and defaults that several layers use are the ones their home
+defines (components/keys.py, hyperrule/rule.py, trainer/config.py), not copies of them."""
+import dataclasses
+import inspect
+
+import pytest
+
+from bit_tfx.components import keys
+from bit_tfx.components.hyperrule import rule
+from bit_tfx.components.trainer.config import TrainerConfig
+from bit_tfx.pipeline import configs
+
+NODE_IDS = {value for name, value in vars(keys).items() if name.startswith("NODE_")}
+
+
+def test_artifact_keys_are_tfxs_own():
+    """The names MLMD records in event paths: keys.py spells TFX's values without importing TFX."""
+    from tfx.types import standard_component_specs as specs
+    ours = {name: value for name, value in vars(keys).items() if name.endswith("_KEY")}
+    assert ours and all(getattr(specs, name) == value for name, value in ours.items()), \
+        {name: (value, getattr(specs, name, None)) for name, value in ours.items()}
+
+
+@pytest.mark.parametrize("data, layout, example_gen", [
+    ("/images", "class_folders", keys.NODE_IMAGE_EXAMPLE_GEN),
+    ("/records/data.tfrecord", "tfrecord", keys.NODE_IMPORT_EXAMPLE_GEN),
+])
+def test_the_dag_node_ids_are_the_keys(data, layout, example_gen):
+    """Built, not run: every node of the whole DAG is named by a keys.NODE_* (the compiled
+    Kubeflow/Vertex DAG is checked the same way in test_kubeflow.py)."""
+    from bit_tfx.components.image_example_gen import sources
+    from bit_tfx.pipeline import pipeline
+    config = configs.RunConfig(data=data, layout=layout, num_classes=2).validate()
+    components = pipeline.create_components(config, sources.source_from_names(data, layout))
+    other_example_gen = set(keys.EXAMPLE_GEN_NODES) - {example_gen}
+    assert sorted(c.id for c in components) == sorted(NODE_IDS - other_example_gen)
+
+
+def _defaults(cls):
+    return {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
+
+
+def test_cli_and_run_config_defaults_are_the_components():
+    """Changing nothing: `bit-tfx run --data D` configures exactly RunConfig(data=D), whose
+    Trainer and HyperRule settings are the components' own defaults."""
+    from bit_tfx.cli import common
+    from bit_tfx.cli.main import build_parser
+    from bit_tfx.components.hyperrule.component import HyperRule
+    from bit_tfx.pipeline import pipeline
+    args = build_parser().parse_args(["run", "--data", "/images"])
+    config = common.run_config(args)
+    assert config == configs.RunConfig(data="/images").validate()
+
+    trainer = TrainerConfig.from_custom_config(pipeline.trainer_custom_config(config))
+    assert trainer == TrainerConfig(model_spec=configs.DEFAULT_MODEL_SPEC)
+    trainer_defaults = _defaults(TrainerConfig)
+    assert {name: getattr(config, name) for name in ("linear_probe", "mixed_precision", "checkpoint_every")} \
+        == {name: trainer_defaults[name] for name in ("linear_probe", "mixed_precision", "checkpoint_every")}
+
+    hyperrule = {name: p.default for name, p in inspect.signature(HyperRule.__init__).parameters.items()
+                 if p.default is not inspect.Parameter.empty}
+    assert {name: getattr(config, name) for name in hyperrule} == hyperrule
+    assert (config.batch_size, config.batch_policy) == (rule.BASE_BATCH, rule.DEFAULT_BATCH_POLICY)
