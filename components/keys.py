@@ -15,7 +15,6 @@ FILENAME = "image/filename"          # path relative to the input root
 
 # Formats the pipeline decodes end to end (PIL name -> image/format value).
 SUPPORTED_FORMATS = {"JPEG": "jpeg", "PNG": "png", "GIF": "gif", "BMP": "bmp"}
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp")
 
 # --- transformed features (outputs of the Transform graph) --------------------
 IMAGE_TRAIN = "image_train"          # float [resize, resize, 3] in [0, 1]: random-crop source

@@ -1,7 +1,7 @@
 """`bit-tfx predict`: classify image files with a pushed model or an ImageNet-1k BiT.
 
 Every image goes through the serving signature that users deploy,
-serving_default(image_bytes) -> classes, scores (components/trainer/export.py), so what
+serving_default(image_bytes) -> classes, scores (components/bit_model/serving.py), so what
 this prints is what TF Serving would answer:
   * a pushed model: SERVING_DIR (newest version, or --version N) or SERVING_DIR/<version>,
     loaded as a SavedModel, its own signature called;
@@ -9,8 +9,10 @@ this prints is what TF Serving would answer:
     built around a TF Hub ilsvrc2012_classification module or an -ILSVRC2012 .npz.
 
 Folders are searched recursively (hidden files and folders skipped, sorted) and sent in
-batches of --batch-size encoded files. A batch the signature refuses (InvalidArgument:
-bytes that do not decode) is retried file by file, so one bad file is reported alone.
+batches of --batch-size encoded files. The signature fails a whole batch (it has no per-row
+errors: docs/operations.md): a batch it refuses (InvalidArgument: bytes that do not decode,
+or an image above the pixel limit read from its header) is retried file by file, so one bad
+file is reported alone.
 The command line (cli/predict.py) prints the records and picks the exit code.
 """
 import logging

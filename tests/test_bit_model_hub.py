@@ -103,17 +103,6 @@ def test_classifier_from_random_spec_and_wrong_arch_refused(tmp_path, tiny_class
         factory.build_classifier("random:tiny", num_classes=0)
 
 
-def test_cli_export(tiny_classifier, tmp_path, capsys):
-    path = weights.save_npz(tiny_classifier, str(tmp_path / "w.npz"))
-    out = str(tmp_path / "cli_export")
-    assert hub.main(["export", "--weights", path, "--out", out]) == 0
-    printed = capsys.readouterr().out
-    assert "left out 2 head arrays" in printed and "reload max |diff|" in printed
-    layer = tfhub.KerasLayer(out)
-    assert layer(U).shape == (2, 1024)
-    assert hub.main(["export", "--out", str(tmp_path / "x")]) == 2
-
-
 def test_missing_hub_dir_is_a_config_error_and_cache_env_untouched(tmp_path, monkeypatch):
     monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path / "hub_cache"))
     with pytest.raises(hub.HubError, match="cannot load TF Hub module"):

@@ -259,3 +259,21 @@ def test_not_1000_classes_is_refused_naming_the_file(tiny_imagenet, photos, tmp_
     _, _, hub_dir = tiny_imagenet   # a TF Hub directory without hub: is taken for a pushed model
     code, _, err = predict(capsys, "--model", hub_dir, photos[0])
     assert code == common.EXIT_CONFIG and f"use --model hub:{hub_dir}" in err
+
+
+@pytest.mark.pipeline
+def test_pushed_model_refuses_an_image_above_the_run_s_pixel_limit_and_classifies_the_rest(
+        pushed_run, inputs, tmp_path, capsys):
+    """serving_default reads the size from the header: a valid 12000x12000 PNG of a few
+    hundred KB is refused (the run's max_image_pixels, the default here) before it is
+    decoded; predict's file-by-file retry reports it alone."""
+    from test_bit_model_serving import huge_png
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(huge_png())
+    red = sorted((inputs / "colours" / "red").iterdir())[0]
+    code, out, err = predict(capsys, "--model", serving_dir(pushed_run), "--json", red, bomb)
+    assert code == common.EXIT_RUN, err
+    good, refused = json_lines(out)
+    assert good["predictions"][0]["class"] == "red"
+    assert refused["file"] == str(bomb) and "12000x12000 pixels" in refused["error"]
+    assert f"limit of this model, {pushed_run[0].max_image_pixels} pixels" in refused["error"]

@@ -3,28 +3,50 @@
 Why one builder: whatever the backbone source (TF Hub module, official .npz, random
 init), the trainer gets the same contract:
   * input: float32 images [B, H, W, 3] in [0, 1]; native/npz backbones convert to [-1, 1]
-    inside (a Rescaling layer named `bit_input_scaling`), TF Hub modules do it themselves;
+    inside (resnet_v2.UnitRangeInput, layer `bit_input_scaling`), TF Hub modules do it
+    themselves;
   * output: float32 logits [B, num_classes] from a Dense head whose kernel and bias start
     at exactly zero (so the untrained model predicts the uniform distribution);
   * full fine-tuning by default (every backbone weight trainable, BiT-HyperRule);
     `linear_probe=True` freezes the backbone and trains only the head.
 The head of an .npz file is never loaded here (skip_head=True, explicitly): a
-downstream task has its own classes.
+downstream task has its own classes. `native_model` is the one builder of a native BiT fed
+[0, 1] (random or from an .npz, head kept or dropped): the classifier's backbone here and
+the ImageNet classifier of `bit-tfx predict` (imagenet.py).
 """
-from typing import Optional, Union
+from typing import Dict, Optional, Union
 
+import numpy as np
 import tf_keras as keras
 
 from bit_tfx.components.bit_model import hub as bit_hub
 from bit_tfx.components.bit_model import resnet_v2, spec as bit_spec, weights
 from bit_tfx.components.errors import ConfigError
 
-INPUT_RANGE = (0.0, 1.0)
 BACKBONE_NAME = "resnet"
-# For model.compile(jit_compile=...). bench/model_speed.py on CPU: tf.function without XLA
-# is the fastest mode (1.3x eager on R50x1) and matches eager to ~1e-6; XLA was no faster
-# than eager and further from a float64 run. Not yet measured on a GPU (--gpu mode).
-DEFAULT_JIT_COMPILE = False
+
+
+def native_model(arrays: Optional[Dict[str, np.ndarray]] = None, arch=None,
+                 keep_head: bool = False, input_shape=(None, None, 3),
+                 name: str = "bit_native") -> keras.Model:
+    """The one way to build a native BiT: [0, 1] images -> UnitRangeInput -> the ResNet-v2
+    (named BACKBONE_NAME), filled strictly from official-naming `arrays` when given (random
+    init otherwise).
+
+    arch: an architecture name; None = from the arrays' shapes. keep_head: True = the file's
+    head, its class count read from the arrays (a classifier: logits); False = pre-logits,
+    the file's head arrays explicitly skipped.
+    """
+    if arch is None:
+        if arrays is None:
+            raise ConfigError("native_model needs an architecture or weight arrays")
+        arch = resnet_v2.arch_from_shapes(weights.shapes(arrays))
+    classes = weights.head_classes(arrays) if keep_head and arrays is not None else None
+    backbone = resnet_v2.build(arch, num_classes=classes, input_shape=input_shape,
+                               name=BACKBONE_NAME)
+    if arrays is not None:
+        weights.load_npz(backbone, arrays, skip_head=not keep_head)
+    return resnet_v2.with_unit_input(backbone, input_shape, name=name)
 
 
 def build_classifier(spec: Union[str, bit_spec.ModelSpec], num_classes: int,
@@ -38,25 +60,17 @@ def build_classifier(spec: Union[str, bit_spec.ModelSpec], num_classes: int,
     parsed = bit_spec.parse(spec) if isinstance(spec, str) else spec
     if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
         raise ConfigError(f"num_classes must be a positive int, got {num_classes!r}")
-    images = keras.Input(shape=input_shape, dtype="float32", name="images")
     arch = None
     if parsed.kind == "hub":
+        images = keras.Input(shape=input_shape, dtype="float32", name="images")
         backbone = bit_hub.load_backbone(parsed.location, trainable=not linear_probe)
         features = backbone(images)
     else:
-        arrays = None
-        if parsed.kind == "npz":
-            arrays = weights.read_npz(parsed.location, cache_dir)
-            arch = parsed.arch or resnet_v2.arch_from_shapes(weights.shapes(arrays))
-        else:
-            arch = parsed.arch
-        backbone = resnet_v2.build(arch, num_classes=None, input_shape=input_shape,
-                                   name=BACKBONE_NAME)
-        if arrays is not None:
-            weights.load_npz(backbone, arrays, skip_head=True)
-        backbone.trainable = not linear_probe
-        scaled = keras.layers.Rescaling(2.0, offset=-1.0, name=bit_hub.SCALING_LAYER)(images)
-        features = backbone(scaled)
+        arrays = weights.read_npz(parsed.location, cache_dir) if parsed.kind == "npz" else None
+        native = native_model(arrays, parsed.arch, keep_head=False, input_shape=input_shape)
+        arch = native.get_layer(BACKBONE_NAME).bit_arch
+        native.get_layer(BACKBONE_NAME).trainable = not linear_probe
+        images, features = native.input, native.output
     logits = keras.layers.Dense(num_classes, kernel_initializer="zeros",
                                 bias_initializer="zeros", dtype="float32",
                                 name=resnet_v2.HEAD_NAME)(features)
@@ -64,5 +78,5 @@ def build_classifier(spec: Union[str, bit_spec.ModelSpec], num_classes: int,
     model.bit_spec = str(parsed)
     model.bit_linear_probe = bool(linear_probe)
     if arch is not None:
-        model.bit_arch = resnet_v2.get_arch(arch)
+        model.bit_arch = arch
     return model

@@ -6,10 +6,11 @@ fine-tuned on ILSVRC-2012. Both answer through the same signature:
   serving_default(image_bytes: string [None]) -> classes: string [None, 1000] (best first),
                                                  scores: float [None, 1000] (probabilities)
 
-`ImageNetServing` is the pushed model's own `ServingModule.serve_bytes`
-(components/trainer/export.py); only where the [0, 1] images come from differs: no
-Transform graph here, but the same decoder (`preprocessing.decode_and_resize`: any
-supported format to RGB, bilinear resize without keeping the aspect ratio, [0, 1]).
+`ImageNetServing` is the pushed model's own `serve_bytes` (serving.BytesServingModule, the
+base of components/trainer/export.py's ServingModule); only where the [0, 1] images come
+from differs: no Transform graph here, but the same decoder (`serving.decode_and_resize`,
+which the Transform graph uses: any supported format to RGB, bilinear resize without
+keeping the aspect ratio, [0, 1]), and the same pixel limit.
 
 Sources (`parse`):
   hub:<handle> or a bare https URL   TF Hub classification module (TF2 SavedModel): input
@@ -63,11 +64,8 @@ def parse(text: str) -> Optional[bit_spec.ModelSpec]:
     s = text.strip()
     if s.startswith(("http://", "https://")):
         s = "hub:" + s
-    if s.startswith("hub:"):  # spec.parse refuses classification modules: they are wanted here
-        handle = s[len("hub:"):].strip()
-        if not handle:
-            raise ImageNetModelError(f"--model {text!r}: hub: needs a handle\n{FORMS}")
-        return bit_spec.ModelSpec("hub", None, handle)
+    if s.startswith("hub:"):  # classification modules are what is wanted here
+        return bit_spec.parse(s, allow_classification=True)
     if s.endswith(".npz") and not s.startswith("npz:"):
         s = "npz:" + s
     try:
@@ -110,9 +108,7 @@ def class_names():
 
 def _npz_classifier(parsed, resolution, cache_dir=None):
     """keras.Model: [0, 1] images -> the file's 1000 logits (weights converted to [-1, 1])."""
-    import tf_keras as keras
-
-    from bit_tfx.components.bit_model import hub as bit_hub, resnet_v2
+    from bit_tfx.components.bit_model import factory
     arrays = weights.read_npz(parsed.location, cache_dir)
     classes = weights.head_classes(arrays)
     if classes != NUM_CLASSES:
@@ -121,13 +117,8 @@ def _npz_classifier(parsed, resolution, cache_dir=None):
             f"{parsed.location} has {found}, not the {NUM_CLASSES} ImageNet-1k classes: "
             "use an ImageNet-1k classifier such as BiT-M-R50x1-ILSVRC2012.npz (a pushed "
             "bit-tfx model is given as its serving directory)")
-    arch = parsed.arch or resnet_v2.arch_from_shapes(weights.shapes(arrays))
-    shape = (resolution, resolution, 3)
-    net = resnet_v2.build(arch, num_classes=classes, input_shape=shape)
-    weights.load_npz(net, arrays)
-    images = keras.Input(shape=shape, name="images")
-    scaled = keras.layers.Rescaling(2.0, offset=-1.0, name=bit_hub.SCALING_LAYER)(images)
-    return keras.Model(images, net(scaled), name="bit_imagenet")
+    return factory.native_model(arrays, parsed.arch, keep_head=True,
+                                input_shape=(resolution, resolution, 3), name="bit_imagenet")
 
 
 def _hub_classifier(parsed, resolution):
@@ -160,18 +151,17 @@ def build_serving(parsed: bit_spec.ModelSpec, resolution: int = DEFAULT_RESOLUTI
 
 
 def _serving_class():
-    from bit_tfx.components.trainer import export
-    from bit_tfx.components.transform import preprocessing
+    from bit_tfx.components.bit_model import serving
 
-    class ImageNetServing(export.BytesServingModule):
-        """The pushed model's serve_bytes (decode, classify, softmax, top-k with names),
-        with images decoded and resized here instead of by a Transform graph."""
+    class ImageNetServing(serving.BytesServingModule):
+        """The pushed model's serve_bytes (pixel limit, decode, classify, softmax, top-k
+        with names), with images decoded and resized here instead of by a Transform graph."""
 
         def __init__(self, model, resolution, names):
             super().__init__(model, names, name="bit_imagenet")
             self.resolution = resolution
 
         def _images_from_bytes(self, image_bytes):
-            return preprocessing.decode_and_resize(image_bytes, self.resolution)
+            return serving.decode_and_resize(image_bytes, self.resolution)
 
     return ImageNetServing

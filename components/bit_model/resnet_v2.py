@@ -17,14 +17,14 @@ Layout (F = bottleneck width of the block, wf = width factor):
 The model returned by `build` takes images scaled to [-1, 1] (what the .npz weights were
 trained on); `bit_tfx.components.bit_model.factory` wraps it so callers feed [0, 1].
 """
-import dataclasses
 import re
 from typing import Dict, Optional, Tuple
 
 import tensorflow as tf
 import tf_keras as keras
 
-from bit_tfx.components.errors import ConfigError
+from bit_tfx.components.bit_model import archs
+from bit_tfx.components.bit_model.archs import Arch, ArchError  # noqa: F401  (the model's API)
 
 # Official .npz prefix; every native variable maps to PREFIX + layer name + "/" + weight.
 PREFIX = "resnet/"
@@ -34,62 +34,13 @@ GN_GROUPS = 32
 GN_EPSILON = 1e-5
 WS_EPSILON = 1e-10
 STRIDES = (1, 2, 2, 2)
-
-DEPTHS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
-
-
-class ArchError(ConfigError):
-    """An unknown architecture name, or one that GroupNorm's 32 groups cannot divide."""
+SCALING_LAYER = "bit_input_scaling"  # the first layer of a model that takes [0, 1]
 
 
-@dataclasses.dataclass(frozen=True)
-class Arch:
-    """A ResNet-v2 shape: units per block and a width factor (root filters = 64 * width)."""
-    name: str
-    units: Tuple[int, int, int, int]
-    width: float
-    smoke: bool = False  # True for the small test variants: NOT a BiT architecture
-
-    def filters(self, block: int) -> int:
-        """Bottleneck width F of block 1..4."""
-        return int(64 * self.width) * 2 ** (block - 1)
-
-    @property
-    def root_filters(self) -> int:
-        return int(64 * self.width)
-
-    @property
-    def feature_dim(self) -> int:
-        """Pre-logits width (2048 * wf)."""
-        return 4 * self.filters(4)
-
-
-# Smoke variants, built by the SAME code as the BiT ones, for CPU tests and smoke runs.
-# They are not BiT models and no published weights exist for them. Width 0.5 keeps every
-# GroupNorm input divisible by 32 (root 32 filters, bottlenecks 32/64/128/256).
-SMOKE_ARCHS = {
-    "tiny": Arch("tiny", (1, 1, 1, 1), 0.5, smoke=True),
-    "small": Arch("small", (2, 2, 2, 2), 0.5, smoke=True),
-}
-
-_ARCH_RE = re.compile(r"^r(50|101|152)x([1-4])$", re.IGNORECASE)
-ARCH_NAMES = tuple(f"R{d}x{w}" for d in DEPTHS for w in (1, 2, 3, 4)) + tuple(SMOKE_ARCHS)
-
-
-def get_arch(name: str) -> Arch:
-    """'R50x1' .. 'R152x4' (case-insensitive) or a smoke variant ('tiny', 'small')."""
-    if isinstance(name, Arch):
-        return name
-    key = str(name).strip()
-    if key.lower() in SMOKE_ARCHS:
-        return SMOKE_ARCHS[key.lower()]
-    m = _ARCH_RE.match(key)
-    if not m:
-        raise ArchError(
-            f"unknown BiT architecture {name!r}: use R50x1..R50x4, R101x1..R101x4, "
-            f"R152x1..R152x4, or a smoke variant ({', '.join(SMOKE_ARCHS)})")
-    depth, wf = int(m.group(1)), int(m.group(2))
-    return Arch(f"R{depth}x{wf}", DEPTHS[depth], float(wf))
+def get_arch(name) -> Arch:
+    """'R50x1' .. 'R152x4' (case-insensitive) or a smoke variant ('tiny', 'small'): a row
+    of the one architecture table (archs.py)."""
+    return archs.get(name)
 
 
 def arch_from_shapes(shapes: Dict[str, Tuple[int, ...]]) -> Arch:
@@ -108,7 +59,7 @@ def arch_from_shapes(shapes: Dict[str, Tuple[int, ...]]) -> Arch:
         pat = re.compile(rf"^{PREFIX}block{b}/unit(\d+)/c/standardized_conv2d/kernel$")
         units.append(sum(1 for n in shapes if pat.match(n)))
     units = tuple(units)
-    for arch in [get_arch(n) for n in ARCH_NAMES]:
+    for arch in archs.ARCHITECTURES.values():
         if arch.units == units and arch.width == width:
             return arch
     if min(units) < 1:
@@ -201,6 +152,30 @@ class GroupNorm(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "groups": self.groups, "epsilon": self.epsilon}
+
+
+def from_unit_range(images):
+    """[0, 1] floats -> [-1, 1], the range the official weights (and `build` models) expect:
+    2x - 1, which is (p - 127.5) / 127.5 for pixels p = 255x. The one home of this mapping."""
+    return images * 2.0 - 1.0
+
+
+class UnitRangeInput(keras.layers.Layer):
+    """`from_unit_range` as the first layer of a model fed [0, 1] (named SCALING_LAYER)."""
+
+    def call(self, images):
+        return from_unit_range(images)
+
+
+def takes_unit_range(model) -> bool:
+    """True for a model whose first step is UnitRangeInput (it is fed [0, 1])."""
+    return any(layer.name == SCALING_LAYER for layer in model.layers)
+
+
+def with_unit_input(native, input_shape=None, name="bit_native") -> keras.Model:
+    """[0, 1] images -> UnitRangeInput -> `native` (a `build` model, fed [-1, 1])."""
+    images = keras.Input(shape=input_shape or native.input_shape[1:], name="images")
+    return keras.Model(images, native(UnitRangeInput(name=SCALING_LAYER)(images)), name=name)
 
 
 # --- model ----------------------------------------------------------------------------

@@ -39,16 +39,12 @@ import dataclasses
 import re
 from typing import Optional
 
+from bit_tfx.components.bit_model import archs
 from bit_tfx.components.errors import ConfigError
 
 KINDS = ("hub", "npz", "random")
 HUB_BASE = "https://tfhub.dev/google/bit/"
-HUB_ARCHS = ("r50x1", "r50x3", "r101x1", "r101x3", "r152x4")
-_HUB_SHORT_RE = re.compile(r"^(?P<up>[sm])-(?P<arch>r(?:50|101|152)x[1-4])$")
-_PUBLISHED_RE = re.compile(r"^BiT-[SM]-R(?:50|101|152)x[1-4](?:-ILSVRC2012)?$")
-PUBLISHED_ARCHS = ("R50x1", "R50x3", "R101x1", "R101x3", "R152x2", "R152x4")
-_ARCH_RE = re.compile(r"^[Rr](50|101|152)[xX]([1-4])$")
-SMOKE_ARCHS = ("tiny", "small")
+_HUB_SHORT_RE = re.compile(r"^(?P<up>[sm])-(?P<arch>[a-z0-9]+)$")  # arch: a BiT name, lower case
 _URL_RE = re.compile(r"^[a-z][a-z0-9+.-]*://")  # gs://, file://, ram://, https://
 
 VALID_FORMS = """valid model specs:
@@ -59,8 +55,8 @@ VALID_FORMS = """valid model specs:
   random:<arch>                            e.g. random:R50x1, random:tiny
   <published name> (= npz:<name>)          e.g. BiT-M-R50x1
   {s,m}-<arch> (= tfhub.dev feature vector) e.g. m-r50x1
-  arch: R50x1..R50x4, R101x1..R101x4, R152x1..R152x4, or smoke variants tiny, small;
-  published names: BiT-{S,M}-{R50x1,R50x3,R101x1,R101x3,R152x2,R152x4}[-ILSVRC2012]"""
+""" + (f"  arch: {archs.BIT_RANGE}, or smoke variants {', '.join(archs.SMOKE_NAMES)};\n"
+       f"  published names: BiT-{{S,M}}-{{{','.join(archs.PUBLISHED_NAMES)}}}[-ILSVRC2012]")
 
 
 class ModelSpecError(ConfigError):
@@ -97,33 +93,36 @@ class ModelSpec:
 
 def canonical_arch(name: str) -> Optional[str]:
     """'r50x1' -> 'R50x1', 'TINY' -> 'tiny'; None when it is not an architecture."""
-    name = (name or "").strip()
-    if name.lower() in SMOKE_ARCHS:
-        return name.lower()
-    m = _ARCH_RE.match(name)
-    return f"R{m.group(1)}x{m.group(2)}" if m else None
+    return archs.canonical(name)
 
 
 def _published(name: str) -> bool:
-    return bool(_PUBLISHED_RE.match(name)) and name.split("-")[2] in PUBLISHED_ARCHS
+    return archs.published_parts(name) is not None
 
 
 def _arch_in_name(path: str) -> Optional[str]:
     base = path.replace("\\", "/").rsplit("/", 1)[-1]
     base = base[:-4] if base.endswith(".npz") else base
-    return base.split("-")[2] if _published(base) else None
+    parts = archs.published_parts(base)
+    return parts[1] if parts else None
+
+
+def _is_hub_short(text: str) -> bool:
+    m = _HUB_SHORT_RE.match(text)
+    return bool(m) and archs.canonical(m.group("arch")) in archs.BIT_NAMES \
+        and m.group("arch") == m.group("arch").lower()
 
 
 def hub_url(short: str) -> str:
     """'m-r50x1' -> 'https://tfhub.dev/google/bit/m-r50x1/1' (feature vector, version 1)."""
     m = _HUB_SHORT_RE.match(short)
-    if not m or m.group("arch") not in HUB_ARCHS:
-        archs = ",".join(HUB_ARCHS)
-        raise ModelSpecError(short, f"not a TF Hub BiT short name ({{s,m}}-{{{archs}}})")
+    if not m or m.group("arch") not in archs.HUB_NAMES:
+        names = ",".join(archs.HUB_NAMES)
+        raise ModelSpecError(short, f"not a TF Hub BiT short name ({{s,m}}-{{{names}}})")
     return f"{HUB_BASE}{short}/1"
 
 
-def _parse_hub(spec, handle):
+def _parse_hub(spec, handle, allow_classification=False):
     if not handle:
         raise ModelSpecError(spec, "hub: needs a handle")
     if _URL_RE.match(handle):
@@ -132,7 +131,8 @@ def _parse_hub(spec, handle):
             raise ModelSpecError(spec, f"unsupported URL scheme {scheme!r} for a hub handle")
         if len(handle.split("://", 1)[1].strip("/")) == 0:
             raise ModelSpecError(spec, "the hub handle has no host/path")
-        if scheme.startswith("http") and "classification" in handle:
+        if scheme.startswith("http") and "classification" in handle \
+                and not allow_classification:
             raise ModelSpecError(spec, "a classification module outputs logits; use the "
                                  "feature-vector handle (e.g. .../bit/m-r50x1/1)")
     return ModelSpec("hub", None, handle)
@@ -142,7 +142,7 @@ def _parse_npz(spec, rest):
     if not rest:
         raise ModelSpecError(spec, "npz: needs a published name or a path to a .npz file")
     if _published(rest):
-        return ModelSpec("npz", rest.split("-")[2], rest, rest)
+        return ModelSpec("npz", archs.published_parts(rest)[1], rest, rest)
     arch = None
     head, sep, tail = rest.partition(":")
     if sep and canonical_arch(head):
@@ -162,23 +162,28 @@ def _parse_npz(spec, rest):
     return ModelSpec("npz", arch or named, rest, published)
 
 
-def parse(spec: str) -> ModelSpec:
-    """Parse and validate a model spec; raises ModelSpecError listing all valid forms."""
+def parse(spec: str, allow_classification: bool = False) -> ModelSpec:
+    """Parse and validate a model spec; raises ModelSpecError listing all valid forms.
+
+    allow_classification: accept TF Hub classification modules (`hub:` URLs naming one),
+    which a backbone spec refuses since a new head goes on top; `bit-tfx predict` wants
+    exactly those (components/bit_model/imagenet.py). Every other check still applies.
+    """
     if not isinstance(spec, str) or not spec.strip():
         raise ModelSpecError(spec, "empty")
     s = spec.strip()
     if _published(s):
-        return ModelSpec("npz", s.split("-")[2], s, s)
-    if _HUB_SHORT_RE.match(s):
+        return ModelSpec("npz", archs.published_parts(s)[1], s, s)
+    if _is_hub_short(s):
         return ModelSpec("hub", None, hub_url(s))
     kind, sep, rest = s.partition(":")
     if not sep or kind not in KINDS:
-        if _PUBLISHED_RE.match(s):
+        if archs.looks_published(s):
             raise ModelSpecError(spec, "no such published checkpoint")
         raise ModelSpecError(spec, "unknown form (missing or unknown kind prefix)")
     rest = rest.strip()
     if kind == "hub":
-        return _parse_hub(spec, rest)
+        return _parse_hub(spec, rest, allow_classification)
     if kind == "npz":
         return _parse_npz(spec, rest)
     arch = canonical_arch(rest)

@@ -13,23 +13,19 @@ https://storage.googleapis.com/bit_models/<name>.npz and is downloaded once into
 (keras.utils.get_file; default ~/.keras/bit_models). No machine of this project reaches
 Cloud Storage: only the name -> URL resolution is tested here.
 
-Input range: these weights expect pixels scaled to [-1, 1]; use `preprocess`.
+Input range: these weights expect pixels scaled to [-1, 1]; use `preprocess` (pixels in
+[0, 255]) or `resnet_v2.from_unit_range` ([0, 1] floats).
 """
 import io
 import os
-import re
 from typing import Dict, Optional, Tuple
 
 import numpy as np
 
+from bit_tfx.components.bit_model import archs
 from bit_tfx.components.errors import ConfigError
 
 BASE_URL = "https://storage.googleapis.com/bit_models/"
-# Published upstream checkpoints (BiT paper / official repository; R152x2 appears in the
-# official PyTorch and JAX model lists for both BiT-S and BiT-M).
-from bit_tfx.components.bit_model.spec import PUBLISHED_ARCHS  # noqa: E402  (one list, pure Python)
-PUBLISHED_NAME_RE = re.compile(
-    r"^BiT-(?P<up>[SM])-(?P<arch>R(?:50|101|152)x[1-4])(?P<ft>-ILSVRC2012)?$")
 CACHE_SUBDIR = "bit_models"
 
 
@@ -55,8 +51,7 @@ class WeightsMismatchError(WeightsError):
 
 
 def is_published_name(name: str) -> bool:
-    m = PUBLISHED_NAME_RE.match(name or "")
-    return bool(m) and m.group("arch") in PUBLISHED_ARCHS
+    return archs.published_parts(name) is not None
 
 
 def published_url(name: str) -> str:
@@ -64,7 +59,7 @@ def published_url(name: str) -> str:
     if not is_published_name(name):
         raise WeightsError(
             f"{name!r} is not a published BiT checkpoint: BiT-{{S,M}}-"
-            f"{{{','.join(PUBLISHED_ARCHS)}}}[-ILSVRC2012], e.g. BiT-M-R50x1")
+            f"{{{','.join(archs.PUBLISHED_NAMES)}}}[-ILSVRC2012], e.g. BiT-M-R50x1")
     return f"{BASE_URL}{name}.npz"
 
 
@@ -73,8 +68,8 @@ def arch_from_filename(path: str) -> Optional[str]:
     base = os.path.basename(path or "")
     if base.endswith(".npz"):
         base = base[:-4]
-    m = PUBLISHED_NAME_RE.match(base)
-    return m.group("arch") if m else None
+    parts = archs.published_parts(base)
+    return parts[1] if parts else None
 
 
 def resolve(source: str, cache_dir: Optional[str] = None) -> str:
@@ -175,10 +170,12 @@ def shapes(arrays: Dict[str, np.ndarray]) -> Dict[str, Tuple[int, ...]]:
 
 
 def preprocess(images):
-    """uint8-range pixels [0, 255] -> float32 in [-1, 1], (x - 127.5) / 127.5.
+    """uint8-range pixels [0, 255] -> float32 in [-1, 1] ((x - 127.5) / 127.5).
 
-    What the .npz weights (and `resnet_v2.build` models) expect. For floats already in
-    [0, 1] use `x * 2 - 1` (the same mapping); the factory's models do that inside.
+    What the .npz weights (and `resnet_v2.build` models) expect: `resnet_v2.from_unit_range`
+    of x / 255, the one home of that mapping; the factory's models apply it inside.
     """
     import tensorflow as tf
-    return (tf.cast(images, tf.float32) - 127.5) / 127.5
+
+    from bit_tfx.components.bit_model import resnet_v2
+    return resnet_v2.from_unit_range(tf.cast(images, tf.float32) / 255.0)

@@ -4,6 +4,8 @@ here. Pure Python (no TensorFlow), so that configuration checks stay fast.
 """
 import dataclasses
 
+from bit_tfx.components import keys
+
 MIXED_PRECISION = ("none", "bfloat16", "float16")
 # The Vertex AI Trainer extension forwards its own keys (ai_platform_*: training args, region,
 # job id) to the job it launches, and so to run_fn: not ours to read.
@@ -18,6 +20,8 @@ class TrainerConfig:
     checkpoint_every: int = 100
     log_every: int = 10
     seed: int = 0
+    # The pushed model's serving_default refuses images above this (the run's ingestion limit).
+    max_image_pixels: int = keys.DEFAULT_MAX_IMAGE_PIXELS
 
     @classmethod
     def from_custom_config(cls, custom_config):

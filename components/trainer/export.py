@@ -4,8 +4,9 @@ Signatures:
   serving_default(image_bytes: string [None]) -> classes: string [None, K], scores: float [None, K]
       raw encoded bytes, as TF Serving's REST API hands them over after base64 decoding
       ({"instances": [{"b64": ...}]}); classes best first, scores their probabilities.
-      A request with bytes that do not decode fails with InvalidArgument for that
-      request only.
+      A request holding an image above the run's max_image_pixels (read from the image
+      headers before decoding) or bytes that do not decode fails with InvalidArgument,
+      that request only (components/bit_model/serving.py).
   serving_examples(examples: string [None]) -> probabilities [None, K]
       serialized tf.Example in the ingestion format, for TFMA.
   transform_features(examples: string [None]) -> the Transform graph's outputs (TFMA's
@@ -24,57 +25,14 @@ import tensorflow as tf
 import tf_keras as keras
 
 from bit_tfx.components import keys
-from bit_tfx.components.bit_model import hub as bit_hub, resnet_v2
+from bit_tfx.components.bit_model import hub as bit_hub, resnet_v2, serving
 
 
-class ReusableModule(tf.Module):
-    """A Keras model as a TF Hub reusable SavedModel: [0, 1] images -> its output."""
-    # tf.Module computes these as properties; TF Hub's reusable SavedModel API needs them
-    # saved as attributes, so the class shadows them and __init__ sets tracked lists.
-    variables = None
-    trainable_variables = None
-
-    def __init__(self, model, name):
-        super().__init__(name=name)
-        self.classifier = model
-        self.variables = list(model.variables)
-        self.trainable_variables = list(model.trainable_variables)
-        self.regularization_losses = []
-
-    @tf.function
-    def __call__(self, images, training=False):
-        return tf.cast(self.classifier(images, training=training), tf.float32)
-
-    def trace(self):
-        images = tf.TensorSpec([None, None, None, 3], tf.float32, name="images")
-        for training in (False, True):  # hub.KerasLayer(trainable=True) calls both
-            self.__call__.get_concrete_function(images, training=training)
-
-
-class BytesServingModule(ReusableModule):
-    """serving_default: raw encoded bytes -> classes (best first) and their probabilities.
-    Subclasses say how bytes become [0, 1] images (_images_from_bytes)."""
-
-    def __init__(self, model, class_names, name):
-        super().__init__(model, name=name)
-        self.class_names = tf.constant(class_names)
-
-    def _images_from_bytes(self, image_bytes):
-        raise NotImplementedError
-
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
-    def serve_bytes(self, image_bytes):
-        probabilities = tf.nn.softmax(self.classifier(self._images_from_bytes(image_bytes), training=False))
-        k = tf.shape(self.class_names)[0]
-        top = tf.math.top_k(probabilities, k=k)
-        return {"classes": tf.gather(self.class_names, top.indices), "scores": top.values}
-
-
-class ServingModule(BytesServingModule):
+class ServingModule(serving.BytesServingModule):
     """The pushed model: bytes decoded and resized by the run's Transform graph."""
 
-    def __init__(self, model, tft_output, class_names):
-        super().__init__(model, class_names, name="bit_tfx_model")
+    def __init__(self, model, tft_output, class_names, max_pixels=keys.DEFAULT_MAX_IMAGE_PIXELS):
+        super().__init__(model, class_names, name="bit_tfx_model", max_pixels=max_pixels)
         self.tft_layer = tft_output.transform_features_layer()
         self._raw_spec = tft_output.raw_feature_spec()
 
@@ -98,9 +56,10 @@ class ServingModule(BytesServingModule):
         return {keys.LABEL_ID: features[keys.LABEL_ID], keys.IMAGE: features[keys.IMAGE]}
 
 
-def export(model, tft_output, class_names, export_dir):
-    module = ServingModule(model, tft_output, class_names)
-    module.trace()
+def export(model, tft_output, class_names, export_dir, max_pixels=keys.DEFAULT_MAX_IMAGE_PIXELS):
+    """The pushed SavedModel; serving_default refuses images above max_pixels (the run's
+    max_image_pixels, which the Trainer gets in its custom_config)."""
+    module = ServingModule(model, tft_output, class_names, max_pixels=max_pixels).trace()
     signatures = {
         "serving_default": module.serve_bytes.get_concrete_function(),
         "serving_examples": module.serve_examples.get_concrete_function(),
@@ -108,7 +67,6 @@ def export(model, tft_output, class_names, export_dir):
     }
     tf.saved_model.save(module, export_dir, signatures=signatures)
     features = keras.Model(model.inputs, model.get_layer(resnet_v2.HEAD_NAME).input)
-    backbone = ReusableModule(features, name="bit_backbone")
-    backbone.trace()
+    backbone = serving.ReusableModule(features, name="bit_backbone").trace()
     tf.saved_model.save(backbone, os.path.join(export_dir, bit_hub.WARM_START_DIR))
     return export_dir

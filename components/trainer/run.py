@@ -11,7 +11,8 @@ examples, splits it into micro-batches inside the replica, sums their gradients 
 applies them once, so every distribution strategy sees the same arithmetic.
 
 custom_config keys (set by the pipeline; see components/trainer/config.py TrainerConfig):
-  model_spec, linear_probe, mixed_precision, checkpoint_every, log_every, seed.
+  model_spec, linear_probe, mixed_precision, checkpoint_every, log_every, seed,
+  max_image_pixels (the pushed model's serving pixel limit).
 """
 import dataclasses
 import hashlib
@@ -199,7 +200,9 @@ def run_fn(fn_args):
                 tf.io.gfile.rmtree(save_dir)
     writer.flush()
     if chief:
-        export.export(model, tft_output, class_names, fn_args.serving_model_dir)
+        export.export(model, tft_output, class_names, fn_args.serving_model_dir,
+                      max_pixels=config.max_image_pixels)
     else:  # other workers write a copy nobody reads, as MultiWorkerMirroredStrategy requires
         export.export(model, tft_output, class_names,
-                      os.path.join(fn_args.model_run_dir, f"worker-export-{os.getpid()}"))
+                      os.path.join(fn_args.model_run_dir, f"worker-export-{os.getpid()}"),
+                      max_pixels=config.max_image_pixels)

@@ -1,9 +1,11 @@
 """The Transform graph: what training and serving share, so they cannot skew.
 
 Decodes any supported image (JPEG, PNG incl. 16-bit and palette, GIF first frame,
-BMP; grayscale, alpha and CMYK all become 3-channel RGB) with TensorFlow's decoder,
-resizes it by the HyperRule decision (bilinear, aspect ratio not kept, as BiT does)
-and maps the label name to its id in a vocabulary computed over the data.
+BMP; grayscale, alpha and CMYK all become 3-channel RGB) with TensorFlow's decoder
+(`decode_and_resize` of components/bit_model/serving.py, which the ImageNet classifiers
+of `bit-tfx predict` use too), resizes it by the HyperRule decision (bilinear, aspect
+ratio not kept, as BiT does) and maps the label name to its id in a vocabulary computed
+over the data.
 
 Two image outputs: `image_train` at the resize size (160 or 512) that the Trainer
 randomly crops, and `image` straight at the crop size (128 or 480), which is what
@@ -18,18 +20,9 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from bit_tfx.components import keys
+from bit_tfx.components.bit_model.serving import decode_and_resize
 
 HYPERRULE_CONFIG_KEY = "hyperrule"
-
-
-def decode_and_resize(encoded, size):
-    """Batch of encoded images [B] -> float32 [B, size, size, 3] in [0, 1]."""
-    def one(data):
-        pixels = tf.io.decode_image(data, channels=3, expand_animations=False)  # uint8 RGB
-        pixels.set_shape([None, None, 3])
-        resized = tf.image.resize(tf.cast(pixels, tf.float32), [size, size], method="bilinear")
-        return tf.clip_by_value(resized / 255.0, 0.0, 1.0)
-    return tf.map_fn(one, encoded, fn_output_signature=tf.TensorSpec([size, size, 3], tf.float32))
 
 
 def preprocessing_fn(inputs, custom_config):

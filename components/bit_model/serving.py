@@ -1,0 +1,149 @@
+"""What every exported bit-tfx SavedModel is built on: the one serving/export module base.
+
+  ReusableModule      a Keras model fed [0, 1] images as a TF Hub Reusable SavedModel:
+                      `__call__(images, training=False)` traced for training True and False,
+                      and `variables`, `trainable_variables`, `regularization_losses`, so
+                      hub.KerasLayer(path, trainable=True) fine-tunes every weight. Used by
+                      the TF Hub export (hub.py), the pushed model and its warm-start
+                      backbone (components/trainer/export.py).
+  BytesServingModule  + serving_default(image_bytes) -> classes, scores: refuse images above
+                      the pixel limit (read from their headers), decode, classify, softmax,
+                      top-k with names. Subclasses say how bytes become [0, 1] images: the
+                      pushed model through its Transform graph, the ImageNet classifiers
+                      (imagenet.py) through `decode_and_resize`, the Transform graph's own
+                      decoder (components/transform/preprocessing.py uses it).
+
+The pixel limit: before anything is decoded, each image's width and height are read from its
+header (tf.image.extract_jpeg_shape for JPEG; the IHDR chunk of a PNG, the logical screen of a
+GIF, the info header of a BMP, all in TF ops) and a request holding an image above
+`max_pixels` (default keys.DEFAULT_MAX_IMAGE_PIXELS, what ingestion refuses too) fails with
+InvalidArgument naming the image's index in the request, its size and the limit: a 419 KB PNG
+of 12000 x 12000 would otherwise allocate over 2 GB. Every failure is per request: TF ops
+cannot fail one row of a batch, so an image that does not decode (or is too large) fails the
+request it is in; `bit-tfx predict` retries such a batch file by file (docs/operations.md).
+"""
+import tensorflow as tf
+
+from bit_tfx.components import keys
+
+_IMAGES = tf.TensorSpec([None, None, None, 3], tf.float32, name="images")
+_HEADER_BYTES = 32  # enough for the size fields of PNG (16..24), GIF (6..10), BMP (18..26)
+
+
+class ReusableModule(tf.Module):
+    """A Keras model fed [0, 1] images as a TF Hub reusable SavedModel -> its float32 output."""
+    # tf.Module computes these as properties; TF Hub's reusable SavedModel API needs them
+    # saved as attributes, so the class shadows them and __init__ sets tracked lists.
+    variables = None
+    trainable_variables = None
+
+    def __init__(self, model, name):
+        super().__init__(name=name)
+        self.classifier = model
+        self.variables = list(model.variables)
+        self.trainable_variables = list(model.trainable_variables)
+        self.regularization_losses = []  # BiT has no weight decay / regularisers
+
+    # autograph=False: the model has no tensor-dependent Python control flow, and converting
+    # every Keras layer call made tracing several times slower.
+    @tf.function(autograph=False)
+    def __call__(self, images, training=False):
+        return tf.cast(self.classifier(images, training=training), tf.float32)
+
+    def trace(self):
+        for training in (False, True):  # hub.KerasLayer(trainable=True) calls both
+            self.__call__.get_concrete_function(_IMAGES, training=training)
+        return self
+
+    def images_signature(self):
+        """serving_default of a plain TF Hub export: {"images"} -> {"output"}."""
+        return tf.function(lambda images: {"output": self(images)},
+                           input_signature=[_IMAGES], autograph=False).get_concrete_function()
+
+
+def _uint(raw, big_endian):
+    """Unsigned integer from uint8 bytes [n] (int64)."""
+    raw = tf.cast(raw, tf.int64)
+    n = raw.shape[0]
+    weights = [256 ** (n - 1 - i) if big_endian else 256 ** i for i in range(n)]
+    return tf.reduce_sum(raw * tf.constant(weights, tf.int64))
+
+
+def header_size(data):
+    """(height, width) of one encoded image, int64, from its header only; (0, 0) for bytes of
+    no supported format (decoding then refuses them with TensorFlow's own message)."""
+    head = tf.io.decode_raw(tf.strings.substr(
+        tf.strings.join([data, tf.constant(b"\0" * _HEADER_BYTES)]), 0, _HEADER_BYTES), tf.uint8)
+    head.set_shape([_HEADER_BYTES])
+    zero = tf.zeros([2], tf.int64)
+
+    def jpeg():
+        return tf.cast(tf.image.extract_jpeg_shape(data)[:2], tf.int64)
+
+    def png():  # IHDR: width, height as big-endian uint32 at bytes 16 and 20
+        return tf.stack([_uint(head[20:24], True), _uint(head[16:20], True)])
+
+    def gif():  # logical screen: width, height as little-endian uint16 at bytes 6 and 8
+        return tf.stack([_uint(head[8:10], False), _uint(head[6:8], False)])
+
+    def bmp():  # BITMAPINFOHEADER: width, height as little-endian int32 at 18 and 22;
+        def signed(raw):  # a negative height means top-down rows
+            value = _uint(raw, False)
+            return tf.abs(tf.where(value >= 2 ** 31, value - 2 ** 32, value))
+        return tf.stack([signed(head[22:26]), signed(head[18:22])])
+
+    def starts(magic):
+        return tf.reduce_all(tf.equal(head[:len(magic)], tf.constant(list(magic), tf.uint8)))
+
+    return tf.case([(starts(b"\xff\xd8\xff"), jpeg), (starts(b"\x89PNG\r\n\x1a\n"), png),
+                    (starts(b"GIF8"), gif), (starts(b"BM"), bmp)], default=lambda: zero,
+                   exclusive=False)
+
+
+def check_pixels(image_bytes, max_pixels):
+    """An op that fails with InvalidArgument when an image of the batch [B] has more than
+    max_pixels pixels by its header; run it before decoding (control dependency)."""
+    sizes = tf.map_fn(header_size, image_bytes, fn_output_signature=tf.TensorSpec([2], tf.int64))
+    pixels = tf.reduce_prod(sizes, axis=1)
+    too_big = pixels > max_pixels
+    first = tf.argmax(tf.cast(too_big, tf.int32), output_type=tf.int32)
+    size = tf.gather(sizes, first)
+    message = tf.strings.format(
+        "image {} of the request is {}x{} pixels (width x height, from its header) = {} "
+        "pixels, above the limit of this model, {} pixels (max_image_pixels); send it downscaled",
+        (first, size[1], size[0], tf.gather(pixels, first), max_pixels))
+    return tf.debugging.Assert(tf.logical_not(tf.reduce_any(too_big)), [message])
+
+
+def decode_and_resize(encoded, size):
+    """Batch of encoded images [B] -> float32 [B, size, size, 3] in [0, 1]: any supported
+    format to RGB (grayscale, alpha, palette, CMYK, 16-bit too; a GIF's first frame),
+    bilinear resize without keeping the aspect ratio (as BiT does)."""
+    def one(data):
+        pixels = tf.io.decode_image(data, channels=3, expand_animations=False)  # uint8 RGB
+        pixels.set_shape([None, None, 3])
+        resized = tf.image.resize(tf.cast(pixels, tf.float32), [size, size], method="bilinear")
+        return tf.clip_by_value(resized / 255.0, 0.0, 1.0)
+    return tf.map_fn(one, encoded, fn_output_signature=tf.TensorSpec([size, size, 3], tf.float32))
+
+
+class BytesServingModule(ReusableModule):
+    """serving_default: raw encoded bytes -> classes (best first) and their probabilities.
+    Subclasses say how bytes become [0, 1] images (_images_from_bytes)."""
+
+    def __init__(self, model, class_names, name, max_pixels=keys.DEFAULT_MAX_IMAGE_PIXELS):
+        super().__init__(model, name=name)
+        self.class_names = tf.constant(class_names)
+        self.max_pixels = tf.constant(int(max_pixels), tf.int64)
+
+    def _images_from_bytes(self, image_bytes):
+        raise NotImplementedError
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
+    def serve_bytes(self, image_bytes):
+        with tf.control_dependencies([check_pixels(image_bytes, self.max_pixels)]):
+            image_bytes = tf.identity(image_bytes)
+        logits = self.classifier(self._images_from_bytes(image_bytes), training=False)
+        probabilities = tf.nn.softmax(logits)
+        top = tf.math.top_k(probabilities, k=tf.shape(self.class_names)[0])
+        return {"classes": tf.gather(self.class_names, top.indices), "scores": top.values}
