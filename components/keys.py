@@ -52,8 +52,11 @@ DEFAULT_PIPELINE_NAME = "bit-tfx"
 # --- pipeline node ids (the DAG's component ids, as MLMD records them) ----------
 # TFX names a node after its class unless with_id() says otherwise; every reader of a
 # finished run (results, report, compile) names nodes through these.
+NODE_IMAGE_EXAMPLE_GEN = "ImageExampleGen"
+NODE_IMPORT_EXAMPLE_GEN = "ImportExampleGen"   # a TFRecord source (pipeline.example_gen)
 NODE_STATISTICS = "StatisticsGen"
 NODE_HYPERRULE = "HyperRule"
 NODE_TRAINER = "Trainer"
 NODE_EVALUATOR = "Evaluator"
+NODE_MODEL_CARD = "ModelCardGen"
 NODE_PUSHER = "Pusher"

@@ -1,4 +1,4 @@
-"""The evaluation report (pipeline/report.py) and the model card (components/model_card/).
+"""The evaluation report (pipeline/report/) and the model card (components/model_card/).
 
 Fast: rendering from a hand-made dict (escaping, missing parts), the card's Markdown and
 HTML, the CLI's error for a folder that is not a run, and the page in headless Chromium.
