@@ -28,7 +28,8 @@ def write_report(config_or_run_dir, output_dir=None, max_examples=DEFAULT_MAX_EX
         raise ReportError(f"{config.metadata_path} does not exist: RUN_DIR must be the --output "
                           "folder of `bit-tfx run` or `bit-tfx demo` (it holds metadata.sqlite and "
                           "pipeline_root)")
-    data = collect(config.metadata_path, config.pipeline_name, max_examples, config.output)
+    data = collect(config.metadata_path, config.pipeline_name, max_examples, config.output,
+                   config.pipeline_root)
     output_dir = os.path.abspath(output_dir or os.path.join(config.output, REPORT_DIR))
     os.makedirs(output_dir, exist_ok=True)
     paths = {"report": os.path.join(output_dir, REPORT_HTML), "data": os.path.join(output_dir, REPORT_JSON),
