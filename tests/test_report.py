@@ -1,11 +1,15 @@
-"""The evaluation report (pipeline/report.py) and the model card (components/model_card/).
+"""The evaluation report (pipeline/report/) and the model card (components/model_card/).
 
 Fast: rendering from a hand-made dict (escaping, missing parts), the card's Markdown and
-HTML, the CLI's error for a folder that is not a run, and the page in headless Chromium.
+HTML, the CLI's errors for a folder that is not a run and for a damaged metadata.sqlite, and
+the page in headless Chromium.
 Pipeline (the shared `pushed_run`, never written into): the report of a real run, the card
-in the pushed version, and `bit-tfx run` writing the report at its end.
+in the pushed version, `bit-tfx run` writing the report at its end (`rerun`, on a copy), and
+broken runs: an evaluation folder gone, a copied run folder, a store whose artifacts live
+elsewhere.
 """
 import base64
+import contextlib
 import io
 import json
 import os
@@ -147,6 +151,33 @@ def test_report_of_a_folder_without_metadata_names_it(tmp_path, capsys):
     assert os.path.join(str(tmp_path), "metadata.sqlite") in error and "--output" in error
 
 
+def _fresh_store(path):
+    """A real ML Metadata store (SQLite) with its tables and nothing in them."""
+    from ml_metadata import metadata_store
+    from ml_metadata.proto import metadata_store_pb2
+    config = metadata_store_pb2.ConnectionConfig()
+    config.sqlite.filename_uri = str(path)
+    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
+    metadata_store.MetadataStore(config)
+
+
+@pytest.mark.parametrize("damage", ["not_sqlite", "empty", "truncated"])
+def test_report_of_a_corrupt_metadata_store_names_the_file(tmp_path, capsys, damage):
+    store = tmp_path / "metadata.sqlite"
+    if damage == "not_sqlite":
+        store.write_bytes(b"not a database\n" * 300)
+    elif damage == "empty":
+        store.write_bytes(b"")
+    else:  # a real store cut short, as by a full disk or an interrupted copy
+        _fresh_store(store)
+        store.write_bytes(store.read_bytes()[:8192])
+    assert cli.main(["report", str(tmp_path)]) == common.EXIT_CONFIG
+    captured = capsys.readouterr()
+    assert f"configuration error: {store} " in captured.err, captured.err
+    assert "query" not in captured.err and "CREATE TABLE" not in captured.err  # no raw SQL
+    assert captured.out == "" and not (tmp_path / "report").exists()
+
+
 # --- headless Chromium ----------------------------------------------------------------------
 
 def _chromium(*args):
@@ -269,16 +300,28 @@ def _rerun_on_a_copy(pushed_run, tmp_path, command, *extra):
     return code, output
 
 
+@pytest.fixture(scope="module")
+def rerun(pushed_run, tmp_path_factory):
+    """`bit-tfx run` once more on a copy of the finished run (same data): (its printed answer,
+    the copy). The Evaluator, ModelCardGen and Pusher ran again, into the copy's pipeline_root.
+    A test that changes the copy puts it back."""
+    config, _, _ = pushed_run
+    answer = io.StringIO()
+    with contextlib.redirect_stdout(answer):
+        code, output = _rerun_on_a_copy(pushed_run, tmp_path_factory.mktemp("rerun"), "run",
+                                        "--model", config.model_spec,
+                                        "--min-accuracy", str(config.min_accuracy),
+                                        "--checkpoint-every", str(config.checkpoint_every))
+    assert code == 0
+    return json.loads(answer.getvalue()), output
+
+
 @pytest.mark.pipeline
-def test_run_writes_the_report_and_the_next_run_compares_with_the_trainer_model(pushed_run, tmp_path, capsys):
+def test_run_writes_the_report_and_the_next_run_compares_with_the_trainer_model(pushed_run, rerun):
     """`bit-tfx run` on a copy of the finished run (same data): the report comes at the end,
     and the baseline the resolver picked is the Trainer's model, not ModelCardGen's copy."""
     config, summary, _ = pushed_run
-    code, output = _rerun_on_a_copy(pushed_run, tmp_path, "run", "--model", config.model_spec,
-                                    "--min-accuracy", str(config.min_accuracy),
-                                    "--checkpoint-every", str(config.checkpoint_every))
-    assert code == 0
-    second = json.loads(capsys.readouterr().out)
+    second, output = rerun
     assert second["report"] == str(output / "report" / "index.html") and os.path.exists(second["report"])
     with open(output / "report" / "report.json") as f:
         data = json.load(f)
@@ -307,3 +350,65 @@ def test_report_of_a_run_that_stopped_before_the_evaluator(pushed_run, tmp_path,
     with open(paths["report"], encoding="utf-8") as f:
         page = f.read()
     assert 'id="verdict">not evaluated<' in page and "Not available: the newest run has no Evaluator" in page
+
+
+# --- broken and moved runs --------------------------------------------------------------------
+
+@pytest.mark.pipeline
+def test_report_when_the_evaluators_output_is_gone(rerun, tmp_path, capsys):
+    """The newest run's evaluation folder deleted: the report says which folder is missing
+    and shows every other part; the gate and the metrics say "Not available" and why."""
+    from bit_tfx.pipeline import configs, metadata
+    _, output = rerun
+    store = metadata.open_store(configs.RunConfig(data="", output=str(output)).validate().metadata_path)
+    _, evaluation = metadata.latest_output(store, configs.PIPELINE_NAME, "Evaluator", "evaluation")
+    assert evaluation.uri.startswith(str(output) + os.sep)  # the copy's own evaluation
+    aside = tmp_path / "evaluation"
+    shutil.move(evaluation.uri, aside)
+    try:
+        code = cli.main(["report", str(output), "--report-dir", str(tmp_path / "report"), "--max-examples", "0"])
+    finally:
+        shutil.move(aside, evaluation.uri)
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "Traceback" not in captured.err and "AttributeError" not in captured.err
+    assert evaluation.uri in captured.err  # the warning names the missing folder
+    with open(tmp_path / "report" / "report.json") as f:
+        data = json.load(f)
+    assert data["metrics"] is None and data["verdict"] is None
+    for part in ("metrics", "verdict"):
+        assert evaluation.uri in data["notes"][part] and "no longer exists" in data["notes"][part]
+    assert data["data"] and data["decision"] and data["model"] and data["training"] and data["model_card"]
+    with open(tmp_path / "report" / "index.html", encoding="utf-8") as f:
+        page = f.read()
+    assert 'id="verdict">not evaluated<' in page
+    for section in ("gate", "metrics"):
+        body = page.split(f'<section id="{section}">')[1].split("</section>")[0]
+        assert "Not available: " in body and evaluation.uri in body, section
+
+
+@pytest.mark.pipeline
+def test_report_of_a_copied_run_folder_is_refused(pushed_run, tmp_path, capsys):
+    """ML Metadata records absolute paths: a copy's store still names the original's artifacts,
+    so a report would describe the original under the copy's name."""
+    config, _, _ = pushed_run
+    copy = tmp_path / "copy"
+    shutil.copytree(config.output, copy)
+    assert cli.main(["report", str(copy), "--max-examples", "0"]) == common.EXIT_CONFIG
+    captured = capsys.readouterr()
+    assert str(copy) in captured.err and config.pipeline_root in captured.err, captured.err
+    assert captured.out == "" and not (copy / "report").exists()
+
+
+@pytest.mark.pipeline
+def test_report_of_a_store_whose_artifacts_live_elsewhere(pushed_run, tmp_path, capsys):
+    """What `bit-tfx run --output DIR --pipeline-root ELSEWHERE` leaves in DIR: the store, and
+    no pipeline_root. The report reads the artifacts where the run recorded them."""
+    config, summary, _ = pushed_run
+    shutil.copy(config.metadata_path, tmp_path / "metadata.sqlite")
+    assert cli.main(["report", str(tmp_path), "--max-examples", "0"]) == 0
+    with open(json.loads(capsys.readouterr().out)["data"]) as f:
+        data = json.load(f)
+    assert data["run_dir"] == str(tmp_path) and data["verdict"]["blessed"]
+    assert data["model"]["uri"] == os.path.dirname(summary["model"])  # under the run's own root
+    assert data["notes"] == {"confused": "--max-examples 0: the scan was skipped"}

@@ -1,8 +1,8 @@
-"""The model card: Markdown (and the same as HTML) from the facts that pipeline/report.py
-collects (`model_facts`), in the spirit of Google's Model Card Toolkit (model details,
-intended use, data, quantitative analysis, limitations). The toolkit itself does not install
-with our pins (model-card-toolkit 2.0.0 needs tensorflow-model-analysis<0.42 and
-jsonschema<4), so this is our own, small renderer.
+"""The model card: Markdown (and the same as HTML) from the facts that facts.model_facts
+reads (the evaluation report, bit_tfx.pipeline.report, states the same facts), in the spirit
+of Google's Model Card Toolkit (model details, intended use, data, quantitative analysis,
+limitations). The toolkit itself does not install with our pins (model-card-toolkit 2.0.0
+needs tensorflow-model-analysis<0.42 and jsonschema<4), so this is our own, small renderer.
 
 Pure: imports no TensorFlow, so it is tested fast without a pipeline run. Every value that
 comes from the data (class names, paths) is escaped: a class called `<script>` stays text in
@@ -52,6 +52,15 @@ def _table(header, rows):
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return lines
+
+
+def split_table(data):
+    """The images-per-class table of facts["data"] (None: no statistics): the splits it has,
+    in keys.SPLIT_NAMES order, and the union of their classes, sorted. The report's page and
+    the card both lay the table out this way."""
+    splits = (data or {}).get("splits", {})
+    names = [name for name in keys.SPLIT_NAMES if name in splits]
+    return names, sorted({c for name in names for c in splits[name]["class_counts"]})
 
 
 def threshold_text(threshold):
@@ -148,15 +157,16 @@ def render_markdown(facts):
     if data:
         out.append(f"- Input: {code(data['input_base'] or 'unknown')}, span "
                    f"{number(data['span'])}")
-        splits = {name: data["splits"][name] for name in keys.SPLIT_NAMES if name in data["splits"]}
-        for name, split in splits.items():
+        split_names, class_names = split_table(data)
+        splits = data["splits"]
+        for name in split_names:
+            split = splits[name]
             out.append(f"- {escape(name)}: {split['num_examples']} images, median "
                        f"{number(split['median_height'])}x{number(split['median_width'])} pixels, "
                        f"{split['num_classes']} classes")
-        names = sorted({c for split in splits.values() for c in split["class_counts"]})
-        out += [""] + _table(["class"] + [escape(s) for s in splits],
-                             [[escape(c)] + [splits[s]["class_counts"].get(c, 0) for s in splits]
-                              for c in names])
+        out += [""] + _table(["class"] + [escape(s) for s in split_names],
+                             [[escape(c)] + [splits[s]["class_counts"].get(c, 0) for s in split_names]
+                              for c in class_names])
     else:
         out.append("Not available: no statistics.")
     out += ["", "## BiT-HyperRule decision", ""]
