@@ -68,6 +68,24 @@ def _setup_logging(verbose):
         warnings.filterwarnings("ignore", category=FutureWarning)
 
 
+def failure_line(command, error):
+    """`bit-tfx: CMD failed: Type: message`. Some errors carry no message (TensorFlow's
+    NotFoundError from a file stat, for one): then the cause they were raised from, or else
+    where they were raised, so the line always says what to check."""
+    message = str(error).strip()
+    if not message:
+        cause = error.__cause__ or error.__context__
+        if cause is not None and str(cause).strip():
+            message = f"(no message) caused by {type(cause).__name__}: {cause}"
+        else:
+            import traceback
+            frames = traceback.extract_tb(error.__traceback__)
+            where = f", raised at {frames[-1].filename}:{frames[-1].lineno} in {frames[-1].name}" \
+                if frames else ""
+            message = f"(no message{where})"
+    return f"bit-tfx: {command} failed: {type(error).__name__}: {message}"
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     _setup_logging(args.verbose)
@@ -80,7 +98,7 @@ def main(argv=None):
         return common.EXIT_CONFIG
     except Exception as e:  # pylint: disable=broad-except
         logging.debug("failure", exc_info=True)
-        print(f"bit-tfx: {args.command} failed: {type(e).__name__}: {e}", file=sys.stderr)
+        print(failure_line(args.command, e), file=sys.stderr)
         return common.EXIT_RUN
     if isinstance(result, common.Output):
         sys.stdout.write(result.text if result.text.endswith("\n") or not result.text

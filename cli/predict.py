@@ -20,7 +20,9 @@ def add_parser(subparsers):
                    help="a pushed model (SERVING_DIR or SERVING_DIR/<version>) or an ImageNet-1k "
                         "classifier (hub:HANDLE, BiT-M-R50x1-ILSVRC2012, PATH.npz); see above")
     p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER",
-                   help="image files, or folders searched recursively (hidden files skipped)")
+                   help="image files, or folders searched recursively (symbolic links "
+                        "followed; hidden and OS metadata files skipped; FIFOs and devices "
+                        "reported, not read)")
     p.add_argument("--version", type=int, default=None,
                    help="the pushed version to use when --model is a SERVING_DIR (default: newest)")
     p.add_argument("--top-k", type=common.positive, default=5,

@@ -36,6 +36,18 @@ SPLIT_ALIASES = {
 }
 DEFAULT_SPLIT_RATIO = (9, 1)  # train : eval hash buckets
 
+# --- files that are never data ------------------------------------------------
+# Hidden files and folders (".*": .DS_Store, AppleDouble "._*", .git*) and the metadata files
+# operating systems leave in folders: skipped wherever they are (ingestion and predict) and
+# never counted as bad files.
+OS_METADATA_FILES = ("thumbs.db", "desktop.ini")  # compared in lower case
+
+
+def is_hidden_or_os_metadata(name):
+    """True for a file or folder name that holds no data: hidden, or OS metadata."""
+    return name.startswith(".") or name.lower() in OS_METADATA_FILES
+
+
 # --- ingestion limits ----------------------------------------------------------
 DEFAULT_MAX_BAD_FRACTION = 0.01
 # A decoded image this large (~ 8k x 11k RGB) is refused as a decompression bomb.

@@ -8,17 +8,21 @@ this prints is what TF Serving would answer:
   * an ImageNet-1k classifier (components/bit_model/imagenet.py): the same signature
     built around a TF Hub ilsvrc2012_classification module or an -ILSVRC2012 .npz.
 
-Folders are searched recursively (hidden files and folders skipped, sorted) and sent in
-batches of --batch-size encoded files. The signature fails a whole batch (it has no per-row
-errors: docs/operations.md): a batch it refuses (InvalidArgument: bytes that do not decode,
-or an image above the pixel limit read from its header) is retried file by file, so one bad
-file is reported alone.
+Folders are searched recursively, following symbolic links to folders as ingestion does
+(hidden and OS metadata files and folders skipped, sorted), and sent in batches of
+--batch-size encoded files. A FIFO, socket or device (given or found) is not read: reading one
+can block for ever; it is reported as not classified. The signature fails a whole batch (it
+has no per-row errors: docs/operations.md): a batch it refuses (InvalidArgument: bytes that do
+not decode, or an image above the pixel limit read from its header) is retried file by file,
+so one bad file is reported alone.
 The command line (cli/predict.py) prints the records and picks the exit code.
 """
 import logging
 import os
+import stat
 import sys
 
+from bit_tfx.components import keys
 from bit_tfx.components.bit_model import imagenet
 from bit_tfx.components.errors import ConfigError
 
@@ -44,10 +48,12 @@ def classify_files(args):
     """The records of `bit-tfx predict` (one per file, in order) and how many failed."""
     source = imagenet.parse(args.model)
     _check_options(args, source)
-    files = collect_files(args.inputs)
+    files, skipped = collect_files(args.inputs)
+    for record in skipped:
+        logging.warning("predict: %s: %s", record["file"], record["error"])
     classify, description = _load_classifier(args, source)
     logging.info("predict: %d file(s) with %s", len(files), description)
-    records = run(classify, files, args.batch_size, args.top_k)
+    records = run(classify, files, args.batch_size, args.top_k) + skipped
     failed = sum("error" in r for r in records)
     logging.info("predict: %d classified, %d unreadable", len(records) - failed, failed)
     shown = next((len(r["predictions"]) for r in records if "predictions" in r), args.top_k)
@@ -68,30 +74,58 @@ def _check_options(args, source):
         imagenet.check_resolution(args.resolution)
 
 
+NOT_REGULAR = "not a regular file (a FIFO, socket or device): not read"
+
+
 def collect_files(inputs):
-    """Files to classify, in order: files as given, folders walked (sorted, no hidden)."""
-    files, missing = [], []
+    """(files to classify, in order: files as given, folders walked; records of the inputs
+    that are not regular files, which are not read)."""
+    files, skipped, missing = [], [], []
     for path in inputs:
         if os.path.isdir(path):
-            files.extend(_walk(path))
-        elif os.path.exists(path):
+            found, odd = _walk(path)
+            files.extend(found)
+            skipped.extend(odd)
+        elif os.path.isfile(path):
             files.append(path)
+        elif os.path.exists(path):
+            skipped.append(path)
         else:
             missing.append(path)
     if missing:
         raise PredictError(f"no such file or folder: {', '.join(missing)}")
+    skipped = [{"file": p, "error": NOT_REGULAR} for p in skipped]
     if not files:
-        raise PredictError(f"no files to classify in {', '.join(inputs)} (hidden files are "
-                           "skipped)")
-    return files
+        odd = f"; {', '.join(r['file'] for r in skipped)}: {NOT_REGULAR}" if skipped else ""
+        raise PredictError(f"no files to classify in {', '.join(inputs)} (hidden and OS metadata "
+                           f"files are skipped){odd}")
+    return files, skipped
 
 
 def _walk(folder):
-    found = []
-    for root, dirs, names in os.walk(folder):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        found.extend(os.path.join(root, n) for n in names if not n.startswith("."))
-    return sorted(found)
+    """(regular files, other non-folder entries) under `folder`, sorted; symbolic links to
+    folders are followed, each real folder once (a link back up is no endless loop)."""
+    found, odd, seen = [], [], set()
+    for root, dirs, names in os.walk(folder, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs[:] = [d for d in dirs if not keys.is_hidden_or_os_metadata(d)]
+        for name in names:
+            if keys.is_hidden_or_os_metadata(name):
+                continue
+            path = os.path.join(root, name)
+            (found if _is_regular_or_unreadable(path) else odd).append(path)
+    return sorted(found), sorted(odd)
+
+
+def _is_regular_or_unreadable(path):
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return True  # a dangling link: reading it reports "cannot read"
 
 
 def _load_classifier(args, source):

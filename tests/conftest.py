@@ -21,6 +21,7 @@ def pushed_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("pushed_run")
     data = root / "images"
     runs.colour_images(str(data), 30, seed=1)
+    (data / "LICENSE.txt").write_text("As public archives ship: beside the class folders.\n")
     config = runs.run(data, root / "out", **runs.SMOKE)
     summary = results.summarize(config)
     assert summary["blessed"] and summary["pushed_to"], summary

@@ -1,3 +1,46 @@
+"""The command line's failure line: whatever failed, the user reads a cause, never an empty one."""
+import tensorflow as tf
+
+from bit_tfx.cli import main as cli
+
+
+def _raised(make):
+    try:
+        make()
+    except Exception as e:  # pylint: disable=broad-except
+        return e
+    raise AssertionError("nothing raised")
+
+
+def _empty_not_found_from(cause):
+    def make():
+        try:
+            raise cause
+        except OSError as e:
+            raise tf.errors.NotFoundError(None, None, "") from e
+    return make
+
+
+def test_an_error_without_a_message_shows_its_cause():
+    error = _raised(_empty_not_found_from(FileNotFoundError(2, "No such file or directory",
+                                                            "/data/a/link.jpg")))
+    line = cli.failure_line("run", error)
+    assert line.startswith("bit-tfx: run failed: NotFoundError")
+    assert "No such file or directory" in line and "/data/a/link.jpg" in line
+
+
+def _raise_empty_not_found():
+    raise tf.errors.NotFoundError(None, None, "")
+
+
+def test_an_error_without_message_or_cause_says_where_it_was_raised():
+    line = cli.failure_line("run", _raised(_raise_empty_not_found))
+    assert line.startswith("bit-tfx: run failed: NotFoundError") and not line.rstrip().endswith(":")
+    assert "test_cli.py" in line and "_raise_empty_not_found" in line
+
+
+def test_an_error_with_a_message_is_shown_as_before():
+    assert cli.failure_line("run", ValueError("bad thing")) == "bit-tfx: run failed: ValueError: bad thing"
 
 
 def test_a_dangling_link_under_data_exits_2_naming_it_before_any_work(tmp_path, capsys):

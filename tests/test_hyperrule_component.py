@@ -3,6 +3,7 @@ import pytest
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
 from bit_tfx.components import keys, statistics
+from bit_tfx.components.errors import ConfigError
 from bit_tfx.components.hyperrule import component, rule
 
 PARAMS = dict(preserve_count=0, preserve_orientation=0, batch_size=512, batch_policy="accumulate",
@@ -53,3 +54,33 @@ def test_invalid_component_configuration_fails_at_construction():
         component.HyperRule(statistics=None, batch_size=96)
     with pytest.raises(rule.RuleError, match="schedule_override"):
         component.HyperRule(statistics=None, schedule_override={"warmup": 1})
+
+
+def _with_class_counts(d, counts):
+    label = next(f for f in d.features if f.path.step == [keys.LABEL_TEXT]).string_stats
+    label.unique = len(counts)
+    for rank, (name, count) in enumerate(sorted(counts.items(), key=lambda kv: -kv[1])):
+        label.rank_histogram.buckets.add(low_rank=rank, high_rank=rank, label=name,
+                                         sample_count=count)
+    return d
+
+
+def test_k_shot_larger_than_the_smallest_class_is_refused_naming_it():
+    d = _with_class_counts(stats(11, 2, (50, 50), (50, 50)), {"cat": 6, "dog": 5})
+    with pytest.raises(rule.RuleError, match="k_shot 10000.*'dog': 5") as e:
+        component.decide_from_statistics(d, dict(PARAMS, k_shot=10_000))
+    assert isinstance(e.value, ConfigError)  # the CLI's exit 2
+    with pytest.raises(rule.RuleError, match="k_shot 6.*'dog': 5"):
+        component.decide_from_statistics(d, dict(PARAMS, k_shot=6))
+    decision = component.decide_from_statistics(d, dict(PARAMS, k_shot=5))
+    assert decision["inputs"]["dataset_size"] == 10
+
+
+def test_k_shot_with_more_classes_than_the_histogram_shows():
+    # TFDV keeps a bounded rank histogram: a class left out of it has at most the count of
+    # the last one shown, which is enough to refuse a k above it.
+    d = _with_class_counts(stats(30, 3, (50, 50), (50, 50)), {"a": 20, "b": 7})
+    d.features[-1].string_stats.unique = 3
+    with pytest.raises(rule.RuleError, match="k_shot 8"):
+        component.decide_from_statistics(d, dict(PARAMS, k_shot=8))
+    assert component.decide_from_statistics(d, dict(PARAMS, k_shot=3))["inputs"]["k_shot"] == 3

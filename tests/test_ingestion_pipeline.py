@@ -26,10 +26,26 @@ def _mixed_folder(root, per_class=40):
     for name, (data, _) in images.bad_files().items():
         images.write(os.path.join(root, "dog", name), data)
     images.write(os.path.join(root, "dog", ".DS_Store"), b"\0\0junk")
+    # What publishers' archives and people's folders hold besides the images: skipped, listed.
+    images.write(os.path.join(root, "LICENSE.txt"), b"CC-BY 2.0\n")
+    images.write(os.path.join(root, "cat", "Thumbs.db"), b"\0\0junk")
+    images.write(os.path.join(root, "cat", "more", "img_extra.jpg"), images.rgb_jpeg(seed=99))
+    os.mkfifo(os.path.join(root, "dog", "pipe.jpg"))  # reading it would block for ever
     return root
 
 
-def test_mixed_folder_quarantines_every_bad_file_and_keeps_the_rest(tmp_path):
+MIXED_SKIPPED = [
+    {"file": "LICENSE.txt", "label": None, "reason": "not_in_class_folder", "detail": None},
+    {"file": "cat/Thumbs.db", "label": "cat", "reason": "hidden_file", "detail": None},
+    {"file": "cat/more", "label": "cat", "reason": "nested_folder",
+     "detail": "not read: images must sit directly in <label>/: move them up into the class "
+               "folder, or list them in a CSV manifest (path,label)"},
+    {"file": "dog/.DS_Store", "label": "dog", "reason": "hidden_file", "detail": None},
+    {"file": "dog/pipe.jpg", "label": "dog", "reason": "not_regular_file", "detail": None},
+]
+
+
+def test_mixed_folder_quarantines_every_bad_file_and_keeps_the_rest(tmp_path, caplog):
     data = _mixed_folder(str(tmp_path / "data"))
     config = runs.run(data, tmp_path / "out", max_bad_fraction=0.05)
     _, artifact = runs.latest(config, keys.NODE_IMAGE_EXAMPLE_GEN, keys.EXAMPLES_KEY)
@@ -37,7 +53,12 @@ def test_mixed_folder_quarantines_every_bad_file_and_keeps_the_rest(tmp_path):
     report = runs.quarantine_report(artifact.uri)
     expected_bad = {f"dog/{name}": reason for name, (_, reason) in images.bad_files().items()}
     assert {b["file"]: b["reason"] for b in report["bad_files"]} == expected_bad
-    assert report["skipped"] == [{"file": "dog/.DS_Store", "label": "dog", "reason": "hidden_file"}]
+    assert report["skipped"] == MIXED_SKIPPED  # skipped, not bad: the 5% limit holds 5 bad files
+    assert report["skipped_by_reason"] == {"not_in_class_folder": 1, "hidden_file": 2,
+                                           "nested_folder": 1, "not_regular_file": 1}
+    assert "5 skipped (hidden_file: 2, nested_folder: 1, not_in_class_folder: 1, " \
+           "not_regular_file: 1)" in caplog.text
+    assert "not read: 'cat/more'" in caplog.text and "CSV manifest" in caplog.text
     n_valid = 3 * 40 + len(images.unusual_images())
     assert (report["valid"], report["bad"], report["total_files"]) == (n_valid, 5, n_valid + 5)
 
@@ -82,13 +103,17 @@ def test_csv_manifest_with_splits_relative_absolute_and_missing_paths(tmp_path):
         shown = path if i % 2 else os.path.relpath(path, tmp_path)
         rows.append([shown, label, "val" if i % 6 == 0 else "train"])
     rows.append(["pics/a/gone.jpg", "a", "train"])
-    with open(tmp_path / "manifest.csv", "w", newline="") as f:
+    rows.append(["./" + rows[1][0], " " + rows[1][1], rows[1][2]])  # the first row again
+    # As spreadsheet programs save it: a byte order mark before the header, CRLF line ends.
+    with open(tmp_path / "manifest.csv", "w", newline="", encoding="utf-8-sig") as f:
         csv.writer(f).writerows(rows)
     config = runs.run(tmp_path / "manifest.csv", tmp_path / "out", max_bad_fraction=0.1)
     _, artifact = runs.latest(config, keys.NODE_IMAGE_EXAMPLE_GEN, keys.EXAMPLES_KEY)
     report = runs.quarantine_report(artifact.uri)
     assert [(b["file"], b["reason"]) for b in report["bad_files"]] == [("pics/a/gone.jpg", "missing_file")]
-    assert len(runs.examples(artifact.uri, "eval")) == 2  # the split column, not the hash
+    assert [(r["file"], r["reason"]) for r in report["skipped"]] == [("./pics/a/img_0000.jpg", "duplicate_row")]
+    assert report["classes"] == ["a", "b"]
+    assert len(runs.examples(artifact.uri, "eval")) == 2  # the split column, not the hash; once
     assert len(runs.examples(artifact.uri, "train")) == 10
 
 
@@ -144,6 +169,33 @@ def test_cli_prints_decision_json_and_reruns_cached(tmp_path):
     assert "[1/7] ImageExampleGen reused from cache" in second.stderr
     bad = subprocess.run(cmd + ["--max-bad-fraction", "1.5"], capture_output=True, text=True, env=env)
     assert bad.returncode == 2 and "max_bad_fraction" in bad.stderr
+    # More shots than the smallest class has (9 or so of its 10 images train): the HyperRule
+    # refuses it from the real statistics, a configuration error, without a traceback.
+    shots = subprocess.run(cmd + ["--k-shot", "10000"], capture_output=True, text=True, env=env)
+    assert shots.returncode == 2, shots.stderr[-3000:]
+    assert "configuration error: k_shot 10000" in shots.stderr and "Traceback" not in shots.stderr
+
+
+def test_the_seed_layout_trains_without_edits(pushed_run):
+    # The pushed run's images sit as tf_flowers' archive does: a LICENSE.txt beside the classes.
+    config, summary, data = pushed_run
+    assert (data / "LICENSE.txt").is_file() and summary["blessed"]
+    _, artifact = runs.latest(config, "ImageExampleGen", "examples")
+    assert runs.quarantine_report(artifact.uri)["skipped"] == [
+        {"file": "LICENSE.txt", "label": None, "reason": "not_in_class_folder", "detail": None}]
+
+
+def test_a_label_the_vocabulary_drops_stops_the_trainer_before_it_trains(tmp_path):
+    # TFRecords are not planned file by file: a label with a line break reaches tf.Transform,
+    # whose vocabulary leaves it out. Its images would train as label -1; the Trainer refuses.
+    os.makedirs(tmp_path / "records")
+    with tf.io.TFRecordWriter(str(tmp_path / "records" / "data.tfrecord")) as w:
+        for i in range(36):
+            w.write(executor.make_example(images.rgb_jpeg(seed=i), "jpeg", 40, 50,
+                                          ["a", "b", "cl\nass"][i % 3], f"x/{i}.jpg").SerializeToString())
+    with pytest.raises(Exception, match="vocabulary has 2 classes.*3 classes") as failure:
+        runs.run(tmp_path / "records" / "data.tfrecord", tmp_path / "out", **dict(runs.SMOKE, num_classes=3))
+    assert "line break" in str(failure.value)
 
 
 def test_hash_split_is_deterministic_and_follows_the_ratio():

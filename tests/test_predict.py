@@ -277,3 +277,30 @@ def test_pushed_model_refuses_an_image_above_the_run_s_pixel_limit_and_classifie
     assert good["predictions"][0]["class"] == "red"
     assert refused["file"] == str(bomb) and "12000x12000 pixels" in refused["error"]
     assert f"limit of this model, {pushed_run[0].max_image_pixels} pixels" in refused["error"]
+
+
+# --- what a folder search takes ------------------------------------------------------------
+
+def test_folder_search_skips_os_metadata_reports_fifos_and_follows_symlinked_folders(tmp_path):
+    from bit_tfx.pipeline import predict as predict_lib
+    png = images.rgb_png()
+    images.write(str(tmp_path / "elsewhere" / "b.png"), png)
+    images.write(str(tmp_path / "in" / "a.png"), png)
+    for junk in ("Thumbs.db", "desktop.ini", ".DS_Store", "._a.png"):
+        images.write(str(tmp_path / "in" / junk), b"\0")
+    os.symlink(str(tmp_path / "elsewhere"), str(tmp_path / "in" / "linked"))
+    os.symlink(str(tmp_path / "in"), str(tmp_path / "in" / "loop"))  # followed once, not forever
+    os.mkfifo(str(tmp_path / "in" / "pipe.png"))  # reading it would block for ever
+    os.mkfifo(str(tmp_path / "given.png"))
+    files, skipped = predict_lib.collect_files([str(tmp_path / "in"), str(tmp_path / "given.png")])
+    assert files == [str(tmp_path / "in" / "a.png"), str(tmp_path / "in" / "linked" / "b.png")]
+    assert [(r["file"], "not a regular file" in r["error"]) for r in skipped] == [
+        (str(tmp_path / "in" / "pipe.png"), True), (str(tmp_path / "given.png"), True)]
+
+
+def test_a_fifo_among_the_inputs_is_reported_not_waited_for(tmp_path, capsys):
+    os.mkfifo(str(tmp_path / "pipe.png"))
+    code, out, err = predict(capsys, "--model", str(tmp_path / "no-model"), "--json",
+                             str(tmp_path / "pipe.png"))
+    # Nothing is left to classify: exit 2 before any model loads, naming the skipped file.
+    assert code == common.EXIT_CONFIG and "pipe.png" in err and "not a regular file" in err

@@ -46,8 +46,6 @@ def test_missing_span_is_a_clear_error(tmp_path):
     (lambda r: images.class_folders(r, ["only"], 3), "single class"),
     (lambda r: (images.class_folders(r, ["a", "b"], 2), os.makedirs(os.path.join(r, "c"))),
      "class folder\\(s\\) with no files.*/c"),
-    (lambda r: (images.class_folders(r, ["a", "b"], 2), images.write(os.path.join(r, "x.jpg"), b"1")),
-     "no class folder"),
 ])
 def test_configuration_errors_before_any_work(tmp_path, setup, message):
     root = str(tmp_path / "data")
@@ -103,3 +101,124 @@ def test_plan_before_the_driver_checks_the_newest_span(tmp_path):
     plan = sources.plan(sources.resolve(str(tmp_path / "span-{SPAN}")))
     assert plan.labels == ["a", "b", "c"]
     assert {f.relpath for f in plan.class_folders} == {"span-2/a", "span-2/b", "span-2/c"}
+
+
+# --- data in its publisher's own layout (issue 14, inputs) ---------------------------------
+
+def _skipped(plan):
+    return {(s["file"], s["reason"]) for s in plan.skipped}
+
+
+def test_files_beside_the_class_folders_are_skipped_and_listed_not_refused(tmp_path):
+    # tf_flowers' archive: flower_photos/LICENSE.txt beside the five class folders.
+    root = str(tmp_path / "flower_photos")
+    images.class_folders(root, ["daisy", "roses"], 2)
+    for name in ("LICENSE.txt", "README.md", ".DS_Store", "Thumbs.db", "desktop.ini", "._daisy"):
+        images.write(os.path.join(root, name), b"text")
+    os.makedirs(os.path.join(root, ".git"))
+    plan = sources.plan(sources.resolve(root))
+    assert plan.labels == ["daisy", "roses"]
+    assert _skipped(plan) == {
+        ("LICENSE.txt", sources.NOT_IN_CLASS_FOLDER), ("README.md", sources.NOT_IN_CLASS_FOLDER),
+        (".DS_Store", sources.HIDDEN_FILE), ("Thumbs.db", sources.HIDDEN_FILE),
+        ("desktop.ini", sources.HIDDEN_FILE), ("._daisy", sources.HIDDEN_FILE),
+        (".git", sources.HIDDEN_FILE)}
+
+
+def test_files_at_the_top_and_directly_in_split_folders_are_skipped(tmp_path):
+    images.class_folders(str(tmp_path), ["a", "b"], 1, prefix="train")
+    images.class_folders(str(tmp_path), ["a", "b"], 1, prefix="val")
+    images.write(str(tmp_path / "LICENSE"), b"text")
+    images.write(str(tmp_path / "train" / "README.txt"), b"text")
+    images.write(str(tmp_path / "val" / "Thumbs.db"), b"\0")
+    plan = sources.plan(sources.resolve(str(tmp_path)))
+    assert _skipped(plan) == {("LICENSE", sources.NOT_IN_CLASS_FOLDER),
+                              ("train/README.txt", sources.NOT_IN_CLASS_FOLDER),
+                              ("val/Thumbs.db", sources.HIDDEN_FILE)}
+
+
+@pytest.mark.parametrize("name", ["cl\nass", "cl\rass", " "])
+def test_a_label_the_vocabulary_would_drop_is_refused_naming_the_folder(tmp_path, name):
+    images.class_folders(str(tmp_path), ["a", "b", name], 1)
+    with pytest.raises(SourceError, match="label") as e:
+        sources.plan(sources.resolve(str(tmp_path)))
+    assert repr(name.strip())[1:-1] in str(e.value) or "empty" in str(e.value)
+
+
+def test_labels_are_stripped_in_folders_as_in_manifests(tmp_path):
+    images.class_folders(str(tmp_path), ["a", "b "], 1)
+    assert sources.plan(sources.resolve(str(tmp_path))).labels == ["a", "b"]
+
+
+def test_a_dangling_symlink_anywhere_is_refused_naming_it(tmp_path):
+    images.class_folders(str(tmp_path), ["a", "b"], 2)
+    os.makedirs(tmp_path / "b" / "deep")
+    os.symlink(str(tmp_path / "gone.jpg"), str(tmp_path / "b" / "deep" / "link.jpg"))
+    with pytest.raises(SourceError, match="dangling.*b/deep/link.jpg"):
+        sources.plan(sources.resolve(str(tmp_path)))
+
+
+def test_symlinked_class_folders_and_files_are_followed(tmp_path):
+    images.class_folders(str(tmp_path / "elsewhere"), ["b"], 1)
+    images.class_folders(str(tmp_path / "data"), ["a"], 1)
+    os.symlink(str(tmp_path / "elsewhere" / "b"), str(tmp_path / "data" / "b"))
+    assert sources.plan(sources.resolve(str(tmp_path / "data"))).labels == ["a", "b"]
+
+
+def test_a_fifo_is_listed_as_not_a_regular_file(tmp_path):
+    images.class_folders(str(tmp_path), ["a", "b"], 1)
+    os.mkfifo(str(tmp_path / "a" / "pipe.jpg"))
+    entries = sources.list_entries(str(tmp_path / "a"))
+    assert entries.files == ["img_0000.jpg"]
+    assert entries.skipped == [("pipe.jpg", sources.NOT_REGULAR_FILE)]
+
+
+def test_a_class_folder_with_only_a_sub_folder_names_it_and_the_fix(tmp_path):
+    images.class_folders(str(tmp_path), ["a"], 1)
+    images.class_folders(str(tmp_path / "b"), ["photos"], 1)
+    with pytest.raises(SourceError, match="only sub-folder.*photos.*move.*CSV manifest"):
+        sources.plan(sources.resolve(str(tmp_path)))
+
+
+def _manifest_bytes(tmp_path, data):
+    path = tmp_path / "labels.csv"
+    path.write_bytes(data)
+    return sources.resolve(str(path))
+
+
+def test_manifest_with_a_byte_order_mark(tmp_path):
+    bom = "\ufeff".encode("utf-8")
+    plan = sources.plan(_manifest_bytes(tmp_path, bom + b"path,label\na.jpg,cat\nb.jpg,dog\n"))
+    assert plan.labels == ["cat", "dog"] and plan.manifest[1:] == (True, 2)  # no phantom "label"
+    plan = sources.plan(_manifest_bytes(tmp_path, bom + b"a.jpg,cat\nb.jpg,dog\n"))
+    assert plan.labels == ["cat", "dog"] and plan.manifest[1] is False
+    assert sources.parse_manifest_line("\ufeffa.jpg,cat\n", 1, "labels.csv", 2)[0] == "a.jpg"
+
+
+def test_manifest_labels_are_stripped_like_paths(tmp_path):
+    plan = sources.plan(_manifest(tmp_path, "a.jpg,cat\nb.jpg, cat\nc.jpg,dog \n"))
+    assert plan.labels == ["cat", "dog"]
+
+
+def test_manifest_exact_duplicates_are_skipped_and_listed(tmp_path):
+    plan = sources.plan(_manifest(tmp_path, "a.jpg,cat\nb.jpg,dog\n./a.jpg,cat\n"))
+    assert plan.labels == ["cat", "dog"]
+    assert [(s["file"], s["reason"]) for s in plan.skipped] == [("./a.jpg", sources.DUPLICATE_ROW)]
+    assert "line 1" in plan.skipped[0]["detail"]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("a.jpg,cat,train\nb.jpg,dog,train\na.jpg,cat,val\n", "line 3: .*a.jpg.* both.*train.*line 1"),
+    ("a.jpg,cat\nb.jpg,dog\nsub/../a.jpg,dog\n", "line 3: .*a.jpg.* label 'dog'.*line 1.*'cat'"),
+    ("a.jpg,cat\nb.jpg,cl\rass\n", "line 2"),
+    ('a.jpg,cat\nb.jpg,"cl\nass"\n', "line 2"),
+])
+def test_manifest_leakage_and_bad_labels_are_refused_naming_the_line(tmp_path, text, message):
+    with pytest.raises(SourceError, match=message):
+        sources.plan(_manifest(tmp_path, text))
+
+
+def test_a_latin_1_manifest_names_the_file_and_line(tmp_path):
+    src = _manifest_bytes(tmp_path, "a.jpg,cat\nb.jpg,chien\nc.jpg,oiseau é\n".encode("latin-1"))
+    with pytest.raises(SourceError, match="labels.csv line 3: .*UTF-8"):
+        sources.plan(src)

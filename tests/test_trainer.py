@@ -255,3 +255,11 @@ def test_resume_skips_a_checkpoint_cut_off_while_being_written(tmp_path):
     assert checkpoints.restore_latest(checkpoint, directory).endswith("ckpt-5")
     assert int(step.numpy()) == 5 and float(weights.numpy()[-1, -1]) == 5.0
     assert checkpoints.restore_latest(_counter_checkpoint()[0], str(tmp_path / "none")) is None
+
+
+def test_a_vocabulary_short_of_the_counted_classes_stops_training():
+    from bit_tfx.components.trainer import run
+    decision = rule.decide(30, 3, 40 * 50)  # the statistics counted 3 labels
+    with pytest.raises(ValueError, match="vocabulary has 2 classes.*count 3 classes.*line break"):
+        run.check_vocabulary([b"a", b"b"], decision)
+    run.check_vocabulary([b"a", b"b", b"c"], decision)

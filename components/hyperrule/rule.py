@@ -106,6 +106,26 @@ def check_schedule_override(override):
     return warmup, boundaries, total
 
 
+def check_k_shot(k_shot, class_counts, num_classes):
+    """k-shot trains on k examples of every class: refuse a k above the smallest class.
+
+    class_counts: {label: training examples} as the statistics show them. A statistics
+    histogram is bounded: when it shows fewer than num_classes labels, each label left out has
+    at most the smallest count shown, so a k above that is refused too."""
+    if not k_shot or not class_counts:
+        return
+    short = {label: n for label, n in sorted(class_counts.items()) if n < k_shot}
+    hidden = num_classes - len(class_counts)
+    if not short and hidden > 0 and min(class_counts.values()) < k_shot:
+        short = {f"{hidden} class(es) beyond the statistics' histogram": min(class_counts.values())}
+    if short:
+        fewest = min(min(class_counts.values()), *short.values())
+        raise RuleError(
+            f"k_shot {k_shot} is more than the smallest class has: training examples per class "
+            f"{short}; k-shot takes k examples of every class, so give --k-shot {fewest} or less "
+            "(or leave it out to train on everything)")
+
+
 def decide(num_train_examples, num_classes, image_area, *, preserve_count=False,
            preserve_orientation=False, batch_size=BASE_BATCH, batch_policy=DEFAULT_BATCH_POLICY,
            k_shot=None, schedule_override=None):

@@ -9,7 +9,9 @@ import bisect
 import collections
 import hashlib
 import json
+import os
 import posixpath
+import stat
 import time
 
 import apache_beam as beam
@@ -61,22 +63,39 @@ def make_example(data, fmt, height, width, label, relpath):
 
 
 def _list_class_folder(folder):
-    """Files of one class folder as work items; hidden files and sub-folders are reported."""
-    files, dirs, hidden = sources.list_entries(folder.path)
-    for name in files:
+    """Files of one class folder as work items; everything else there is reported as skipped
+    (hidden and OS metadata files, FIFOs and other non-regular files, nested folders)."""
+    entries = sources.list_entries(folder.path)
+    for name in entries.files:
         yield {"path": sources.join(folder.path, name), "file": sources.join(folder.relpath, name),
                "label": folder.label, "split": folder.split}
-    for name, reason in [(n, "hidden_file") for n in hidden] + [(d, "nested_folder") for d in dirs]:
-        yield beam.pvalue.TaggedOutput("skipped", {
-            "file": sources.join(folder.relpath, name), "label": folder.label, "reason": reason})
+    skipped = entries.skipped + [(d, sources.NESTED_FOLDER) for d in entries.dirs]
+    for name, reason in skipped:
+        detail = ("not read: " + sources.NESTED_FIX) if reason == sources.NESTED_FOLDER else None
+        yield beam.pvalue.TaggedOutput("skipped", sources.skipped_record(
+            sources.join(folder.relpath, name), reason, folder.label, detail))
 
 
 def _manifest_item(line, csv_path, columns):
     # Every line was validated (with its number) by sources.plan_manifest before Beam.
     path, label, split = sources.parse_manifest_line(line, "?", csv_path, columns)
-    full = path if (path.startswith("/") or sources.is_remote(path)) else \
-        sources.join(posixpath.dirname(csv_path), path)
-    return {"path": full, "file": path, "label": label, "split": split}
+    full, shown = sources.manifest_file(csv_path, path)
+    return {"path": full, "file": shown, "label": label, "split": split}
+
+
+def _one_per_file(items):
+    """The rows repeated in a manifest (sources.plan_manifest listed them): one item per file."""
+    return min(items, key=lambda item: item["file"])
+
+
+def _is_regular_local_file(path):
+    """False for a local FIFO, socket or device (reading one can block for ever)."""
+    if sources.is_remote(path):
+        return True
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return True  # missing or unreadable: the read reports it
 
 
 class _ReadAndCheck(beam.DoFn):
@@ -111,6 +130,10 @@ class _ReadAndCheck(beam.DoFn):
         yield result
 
     def _check(self, item):
+        if not _is_regular_local_file(item["path"]):
+            return beam.pvalue.TaggedOutput("bad", dict(
+                item, reason=sources.NOT_REGULAR_FILE,
+                detail="not a regular file (a FIFO, socket or device): not read"))
         try:
             with tf.io.gfile.GFile(item["path"], "rb") as f:
                 data = f.read()
@@ -165,7 +188,8 @@ def build_report(source, plan, split_names, max_bad_fraction, quarantine_dir):
         if tf.io.gfile.exists(p):
             tf.io.gfile.remove(p)
     bad = sorted((r for r in records if r["kind"] == "bad"), key=lambda r: r["file"])
-    skipped = sorted((r for r in records if r["kind"] == "skipped"), key=lambda r: r["file"])
+    skipped = sorted(plan.skipped + [r for r in records if r["kind"] == "skipped"],
+                     key=lambda r: r["file"])
     valid = {name: {} for name in split_names}
     for c in counts:
         valid[c["split"]][c["label"]] = c["count"]
@@ -184,8 +208,24 @@ def build_report(source, plan, split_names, max_bad_fraction, quarantine_dir):
         "classes": plan.labels,
         "bad_files": [{k: r.get(k) for k in ("file", "label", "split", "reason", "detail")}
                       for r in bad],
-        "skipped": [{k: r.get(k) for k in ("file", "label", "reason")} for r in skipped],
+        # Not ingested and not bad (never counted towards max_bad_fraction): see sources.
+        "skipped_by_reason": dict(collections.Counter(r["reason"] for r in skipped)),
+        "skipped": [{k: r.get(k) for k in ("file", "label", "reason", "detail")} for r in skipped],
     }
+
+
+def log_report(report, report_path):
+    """One line with the counts (skipped ones by reason), and the nested folders by name."""
+    skipped = report["skipped_by_reason"]
+    by_reason = f" ({', '.join(f'{r}: {n}' for r, n in sorted(skipped.items()))})" if skipped else ""
+    log = logging.warning if report["bad"] or report["skipped"] else logging.info
+    log("Ingested %d images; %d file(s) quarantined as bad, %d skipped%s; report: %s",
+        report["valid"], report["bad"], len(report["skipped"]), by_reason, report_path)
+    nested = [r["file"] for r in report["skipped"] if r["reason"] == sources.NESTED_FOLDER]
+    if nested:
+        shown = ", ".join(repr(f) for f in nested[:10]) + (" ..." if len(nested) > 10 else "")
+        logging.warning("%d folder(s) inside class folders were not read: %s; %s", len(nested),
+                        shown, sources.NESTED_FIX)
 
 
 def check_report(report, report_path):
@@ -241,6 +281,11 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                          | "ReadManifest" >> beam.io.ReadFromText(csv_path, skip_header_lines=int(has_header))
                          | "DropBlank" >> beam.Filter(lambda line: line.strip())
                          | "ParseRow" >> beam.Map(lambda line: _manifest_item(line, csv_path, columns)))
+                if any(r["reason"] == sources.DUPLICATE_ROW for r in plan.skipped):
+                    items = (items
+                             | "ByFile" >> beam.Map(lambda item: (item["path"], item))
+                             | "OnePerFile" >> beam.CombinePerKey(_one_per_file)
+                             | "Items" >> beam.Values())
                 skipped = None
             else:
                 listed = (p
@@ -278,9 +323,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         examples.set_int_custom_property("valid_images", report["valid"])
         examples.set_int_custom_property("quarantined_files", report["bad"])
         examples.set_string_custom_property("quarantine_report", report_path)
-        log = logging.warning if report["bad"] or report["skipped"] else logging.info
-        log("Ingested %d images; %d file(s) quarantined as bad, %d skipped; report: %s",
-            report["valid"], report["bad"], len(report["skipped"]), report_path)
+        log_report(report, report_path)
         try:
             check_report(report, report_path)
         except IngestionError:

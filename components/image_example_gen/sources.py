@@ -11,11 +11,22 @@ Layouts (`--data` as the user gives it):
 A `{SPAN}` in a folder or file name (root/span-{SPAN}/...) makes every run take
 the newest span, through TFX's file-based ExampleGen driver.
 
-All file-system access goes through tf.io.gfile, so gs:// works as local paths do.
+All file-system access goes through tf.io.gfile, so gs:// works as local paths do (local
+folders are listed with os.scandir as well, to tell regular files from FIFOs and dangling links).
+
+What is not ingested is skipped and listed in the quarantine report (never counted as bad):
+hidden and OS metadata files anywhere, files that are in no class folder (a LICENSE.txt at the
+root or directly in a split folder), folders nested inside a class folder (not read: the input
+fingerprint that makes unchanged data a cache hit covers <root>/<label>/<file> only), FIFOs and
+other non-regular files, and repeated manifest rows. Labels are stripped of surrounding white
+space, in folder names and manifests alike; an empty label or one with a line break is refused
+(tf.Transform's vocabulary cannot hold it), and so is a dangling symbolic link anywhere under
+the data (TFX's input fingerprint would fail on it).
 """
 import collections
 import csv
 import io
+import os
 import posixpath
 
 import tensorflow as tf
@@ -33,6 +44,16 @@ SPAN_SPEC = "{SPAN}"
 # How many wildcard path levels a layout's input pattern ends with.
 _FOLDER_DEPTH = {CLASS_FOLDERS: 2, SPLIT_FOLDERS: 3}
 
+# Why an entry is skipped (the quarantine report's "skipped" reasons; never bad files).
+HIDDEN_FILE = "hidden_file"                  # hidden or OS metadata file or folder, anywhere
+NOT_IN_CLASS_FOLDER = "not_in_class_folder"  # a file at the root or directly in a split folder
+NESTED_FOLDER = "nested_folder"              # a folder inside a class folder: not read
+NOT_REGULAR_FILE = "not_regular_file"        # a FIFO, socket or device: reading could block
+DANGLING_LINK = "dangling_symlink"           # appeared after planning (planning refuses them)
+DUPLICATE_ROW = "duplicate_row"              # a manifest row repeating an earlier one
+NESTED_FIX = ("images must sit directly in <label>/: move them up into the class folder, or "
+              "list them in a CSV manifest (path,label)")
+
 
 class SourceError(ConfigError):
     """Input that cannot be ingested; raised before any Beam work, names the path and the fix."""
@@ -41,7 +62,11 @@ class SourceError(ConfigError):
 Source = collections.namedtuple("Source", "input_base pattern layout")
 # One unit of ingestion work: a class folder to list, or a manifest line to parse.
 ClassFolder = collections.namedtuple("ClassFolder", "path relpath label split")
-Plan = collections.namedtuple("Plan", "layout class_folders manifest labels")
+# skipped: the quarantine report's records ({file, label, reason, detail}) of what planning
+# saw and will not ingest (files outside class folders, hidden files, repeated manifest rows).
+Plan = collections.namedtuple("Plan", "layout class_folders manifest labels skipped")
+# What a folder holds: names of regular files and of folders, and (name, reason) of the rest.
+Entries = collections.namedtuple("Entries", "files dirs skipped")
 
 
 def join(*parts):
@@ -52,6 +77,10 @@ def is_remote(path):
     return "://" in path
 
 
+def skipped_record(file, reason, label=None, detail=None):
+    return {"file": file, "label": label, "reason": reason, "detail": detail}
+
+
 def _is_dir(parent, name):
     # Object stores mark "directories" with a trailing slash; avoid a stat per file there.
     if name.endswith("/"):
@@ -60,18 +89,89 @@ def _is_dir(parent, name):
     return tf.io.gfile.isdir(path)
 
 
+def _kind(entry):
+    """A local os.DirEntry: "file", "dir" (both following symbolic links), or a skip reason."""
+    if entry.is_dir():
+        return "dir"
+    if entry.is_file():
+        return "file"
+    if entry.is_symlink() and not os.path.exists(entry.path):
+        return DANGLING_LINK
+    return NOT_REGULAR_FILE
+
+
 def list_entries(folder):
-    """(files, subfolders, hidden) names directly inside `folder`, sorted."""
-    files, dirs, hidden = [], [], []
-    for name in sorted(tf.io.gfile.listdir(folder)):
-        bare = name.rstrip("/")
-        if bare.startswith("."):
-            hidden.append(bare)
-        elif _is_dir(folder, name):
-            dirs.append(bare)
+    """Entries(files, dirs, skipped) directly inside `folder`, sorted by name. Hidden and OS
+    metadata names are skipped; locally, so are FIFOs, sockets, devices and dangling links."""
+    files, dirs, skipped = [], [], []
+    if is_remote(folder):
+        named = [(n.rstrip("/"), n) for n in tf.io.gfile.listdir(folder)]
+        kinds = {bare: ("dir" if _is_dir(folder, raw) else "file") for bare, raw in named
+                 if not keys.is_hidden_or_os_metadata(bare)}
+        names = [bare for bare, _ in named]
+    else:
+        try:
+            with os.scandir(folder) as it:
+                local = {e.name: e for e in it}
+        except OSError as e:
+            raise SourceError(f"cannot list {folder!r}: {e.strerror or e}") from e
+        kinds = {n: _kind(e) for n, e in local.items() if not keys.is_hidden_or_os_metadata(n)}
+        names = list(local)
+    for name in sorted(names):
+        kind = kinds.get(name, HIDDEN_FILE)
+        if kind == "file":
+            files.append(name)
+        elif kind == "dir":
+            dirs.append(name)
         else:
-            files.append(bare)
-    return files, dirs, hidden
+            skipped.append((name, kind))
+    return Entries(files, dirs, skipped)
+
+
+def dangling_links(root):
+    """Every dangling symbolic link under a local `root` (symlinked folders followed once)."""
+    if is_remote(root):
+        return []
+    found, seen, stack = [], set(), [root]
+    while stack:
+        folder = stack.pop()
+        real = os.path.realpath(folder)
+        if real in seen:
+            continue
+        seen.add(real)
+        try:
+            with os.scandir(folder) as it:
+                entries = list(it)
+        except OSError as e:
+            raise SourceError(f"cannot list {folder!r}: {e.strerror or e}") from e
+        for entry in entries:
+            if entry.is_dir():
+                stack.append(entry.path)
+            elif entry.is_symlink() and not os.path.exists(entry.path):
+                found.append(entry.path)
+    return sorted(found)
+
+
+def _refuse_dangling_links(root):
+    found = dangling_links(root)
+    if found:
+        shown = ", ".join(f"{p!r} -> {os.readlink(p)!r}" for p in found[:5])
+        more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+        raise SourceError(f"{len(found)} dangling symbolic link(s) under {root!r} (their targets "
+                          f"do not exist): {shown}{more}; remove them or restore their targets")
+
+
+def check_label(label, where):
+    """A label tf.Transform's vocabulary can hold: non-empty, no line break. `label` is already
+    stripped; `where` names the folder or manifest line."""
+    if not label:
+        raise SourceError(f"{where}: the label is empty (or only white space); give every class "
+                          "a name")
+    if "\n" in label or "\r" in label:
+        raise SourceError(f"{where}: the label {label!r} holds a line break, which tf.Transform's "
+                          "label vocabulary cannot store (its images would train as no class); "
+                          "rename it without \\n or \\r")
+    return label
 
 
 def split_of(name):
@@ -105,7 +205,7 @@ def _newest_span_path(base, rest):
 
 def detect_layout(folder):
     """split_folders when the sub-folders are train plus an eval alias, else class_folders."""
-    _, dirs, _ = list_entries(folder)
+    dirs = list_entries(folder).dirs
     splits = {d: split_of(d) for d in dirs}
     if dirs and all(splits.values()) and keys.TRAIN_SPLIT in splits.values():
         return SPLIT_FOLDERS
@@ -180,19 +280,33 @@ def root_of(source):
 
 
 def _class_folders(folder, rel, split):
-    files_at_root, dirs, _ = list_entries(folder)
+    """The class folders directly in `folder`, and the skipped records of everything else."""
+    entries = list_entries(folder)
     result = []
-    for label in dirs:
-        result.append(ClassFolder(join(folder, label), join(rel, label), label, split))
-    return result, files_at_root
+    for name in entries.dirs:
+        label = check_label(name.strip(), f"class folder {join(folder, name)!r}")
+        result.append(ClassFolder(join(folder, name), join(rel, name), label, split))
+    skipped = [skipped_record(join(rel, name), NOT_IN_CLASS_FOLDER) for name in entries.files]
+    skipped += [skipped_record(join(rel, name), reason) for name, reason in entries.skipped]
+    return result, skipped
 
 
 def _check_class_folders(folders, where):
-    """Each class folder must hold at least one file."""
-    empty = [f.path for f in folders if not list_entries(f.path)[0]]
+    """Each class folder must hold at least one file (sub-folders are not read)."""
+    empty, nested = [], []
+    for f in folders:
+        entries = list_entries(f.path)
+        if not entries.files:
+            (nested if entries.dirs else empty).append((f.path, entries.dirs))
+    problems = []
     if empty:
-        raise SourceError(f"class folder(s) with no files in {where}: {', '.join(empty)}; "
-                          "add images or remove the folder(s)")
+        problems.append(f"class folder(s) with no files in {where}: "
+                        f"{', '.join(p for p, _ in empty)}; add images or remove the folder(s)")
+    if nested:
+        shown = "; ".join(f"{p!r} holds only sub-folder(s) {dirs}" for p, dirs in nested)
+        problems.append(f"{shown}: sub-folders of a class folder are not read; {NESTED_FIX}")
+    if problems:
+        raise SourceError(". ".join(problems))
 
 
 def plan_folders(source):
@@ -200,11 +314,9 @@ def plan_folders(source):
     root, rel = root_of(source)
     if not tf.io.gfile.isdir(root):
         raise SourceError(f"input folder {root!r} does not exist")
+    _refuse_dangling_links(root)
     if source.layout == CLASS_FOLDERS:
-        folders, stray = _class_folders(root, rel, None)
-        if stray:
-            raise SourceError(f"{len(stray)} file(s) directly in {root!r} (e.g. {stray[0]!r}) have no "
-                              "class folder; move them into <root>/<label>/")
+        folders, skipped = _class_folders(root, rel, None)
         if not folders:
             raise SourceError(f"empty input: {root!r} has no class folders (<root>/<label>/<image>)")
         labels = sorted({f.label for f in folders})
@@ -212,11 +324,13 @@ def plan_folders(source):
             raise SourceError(f"{root!r} has a single class ({labels[0]!r}); classification "
                               "needs at least two class folders")
         _check_class_folders(folders, root)
-        return Plan(source.layout, folders, None, labels)
+        return Plan(source.layout, folders, None, labels, skipped)
 
-    _, dirs, _ = list_entries(root)
+    entries = list_entries(root)
+    skipped = [skipped_record(join(rel, name), NOT_IN_CLASS_FOLDER) for name in entries.files]
+    skipped += [skipped_record(join(rel, name), reason) for name, reason in entries.skipped]
     by_split = collections.defaultdict(list)
-    for d in dirs:
+    for d in entries.dirs:
         split = split_of(d)
         if split is None:
             raise SourceError(f"{join(root, d)!r} is not a split folder; with split folders the "
@@ -231,10 +345,8 @@ def plan_folders(source):
     for split in keys.SPLIT_NAMES:
         name = by_split[split][0]
         found, stray = _class_folders(join(root, name), join(rel, name), split)
-        if stray:
-            raise SourceError(f"{len(stray)} file(s) directly in {join(root, name)!r} have no class "
-                              "folder; move them into <split>/<label>/")
         folders += found
+        skipped += stray
         per_split[split] = {f.label for f in found}
     train_labels = per_split[keys.TRAIN_SPLIT]
     if len(train_labels) < 2:
@@ -245,29 +357,76 @@ def plan_folders(source):
         raise SourceError(f"eval classes {unknown} of {root!r} have no train folder; the model "
                           "cannot learn them")
     _check_class_folders(folders, root)
-    return Plan(source.layout, folders, None, sorted(train_labels))
+    return Plan(source.layout, folders, None, sorted(train_labels), skipped)
 
 
 def parse_manifest_line(line, line_no, csv_path, columns):
-    """One manifest row -> (path, label, split or None); raises SourceError naming the line."""
-    row = next(csv.reader(io.StringIO(line)), [])
-    if len(row) != columns or not row[0].strip() or not row[1].strip():
-        raise SourceError(f"{csv_path} line {line_no}: expected {columns} columns "
+    """One manifest row -> (path, label, split or None), every cell stripped of surrounding
+    white space; raises SourceError naming the line."""
+    where = f"{csv_path} line {line_no}"
+    try:
+        rows = list(csv.reader(io.StringIO(line.lstrip("\ufeff")), strict=True))
+    except csv.Error as e:
+        raise SourceError(f"{where}: not a CSV row ({e}); a manifest row is one line, and a "
+                          "field may not hold a line break") from None
+    row = [c.strip() for c in rows[0]] if len(rows) == 1 else rows
+    if len(rows) != 1 or len(row) != columns or not row[0] or not row[1]:
+        raise SourceError(f"{where}: expected {columns} columns "
                           f"(path,label{',split' if columns == 3 else ''}) with a path and a label, "
                           f"got {row!r}")
     split = None
     if columns == 3:
-        split = split_of(row[2].strip())
+        split = split_of(row[2])
         if split is None:
-            raise SourceError(f"{csv_path} line {line_no}: split {row[2]!r} is not one of "
+            raise SourceError(f"{where}: split {row[2]!r} is not one of "
                               f"{sorted(keys.SPLIT_ALIASES)}")
-    return row[0].strip(), row[1], split
+    return row[0], check_label(row[1], where), split
+
+
+def manifest_file(csv_path, path):
+    """(full path, path as recorded) of a manifest row's file: relative paths are relative to
+    the manifest's folder; local paths are normalised ("./a.jpg" and "a.jpg" are one file)."""
+    if is_remote(path):
+        return path, path
+    shown = posixpath.normpath(path)
+    full = shown if shown.startswith("/") else join(posixpath.dirname(csv_path), shown)
+    return (full if is_remote(full) else posixpath.normpath(full)), shown
+
+
+def manifest_lines(csv_path):
+    """(line number, text) of every manifest line, decoded as UTF-8 (a byte order mark is
+    dropped); a line that is not UTF-8 is refused, naming it."""
+    for line_no, raw in enumerate(_raw_lines(csv_path), start=1):
+        try:
+            yield line_no, raw.decode("utf-8-sig" if line_no == 1 else "utf-8")
+        except UnicodeDecodeError as e:
+            raise SourceError(
+                f"{csv_path} line {line_no}: not UTF-8 text (byte 0x{raw[e.start]:02x} at "
+                f"column {e.start + 1}); save the manifest as UTF-8, e.g. "
+                "`iconv -f latin1 -t utf-8`") from None
+
+
+def _raw_lines(path, chunk=1 << 20):
+    """The file's lines as bytes, split at newlines only, streamed. (GFile's own readline
+    drops every carriage return, so a label "cl<CR>ass" would read as "class" here, while
+    Beam's ReadFromText, which ingests the rows, keeps it.)"""
+    rest = b""
+    with tf.io.gfile.GFile(path, "rb") as f:
+        while True:
+            data = f.read(chunk)
+            if not data:
+                break
+            lines = (rest + data).split(b"\n")
+            rest = lines.pop()
+            for line in lines:
+                yield line + b"\n"
+    if rest:
+        yield rest
 
 
 def manifest_header(csv_path):
     """(has_header, columns) from the manifest's first line."""
-    with tf.io.gfile.GFile(csv_path, "r") as f:
-        first = f.readline()
+    first = next(iter(manifest_lines(csv_path)), (1, ""))[1]
     if not first.strip():
         raise SourceError(f"empty input: manifest {csv_path} is empty")
     row = [c.strip().lower() for c in next(csv.reader(io.StringIO(first)))]
@@ -280,18 +439,35 @@ def manifest_header(csv_path):
 
 
 def plan_manifest(source):
-    """Streams the manifest once (holding only label counts) and checks it."""
+    """Streams the manifest once and checks it: every row, one label and one split per file
+    (a file in two splits, or with two labels, is refused), repeated rows skipped and listed."""
     path = newest_span(join(source.input_base, source.pattern))
     if not tf.io.gfile.exists(path):
         raise SourceError(f"manifest {path!r} does not exist")
     has_header, columns = manifest_header(path)
     counts = collections.Counter()
-    with tf.io.gfile.GFile(path, "r") as f:
-        for line_no, line in enumerate(f, start=1):
-            if (has_header and line_no == 1) or not line.strip():
-                continue
-            _, label, split = parse_manifest_line(line, line_no, path, columns)
-            counts[(split or keys.TRAIN_SPLIT, label)] += 1
+    seen, skipped = {}, []  # full path -> (line, label, split)
+    for line_no, line in manifest_lines(path):
+        if (has_header and line_no == 1) or not line.strip():
+            continue
+        file, label, split = parse_manifest_line(line, line_no, path, columns)
+        full, _ = manifest_file(path, file)
+        if full in seen:
+            first, first_label, first_split = seen[full]
+            if first_split != split:
+                raise SourceError(
+                    f"{path} line {line_no}: {file!r} is in both the {split} split and the "
+                    f"{first_split} split (line {first}): the same image in train and eval leaks "
+                    "into the evaluation; keep one of the rows")
+            if first_label != label:
+                raise SourceError(
+                    f"{path} line {line_no}: {file!r} has the label {label!r}, but line {first} "
+                    f"gives it {first_label!r}: one file has one label; remove the wrong row")
+            skipped.append(skipped_record(file, DUPLICATE_ROW, label,
+                                          f"line {line_no} repeats line {first}; ingested once"))
+            continue
+        seen[full] = (line_no, label, split)
+        counts[(split or keys.TRAIN_SPLIT, label)] += 1
     if not counts:
         raise SourceError(f"empty input: manifest {path} lists no images")
     train_labels = sorted({label for split, label in counts if split == keys.TRAIN_SPLIT})
@@ -303,7 +479,7 @@ def plan_manifest(source):
     unknown = sorted({label for split, label in counts if split == keys.EVAL_SPLIT} - set(train_labels))
     if unknown:
         raise SourceError(f"manifest {path}: eval labels {unknown} never appear in train rows")
-    return Plan(CSV, None, (path, has_header, columns), train_labels)
+    return Plan(CSV, None, (path, has_header, columns), train_labels, skipped)
 
 
 def plan(source):

@@ -145,6 +145,19 @@ class _Trainer:
         return loss, correct / self.effective_batch
 
 
+def check_vocabulary(class_names, decision):
+    """The label vocabulary must hold every class the HyperRule counted in the statistics.
+    tf.Transform's vocabulary leaves out empty labels and labels with a line break; their
+    images would train as label -1 (a silently wrong model) and TFMA fail much later."""
+    counted = int(decision["inputs"]["num_classes"])
+    if len(class_names) != counted:
+        raise ValueError(
+            f"the label vocabulary has {len(class_names)} classes, but the statistics count "
+            f"{counted} classes (HyperRule num_classes): a label that is empty or holds a line "
+            "break (\\n, \\r) is left out of the vocabulary. Fix the labels in the data "
+            f"(vocabulary: {[c.decode('utf-8', 'replace') if isinstance(c, bytes) else c for c in class_names][:20]})")
+
+
 def run_fn(fn_args):
     decision = fn_args.hyperparameters
     config = TrainerConfig.from_custom_config(fn_args.custom_config)
@@ -152,6 +165,7 @@ def run_fn(fn_args):
         keras.mixed_precision.set_global_policy(f"mixed_{config.mixed_precision}")
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
     class_names = tft_output.vocabulary_by_name(keys.LABEL_VOCABULARY)
+    check_vocabulary(class_names, decision)
     num_classes = len(class_names)
     strategy = distribution.choose_strategy()
     total = int(decision["total_steps"])
