@@ -67,6 +67,8 @@ def read_dataset_facts(dataset):
 
 def class_counts(dataset):
     """{label: examples} from the label's rank histogram (StatisticsGen keeps its top
-    num_rank_histogram_buckets labels; compare len() with read_dataset_facts' num_classes)."""
-    return {b.label: int(b.sample_count)
-            for b in feature(dataset, keys.LABEL_TEXT).string_stats.rank_histogram.buckets}
+    num_rank_histogram_buckets labels; compare len() with read_dataset_facts' num_classes),
+    or from its top values where there is no histogram."""
+    stats = feature(dataset, keys.LABEL_TEXT).string_stats
+    counts = {b.label: int(b.sample_count) for b in stats.rank_histogram.buckets}
+    return counts or {v.value: int(v.frequency) for v in stats.top_values}

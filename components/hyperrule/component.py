@@ -22,6 +22,7 @@ from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionP
 
 from bit_tfx.components import keys
 from bit_tfx.components.hyperrule import rule
+from bit_tfx.components import statistics
 from bit_tfx.components.statistics import load_split_statistics, read_dataset_facts
 
 # Execution parameters. Booleans travel as ints: every orchestrator (local, KFP v2,
@@ -42,17 +43,9 @@ class HyperRuleSpec(ComponentSpec):
     OUTPUTS = {keys.HYPERPARAMETERS_KEY: ChannelParameter(type=standard_artifacts.HyperParameters)}
 
 
-def label_counts(dataset):
-    """{label: train examples} from the label's rank histogram (TFDV keeps a bounded one; the
-    top values when it is absent): the per-class counts the k-shot check needs."""
-    stats = _feature(dataset, keys.LABEL_TEXT).string_stats
-    counts = {b.label: int(b.sample_count) for b in stats.rank_histogram.buckets}
-    return counts or {v.value: int(v.frequency) for v in stats.top_values}
-
-
 def decide_from_statistics(dataset, params):
     facts = read_dataset_facts(dataset)
-    rule.check_k_shot(params["k_shot"], label_counts(dataset), facts["num_classes"])
+    rule.check_k_shot(params["k_shot"], statistics.class_counts(dataset), facts["num_classes"])
     override = json.loads(params["schedule_override"]) if params["schedule_override"] else None
     decision = rule.decide(
         facts["num_examples"], facts["num_classes"], facts["image_area"],
