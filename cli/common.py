@@ -101,6 +101,30 @@ def add_train_args(p):
                    help="allowed accuracy drop against the model now serving (default 0: no regression)")
 
 
+CONFIG_FILE_COMMANDS = ("compile", "schedule")  # they also read RunConfig fields from --config
+# RunConfig fields set by a flag whose destination is spelled otherwise (see run_config).
+_FIELD_OF_DEST = {"beam_arg": "beam_args", "pipeline_root": "pipeline_root_override"}
+
+
+def _flags_by_field():
+    """{RunConfig field: the flag that sets it}, read from the parser itself."""
+    parser = argparse.ArgumentParser(add_help=False)
+    add_data_args(parser)
+    add_train_args(parser)
+    return {_FIELD_OF_DEST.get(a.dest, a.dest): a.option_strings[0] for a in parser._actions}  # pylint: disable=protected-access
+
+
+def config_error_text(error, args):
+    """A ConfigError as the user should read it: a field's name replaced by the flag they
+    typed (`--split-ratio`, not `split_ratio`); where the command also reads a --config file
+    (compile, schedule), by the flag and the file's key."""
+    flag = _flags_by_field().get(getattr(error, "field", None))
+    if flag is None:
+        return str(error)
+    return error.named(f"{flag} (config key {error.field})" if args.command in CONFIG_FILE_COMMANDS
+                       else flag)
+
+
 def suppress_defaults(parser, keep=("help",)):
     """Only the flags a user gave reach args (the others are absent, not defaulted), so that
     values read from a config file are not overwritten by flag defaults."""

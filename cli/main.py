@@ -76,7 +76,7 @@ def main(argv=None):
         with contextlib.redirect_stdout(sys.stderr):
             result = args.func(args)
     except ConfigError as e:
-        print(f"bit-tfx: configuration error: {e}", file=sys.stderr)
+        print(f"bit-tfx: configuration error: {common.config_error_text(e, args)}", file=sys.stderr)
         return common.EXIT_CONFIG
     except Exception as e:  # pylint: disable=broad-except
         logging.debug("failure", exc_info=True)
