@@ -148,4 +148,4 @@ def run_config(args):
         preserve_orientation=args.preserve_orientation, batch_size=args.batch_size,
         batch_policy=args.batch_policy, k_shot=args.k_shot, schedule_override=args.schedule_override,
         beam_args=args.beam_arg or list(configs.DEFAULT_BEAM_ARGS),
-        pipeline_root_override=args.pipeline_root).validate()
+        pipeline_root_override=args.pipeline_root).validate().check_local_folders()

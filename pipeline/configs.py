@@ -7,6 +7,7 @@ invalid configuration before any component runs.
 import dataclasses
 import os
 import re
+import tempfile
 from typing import List, Optional
 
 from bit_tfx.components import keys
@@ -105,6 +106,34 @@ class RunConfig:
             raise ConfigError(f"max_accuracy_drop must be in [0, 1), got {self.max_accuracy_drop}",
                               field="max_accuracy_drop")
         return self
+
+    def check_local_folders(self):
+        """The folders a local run writes (--output, and --pipeline-root / --serving-dir when
+        given as local paths) can be created and written, checked before any work starts:
+        otherwise the run fails late, after the TensorFlow import, with a raw OS error."""
+        check_writable_folder(self.output, "output")
+        for field in ("pipeline_root_override", "serving_dir"):
+            path = getattr(self, field)
+            if path and "://" not in path:
+                check_writable_folder(path, field)
+        return self
+
+
+def check_writable_folder(path, field):
+    """Creates `path` when missing and checks that a file can be written in it; raises
+    ConfigError naming `field` and the path otherwise (a file, a read-only place, ...)."""
+    where = os.path.abspath(path)
+    if os.path.exists(where) and not os.path.isdir(where):
+        raise ConfigError(f"{field} {path!r} is a file, not a folder: give a folder (it is created "
+                          "when missing)", field=field)
+    try:
+        os.makedirs(where, exist_ok=True)
+        with tempfile.TemporaryFile(dir=where):
+            pass
+    except OSError as e:
+        raise ConfigError(f"{field} {path!r} cannot be created or written ({e.strerror or e}"
+                          f"{': ' + e.filename if e.filename and e.filename != where else ''}): "
+                          "choose a folder you can write to", field=field) from None
 
 
 # The demo must finish on 2 CPU cores in a few minutes: a tiny random model and a short
