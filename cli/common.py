@@ -6,11 +6,14 @@ import json
 
 from bit_tfx.components import keys
 from bit_tfx.components.hyperrule import rule
+from bit_tfx.components.trainer import preemption
 from bit_tfx.pipeline import configs
 
 EXIT_OK = 0
 EXIT_RUN = 1      # the work ran and failed, or some inputs failed and were reported
 EXIT_CONFIG = 2   # bad flags, configuration or input paths: nothing was run
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT): a re-run continues
+EXIT_TERMINATED = preemption.RESTARTABLE_EXIT_CODE  # SIGTERM (143): orchestrators retry; a re-run resumes
 
 
 @dataclasses.dataclass
