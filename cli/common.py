@@ -5,6 +5,7 @@ import dataclasses
 import json
 
 from bit_tfx.components.hyperrule import rule
+from bit_tfx.components.trainer import preemption
 from bit_tfx.pipeline import configs
 
 # Every flag's default is the RunConfig field's default (configs.py), which takes the component
@@ -14,6 +15,8 @@ DEFAULTS = configs.RunConfig
 EXIT_OK = 0
 EXIT_RUN = 1      # the work ran and failed, or some inputs failed and were reported
 EXIT_CONFIG = 2   # bad flags, configuration or input paths: nothing was run
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT): a re-run continues
+EXIT_TERMINATED = preemption.RESTARTABLE_EXIT_CODE  # SIGTERM (143): orchestrators retry; a re-run resumes
 
 
 @dataclasses.dataclass
@@ -111,6 +114,30 @@ def add_train_args(p):
                         f"(default {DEFAULTS.max_accuracy_drop}; 0: no regression)")
 
 
+CONFIG_FILE_COMMANDS = ("compile", "schedule")  # they also read RunConfig fields from --config
+# RunConfig fields set by a flag whose destination is spelled otherwise (see run_config).
+_FIELD_OF_DEST = {"beam_arg": "beam_args", "pipeline_root": "pipeline_root_override"}
+
+
+def _flags_by_field():
+    """{RunConfig field: the flag that sets it}, read from the parser itself."""
+    parser = argparse.ArgumentParser(add_help=False)
+    add_data_args(parser)
+    add_train_args(parser)
+    return {_FIELD_OF_DEST.get(a.dest, a.dest): a.option_strings[0] for a in parser._actions}  # pylint: disable=protected-access
+
+
+def config_error_text(error, args):
+    """A ConfigError as the user should read it: a field's name replaced by the flag they
+    typed (`--split-ratio`, not `split_ratio`); where the command also reads a --config file
+    (compile, schedule), by the flag and the file's key."""
+    flag = _flags_by_field().get(getattr(error, "field", None))
+    if flag is None:
+        return str(error)
+    return error.named(f"{flag} (config key {error.field})" if args.command in CONFIG_FILE_COMMANDS
+                       else flag)
+
+
 def suppress_defaults(parser, keep=("help",)):
     """Only the flags a user gave reach args (the others are absent, not defaulted), so that
     values read from a config file are not overwritten by flag defaults."""
@@ -134,4 +161,4 @@ def run_config(args):
         preserve_orientation=args.preserve_orientation, batch_size=args.batch_size,
         batch_policy=args.batch_policy, k_shot=args.k_shot, schedule_override=args.schedule_override,
         beam_args=args.beam_arg or list(configs.DEFAULT_BEAM_ARGS),
-        pipeline_root_override=args.pipeline_root).validate()
+        pipeline_root_override=args.pipeline_root).validate().check_local_folders()

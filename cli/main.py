@@ -8,6 +8,7 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import sys
 import warnings
 
@@ -16,6 +17,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ INFO line
 from bit_tfx import components  # noqa: E402  first: sets the environment TensorFlow reads at import
 from bit_tfx.cli import common, deploy, predict, report, run  # noqa: E402
 from bit_tfx.components.errors import ConfigError  # noqa: E402
+from bit_tfx.components.trainer import preemption  # noqa: E402  pure: SIGTERM while training
 
 DESCRIPTION = "Fine-tune BigTransfer (BiT) image models with the BiT-HyperRule as a TFX pipeline."
 
@@ -86,20 +88,43 @@ def failure_line(command, error):
     return f"bit-tfx: {command} failed: {type(error).__name__}: {message}"
 
 
+_PIPELINE_RUNS = ("run", "hyperrule", "demo")
+
+
+class _Terminated(BaseException):
+    """SIGTERM outside training (the Trainer saves first: preemption.Preempted)."""
+
+
+def _terminate(signum, frame):  # pylint: disable=unused-argument
+    raise _Terminated()
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     _setup_logging(args.verbose)
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         # Whatever the libraries print goes to stderr: stdout carries only the result.
         with contextlib.redirect_stdout(sys.stderr):
             result = args.func(args)
     except ConfigError as e:
-        print(f"bit-tfx: configuration error: {e}", file=sys.stderr)
+        print(f"bit-tfx: configuration error: {common.config_error_text(e, args)}", file=sys.stderr)
         return common.EXIT_CONFIG
+    except preemption.Preempted as e:
+        print(f"bit-tfx: {args.command} stopped: {e}", file=sys.stderr)
+        return common.EXIT_TERMINATED
+    except (KeyboardInterrupt, _Terminated) as e:
+        how = "interrupted (Ctrl-C)" if isinstance(e, KeyboardInterrupt) else "stopped by SIGTERM"
+        again = ("; run it again to continue: finished steps are reused from the cache and "
+                 "training resumes from its last checkpoint") if args.command in _PIPELINE_RUNS else ""
+        print(f"bit-tfx: {args.command} {how}{again}", file=sys.stderr)
+        return common.EXIT_INTERRUPTED if isinstance(e, KeyboardInterrupt) else common.EXIT_TERMINATED
     except Exception as e:  # pylint: disable=broad-except
         logging.debug("failure", exc_info=True)
         print(failure_line(args.command, e), file=sys.stderr)
         return common.EXIT_RUN
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if isinstance(result, common.Output):
         sys.stdout.write(result.text if result.text.endswith("\n") or not result.text
                          else result.text + "\n")

@@ -8,6 +8,7 @@ the checks that reject an invalid configuration before any component runs.
 import dataclasses
 import os
 import re
+import tempfile
 from typing import List, Optional
 
 from bit_tfx.components import keys
@@ -75,30 +76,66 @@ class RunConfig:
         """Every check that needs no data; raises ConfigError naming the field."""
         if not _NAME_RE.match(self.pipeline_name):
             raise ConfigError(f"pipeline_name {self.pipeline_name!r} must match "
-                              "[a-z0-9][a-z0-9-]{0,127} (Kubeflow/Vertex naming)")
+                              "[a-z0-9][a-z0-9-]{0,127} (Kubeflow/Vertex naming)",
+                              field="pipeline_name")
         if len(self.split_ratio) != 2 or min(self.split_ratio) < 1:
-            raise ConfigError(f"split_ratio must be two positive integers train:eval, got {self.split_ratio}")
+            raise ConfigError(f"split_ratio must be two positive integers train:eval, got {self.split_ratio}",
+                              field="split_ratio")
         if not 0 <= self.max_bad_fraction < 1:
-            raise ConfigError(f"max_bad_fraction must be in [0, 1), got {self.max_bad_fraction}")
+            raise ConfigError(f"max_bad_fraction must be in [0, 1), got {self.max_bad_fraction}",
+                              field="max_bad_fraction")
         if self.max_image_pixels < 1:
-            raise ConfigError(f"max_image_pixels must be positive, got {self.max_image_pixels}")
+            raise ConfigError(f"max_image_pixels must be positive, got {self.max_image_pixels}",
+                              field="max_image_pixels")
         rule.batch_plan(self.batch_size, self.batch_policy)  # raises RuleError, a ConfigError
         if self.schedule_override is not None:
             rule.check_schedule_override(self.schedule_override)
         if self.k_shot is not None and self.k_shot < 1:
-            raise ConfigError(f"k_shot must be a positive integer, got {self.k_shot}")
+            raise ConfigError(f"k_shot must be a positive integer, got {self.k_shot}", field="k_shot")
         from bit_tfx.components.bit_model import spec as model_spec  # pure Python
         model_spec.parse(self.model_spec)  # raises ModelSpecError listing the valid forms
         if self.mixed_precision not in MIXED_PRECISION:
             raise ConfigError(f"mixed_precision must be one of {', '.join(MIXED_PRECISION)}, "
-                              f"got {self.mixed_precision!r}")
+                              f"got {self.mixed_precision!r}",
+                              field="mixed_precision")
         if self.checkpoint_every < 1:
-            raise ConfigError(f"checkpoint_every must be positive, got {self.checkpoint_every}")
+            raise ConfigError(f"checkpoint_every must be positive, got {self.checkpoint_every}",
+                              field="checkpoint_every")
         if not 0.0 <= self.min_accuracy <= 1.0:
-            raise ConfigError(f"min_accuracy must be in [0, 1], got {self.min_accuracy}")
+            raise ConfigError(f"min_accuracy must be in [0, 1], got {self.min_accuracy}",
+                              field="min_accuracy")
         if not 0.0 <= self.max_accuracy_drop < 1.0:
-            raise ConfigError(f"max_accuracy_drop must be in [0, 1), got {self.max_accuracy_drop}")
+            raise ConfigError(f"max_accuracy_drop must be in [0, 1), got {self.max_accuracy_drop}",
+                              field="max_accuracy_drop")
         return self
+
+    def check_local_folders(self):
+        """The folders a local run writes (--output, and --pipeline-root / --serving-dir when
+        given as local paths) can be created and written, checked before any work starts:
+        otherwise the run fails late, after the TensorFlow import, with a raw OS error."""
+        check_writable_folder(self.output, "output")
+        for field in ("pipeline_root_override", "serving_dir"):
+            path = getattr(self, field)
+            if path and "://" not in path:
+                check_writable_folder(path, field)
+        return self
+
+
+def check_writable_folder(path, field):
+    """Creates `path` when missing and checks that a file can be written in it; raises
+    ConfigError naming `field` and the path otherwise (a file, a read-only place, ...)."""
+    where = os.path.abspath(path)
+    if os.path.exists(where) and not os.path.isdir(where):
+        raise ConfigError(f"{field} {path!r} is a file, not a folder: give a folder (it is created "
+                          "when missing)", field=field)
+    try:
+        os.makedirs(where, exist_ok=True)
+        with tempfile.TemporaryFile(dir=where):
+            pass
+    except OSError as e:
+        raise ConfigError(f"{field} {path!r} cannot be created or written ({e.strerror or e}"
+                          f"{': ' + e.filename if e.filename and e.filename != where else ''}): "
+                          "choose a folder you can write to", field=field) from None
 
 
 # The demo must finish on 2 CPU cores in a few minutes: a tiny random model and a short

@@ -130,7 +130,6 @@ def _is_regular_or_unreadable(path):
 
 def _load_classifier(args, source):
     """(classify(image_bytes) -> {"classes", "scores"}, a description for the log)."""
-    import tensorflow as tf
     if source is not None:
         resolution = args.resolution or imagenet.DEFAULT_RESOLUTION
         module = imagenet.build_serving(source, resolution)
@@ -139,7 +138,7 @@ def _load_classifier(args, source):
         return (lambda image_bytes: module.serve_bytes(image_bytes),
                 f"ImageNet-1k classifier {args.model} at {resolution}x{resolution}")
     version_dir = resolve_version(args.model, args.version)
-    loaded = tf.saved_model.load(version_dir)
+    loaded = load_saved_model(version_dir)
     signature = loaded.signatures.get("serving_default")
     inputs = signature.structured_input_signature[1] if signature is not None else {}
     if "image_bytes" not in inputs:
@@ -149,6 +148,20 @@ def _load_classifier(args, source):
             f"in TF Hub layout use --model hub:{args.model}")
     return (lambda image_bytes: loaded.signatures["serving_default"](image_bytes=image_bytes),
             f"pushed model {version_dir}")
+
+
+def load_saved_model(version_dir):
+    """tf.saved_model.load, with a damaged or incomplete SavedModel (saved_model.pb that does
+    not parse: OSError; one without a MetaGraph, e.g. empty: ValueError; missing variables:
+    an OpError) refused by name."""
+    import tensorflow as tf
+    try:
+        return tf.saved_model.load(version_dir)
+    except (OSError, ValueError, tf.errors.OpError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise PredictError(f"{version_dir}: not a readable SavedModel ({first}): its saved_model.pb "
+                           "is damaged or incomplete; push the model again, or pick another version "
+                           "with --version") from None
 
 
 def resolve_version(model, version):

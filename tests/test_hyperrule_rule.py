@@ -106,6 +106,8 @@ def test_schedule_override_is_recorded_not_silent():
     {"warmup": 2.5, "boundaries": [4], "total": 10},
     {"warmup": 2, "boundaries": [4], "total": 10, "learning_rate": -1},
     {"warmup": 2, "boundaries": [4], "total": 10, "momentum": 0.5},
+    {"warmup": 2, "boundaries": 5, "total": 10},      # not a list: was a TypeError
+    {"warmup": 2, "boundaries": "4", "total": 10},
 ])
 def test_bad_schedule_override_is_refused(override):
     with pytest.raises(rule.RuleError, match="schedule_override"):

@@ -147,6 +147,18 @@ def test_bad_model_option_or_path_exits_2_naming_it(argv, message, tmp_path, cap
     assert message.format(**fill) in err
 
 
+@pytest.mark.parametrize("content", [b"garbage, not a protocol buffer", b""])
+def test_a_corrupt_saved_model_pb_exits_2_naming_the_version(content, tmp_path, capsys):
+    image = tmp_path / "a.png"
+    images.write(str(image), images.rgb_png())
+    version = tmp_path / "serving" / "3"
+    images.write(str(version / "saved_model.pb"), content)
+    for model in (version, version.parent):  # the version folder, or its SERVING_DIR
+        code, out, err = predict(capsys, "--model", model, image)
+        assert code == common.EXIT_CONFIG and out == "", err
+        assert f"{version}: not a readable SavedModel" in err, err
+
+
 def test_help_states_the_imagenet_resolution_and_why(capsys):
     with pytest.raises(SystemExit) as exit_:
         cli.main(["predict", "--help"])

@@ -63,7 +63,7 @@ class ModelSpecError(ConfigError):
     """An invalid model spec; the message lists every valid form."""
 
     def __init__(self, spec, reason):
-        super().__init__(f"invalid model spec {spec!r}: {reason}\n{VALID_FORMS}")
+        super().__init__(f"invalid model spec {spec!r}: {reason}\n{VALID_FORMS}", field="model_spec")
 
 
 @dataclasses.dataclass(frozen=True)

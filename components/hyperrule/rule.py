@@ -71,15 +71,16 @@ def batch_plan(batch_size, policy):
     """How a global batch other than 512 keeps the rule: returns
     (learning_rate, accumulation_steps)."""
     if batch_size is None or batch_size < 1:
-        raise RuleError(f"batch_size must be a positive integer, got {batch_size!r}")
+        raise RuleError(f"batch_size must be a positive integer, got {batch_size!r}", field="batch_size")
     if policy not in BATCH_POLICIES:
-        raise RuleError(f"batch_policy must be one of {BATCH_POLICIES}, got {policy!r}")
+        raise RuleError(f"batch_policy must be one of {BATCH_POLICIES}, got {policy!r}", field="batch_policy")
     if policy == "scale_lr" or batch_size == BASE_BATCH:
         return BASE_LR * batch_size / BASE_BATCH, 1
     if batch_size > BASE_BATCH or BASE_BATCH % batch_size:
         raise RuleError(
             f"batch_size {batch_size} cannot accumulate to an effective batch of {BASE_BATCH}: "
-            f"use a divisor of {BASE_BATCH} (e.g. 256, 128, 64, 32) or batch_policy='scale_lr'")
+            f"use a divisor of {BASE_BATCH} (e.g. 256, 128, 64, 32) or batch_policy='scale_lr'",
+            field="batch_size")
     return BASE_LR, BASE_BATCH // batch_size
 
 
@@ -90,19 +91,25 @@ def check_schedule_override(override):
         raise RuleError(
             "schedule_override must be an object with the keys warmup, boundaries, total (and "
             f"optionally learning_rate), e.g. {{\"warmup\": 2, \"boundaries\": [4, 6, 8], \"total\": 10}}; "
-            f"got {override!r}")
+            f"got {override!r}", field="schedule_override")
     lr = override.get("learning_rate")
     if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float)) or lr <= 0):
-        raise RuleError(f"schedule_override learning_rate must be a positive number, got {lr!r}")
-    warmup, boundaries, total = override["warmup"], list(override["boundaries"]), override["total"]
+        raise RuleError(f"schedule_override learning_rate must be a positive number, got {lr!r}",
+                        field="schedule_override")
+    warmup, boundaries, total = override["warmup"], override["boundaries"], override["total"]
+    if not isinstance(boundaries, (list, tuple)):
+        raise RuleError("schedule_override boundaries must be a list of integers such as [4, 6, 8], "
+                        f"got {boundaries!r}", field="schedule_override")
+    boundaries = list(boundaries)
     ints = [warmup, total, *boundaries]
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in ints):
-        raise RuleError(f"schedule_override values must be integers, got {override!r}")
+        raise RuleError(f"schedule_override values must be integers, got {override!r}",
+                        field="schedule_override")
     if not (0 <= warmup < total) or any(b < warmup or b >= total for b in boundaries) \
             or boundaries != sorted(set(boundaries)):
         raise RuleError(
             "schedule_override needs 0 <= warmup <= boundaries (strictly increasing) < total, "
-            f"got {override!r}")
+            f"got {override!r}", field="schedule_override")
     return warmup, boundaries, total
 
 
@@ -133,7 +140,7 @@ def decide(num_train_examples, num_classes, image_area, *, preserve_count=False,
     if num_classes is None or num_classes < 2:
         raise RuleError(f"num_classes must be at least 2 for classification, got {num_classes!r}")
     if k_shot is not None and (not isinstance(k_shot, int) or k_shot < 1):
-        raise RuleError(f"k_shot must be a positive integer or None, got {k_shot!r}")
+        raise RuleError(f"k_shot must be a positive integer or None, got {k_shot!r}", field="k_shot")
     dataset_size = k_shot * num_classes if k_shot else num_train_examples
     resize, crop = resolution(image_area)
     warmup, boundaries, total = schedule(dataset_size)

@@ -10,6 +10,10 @@ Each optimiser step takes one batch of `batch_size * gradient_accumulation_steps
 examples, splits it into micro-batches inside the replica, sums their gradients and
 applies them once, so every distribution strategy sees the same arithmetic.
 
+Checkpoints every checkpoint_every steps, resume from the newest complete one
+(checkpoints.py), and, on SIGTERM, a checkpoint of the step reached before stopping with
+exit code 143 (preemption.py).
+
 custom_config keys (set by the pipeline; see components/trainer/config.py TrainerConfig):
   model_spec, linear_probe, mixed_precision, checkpoint_every, log_every, seed,
   max_image_pixels (the pushed model's serving pixel limit).
@@ -28,7 +32,7 @@ from tfx_bsl.public import tfxio
 
 from bit_tfx.components import keys
 from bit_tfx.components.bit_model import build_classifier
-from bit_tfx.components.trainer import augment, checkpoints, distribution, export, kshot
+from bit_tfx.components.trainer import augment, checkpoints, distribution, export, kshot, preemption
 from bit_tfx.components.trainer.config import TrainerConfig
 from bit_tfx.components.trainer.schedule import HyperRuleSchedule
 
@@ -136,6 +140,17 @@ class _Trainer:
         self.optimizer.apply_gradients(zip(grads, variables))
         return total_loss, correct
 
+    def stop_agreed(self, requested):
+        """Whether any worker was asked to stop (SIGTERM). Under MultiWorkerMirroredStrategy
+        the flags are summed over the workers so that all of them save the same step and
+        stop together; with one worker it is the local flag."""
+        if not isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            return requested
+        flag = tf.constant(1.0 if requested else 0.0)
+        summed = self.strategy.reduce(tf.distribute.ReduceOp.SUM,
+                                      self.strategy.run(lambda: tf.identity(flag)), axis=None)
+        return bool(summed.numpy() > 0)
+
     @tf.function
     def step(self, images, labels):
         step = self.optimizer.iterations
@@ -194,24 +209,37 @@ def run_fn(fn_args):
     schedule = HyperRuleSchedule.from_decision(decision)
     iterator = iter(strategy.experimental_distribute_dataset(dataset))
     started = time.perf_counter()
-    for step in range(start_step, total):
-        images, labels = next(iterator)
-        loss, accuracy = trainer.step(images, labels)
-        done = step + 1
-        if done % config.log_every == 0 or done == total:
-            elapsed = time.perf_counter() - started
-            rate = (done - start_step) * per_step_batch / elapsed
-            eta = (total - done) * per_step_batch / rate
-            log.info("step %d/%d  loss %.4f  accuracy %.3f  lr %.2e  %.1f images/s  ETA %.0f s",
-                     done, total, float(loss), float(accuracy), float(schedule(step)), rate, eta)
-            with writer.as_default(step=done):
-                tf.summary.scalar("loss", loss)
-                tf.summary.scalar("accuracy", accuracy)
-                tf.summary.scalar("learning_rate", schedule(step))
-        if done % config.checkpoint_every == 0 or done == total:
-            manager.save(checkpoint_number=done)
-            if not chief:
-                tf.io.gfile.rmtree(save_dir)
+
+    def save(done):
+        path = manager.save(checkpoint_number=done)
+        if not chief:
+            tf.io.gfile.rmtree(save_dir)
+        return path
+
+    with preemption.sigterm_watch() as sigterm:
+        for step in range(start_step, total):
+            images, labels = next(iterator)
+            loss, accuracy = trainer.step(images, labels)
+            done = step + 1
+            if done % config.log_every == 0 or done == total:
+                elapsed = time.perf_counter() - started
+                rate = (done - start_step) * per_step_batch / elapsed
+                eta = (total - done) * per_step_batch / rate
+                log.info("step %d/%d  loss %.4f  accuracy %.3f  lr %.2e  %.1f images/s  ETA %.0f s",
+                         done, total, float(loss), float(accuracy), float(schedule(step)), rate, eta)
+                with writer.as_default(step=done):
+                    tf.summary.scalar("loss", loss)
+                    tf.summary.scalar("accuracy", accuracy)
+                    tf.summary.scalar("learning_rate", schedule(step))
+            saved = None
+            if done % config.checkpoint_every == 0 or done == total:
+                saved = save(done)
+            if trainer.stop_agreed(sigterm.requested) and done < total:
+                writer.flush()
+                saved = saved or save(done)
+                log.warning("Preempted: checkpoint %s saved at step %d/%d; a re-run resumes there",
+                            saved, done, total)
+                raise preemption.Preempted(done, total, saved if chief else checkpoint_dir)
     writer.flush()
     if chief:
         export.export(model, tft_output, class_names, fn_args.serving_model_dir,
