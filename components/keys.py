@@ -45,6 +45,18 @@ DEFAULT_MAX_IMAGE_PIXELS = 89_478_485  # PIL's own warning threshold (0.25 GiB @
 QUARANTINE_DIR = "quarantine"
 QUARANTINE_REPORT = "quarantine_report.json"
 HYPERPARAMETERS_FILE = "hyperparameters.json"
+SCHEMA_FILE = "schema.pbtxt"          # a Schema artifact's file (ImageSchemaGen writes it)
+# Beside the SavedModel in every pushed version (TF Serving ignores the folder): the model
+# card, and the schema of the data the model was trained on (the next span's drift baseline).
+ASSETS_EXTRA_DIR = "assets.extra"
+SAVED_MODEL_PB = "saved_model.pb"
+
+# --- the serving baseline (components/serving) ----------------------------------
+# Custom properties of ServingBaseline's outputs: 1 when a served model (or its schema) is
+# in the artifact, 0 when nothing is served; where it was found, or why nothing was.
+SERVED_PROPERTY = "served"
+SERVED_FROM_PROPERTY = "served_from"
+NOT_SERVED_REASON_PROPERTY = "not_served_because"
 
 # --- pipeline defaults ---------------------------------------------------------
 DEFAULT_PIPELINE_NAME = "bit-tfx"
@@ -56,4 +68,5 @@ NODE_STATISTICS = "StatisticsGen"
 NODE_HYPERRULE = "HyperRule"
 NODE_TRAINER = "Trainer"
 NODE_EVALUATOR = "Evaluator"
+NODE_SERVING_BASELINE = "ServingBaseline"
 NODE_PUSHER = "Pusher"

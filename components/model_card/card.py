@@ -15,7 +15,7 @@ from bit_tfx.components import keys
 
 CARD_MARKDOWN = "model_card.md"
 CARD_HTML = "model_card.html"
-CARD_DIR = "assets.extra"  # inside the SavedModel: TF Serving ignores it
+CARD_DIR = keys.ASSETS_EXTRA_DIR  # inside the SavedModel: TF Serving ignores it
 FEW_EVAL_EXAMPLES = 10     # per-class metrics on fewer eval images than this are called unreliable
 # TFMA's Precision/Recall binarized by class id (evaluation/gate.py) count a class as
 # predicted when its score is above 0.5, one class against the rest; the confusion matrix
