@@ -57,6 +57,8 @@ SAVED_MODEL_PB = "saved_model.pb"
 SERVED_PROPERTY = "served"
 SERVED_FROM_PROPERTY = "served_from"
 NOT_SERVED_REASON_PROPERTY = "not_served_because"
+# On the Evaluator's blessing: the served version the candidate was compared with.
+BASELINE_SERVED_FROM_PROPERTY = "baseline_served_from"
 
 # --- pipeline defaults ---------------------------------------------------------
 DEFAULT_PIPELINE_NAME = "bit-tfx"

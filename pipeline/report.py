@@ -350,8 +350,8 @@ pre{background:#f6f8fa;padding:8px;overflow:auto;max-height:360px}.cols{display:
 {% for t in d.verdict.thresholds %}<tr><td>{{ threshold_text(t) }}</td><td class="num">{{ fmt(t.value) }}</td>
 <td class="{{ 'pass' if t.passed else 'fail' }}">{{ 'passed' if t.passed else 'FAILED' }}</td></tr>{% endfor %}
 </table>
-<p>{% if d.verdict.baseline %}Compared with the last blessed model (artifact {{ d.verdict.baseline.id }}, <code>{{ d.verdict.baseline.uri }}</code>).
-{% else %}No earlier blessed model: only the absolute thresholds applied (first blessed model).{% endif %}</p>
+<p>{% if d.verdict.baseline %}Compared with the model serving at evaluation time, <code>{{ d.verdict.baseline.served_from or d.verdict.baseline.uri }}</code> (its copy: artifact {{ d.verdict.baseline.id }}, <code>{{ d.verdict.baseline.uri }}</code>).
+{% else %}No model was serving: only the absolute thresholds applied.{% endif %}</p>
 {% if d.verdict.failures %}<ul>{% for s in d.verdict.failures %}<li class="fail">{{ s }}</li>{% endfor %}</ul>{% endif %}
 {% else %}{{ na("verdict") }}{% endif %}
 </section>

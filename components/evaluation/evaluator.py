@@ -13,8 +13,10 @@ from absl import logging
 from tfx.components.evaluator import component as evaluator_component
 from tfx.components.evaluator import executor as evaluator_executor
 from tfx.dsl.components.base import executor_spec
+from tfx.types import artifact_utils
 from tfx.types import standard_component_specs as specs
 
+from bit_tfx.components import keys
 from bit_tfx.components.serving import executor as serving
 
 
@@ -25,7 +27,14 @@ class Executor(evaluator_executor.Executor):
             logging.info("No baseline model (%s): the absolute thresholds alone decide.",
                          serving.not_served_reason(baseline[0]))
             input_dict = {k: v for k, v in input_dict.items() if k != specs.BASELINE_MODEL_KEY}
-        return super().Do(input_dict, output_dict, exec_properties)
+            baseline = []
+        result = super().Do(input_dict, output_dict, exec_properties)
+        if baseline and output_dict.get(specs.BLESSING_KEY):
+            # The blessing names the baseline artifact (TFX); this names the served version.
+            artifact_utils.get_single_instance(output_dict[specs.BLESSING_KEY]).set_string_custom_property(
+                keys.BASELINE_SERVED_FROM_PROPERTY,
+                baseline[0].get_string_custom_property(keys.SERVED_FROM_PROPERTY))
+        return result
 
 
 class Evaluator(evaluator_component.Evaluator):

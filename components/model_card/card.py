@@ -55,9 +55,9 @@ def _table(header, rows):
 
 
 def threshold_text(threshold):
-    """'sparse_categorical_accuracy at least 0.7500', or '... change against the last blessed
-    model at least 0' (plain text)."""
-    what = threshold["metric"] + (" change against the last blessed model" if threshold["is_diff"] else "")
+    """'sparse_categorical_accuracy at least 0.7500', or '... change against the model now
+    serving at least 0' (plain text)."""
+    what = threshold["metric"] + (" change against the model now serving" if threshold["is_diff"] else "")
     return f"{what} {'at least' if threshold['op'] == '>=' else 'at most'} {number(threshold['bound'])}"
 
 
@@ -184,8 +184,9 @@ def render_markdown(facts):
                         "passed" if t["passed"] else "FAILED"] for t in verdict["thresholds"]])
         out.append("")
         baseline = verdict["baseline"]
-        out.append(f"Compared with the last blessed model {code(baseline['uri'])}." if baseline else
-                   "No earlier blessed model: only the absolute thresholds applied.")
+        out.append(f"Compared with the model serving at evaluation time, "
+                   f"{code(baseline.get('served_from') or baseline['uri'])}." if baseline else
+                   "No model was serving: only the absolute thresholds applied.")
         if verdict["failures"]:
             out += ["", "Why not:", ""] + [f"- {escape(s)}" for s in verdict["failures"]]
     else:
