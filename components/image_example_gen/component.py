@@ -80,4 +80,5 @@ class ImportExampleGen(base_beam_component.BaseBeamComponent):
         super().__init__(spec=specs.FileBasedExampleGenSpec(
             input_base=input_base, input_config=input_config, output_config=output_config,
             output_data_format=example_gen_pb2.FORMAT_TF_EXAMPLE,
+            output_file_format=example_gen_pb2.FORMAT_TFRECORDS_GZIP,  # FileBasedExampleGen's default
             examples=types.Channel(type=standard_artifacts.Examples)))
