@@ -126,7 +126,7 @@ def cmd_schedule(args):
     deploy = validation.validate(deploy_from_args(args), need_cron=True)
     if deploy.run.max_accuracy_drop > 0:
         logging.warning("max_accuracy_drop is %s: a scheduled run may push a model that much worse than "
-                        "the last blessed one (0 forbids any drop)", deploy.run.max_accuracy_drop)
+                        "the model serving (0 forbids any drop)", deploy.run.max_accuracy_drop)
     from bit_tfx.kubeflow import compile as compiling, schedule
     with tempfile.TemporaryDirectory(prefix="bit-tfx-schedule-") as tmp:
         if not deploy.output:

@@ -57,27 +57,40 @@ DEFAULT_MAX_IMAGE_PIXELS = 89_478_485  # PIL's own warning threshold (0.25 GiB @
 QUARANTINE_DIR = "quarantine"
 QUARANTINE_REPORT = "quarantine_report.json"
 HYPERPARAMETERS_FILE = "hyperparameters.json"
+SCHEMA_FILE = "schema.pbtxt"          # a Schema artifact's file (ImageSchemaGen writes it)
+# Beside the SavedModel in every pushed version (TF Serving ignores the folder): the model
+# card, and the schema of the data the model was trained on (the next span's drift baseline).
+ASSETS_EXTRA_DIR = "assets.extra"
+SAVED_MODEL_PB = "saved_model.pb"
+
+# --- the serving baseline (components/serving) ----------------------------------
+# Custom properties of ServingBaseline's outputs: 1 when a served model (or its schema) is
+# in the artifact, 0 when nothing is served; where it was found, or why nothing was.
+SERVED_PROPERTY = "served"
+SERVED_FROM_PROPERTY = "served_from"
+NOT_SERVED_REASON_PROPERTY = "not_served_because"
+# On the Evaluator's blessing: the served version the candidate was compared with.
+BASELINE_SERVED_FROM_PROPERTY = "baseline_served_from"
 
 # --- pipeline defaults ---------------------------------------------------------
 DEFAULT_PIPELINE_NAME = "bit-tfx"
 
 # --- pipeline node ids (the DAG's component ids, as MLMD and the compiled spec record them) --
-# TFX names a node after its class unless with_id() says otherwise (the two resolvers are
-# named with these). Every reader of a finished run (runner, results, report, compile, tests)
-# names nodes through these; tests/test_keys.py checks them against the built DAG.
+# TFX names a node after its class (no node is renamed with with_id()). Every reader of a
+# finished run (runner, results, report, compile, tests) names nodes through these;
+# tests/test_keys.py checks them against the built DAG.
 NODE_IMAGE_EXAMPLE_GEN = "ImageExampleGen"    # image folders and CSV manifests
 NODE_IMPORT_EXAMPLE_GEN = "ImportExampleGen"  # TFRecords already in our feature format
 NODE_STATISTICS = "StatisticsGen"
-NODE_PREVIOUS_SCHEMA = "previous_schema"      # resolver: the previous run's schema
 NODE_SCHEMA = "ImageSchemaGen"
 NODE_VALIDATOR = "ExampleValidator"
 NODE_DRIFT = "SpanDriftValidator"
 NODE_HYPERRULE = "HyperRule"
 NODE_TRANSFORM = "HyperRuleTransform"
 NODE_TRAINER = "Trainer"
-NODE_BASELINE = "latest_blessed_model"        # resolver: the latest blessed model
 NODE_EVALUATOR = "Evaluator"
 NODE_MODEL_CARD = "ModelCardGen"
+NODE_SERVING_BASELINE = "ServingBaseline"
 NODE_PUSHER = "Pusher"
 EXAMPLE_GEN_NODES = (NODE_IMAGE_EXAMPLE_GEN, NODE_IMPORT_EXAMPLE_GEN)  # one of them runs
 

@@ -5,8 +5,12 @@
   --target kfp     a bare KFP v2 PipelineSpec, YAML, schema 2.1.0 (the schema the KFP 2 SDK
                    writes and the KFP 2 backend reads parameters from).
 
-KubeflowV2DagRunner writes the YAML form itself when the output file ends in .yaml. Both
-files are read back with kfp's own pipeline_spec_pb2 classes before this returns.
+KubeflowV2DagRunner builds both forms (YAML when the output file ends in .yaml), through
+kubeflow/dag_runner.py (the ExampleGen step uncached); the file is read back with kfp's own
+pipeline_spec_pb2 classes before this returns.
+
+The DAG has only steps that the open-source KFP v2 backend implements (KFP_OSS_EXECUTORS):
+no resolver, and no lifecycle hook (ExampleGen resolves {SPAN} in its executor there).
 
 At compile time the data is usually in gs:// and cannot be looked at from here: a remote
 `data` is turned into ExampleGen's input pattern from its names alone (the layout must be
@@ -25,6 +29,11 @@ from bit_tfx.components.image_example_gen import sources
 from bit_tfx.kubeflow import config as deploy_config
 
 SCHEMA_2_1 = {deploy_config.VERTEX: False, deploy_config.KFP: True}
+# The executor kinds the open-source KFP v2 backend runs, read from its source (kubeflow/pipelines,
+# backend/src/v2/compiler/argocompiler/dag.go, workflowCompiler.task): a container or an
+# importer; a resolver is "resolver executors not implemented", a custom_job "is Google Cloud
+# only". Its container driver runs no lifecycle hook (preCacheCheck) either.
+KFP_OSS_EXECUTORS = ("container", "importer")
 
 
 def resolve_source(run):
@@ -65,8 +74,9 @@ def _build(deploy):
 def runner(deploy, output):
     """The KubeflowV2DagRunner writing `output` (.json PipelineJob or .yaml PipelineSpec)."""
     from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner as v2  # pylint: disable=import-outside-toplevel
+    from bit_tfx.kubeflow import dag_runner  # pylint: disable=import-outside-toplevel
     output = os.path.abspath(output)
-    return v2.KubeflowV2DagRunner(
+    return dag_runner.DagRunner(
         v2.KubeflowV2DagRunnerConfig(default_image=deploy.image,
                                      use_pipeline_spec_2_1=SCHEMA_2_1[deploy.target]),
         output_dir=os.path.dirname(output), output_filename=os.path.basename(output))
@@ -125,34 +135,31 @@ def _container(executor):
                                  pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec())
 
 
+def _kinds(executors):
+    return {name: next(iter(executor)) for name, executor in executors.items()}
+
+
 def executor_kinds(spec):
     """{task name: 'container' | 'resolver' | 'importer' | ...}."""
     return _kinds(_executors(spec))
 
 
-def _kinds(executors):
-    return {name: next(iter(executor)) for name, executor in executors.items()}
+def kfp_backend_gaps(executors):
+    """Sentences naming each task the open-source KFP v2 backend cannot run (KFP_OSS_EXECUTORS,
+    no lifecycle hooks); empty for the bit-tfx DAG, which tests/test_kubeflow.py checks.
+    `executors`: _executors(spec)."""
+    gaps = [f"{name}: a {kind} task, which the open-source KFP v2 backend does not implement"
+            for name, kind in sorted(_kinds(executors).items()) if kind not in KFP_OSS_EXECUTORS]
+    gaps += [f"{name}: a container with a lifecycle hook, which the open-source KFP v2 backend never runs"
+             for name, c in sorted(_containers(executors).items()) if c.HasField("lifecycle")]
+    return gaps
 
 
 def kfp_backend_warnings(deploy, executors):
-    """What the open-source KFP v2 backend cannot run, read from its source (not exercised
-    here): backend/src/v2/compiler/argocompiler/dag.go returns "resolver executors not
-    implemented", and its container driver runs no lifecycle.preCacheCheck hook.
-    `executors`: _executors(spec)."""
+    """kfp_backend_gaps as warnings, for --target kfp (not exercised against a cluster here)."""
     if deploy.target != deploy_config.KFP:
         return []
-    warnings = []
-    resolvers = sorted(n for n, kind in _kinds(executors).items() if kind == "resolver")
-    if resolvers:
-        warnings.append(f"the open-source KFP v2 backend does not implement resolver tasks "
-                        f"({', '.join(resolvers)}): creating a run from this spec fails there; "
-                        "Vertex AI Pipelines runs them (docs/deploy.md, 'KFP v2')")
-    hooks = sorted(n for n, c in _containers(executors).items() if c.lifecycle.HasField("pre_cache_check"))
-    if hooks:
-        warnings.append(f"{', '.join(hooks)}: the ExampleGen driver (newest {{SPAN}}, input "
-                        "fingerprint for caching) is a lifecycle.preCacheCheck hook; the open-source "
-                        "KFP v2 driver has no code that runs it (Vertex AI does)")
-    return warnings
+    return [gap + " (docs/deploy.md, 'KFP v2')" for gap in kfp_backend_gaps(executors)]
 
 
 def summarize(deploy, platform, tfx_pipeline, spec, job, executors, warnings):

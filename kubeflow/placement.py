@@ -13,13 +13,15 @@ Trainer, two ways:
                    it finds there (TF_CONFIG with several workers, several GPUs, TPU_NAME).
 Pusher: a filesystem Pusher to a gs:// folder (as locally), or the google_cloud_ai_platform
 Pusher, which uploads the model to the Vertex AI Model Registry and deploys it to an Endpoint.
+ServingBaseline looks for the gate's baseline where the Pusher pushes: the newest version in
+the gs:// folder, or the model the Endpoint serves.
 """
 from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx import v1 as tfx
-from tfx.dsl.input_resolution.strategies.latest_artifact_strategy import LatestArtifactStrategy
 from tfx.extensions.google_cloud_ai_platform import constants as vertex_constants
 from tfx.extensions.google_cloud_ai_platform.trainer import executor as vertex_trainer_executor
 
+from bit_tfx.components.serving.component import ServingBaseline
 from bit_tfx.kubeflow import config as deploy_config
 from bit_tfx.pipeline import pipeline
 
@@ -28,12 +30,7 @@ TRAINING_ARGS_KEY = vertex_trainer_executor.TRAINING_ARGS_KEY
 
 
 class KubeflowPlatform(pipeline.LocalPlatform):
-    """Trainer placement and push destination from a DeployConfig."""
-
-    # KubeflowV2DagRunner compiles only LatestArtifactStrategy and LatestBlessedModelStrategy
-    # resolvers. Resolved before this run's ImageSchemaGen writes its schema, the latest Schema
-    # is the previous run's, which is what the local PreviousArtifactStrategy returns.
-    previous_artifact_strategy = LatestArtifactStrategy
+    """Trainer placement, push destination and baseline lookup from a DeployConfig."""
 
     def __init__(self, deploy):
         super().__init__(deploy.run_config())
@@ -98,6 +95,13 @@ class KubeflowPlatform(pipeline.LocalPlatform):
         return {"project": d.project, "job_spec": job_spec}
 
     # ------------------------------------------------------------------ Pusher
+    def serving_baseline(self, examples):
+        d = self.deploy
+        if not d.vertex_endpoint:
+            return super().serving_baseline(examples)  # the newest version in the gs:// serving_dir
+        return ServingBaseline(examples, vertex_project=d.project, vertex_region=d.region,
+                               vertex_endpoint=d.vertex_endpoint)
+
     def pusher(self, model, model_blessing):
         d = self.deploy
         if not d.vertex_endpoint:

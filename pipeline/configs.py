@@ -55,7 +55,7 @@ class RunConfig:
     checkpoint_every: int = TrainerConfig.checkpoint_every
     serving_dir: Optional[str] = None          # default OUTPUT/serving
     min_accuracy: float = DEFAULT_MIN_ACCURACY  # absolute gate, also on a first run
-    max_accuracy_drop: float = 0.0             # no-regression gate against the last blessed model
+    max_accuracy_drop: float = 0.0             # no-regression gate against the model now serving
     num_classes: Optional[int] = None          # for per-class metrics; the CLI counts the labels
 
     @property

@@ -1,22 +1,29 @@
 """The bit-tfx DAG, assembled in one place. Every runner (local, Kubeflow/Vertex)
 calls create_pipeline unchanged.
 
-ImageExampleGen -> StatisticsGen -> ImageSchemaGen -> ExampleValidator (+ SpanDriftValidator)
-  -> HyperRule -> HyperRuleTransform -> Trainer -> (latest blessed model) -> Evaluator
+ImageExampleGen -> StatisticsGen -> ImageSchemaGen -> ExampleValidator
+                -> ServingBaseline (what the Pusher's destination serves now) -> SpanDriftValidator
+  -> HyperRule -> HyperRuleTransform -> Trainer -> Evaluator (baseline: ServingBaseline's model)
   -> ModelCardGen -> Pusher
+
+Every node is a regular component: no Resolver, no driver hook that an orchestrator might not
+run (the open-source KFP v2 backend runs neither), so the same DAG runs locally, on Vertex AI
+Pipelines and on KFP v2.
 """
 from tfx import v1 as tfx
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
 
 from bit_tfx.components import keys
+from bit_tfx.components.evaluation import evaluator as gate_evaluator
 from bit_tfx.components.evaluation import gate
 from bit_tfx.components.hyperrule.component import HyperRule
 from bit_tfx.components.image_example_gen import sources
-from bit_tfx.components.image_example_gen.component import ImageExampleGen, split_output_config
-from bit_tfx.components.image_schema.component import ImageSchemaGen, PreviousArtifactStrategy, SpanDriftValidator
+from bit_tfx.components.image_example_gen.component import ImageExampleGen, ImportExampleGen, split_output_config
+from bit_tfx.components.image_schema.component import ImageSchemaGen, SpanDriftValidator
 from bit_tfx.components.model_card.component import ModelCardGen
 from bit_tfx.components.pusher import executor as pusher_executor
+from bit_tfx.components.serving.component import ServingBaseline
 from bit_tfx.components.transform.component import HyperRuleTransform
 
 RUN_FN = "bit_tfx.components.trainer.run.run_fn"
@@ -27,10 +34,10 @@ THROUGH_PUSHER = "pusher"
 def example_gen(config, source):
     output_config = split_output_config(*config.split_ratio)
     if source.layout == sources.TFRECORD:
-        # Examples already in our feature format: TFX's own ImportExampleGen, split by
-        # hashing the file name as ImageExampleGen does.
+        # Examples already in our feature format: TFX's ImportExampleGen (as a plain step, see
+        # image_example_gen/component.py), split by hashing the file name as ImageExampleGen does.
         output_config.split_config.partition_feature_name = keys.FILENAME
-        return tfx.components.ImportExampleGen(
+        return ImportExampleGen(
             input_base=source.input_base,
             input_config=example_gen_pb2.Input(splits=[
                 example_gen_pb2.Input.Split(name="records", pattern=source.pattern)]),
@@ -48,19 +55,20 @@ def trainer_custom_config(config):
 
 
 class LocalPlatform:
-    """Where the Trainer runs and where the Pusher pushes. Locally: the Trainer in the
-    pipeline's own process, a filesystem Pusher to config.serving_directory. The Kubeflow /
-    Vertex runner (kubeflow/) supplies another platform; the DAG itself does not change."""
-
-    # "The previous run's schema" for SpanDriftValidator. Kubeflow/Vertex compile only TFX's
-    # built-in strategies, so the Kubeflow platform replaces it (kubeflow/placement.py).
-    previous_artifact_strategy = PreviousArtifactStrategy
+    """Where the Trainer runs, where the Pusher pushes and, the same place, where the gate's
+    baseline is looked up. Locally: the Trainer in the pipeline's own process, a filesystem
+    Pusher to config.serving_directory. The Kubeflow / Vertex runner (kubeflow/) supplies
+    another platform; the DAG itself does not change."""
 
     def __init__(self, config):
         self.config = config
 
     def trainer(self, **kwargs):
         return tfx.components.Trainer(**kwargs)
+
+    def serving_baseline(self, examples):
+        """ServingBaseline looking where pusher() pushes."""
+        return ServingBaseline(examples, serving_directory=self.config.serving_directory)
 
     def pusher(self, model, model_blessing):
         return tfx.components.Pusher(
@@ -75,23 +83,20 @@ def create_components(config, source, through=THROUGH_PUSHER, platform=None):
     platform = platform or LocalPlatform(config)
     gen = example_gen(config, source)
     statistics = tfx.components.StatisticsGen(examples=gen.outputs["examples"])
-    # The previous run's schema, resolved before this run writes its own.
-    previous_schema = tfx.dsl.Resolver(
-        strategy_class=platform.previous_artifact_strategy,
-        schema=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Schema),
-    ).with_id(keys.NODE_PREVIOUS_SCHEMA)
     schema = ImageSchemaGen(statistics=statistics.outputs["statistics"])
-    schema.add_upstream_node(previous_schema)
     validator = tfx.components.ExampleValidator(
         statistics=statistics.outputs["statistics"], schema=schema.outputs["schema"])
+    # What is serving now, and the schema it shipped with: the drift check's and the gate's
+    # baseline (empty, saying why, when nothing is served).
+    serving = platform.serving_baseline(gen.outputs["examples"])
     drift = SpanDriftValidator(statistics=statistics.outputs["statistics"],
-                               previous_schema=previous_schema.outputs["schema"])
+                               serving_schema=serving.outputs["schema"])
     hyperrule = HyperRule(
         statistics=statistics.outputs["statistics"],
         preserve_count=config.preserve_count, preserve_orientation=config.preserve_orientation,
         batch_size=config.batch_size, batch_policy=config.batch_policy,
         k_shot=config.k_shot, schedule_override=config.schedule_override)
-    components = [gen, statistics, previous_schema, schema, validator, drift, hyperrule]
+    components = [gen, statistics, schema, validator, serving, drift, hyperrule]
     if through == THROUGH_HYPERRULE:
         return components
 
@@ -106,24 +111,19 @@ def create_components(config, source, through=THROUGH_PUSHER, platform=None):
         train_args=tfx.proto.TrainArgs(splits=[keys.TRAIN_SPLIT]),
         eval_args=tfx.proto.EvalArgs(splits=[keys.EVAL_SPLIT], num_steps=0),
         custom_config=trainer_custom_config(config))
-    baseline = tfx.dsl.Resolver(
-        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-    ).with_id(keys.NODE_BASELINE)
-    evaluator = tfx.components.Evaluator(
+    evaluator = gate_evaluator.Evaluator(
         examples=gen.outputs["examples"], model=trainer.outputs["model"],
-        baseline_model=baseline.outputs["model"], eval_config=gate.eval_config(config.min_accuracy, config.max_accuracy_drop,
-                                                          config.num_classes))
-    # The trained model plus its model card (assets.extra/model_card.md): what the Pusher
-    # pushes. The blessing still names the Trainer's model, the baseline of the next run.
+        baseline_model=serving.outputs["model"],
+        eval_config=gate.eval_config(config.min_accuracy, config.max_accuracy_drop, config.num_classes))
+    # The trained model plus its model card and training schema (assets.extra/): what the
+    # Pusher pushes, and what a later run's ServingBaseline reads back.
     card = ModelCardGen(
         model=trainer.outputs["model"], evaluation=evaluator.outputs["evaluation"],
         blessing=evaluator.outputs["blessing"], hyperparameters=hyperrule.outputs[keys.HYPERPARAMETERS_KEY],
         statistics=statistics.outputs["statistics"], examples=gen.outputs["examples"],
-        input_base=source.input_base, model_spec=config.model_spec)
+        schema=schema.outputs["schema"], input_base=source.input_base, model_spec=config.model_spec)
     pusher = platform.pusher(model=card.outputs["model"], model_blessing=evaluator.outputs["blessing"])
-    return components + [transform, trainer, baseline, evaluator, card, pusher]
+    return components + [transform, trainer, evaluator, card, pusher]
 
 
 def class_count(config, source):

@@ -177,10 +177,8 @@ def resolve_version(model, version):
     if not tf.io.gfile.isdir(model):
         raise PredictError(f"--model {model!r} is neither a directory (a pushed model) nor a "
                            f"model spec\n{MODEL_FORMS}")
-    versions = {int(n.rstrip("/")): os.path.join(model, n.rstrip("/"))
-                for n in tf.io.gfile.listdir(model) if n.rstrip("/").isdigit()}
-    versions = {v: d for v, d in versions.items()
-                if tf.io.gfile.exists(os.path.join(d, "saved_model.pb"))}
+    from bit_tfx.components.serving import versions as served  # pylint: disable=import-outside-toplevel
+    versions, _ = served.pushed_versions(model)
     if not versions:
         raise PredictError(f"--model {model}: no pushed version in it (numeric folders holding "
                            f"saved_model.pb)\n{MODEL_FORMS}")

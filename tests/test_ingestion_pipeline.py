@@ -13,7 +13,7 @@ import images
 import runs
 from bit_tfx.components import keys
 from bit_tfx.components.image_example_gen import executor
-from bit_tfx.pipeline import metadata
+from bit_tfx.pipeline import metadata, results
 
 pytestmark = pytest.mark.pipeline
 LABELS = ["cat", "dog", "oiseau bleu"]
@@ -117,18 +117,23 @@ def test_csv_manifest_with_splits_relative_absolute_and_missing_paths(tmp_path):
     assert len(runs.examples(artifact.uri, "train")) == 10
 
 
-def test_new_span_with_new_label_is_an_anomaly(tmp_path):
+def test_new_span_with_a_label_the_serving_model_never_saw_is_an_anomaly(tmp_path):
+    """The drift baseline is the schema shipped in the version now serving."""
     pattern = tmp_path / "span-{SPAN}"
-    images.class_folders(str(tmp_path / "span-1"), ["a", "b"], 12)
-    config = runs.run(pattern, tmp_path / "out")
+    runs.colour_images(str(tmp_path / "span-1"), 30, seed=1)
+    config = runs.run(pattern, tmp_path / "out", **runs.SMOKE)  # trained, blessed, pushed
     _, first = runs.latest(config, keys.NODE_DRIFT, keys.ANOMALIES_KEY)
-    assert first.custom_properties["baseline_schema"].string_value == "none: first run"
+    assert first.custom_properties["baseline_schema"].string_value.startswith("none: no version under")
+    served = results.summarize(config)["pushed_to"]
+    assert served
 
-    images.class_folders(str(tmp_path / "span-2"), ["a", "b", "c"], 12)  # new data arrives
+    images.class_folders(str(tmp_path / "span-2"), ["red", "blue", "green"], 12)  # new data arrives
     runs.run(pattern, tmp_path / "out")
     _, gen = runs.latest(config, keys.NODE_IMAGE_EXAMPLE_GEN, keys.EXAMPLES_KEY)
     assert gen.custom_properties["span"].int_value == 2  # the newest span
     _, drift = runs.latest(config, keys.NODE_DRIFT, keys.ANOMALIES_KEY)
+    assert drift.custom_properties["baseline_schema"].string_value == \
+        os.path.join(served, keys.ASSETS_EXTRA_DIR, keys.SCHEMA_FILE)
     found = runs.anomalies(drift.uri, "train")
     assert keys.LABEL_TEXT in found and any("Unexpected string values" in r for r in found[keys.LABEL_TEXT])
     _, hp = runs.latest(config, keys.NODE_HYPERRULE, keys.HYPERPARAMETERS_KEY)

@@ -37,7 +37,8 @@ OUR_CODE = {
     "bit_tfx.components.image_schema.component.SpanDriftExecutor", "bit_tfx.components.hyperrule.component.Executor",
     "bit_tfx.components.transform.component.Executor", "bit_tfx.components.transform.preprocessing.preprocessing_fn",
     "bit_tfx.components.trainer.run.run_fn", "bit_tfx.components.model_card.executor.Executor",
-    "bit_tfx.components.pusher.executor.Executor"}
+    "bit_tfx.components.pusher.executor.Executor", "bit_tfx.components.serving.executor.Executor",
+    "bit_tfx.components.evaluation.evaluator.Executor"}
 BEAM_TASKS = (keys.NODE_IMAGE_EXAMPLE_GEN, keys.NODE_STATISTICS, keys.NODE_TRANSFORM, keys.NODE_EVALUATOR)
 
 
@@ -88,10 +89,9 @@ def test_both_files_parse_with_kfp_classes_and_hold_every_component(compiled):
 
     for target, (deploy, summary, spec, _) in compiled.items():
         tasks = set(spec.root.dag.tasks)
-        for component in summary["components"]:  # every node of the DAG, resolvers included
-            expected = ({f"{component}-model-blessing-resolver", f"{component}-model-resolver"}
-                        if component == keys.NODE_BASELINE else {component})
-            assert expected <= tasks, (target, component)
+        assert set(summary["components"]) == tasks, target  # every node of the DAG is one task
+        assert {"ImageExampleGen", "HyperRule", "HyperRuleTransform", "Trainer", "Evaluator", "Pusher",
+                "SpanDriftValidator", "ServingBaseline"} <= tasks
         # The compiled DAG's nodes are exactly those keys.py names (an image source: ImageExampleGen).
         assert set(summary["components"]) == \
             {v for k, v in vars(keys).items() if k.startswith("NODE_")} - {keys.NODE_IMPORT_EXAMPLE_GEN}
@@ -105,27 +105,62 @@ def test_both_files_parse_with_kfp_classes_and_hold_every_component(compiled):
         assert {c.image for c in executors(spec).values()} == {IMAGE}
 
 
-def test_scheduled_runs_take_the_newest_span_and_gate_against_the_last_blessed_model(compiled):
-    deploy, summary, spec, _ = compiled["vertex"]
-    tasks = spec.root.dag.tasks
-    gen = executors(spec)[keys.NODE_IMAGE_EXAMPLE_GEN]
-    driver = "tfx.orchestration.kubeflow.v2.file_based_example_gen.driver"
-    assert gen.lifecycle.pre_cache_check.command[-1] == driver
-    input_config = json.loads(parameters(spec, keys.NODE_IMAGE_EXAMPLE_GEN)["input_config"])
-    assert input_config["splits"][0]["pattern"] == "span-{SPAN}/*/*"
-    baseline = tasks[keys.NODE_EVALUATOR].inputs.artifacts[keys.BASELINE_MODEL_KEY].task_output_artifact
-    assert baseline.producer_task == f"{keys.NODE_BASELINE}-model-resolver"
-    assert tasks[keys.NODE_PUSHER].inputs.artifacts[keys.MODEL_BLESSING_KEY].task_output_artifact.producer_task \
-        == keys.NODE_EVALUATOR
-    queries = json_format.MessageToDict(spec.deployment_spec)["executors"]
-    blessing = queries[f"{keys.NODE_BASELINE}-model-blessing-resolver_executor"]["resolver"]
-    assert "metadata.blessed.number_value=1" in json.dumps(blessing)
-    eval_config = json.loads(parameters(spec, keys.NODE_EVALUATOR)["eval_config"])
-    threshold = eval_config["metrics_specs"][0]["metrics"][1]["per_slice_thresholds"][0]["threshold"]
-    assert threshold["change_threshold"]["direction"] == "HIGHER_IS_BETTER"  # no drop allowed (default 0)
-    previous = queries[f"{keys.NODE_PREVIOUS_SCHEMA}_executor"]["resolver"]
-    assert 'schema_title=\\"tfx.Schema\\"' in json.dumps(previous)
-    assert keys.NODE_PREVIOUS_SCHEMA in tasks[keys.NODE_SCHEMA].dependent_tasks
+def test_every_task_is_an_executor_kind_the_open_source_kfp_backend_implements(compiled):
+    """Walks both compiled specs with kfp's own proto classes: every task's executor is a
+    container or an importer, the kinds the open-source KFP v2 backend implements (its source,
+    kubeflow/pipelines backend/src/v2/compiler/argocompiler/dag.go, workflowCompiler.task:
+    "resolver executors not implemented", custom_job "is Google Cloud only"), and no container
+    carries a lifecycle hook (the backend's container driver runs none; TFX compiles the
+    ExampleGen driver as one for FileBasedExampleGen subclasses)."""
+    from kfp.pipeline_spec import pipeline_spec_pb2
+    from bit_tfx.kubeflow import compile as compiling
+    assert compiling.KFP_OSS_EXECUTORS == ("container", "importer")
+    for target, (deploy, summary, spec, _) in compiled.items():
+        executors_by_label = spec.deployment_spec["executors"]
+        for name, task in spec.root.dag.tasks.items():
+            component = spec.components[task.component_ref.name]
+            executor = pipeline_spec_pb2.PipelineDeploymentConfig.ExecutorSpec()
+            json_format.ParseDict(json_format.MessageToDict(executors_by_label[component.executor_label]),
+                                  executor)
+            assert executor.WhichOneof("spec") in compiling.KFP_OSS_EXECUTORS, (target, name)
+            assert not executor.container.HasField("lifecycle"), (target, name)
+        assert compiling.kfp_backend_gaps(compiling._executors(spec)) == [], target
+        assert not any("KFP v2" in w for w in summary["warnings"]), summary["warnings"]
+    # The check can fail: a Resolver, as the DAG had one, is named.
+    spec = pipeline_spec_pb2.PipelineSpec()
+    spec.CopyFrom(compiled["kfp"][2])
+    label = spec.components[spec.root.dag.tasks["Pusher"].component_ref.name].executor_label
+    spec.deployment_spec["executors"][label] = {"resolver": {"outputArtifactQueries": {}}}
+    assert compiling.kfp_backend_gaps(compiling._executors(spec)) == [
+        "Pusher: a resolver task, which the open-source KFP v2 backend does not implement"]
+
+
+def test_scheduled_runs_take_the_newest_span_and_gate_against_what_is_serving(compiled):
+    for target, (deploy, summary, spec, _) in compiled.items():
+        tasks = spec.root.dag.tasks
+        # No driver hook: the executor resolves {SPAN}, and the step is never a cache hit
+        # (nothing would tell the cache that a new span arrived); the other steps are cached.
+        assert not executors(spec)["ImageExampleGen"].HasField("lifecycle")
+        input_config = json.loads(parameters(spec, "ImageExampleGen")["input_config"])
+        assert input_config["splits"][0]["pattern"] == "span-{SPAN}/*/*"
+        assert not tasks["ImageExampleGen"].caching_options.enable_cache
+        assert tasks["Trainer"].caching_options.enable_cache and tasks["ServingBaseline"].caching_options.enable_cache
+        # The baseline: ServingBaseline, a regular step run once per ingested span.
+        serving = tasks["ServingBaseline"]
+        assert serving.inputs.artifacts["examples"].task_output_artifact.producer_task == "ImageExampleGen"
+        baseline = tasks["Evaluator"].inputs.artifacts["baseline_model"].task_output_artifact
+        assert (baseline.producer_task, baseline.output_artifact_key) == ("ServingBaseline", "model")
+        drift = tasks["SpanDriftValidator"].inputs.artifacts["schema"].task_output_artifact
+        assert (drift.producer_task, drift.output_artifact_key) == ("ServingBaseline", "schema")
+        assert tasks["Pusher"].inputs.artifacts["model_blessing"].task_output_artifact.producer_task == "Evaluator"
+        assert "schema" in tasks["ModelCardGen"].inputs.artifacts  # shipped in every pushed version
+        eval_config = json.loads(parameters(spec, "Evaluator")["eval_config"])
+        threshold = eval_config["metrics_specs"][0]["metrics"][1]["per_slice_thresholds"][0]["threshold"]
+        assert threshold["change_threshold"]["direction"] == "HIGHER_IS_BETTER"  # no drop allowed (default 0)
+    # It looks where the Pusher pushes: the Vertex AI Endpoint, or the gs:// serving folder.
+    assert parameters(compiled["vertex"][2], "ServingBaseline") == {
+        "vertex_project": "bit-project", "vertex_region": "us-central1", "vertex_endpoint": "flowers"}
+    assert parameters(compiled["kfp"][2], "ServingBaseline") == {"serving_directory": "gs://bit-bucket/serving"}
 
 
 def test_configured_beam_args_resources_and_placements(compiled):
@@ -139,7 +174,6 @@ def test_configured_beam_args_resources_and_placements(compiled):
                 "--machine_type=n1-standard-4", "--max_num_workers=10"}
     for task in BEAM_TASKS:
         assert dataflow <= set(containers[task].args), task
-    assert dataflow <= set(containers[keys.NODE_IMAGE_EXAMPLE_GEN].lifecycle.pre_cache_check.args)
     # Trainer (2): the step launches a Vertex AI Training job.
     trainer_args = list(containers[keys.NODE_TRAINER].args)
     assert trainer_args[trainer_args.index("--executor_class_path") + 1] == \
@@ -180,7 +214,6 @@ def test_configured_beam_args_resources_and_placements(compiled):
         "cpuLimit": 8.0, "memoryLimit": 32.0, "accelerator": {"type": "nvidia.com/gpu", "count": "2"}}}
     assert json.loads(parameters(spec, keys.NODE_PUSHER)["push_destination"]) == \
         {"filesystem": {"base_directory": "gs://bit-bucket/serving"}}
-    assert any("resolver" in w for w in summary["warnings"])  # what the OSS KFP backend cannot run
 
 
 def test_every_import_path_in_the_specs_imports(compiled):
@@ -246,19 +279,9 @@ def test_image_example_gen_runs_from_the_compiled_spec_like_a_pod(compiled, tmp_
     executor_input = _executor_input(spec, keys.NODE_IMAGE_EXAMPLE_GEN, task_root)
     output_file = executor_input.outputs.output_file
 
-    # 1. The driver (lifecycle.preCacheCheck): picks the newest span, writes the updated properties.
-    hook = container.lifecycle.pre_cache_check
-    _as_pod(hook.command, hook.args, executor_input, tmp_path)
-    with open(output_file) as f:
-        driver_output = json_format.Parse(f.read(), pipeline_spec_pb2.ExecutorOutput())
-    assert driver_output.parameter_values["span"].number_value == 2
-    assert json.loads(driver_output.parameter_values["input_config"].string_value)["splits"][0]["pattern"] == \
-        "span-2/*/*"
-    (announced,) = driver_output.artifacts[keys.EXAMPLES_KEY].artifacts  # the orchestrator records these
-    announced = json_format.MessageToDict(announced.metadata)
-    assert announced["custom:span"] == 2 and "num_files:16," in announced["input_fingerprint"]
-
-    # 2. The executor: reads the driver's file, ingests span 2, writes its ExecutorOutput.
+    # No driver runs (the open-source KFP backend runs no hook): the executor alone picks the
+    # newest span, ingests it and records span and fingerprint on the artifact, as the driver does.
+    assert not os.path.exists(output_file)
     _as_pod(container.command, container.args, executor_input, tmp_path)
     with open(output_file) as f:
         output = json_format.Parse(f.read(), pipeline_spec_pb2.ExecutorOutput())
@@ -267,6 +290,8 @@ def test_image_example_gen_runs_from_the_compiled_spec_like_a_pod(compiled, tmp_
     assert examples.uri == os.path.join(task_root, "examples")
     assert json.loads(metadata["split_names"]) == ["train", "eval"]
     assert metadata["valid_images"] == 16 and metadata["quarantined_files"] == 0
+    # (Examples has a `span` property of its own; TFX records the span as the custom property)
+    assert metadata["custom:span"] == 2 and "num_files:16," in metadata["input_fingerprint"]
     for split in ("train", "eval"):
         assert any(n.endswith(".gz") for n in os.listdir(os.path.join(examples.uri, f"Split-{split}"))), split
     with open(os.path.join(examples.uri, keys.QUARANTINE_DIR, keys.QUARANTINE_REPORT)) as f:

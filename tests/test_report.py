@@ -278,7 +278,7 @@ def test_pushed_version_carries_its_model_card(pushed_run):
     accuracy = card.number(summary["metrics"]["sparse_categorical_accuracy"])
     for text in ("Classes (2): red, blue", "| red |", "| blue |", "**BLESSED**", f"| {accuracy} |",
                  "sparse\\_categorical\\_accuracy", "random:tiny", "## Intended use", "## Limitations",
-                 "No earlier blessed model"):
+                 "No model was serving"):
         assert text in markdown, text
     assert os.path.exists(os.path.join(extra, card.CARD_HTML))
     # the rest of the pushed version is the Trainer's export, unchanged
@@ -317,16 +317,16 @@ def rerun(pushed_run, tmp_path_factory):
 
 
 @pytest.mark.pipeline
-def test_run_writes_the_report_and_the_next_run_compares_with_the_trainer_model(pushed_run, rerun):
+def test_run_writes_the_report_and_the_next_run_compares_with_the_model_serving(pushed_run, rerun):
     """`bit-tfx run` on a copy of the finished run (same data): the report comes at the end,
-    and the baseline the resolver picked is the Trainer's model, not ModelCardGen's copy."""
+    and the candidate was compared with the version serving in the copy's serving folder."""
     config, summary, _ = pushed_run
     second, output = rerun
     assert second["report"] == str(output / "report" / "index.html") and os.path.exists(second["report"])
     with open(output / "report" / "report.json") as f:
         data = json.load(f)
-    trained_model = os.path.dirname(summary["model"])  # .../Trainer/model/<id>
-    assert data["verdict"]["baseline"]["uri"] == trained_model
+    served = os.path.join(str(output / "serving"), os.path.basename(summary["pushed_to"]))
+    assert data["verdict"]["baseline"]["served_from"] == served
     assert any(t["is_diff"] for t in data["verdict"]["thresholds"])
     assert second["blessed"] and os.path.exists(
         os.path.join(second["pushed_to"], card.CARD_DIR, card.CARD_MARKDOWN))

@@ -3,7 +3,7 @@ verdict back. Shared by the DAG (pipeline.py builds the Evaluator with eval_conf
 summary, the report and the model card.
 
 The gate is an absolute accuracy bound, applied on a first run too, and a change bound
-against the baseline model (no regression by default). Per-label slices are reported, not
+against the baseline, the model now serving (components/serving; no regression by default). Per-label slices are reported, not
 gated. TensorFlow Model Analysis is imported only by the functions that need it.
 """
 from bit_tfx.components import keys
@@ -83,7 +83,7 @@ def failures_of(validation):
             value = m.metric_value.double_value.value
             if m.metric_key.is_diff:
                 allowed = -configured_change_bound(m.metric_threshold.change_threshold.absolute.value)
-                sentences.append(f"{name} changed by {value:+.4f} against the last blessed model, "
+                sentences.append(f"{name} changed by {value:+.4f} against the model now serving, "
                                  f"more than the allowed drop of {allowed:.4f}")
             else:
                 bound = m.metric_threshold.value_threshold.lower_bound.value

@@ -6,7 +6,7 @@ Kubeflow V2 runner gives it the file-based driver step) with its own executor an
 three extra parameters: the layout, the bad-file limit and the pixel limit.
 """
 from tfx import types
-from tfx.components.example_gen import component as example_gen_component
+from tfx.components.example_gen import driver
 from tfx.dsl.components.base import base_beam_component, executor_spec
 from tfx.proto import example_gen_pb2
 from tfx.types import standard_artifacts, standard_component_specs as specs
@@ -36,11 +36,12 @@ def split_output_config(train=keys.DEFAULT_SPLIT_RATIO[0], eval_=keys.DEFAULT_SP
     ]))
 
 
-class ImageExampleGen(example_gen_component.FileBasedExampleGen):
+class ImageExampleGen(base_beam_component.BaseBeamComponent):
     """Labelled image folders or a CSV manifest -> Examples (train/eval) + quarantine report."""
 
     SPEC_CLASS = ImageExampleGenSpec
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
+    DRIVER_CLASS = driver.FileBasedDriver
 
     def __init__(self, source, output_config=None, range_config=None,
                  max_bad_fraction=keys.DEFAULT_MAX_BAD_FRACTION,
@@ -64,4 +65,20 @@ class ImageExampleGen(example_gen_component.FileBasedExampleGen):
             max_bad_fraction=float(max_bad_fraction),
             max_image_pixels=int(max_image_pixels),
             examples=types.Channel(type=standard_artifacts.Examples))
-        base_beam_component.BaseBeamComponent.__init__(self, spec=spec)
+        super().__init__(spec=spec)
+
+
+class ImportExampleGen(base_beam_component.BaseBeamComponent):
+    """TFRecords of tf.Examples -> Examples (train/eval): TFX's ImportExampleGen (its spec,
+    executor and driver), compiled as a plain step everywhere (see the module docstring)."""
+
+    SPEC_CLASS = specs.FileBasedExampleGenSpec
+    EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.RecordsExecutor)
+    DRIVER_CLASS = driver.FileBasedDriver
+
+    def __init__(self, input_base, input_config, output_config):
+        super().__init__(spec=specs.FileBasedExampleGenSpec(
+            input_base=input_base, input_config=input_config, output_config=output_config,
+            output_data_format=example_gen_pb2.FORMAT_TF_EXAMPLE,
+            output_file_format=example_gen_pb2.FORMAT_TFRECORDS_GZIP,  # FileBasedExampleGen's default
+            examples=types.Channel(type=standard_artifacts.Examples)))

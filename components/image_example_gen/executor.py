@@ -17,6 +17,7 @@ import time
 import apache_beam as beam
 import tensorflow as tf
 from absl import logging
+from tfx.components.example_gen.import_example_gen import executor as import_executor
 from tfx.components.util import examples_utils
 from tfx.dsl.components.base import base_beam_executor
 from tfx.proto import example_gen_pb2
@@ -25,7 +26,7 @@ from tfx.types import standard_component_specs as specs
 from tfx.utils import proto_utils
 
 from bit_tfx.components import keys
-from bit_tfx.components.image_example_gen import image_check, sources
+from bit_tfx.components.image_example_gen import image_check, sources, span
 
 LAYOUT_KEY = "layout"
 MAX_BAD_FRACTION_KEY = "max_bad_fraction"
@@ -248,11 +249,21 @@ def check_report(report, report_path):
                              f"split column, or change the split ratio; see {report_path}")
 
 
+class RecordsExecutor(import_executor.Executor):
+    """TFX's ImportExampleGen executor, resolving {SPAN} itself where no driver ran (span.py)."""
+
+    def Do(self, input_dict, output_dict, exec_properties):
+        exec_properties = span.resolve_where_no_driver(exec_properties)
+        span.record(artifact_utils.get_single_instance(output_dict[specs.EXAMPLES_KEY]), exec_properties)
+        return super().Do(input_dict, output_dict, exec_properties)
+
+
 class Executor(base_beam_executor.BaseBeamExecutor):
     """Ingests labelled images as tf.Examples; see the module docstring."""
 
     def Do(self, input_dict, output_dict, exec_properties):
         self._log_startup(input_dict, output_dict, exec_properties)
+        exec_properties = span.resolve_where_no_driver(exec_properties)
         input_config = example_gen_pb2.Input()
         proto_utils.json_to_proto(exec_properties[specs.INPUT_CONFIG_KEY], input_config)
         output_config = example_gen_pb2.Output()
@@ -271,6 +282,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                      len(plan.labels))
 
         examples = artifact_utils.get_single_instance(output_dict[specs.EXAMPLES_KEY])
+        span.record(examples, exec_properties)
         examples.split_names = artifact_utils.encode_split_names(split_names)
         quarantine_dir = posixpath.join(examples.uri, keys.QUARANTINE_DIR)
         tf.io.gfile.makedirs(quarantine_dir)

@@ -11,10 +11,12 @@ an executor that curates what TFDV infers for image data:
   - image/filename gets no domain (every new file would be an anomaly otherwise);
   - height and width must be positive.
 
-SpanDriftValidator is ExampleValidator run against the schema of the previous run,
-so that a label that first appears in a new span shows up as an anomaly. It is a
-leaf of the DAG: its changing input never invalidates downstream caches. On the
-first run there is no previous schema and it records that instead of failing.
+SpanDriftValidator is ExampleValidator run against the schema of the data the model now
+serving was trained on (every pushed version ships it in assets.extra/schema.pbtxt;
+ServingBaseline reads it from there), so that a label that first appears in a new span shows
+up as an anomaly. It is a leaf of the DAG: its input never invalidates downstream caches.
+With nothing served (a first run), or a served version that ships no schema, it records why
+in the anomalies artifact (`baseline_schema`) instead of failing.
 """
 import os
 
@@ -25,16 +27,15 @@ from tfx import types
 from tfx.components.example_validator import executor as validator_executor
 from tfx.components.schema_gen import component as schema_gen_component
 from tfx.dsl.components.base import base_component, base_executor, executor_spec
-from tfx.dsl.components.common import resolver
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.types import standard_component_specs as specs
 from tfx.types.component_spec import ChannelParameter
 from tfx.utils import io_utils
 
 from bit_tfx.components import keys, statistics
+from bit_tfx.components.serving import executor as serving
 
 MAX_LABEL_DOMAIN = 100_000
-SCHEMA_FILE = "schema.pbtxt"
 
 
 def _feature(schema, name):
@@ -88,7 +89,7 @@ class Executor(base_executor.BaseExecutor):
             max_string_domain_size=MAX_LABEL_DOMAIN)
         curate(schema, train)
         out = artifact_utils.get_single_uri(output_dict[specs.SCHEMA_KEY])
-        io_utils.write_pbtxt_file(os.path.join(out, SCHEMA_FILE), schema)
+        io_utils.write_pbtxt_file(os.path.join(out, keys.SCHEMA_FILE), schema)
         logging.info("Schema written to %s", out)
 
 
@@ -96,13 +97,6 @@ class ImageSchemaGen(schema_gen_component.SchemaGen):
     """SchemaGen for image examples (see the module docstring)."""
 
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
-
-
-class PreviousArtifactStrategy(resolver.ResolverStrategy):
-    """The newest artifact of each input, or none at all (never an error on a first run)."""
-
-    def resolve_artifacts(self, store, input_dict):
-        return {key: sorted(artifacts, key=lambda a: a.id)[-1:] for key, artifacts in input_dict.items()}
 
 
 class SpanDriftValidatorSpec(specs.ExampleValidatorSpec):
@@ -113,23 +107,27 @@ class SpanDriftValidatorSpec(specs.ExampleValidatorSpec):
 class SpanDriftExecutor(validator_executor.Executor):
     def Do(self, input_dict, output_dict, exec_properties):
         anomalies = artifact_utils.get_single_instance(output_dict[specs.ANOMALIES_KEY])
-        if not input_dict.get(specs.SCHEMA_KEY):
-            logging.info("No previous schema (first run): nothing to compare the new span with.")
+        baseline = input_dict.get(specs.SCHEMA_KEY) or []
+        if not baseline or not serving.is_served(baseline[0]):
+            reason = serving.not_served_reason(baseline[0]) if baseline else "no schema given"
+            logging.info("No baseline schema (%s): nothing to compare the new span with.", reason)
             anomalies.split_names = artifact_utils.encode_split_names([])
-            anomalies.set_string_custom_property("baseline_schema", "none: first run")
+            anomalies.set_string_custom_property("baseline_schema", f"none: {reason}")
             return None
         anomalies.set_string_custom_property(
-            "baseline_schema", artifact_utils.get_single_uri(input_dict[specs.SCHEMA_KEY]))
+            "baseline_schema", baseline[0].get_string_custom_property(keys.SERVED_FROM_PROPERTY)
+            or baseline[0].uri)
         return super().Do(input_dict, output_dict, exec_properties)
 
 
 class SpanDriftValidator(base_component.BaseComponent):
-    """ExampleValidator against the previous run's schema (optional on a first run)."""
+    """ExampleValidator against the serving model's training schema (ServingBaseline's
+    `schema`; with nothing served it records why and compares nothing)."""
 
     SPEC_CLASS = SpanDriftValidatorSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(SpanDriftExecutor)
 
-    def __init__(self, statistics, previous_schema):
+    def __init__(self, statistics, serving_schema):
         super().__init__(spec=SpanDriftValidatorSpec(
-            statistics=statistics, schema=previous_schema,
+            statistics=statistics, schema=serving_schema,
             anomalies=types.Channel(type=standard_artifacts.ExampleAnomalies)))

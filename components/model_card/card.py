@@ -15,7 +15,7 @@ from bit_tfx.components import keys
 
 CARD_MARKDOWN = "model_card.md"
 CARD_HTML = "model_card.html"
-CARD_DIR = "assets.extra"  # inside the SavedModel: TF Serving ignores it
+CARD_DIR = keys.ASSETS_EXTRA_DIR  # inside the SavedModel: TF Serving ignores it
 FEW_EVAL_EXAMPLES = 10     # per-class metrics on fewer eval images than this are called unreliable
 # TFMA's Precision/Recall binarized by class id (evaluation/gate.py) count a class as
 # predicted when its score is above 0.5, one class against the rest; the confusion matrix
@@ -64,9 +64,9 @@ def split_table(data):
 
 
 def threshold_text(threshold):
-    """'sparse_categorical_accuracy at least 0.7500', or '... change against the last blessed
-    model at least 0' (plain text)."""
-    what = threshold["metric"] + (" change against the last blessed model" if threshold["is_diff"] else "")
+    """'sparse_categorical_accuracy at least 0.7500', or '... change against the model now
+    serving at least 0' (plain text)."""
+    what = threshold["metric"] + (" change against the model now serving" if threshold["is_diff"] else "")
     return f"{what} {'at least' if threshold['op'] == '>=' else 'at most'} {number(threshold['bound'])}"
 
 
@@ -194,8 +194,9 @@ def render_markdown(facts):
                         "passed" if t["passed"] else "FAILED"] for t in verdict["thresholds"]])
         out.append("")
         baseline = verdict["baseline"]
-        out.append(f"Compared with the last blessed model {code(baseline['uri'])}." if baseline else
-                   "No earlier blessed model: only the absolute thresholds applied.")
+        out.append(f"Compared with the model serving at evaluation time, "
+                   f"{code(baseline.get('served_from') or baseline['uri'])}." if baseline else
+                   "No model was serving: only the absolute thresholds applied.")
         if verdict["failures"]:
             out += ["", "Why not:", ""] + [f"- {escape(s)}" for s in verdict["failures"]]
     else:

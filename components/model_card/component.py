@@ -1,15 +1,15 @@
 """ModelCardGen: a custom TFX component between the Evaluator and the Pusher.
 
 Inputs: the Trainer's model, the Evaluator's evaluation and blessing, the HyperRule decision,
-the statistics and the examples (for the span). Output: `model`, a standard Model artifact
-holding a copy of the trained model's Format-Serving directory with assets.extra/model_card.md
-(and .html) added, so every pushed version carries its card. It runs whether or not the model
-was blessed: the card states the verdict, and the Pusher still decides by the blessing.
+the statistics, the examples (for the span) and the schema the model was trained with.
+Output: `model`, a standard Model artifact holding a copy of the trained model's Format-Serving
+directory with assets.extra/model_card.md (and .html) and assets.extra/schema.pbtxt added, so
+every pushed version carries its card and the schema of its training data (the next span's
+drift baseline, read back by components/serving). It runs whether or not the model was
+blessed: the card states the verdict, and the Pusher still decides by the blessing.
 
-The blessing keeps naming the Trainer's model (current_model_id), so the
-`latest_blessed_model` resolver (LatestBlessedModelStrategy) keeps resolving the Trainer's
-model as the next run's baseline; this copy is never the baseline. Input and output cannot
-share the key `model` (TFX argument names are unique), so the input is `trained_model`.
+Input and output cannot share the key `model` (TFX argument names are unique), so the input
+is `trained_model`.
 
 The executor is referenced by its import path (bit_tfx.components.model_card.executor.Executor), as
 Kubeflow / Vertex containers load it.
@@ -33,20 +33,22 @@ class ModelCardGenSpec(ComponentSpec):
         keys.HYPERPARAMETERS_KEY: ChannelParameter(type=standard_artifacts.HyperParameters),
         keys.STATISTICS_KEY: ChannelParameter(type=standard_artifacts.ExampleStatistics),
         keys.EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples),
+        keys.SCHEMA_KEY: ChannelParameter(type=standard_artifacts.Schema),
     }
     OUTPUTS = {keys.MODEL_KEY: ChannelParameter(type=standard_artifacts.Model)}
 
 
 class ModelCardGen(base_component.BaseComponent):
-    """The trained model plus its model card in assets.extra/, for the Pusher."""
+    """The trained model plus its model card and training schema in assets.extra/, for the Pusher."""
 
     SPEC_CLASS = ModelCardGenSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
 
     def __init__(self, model, evaluation, blessing, hyperparameters, statistics, examples,
-                 input_base, model_spec):
+                 schema, input_base, model_spec):
         super().__init__(spec=ModelCardGenSpec(
             trained_model=model, evaluation=evaluation, blessing=blessing,
             hyperparameters=hyperparameters, statistics=statistics, examples=examples,
+            schema=schema,
             input_base=input_base, model_spec=model_spec,
             model=types.Channel(type=standard_artifacts.Model)))

@@ -1,4 +1,5 @@
-"""ModelCardGen's executor: the trained model, copied, with its model card in assets.extra/.
+"""ModelCardGen's executor: the trained model, copied, with its model card and the schema of
+its training data in assets.extra/.
 
 The facts come from facts.model_facts, the function the evaluation report uses too, so
 the card and the report state the same numbers. The output keeps the Trainer's Model layout
@@ -45,3 +46,7 @@ class Executor(base_executor.BaseExecutor):
             with tf.io.gfile.GFile(os.path.join(card_dir, name), "w") as f:
                 f.write(text)
         logging.info("Model card written to %s", os.path.join(card_dir, card.CARD_MARKDOWN))
+        schema_uri = artifact_utils.get_single_uri(input_dict[keys.SCHEMA_KEY])
+        shipped = os.path.join(card_dir, keys.SCHEMA_FILE)
+        tf.io.gfile.copy(os.path.join(schema_uri, keys.SCHEMA_FILE), shipped, overwrite=True)
+        logging.info("Training schema shipped as %s", shipped)

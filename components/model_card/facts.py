@@ -116,7 +116,8 @@ def _verdict(evaluation_uri, result, candidate, blessing):
                                    "bound": bound, "value": number(value),
                                    "passed": (key.name, key.is_diff) not in failed})
     baseline = ({"id": blessing.get_int_custom_property("baseline_model_id"),
-                 "uri": blessing.get_string_custom_property("baseline_model")}
+                 "uri": blessing.get_string_custom_property("baseline_model"),
+                 "served_from": blessing.get_string_custom_property(keys.BASELINE_SERVED_FROM_PROPERTY)}
                 if blessing.has_custom_property("baseline_model_id") else None)
     return {"blessed": bool(blessing.get_int_custom_property("blessed")), "baseline": baseline,
             "thresholds": thresholds, "failures": gate.failures_of(validation)}

@@ -14,7 +14,9 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 from tfx.types import standard_component_specs as specs
 
-SAVED_MODEL_PB = "saved_model.pb"
+from bit_tfx.components import keys
+
+SAVED_MODEL_PB = keys.SAVED_MODEL_PB
 
 
 def nested_saved_models(model_path):
