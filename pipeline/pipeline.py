@@ -5,11 +5,11 @@ ImageExampleGen -> StatisticsGen -> ImageSchemaGen -> ExampleValidator (+ SpanDr
   -> HyperRule -> HyperRuleTransform -> Trainer -> (latest blessed model) -> Evaluator
   -> ModelCardGen -> Pusher
 """
-from tfx import v1 as tfx
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
 
 from bit_tfx.components import keys
+from bit_tfx.components import tfx_api as tfx  # tfx.v1's names without its eager extensions
 from bit_tfx.components.evaluation import gate
 from bit_tfx.components.hyperrule.component import HyperRule
 from bit_tfx.components.image_example_gen import sources

@@ -78,6 +78,20 @@ def test_configuration_errors_exit_2_without_importing_tensorflow(tmp_path, argv
     assert not os.path.exists(tmp_path / "demo")  # nothing was written
 
 
+def test_compile_imports_aiplatform_only_for_the_vertex_extensions(tmp_path):
+    """A Vertex PipelineJob whose Trainer is a step and whose Pusher writes to gs:// compiles
+    without google-cloud-aiplatform (the Vertex AI Training Trainer and the Endpoint Pusher
+    need it: their executor modules import the client)."""
+    plain = dict(BASE, target="vertex", data="gs://bit-bucket/images/span-{SPAN}", layout="class_folders",
+                 num_classes=5, serving_dir="gs://bit-bucket/serving", output=str(tmp_path / "plain.json"))
+    code, loaded, err = _bit_tfx(["compile"] + _flags(plain), tmp_path, watched=AIPLATFORM + ("tfx",))
+    assert code == 0, err
+    assert loaded == ["tfx"], f"compile without Vertex AI extensions imported {loaded}"
+    with open(plain["output"]) as f:
+        tasks = json.load(f)["pipelineSpec"]["root"]["dag"]["tasks"]
+    assert {"Trainer", "Pusher", "Evaluator"} <= set(tasks)
+
+
 def test_accelerator_names_read_from_source_are_aiplatforms_enum():
     """config reads the names without importing google.cloud.aiplatform_v1: the same list."""
     from google.cloud.aiplatform_v1.types.accelerator_type import AcceleratorType
@@ -86,3 +100,16 @@ def test_accelerator_names_read_from_source_are_aiplatforms_enum():
     assert names == [a.name for a in AcceleratorType if a.name != "ACCELERATOR_TYPE_UNSPECIFIED"]
     assert {"NVIDIA_TESLA_T4", "NVIDIA_TESLA_A100", "TPU_V3"} <= set(names)
 
+
+def test_tfx_api_holds_tfx_v1s_own_objects():
+    """tfx_api spells what it offers as tfx.v1 does, and each name is tfx.v1's own object."""
+    from tfx import v1
+    from bit_tfx.components import tfx_api
+    for ours, theirs in ((tfx_api.dsl, v1.dsl), (tfx_api.dsl.experimental, v1.dsl.experimental),
+                         (tfx_api.proto, v1.proto)):
+        for name, value in vars(ours).items():
+            assert name == "experimental" or value is getattr(theirs, name), name
+    assert tfx_api.types.standard_artifacts.Model is v1.types.standard_artifacts.Model
+    for name in ("ImportExampleGen", "StatisticsGen", "ExampleValidator", "Transform", "Trainer",
+                 "Evaluator", "Pusher"):
+        assert getattr(tfx_api.components, name) is getattr(v1.components, name), name
