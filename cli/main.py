@@ -1,7 +1,8 @@
 """The `bit-tfx` command line. Logs go to stderr; results (JSON) go to stdout.
 
 Heavy imports (TensorFlow, TFX, Beam) happen inside the commands, after the
-arguments and the configuration have been checked, so a bad flag fails at once.
+arguments and the configuration have been checked, so a bad flag fails at once
+(tests/test_startup.py: --help and configuration errors import no TensorFlow).
 """
 import argparse
 import contextlib

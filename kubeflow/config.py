@@ -176,8 +176,8 @@ class DeployConfig:
         store, the KFP cluster's own service); a MySQL ConnectionConfig otherwise."""
         if self.effective_metadata != METADATA_MYSQL:
             return None
-        from tfx import v1 as tfx  # pylint: disable=import-outside-toplevel
-        return tfx.orchestration.metadata.mysql_metadata_connection_config(
+        from tfx.orchestration import metadata as tfx_metadata  # pylint: disable=import-outside-toplevel
+        return tfx_metadata.mysql_metadata_connection_config(
             host=self.mysql_host, port=self.mysql_port, database=self.mysql_database,
             username=self.mysql_user, password=os.environ.get(self.mysql_password_env, ""))
 

@@ -17,16 +17,13 @@ ServingBaseline looks for the gate's baseline where the Pusher pushes: the newes
 the gs:// folder, or the model the Endpoint serves.
 """
 from kfp.pipeline_spec import pipeline_spec_pb2
-from tfx import v1 as tfx
-from tfx.extensions.google_cloud_ai_platform import constants as vertex_constants
-from tfx.extensions.google_cloud_ai_platform.trainer import executor as vertex_trainer_executor
+from tfx.extensions.google_cloud_ai_platform import constants as vertex_constants  # plain strings
 
 from bit_tfx.components.serving.component import ServingBaseline
 from bit_tfx.kubeflow import config as deploy_config
 from bit_tfx.pipeline import pipeline
 
 ResourceSpec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec
-TRAINING_ARGS_KEY = vertex_trainer_executor.TRAINING_ARGS_KEY
 
 
 class KubeflowPlatform(pipeline.LocalPlatform):
@@ -40,13 +37,17 @@ class KubeflowPlatform(pipeline.LocalPlatform):
     def trainer(self, **kwargs):
         d = self.deploy
         if d.trainer_placement == deploy_config.VERTEX_TRAINING:
+            # The extension's modules import google-cloud-aiplatform: only when asked for.
+            # pylint: disable=import-outside-toplevel
+            from tfx.extensions.google_cloud_ai_platform.trainer.component import Trainer as VertexTrainer
+            from tfx.extensions.google_cloud_ai_platform.trainer.executor import TRAINING_ARGS_KEY
             custom_config = dict(kwargs.pop("custom_config") or {})
             custom_config.update({
                 vertex_constants.ENABLE_VERTEX_KEY: True,
                 vertex_constants.VERTEX_REGION_KEY: d.region,
                 TRAINING_ARGS_KEY: self.vertex_training_args(),
             })
-            return tfx.extensions.google_cloud_ai_platform.Trainer(custom_config=custom_config, **kwargs)
+            return VertexTrainer(custom_config=custom_config, **kwargs)
         trainer = super().trainer(**kwargs)
         resources = self.step_resources()
         if resources is not None:
@@ -106,7 +107,9 @@ class KubeflowPlatform(pipeline.LocalPlatform):
         d = self.deploy
         if not d.vertex_endpoint:
             return super().pusher(model, model_blessing)  # filesystem Pusher to the gs:// serving_dir
-        return tfx.extensions.google_cloud_ai_platform.Pusher(
+        # pylint: disable-next=import-outside-toplevel
+        from tfx.extensions.google_cloud_ai_platform.pusher.component import Pusher as VertexPusher
+        return VertexPusher(
             model=model, model_blessing=model_blessing,
             custom_config={
                 vertex_constants.ENABLE_VERTEX_KEY: True,

@@ -7,6 +7,7 @@ image), the forms of names (GCP project and region, gs:// URIs, container image 
 display names, machine and accelerator types, time zones), and which settings go together
 (serving, Beam, Trainer placement, ML Metadata, schedule). The cron dialects are kubeflow/cron.py.
 """
+import os
 import re
 
 from bit_tfx.components.errors import ConfigError
@@ -86,10 +87,18 @@ def check_image(name, value):
 
 
 def vertex_accelerator_types():
-    """The accelerator names Vertex AI accepts: google-cloud-aiplatform's own enum."""
-    # pylint: disable-next=import-outside-toplevel
-    from google.cloud.aiplatform_v1.types.accelerator_type import AcceleratorType
-    return [a.name for a in AcceleratorType if a.name != "ACCELERATOR_TYPE_UNSPECIFIED"]
+    """The accelerator names Vertex AI accepts: google-cloud-aiplatform's own enum, read from
+    its source file. Importing it would import the whole google.cloud.aiplatform_v1 package
+    (every service client: seconds) just to check one configuration value."""
+    import ast  # pylint: disable=import-outside-toplevel
+    import importlib.util  # pylint: disable=import-outside-toplevel
+    package = importlib.util.find_spec("google.cloud.aiplatform_v1")  # locates it, runs nothing
+    path = os.path.join(package.submodule_search_locations[0], "types", "accelerator_type.py")
+    with open(path, encoding="utf-8") as f:
+        tree = ast.parse(f.read(), path)
+    enum = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "AcceleratorType")
+    return [t.id for n in enum.body if isinstance(n, ast.Assign) for t in n.targets
+            if isinstance(t, ast.Name) and t.id != "ACCELERATOR_TYPE_UNSPECIFIED"]
 
 
 # ---------------------------------------------------------------------- one concern each

@@ -1,11 +1,11 @@
 """Reading what a run did from the ML Metadata store (SQLite locally)."""
 import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
-from tfx import v1 as tfx
+from tfx.orchestration import metadata as tfx_metadata
 
 
 def connection_config(sqlite_path):
-    return tfx.orchestration.metadata.sqlite_metadata_connection_config(sqlite_path)
+    return tfx_metadata.sqlite_metadata_connection_config(sqlite_path)
 
 
 def open_store(sqlite_path):

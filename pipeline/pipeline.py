@@ -10,12 +10,12 @@ Every node is a regular component: no Resolver, no driver hook that an orchestra
 run (the open-source KFP v2 backend runs neither), so the same DAG runs locally, on Vertex AI
 Pipelines and on KFP v2.
 """
-from tfx import v1 as tfx
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
 
 from bit_tfx.components import keys
 from bit_tfx.components.evaluation import evaluator as gate_evaluator
+from bit_tfx.components import tfx_api as tfx  # tfx.v1's names without its eager extensions
 from bit_tfx.components.evaluation import gate
 from bit_tfx.components.hyperrule.component import HyperRule
 from bit_tfx.components.image_example_gen import sources

@@ -6,7 +6,7 @@ import logging
 import re
 import time
 
-from tfx import v1 as tfx
+from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
 from bit_tfx.components import keys
 
@@ -62,7 +62,7 @@ def run_local(pipeline):
     log.info("Running pipeline %s locally (root %s)", pipeline.pipeline_info.pipeline_name,
              pipeline.pipeline_info.pipeline_root)
     with step_progress(len(pipeline.components)):
-        tfx.orchestration.LocalDagRunner().run(pipeline)
+        LocalDagRunner().run(pipeline)
 
 
 def run_until_hyperrule(config):

@@ -8,7 +8,6 @@ Caching stays exact: a new decision is a new input artifact, so Transform re-run
 """
 import json
 
-from tfx import v1 as tfx
 from tfx.components.transform import executor as transform_executor
 from tfx.dsl.components.base import base_beam_component, executor_spec
 from tfx.types import artifact_utils, standard_artifacts
@@ -16,6 +15,7 @@ from tfx.types import standard_component_specs as specs
 from tfx.types.component_spec import ChannelParameter
 
 from bit_tfx.components import keys
+from bit_tfx.components import tfx_api as tfx
 from bit_tfx.components.hyperrule.component import read_decision
 from bit_tfx.components.transform.preprocessing import HYPERRULE_CONFIG_KEY
 
