@@ -64,3 +64,18 @@ def anomalies(artifact_uri, split):
         proto.ParseFromString(f.read())
     return {name: [r.short_description for r in info.reason]
             for name, info in proto.anomaly_info.items()}
+
+
+def cli_in_process(argv, capsys):
+    """`bit-tfx ARGV` in this process: (exit code, stdout, stderr). The root logger's
+    handlers are put back afterwards (main() points them at the test's captured stderr)."""
+    import logging
+    from bit_tfx.cli import main as cli
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        code = cli.main(argv)
+    finally:
+        root.handlers[:], root.level = handlers, level
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err

@@ -6,21 +6,12 @@ import sys
 
 import pytest
 
-from bit_tfx.cli import common, main as cli
+from bit_tfx.cli import common
 
 OVERRIDE = '{"warmup": 2, "boundaries": [4, 6, 8], "total": 10}'
 
 
-def _main(argv, capsys):
-    import logging
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    try:
-        code = cli.main(argv)
-    finally:  # main() points the root logger at this test's captured stderr
-        root.handlers[:], root.level = handlers, level
-    out, err = capsys.readouterr()
-    return code, out, err
+from runs import cli_in_process as _main  # noqa: E402
 
 
 @pytest.fixture

@@ -300,18 +300,7 @@ def test_image_example_gen_runs_from_the_compiled_spec_like_a_pod(compiled, tmp_
 
 
 # --------------------------------------------------------------------------- configuration errors
-def _main(argv, capsys):
-    """`bit-tfx ARGV` in this process: (exit code, stdout, stderr)."""
-    import logging
-    from bit_tfx.cli import main as cli
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    try:
-        code = cli.main(argv)
-    finally:  # main() points the root logger at this test's captured stderr
-        root.handlers[:], root.level = handlers, level
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+from runs import cli_in_process as _main  # noqa: E402
 
 
 def _validated(values, need_cron=False):
