@@ -61,10 +61,10 @@ def _vertex(**change):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["run", "--data", ".", "--batch-size", "0"], "batch_size"),
+    (["run", "--data", ".", "--batch-size", "0"], "--batch-size"),
     (["run", "--data", ".", "--model", "hub:"], "model"),
-    (["demo", "--output", "demo", "--min-accuracy", "2"], "min_accuracy"),
-    (["hyperrule", "--data", ".", "--pipeline-name", "Bit_TFX"], "pipeline_name"),
+    (["demo", "--output", "demo", "--min-accuracy", "2"], "--min-accuracy"),
+    (["hyperrule", "--data", ".", "--pipeline-name", "Bit_TFX"], "--pipeline-name"),
     (_vertex(trainer_accelerator_type="NVIDIA_TESLA_K9000"), "trainer_accelerator_type 'NVIDIA_TESLA_K9000'"),
     (_vertex(project=None), "project is required"),
     (_vertex(output="pipeline.yaml"), "name the file *.json"),
