@@ -201,8 +201,8 @@ def run_fn(fn_args):
     writer.flush()
     if chief:
         export.export(model, tft_output, class_names, fn_args.serving_model_dir,
-                      max_pixels=config.max_image_pixels)
+                      image_size=decision["crop_size"], max_pixels=config.max_image_pixels)
     else:  # other workers write a copy nobody reads, as MultiWorkerMirroredStrategy requires
         export.export(model, tft_output, class_names,
                       os.path.join(fn_args.model_run_dir, f"worker-export-{os.getpid()}"),
-                      max_pixels=config.max_image_pixels)
+                      image_size=decision["crop_size"], max_pixels=config.max_image_pixels)

@@ -1,0 +1,206 @@
+"""What every pushed version serves beyond serving_default: top-k per image, embeddings,
+TF Serving's warm-up requests and the TFLite files. The fast tests build a tiny classifier
+with a random head; the pipeline tests read a really pushed version (conftest pushed_run)."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import images
+from bit_tfx.components import keys
+from bit_tfx.components.bit_model import build_classifier, serving, tflite
+from bit_tfx.components.trainer import export, warmup
+
+SIZE = 32
+CLASSES = ["cat", "dog", "fox", "owl"]
+
+
+class _Module(serving.BytesServingModule):
+    def _images_from_bytes(self, image_bytes):
+        return serving.decode_and_resize(image_bytes, SIZE)
+
+
+@pytest.fixture(scope="module")
+def model():
+    """random:tiny with a random head (the builder's head is zero: all classes equal)."""
+    model = build_classifier("random:tiny", len(CLASSES))
+    head = model.get_layer(export.resnet_v2.HEAD_NAME)
+    rng = np.random.default_rng(3)
+    head.kernel.assign(rng.normal(0, 0.05, head.kernel.shape).astype(np.float32))
+    head.bias.assign(rng.normal(0, 0.5, head.bias.shape).astype(np.float32))
+    return model
+
+
+@pytest.fixture(scope="module")
+def module(model):
+    return _Module(model, CLASSES, name="test", features=export.features_model(model)).trace()
+
+
+@pytest.fixture(scope="module")
+def photos():
+    return [images.rgb_png(40, 50, seed=s) for s in range(3)] + [images.rgb_jpeg(60, 30, seed=9)]
+
+
+def test_top_k_gives_k_classes_per_image_padded_to_the_widest(module, photos):
+    full = module.serve_bytes(tf.constant(photos))
+    out = module.serve_top_k(tf.constant(photos), tf.constant([1, 2, 0, 99]))
+    classes, scores = out["classes"].numpy(), out["scores"].numpy()
+    assert classes.shape == scores.shape == (4, len(CLASSES))   # widest: 0 and 99 mean all
+    np.testing.assert_array_equal(classes[2], full["classes"].numpy()[2])
+    np.testing.assert_array_equal(classes[3], full["classes"].numpy()[3])
+    assert list(classes[0]) == [full["classes"].numpy()[0, 0], b"", b"", b""]
+    assert list(scores[1, 2:]) == [0.0, 0.0]
+    np.testing.assert_allclose(scores[1, :2], full["scores"].numpy()[1, :2])
+    narrow = module.serve_top_k(tf.constant(photos[:2]), tf.constant([1, 1]))
+    assert narrow["classes"].shape == (2, 1)
+
+
+def test_top_k_wants_one_k_per_image(module, photos):
+    with pytest.raises(tf.errors.InvalidArgumentError, match="one k per image"):
+        module.serve_top_k(tf.constant(photos), tf.constant([3]))
+
+
+def test_embeddings_are_what_the_head_sees_raw_and_l2_normalised(model, module, photos):
+    out = module.serve_embeddings(tf.constant(photos))
+    embedding, l2 = out["embedding"].numpy(), out["embedding_l2"].numpy()
+    assert embedding.shape == (4, 1024)   # tiny: 256 * 4 channels
+    head = model.get_layer(export.resnet_v2.HEAD_NAME)
+    logits = embedding @ head.kernel.numpy().reshape(1024, -1) + head.bias.numpy()
+    np.testing.assert_allclose(tf.nn.softmax(logits).numpy(),
+                               tf.nn.softmax(model(serving.decode_and_resize(
+                                   tf.constant(photos), SIZE))).numpy(), atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(l2, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(l2, embedding / np.linalg.norm(embedding, axis=1, keepdims=True),
+                               atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def tflite_dir(model, tmp_path_factory):
+    out = tmp_path_factory.mktemp("tflite")
+    tflite.convert(model, SIZE, CLASSES, str(out))
+    return out
+
+
+def test_tflite_variants_agree_with_the_model_within_their_tolerance(model, tflite_dir, photos):
+    pixels = serving.decode_and_resize(tf.constant(photos), SIZE).numpy()
+    expected = tf.nn.softmax(model(pixels)).numpy()
+    assert len(set(expected.argmax(1))) > 1   # the head separates these images
+    for name, atol in tflite.VARIANTS.items():
+        got = tflite.run(str(tflite_dir / name), pixels)
+        np.testing.assert_allclose(got, expected, atol=atol, err_msg=name)
+        np.testing.assert_array_equal(got.argmax(1), expected.argmax(1), err_msg=name)
+    assert tflite.read_labels(str(tflite_dir)) == CLASSES
+    info = json.loads((tflite_dir / keys.TFLITE_INFO).read_text())
+    assert info["input"]["shape"] == [1, SIZE, SIZE, 3]
+    sizes = {n: f["bytes"] for n, f in info["files"].items()}
+    assert sizes[keys.TFLITE_DYNAMIC_RANGE] < sizes[keys.TFLITE_FLOAT32] / 3  # int8 weights
+
+
+def test_tflite_labels_refuse_a_name_with_a_line_break(model, tmp_path):
+    with pytest.raises(ValueError, match="has a line break"):
+        tflite.convert(model, SIZE, ["a", "b\nc", "d", "e"], str(tmp_path))
+
+
+def _replay(loaded, requests):
+    """Each warm-up request through the signature it names, as TF Serving does at load."""
+    answers = []
+    for request in requests:
+        signature = loaded.signatures[request.model_spec.signature_name]
+        answers.append((request.model_spec.signature_name,
+                        signature(**{k: tf.constant(tf.make_ndarray(v))
+                                     for k, v in request.inputs.items()})))
+    return answers
+
+
+def test_warmup_requests_run_through_the_signatures_they_name(module, tmp_path):
+    signatures = {keys.SIGNATURE_CLASSIFY: module.serve_bytes.get_concrete_function(),
+                  keys.SIGNATURE_TOP_K: module.serve_top_k.get_concrete_function(),
+                  keys.SIGNATURE_EMBEDDINGS: module.serve_embeddings.get_concrete_function()}
+    tf.saved_model.save(module, str(tmp_path), signatures=signatures)
+    path = warmup.write(str(tmp_path))
+    assert path == str(tmp_path / keys.WARMUP_FILE)
+    answers = dict(_replay(tf.saved_model.load(str(tmp_path)), warmup.read(path)))
+    assert sorted(answers) == sorted(warmup.WARMUP_SIGNATURES)
+    assert answers[keys.SIGNATURE_CLASSIFY]["classes"].shape == (2, len(CLASSES))
+    assert answers[keys.SIGNATURE_TOP_K]["classes"].shape == (2, 5 if len(CLASSES) >= 5 else
+                                                              len(CLASSES))
+    assert answers[keys.SIGNATURE_EMBEDDINGS]["embedding"].shape == (2, 1024)
+
+
+# --- a really pushed version ---------------------------------------------------------------
+
+def _version(pushed_run):
+    return pushed_run[1]["pushed_to"]
+
+
+@pytest.mark.pipeline
+def test_pushed_version_carries_warmup_tflite_and_embeddings(pushed_run):
+    version = _version(pushed_run)
+    for relative in (keys.WARMUP_FILE, *(os.path.join(keys.TFLITE_DIR, n) for n in
+                     (*tflite.VARIANTS, keys.TFLITE_LABELS, keys.TFLITE_INFO))):
+        assert os.path.isfile(os.path.join(version, relative)), relative
+    loaded = tf.saved_model.load(version)
+    assert set(loaded.signatures) == {keys.SIGNATURE_CLASSIFY, keys.SIGNATURE_TOP_K,
+                                      keys.SIGNATURE_EMBEDDINGS, keys.SIGNATURE_EXAMPLES,
+                                      keys.SIGNATURE_TRANSFORM}
+    answers = _replay(loaded, warmup.read(os.path.join(version, keys.WARMUP_FILE)))
+    assert [name for name, _ in answers] == list(warmup.WARMUP_SIGNATURES)
+    classes = {name: out for name, out in answers}[keys.SIGNATURE_CLASSIFY]["classes"].numpy()
+    assert sorted(classes[0]) == [b"blue", b"red"]
+
+
+@pytest.mark.pipeline
+def test_pushed_tflite_matches_the_saved_model_on_the_run_s_images(pushed_run):
+    """Real images of the run, decoded as the Transform graph decodes them, through each
+    .tflite with TensorFlow's interpreter, against the pushed SavedModel's serving_default."""
+    config, summary, data = pushed_run
+    version = _version(pushed_run)
+    tflite_dir = os.path.join(version, keys.TFLITE_DIR)
+    info = json.loads(open(os.path.join(tflite_dir, keys.TFLITE_INFO)).read())
+    size = info["input"]["shape"][1]
+    files = sorted(str(p) for label in ("red", "blue") for p in sorted((data / label).iterdir())[:4])
+    encoded = [open(f, "rb").read() for f in files]
+    out = tf.saved_model.load(version).signatures[keys.SIGNATURE_CLASSIFY](
+        image_bytes=tf.constant(encoded))
+    labels = tflite.read_labels(tflite_dir)
+    expected = np.zeros((len(files), len(labels)), np.float32)
+    for row, (names, scores) in enumerate(zip(out["classes"].numpy(), out["scores"].numpy())):
+        for name, score in zip(names, scores):
+            expected[row, labels.index(name.decode())] = score
+    pixels = serving.decode_and_resize(tf.constant(encoded), size).numpy()
+    for name, atol in tflite.VARIANTS.items():
+        got = tflite.run(os.path.join(tflite_dir, name), pixels)
+        np.testing.assert_allclose(got, expected, atol=atol, err_msg=name)
+        np.testing.assert_array_equal(got.argmax(1), expected.argmax(1), err_msg=name)
+    assert [labels[i] for i in expected.argmax(1)] == [os.path.basename(os.path.dirname(f))
+                                                        for f in files]
+
+
+def _docs_block(title):
+    """The fenced block after the line `title` in docs/operations.md."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    text = open(os.path.join(root, "docs", "operations.md"), encoding="utf-8").read()
+    after = text[text.index(title):]
+    start = after.index("```\n") + 4
+    return after[start:after.index("```", start)]
+
+
+@pytest.mark.pipeline
+def test_saved_model_cli_show_matches_docs(pushed_run):
+    """The signatures in docs/operations.md are what saved_model_cli prints for a pushed
+    version (the class count K and the version path aside)."""
+    version = _version(pushed_run)
+    documented = _docs_block("<!-- saved_model_cli show: serving signatures -->")
+    actual = []
+    for name in (keys.SIGNATURE_CLASSIFY, keys.SIGNATURE_TOP_K, keys.SIGNATURE_EMBEDDINGS):
+        shown = subprocess.run(
+            [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli", "show", "--dir",
+             version, "--tag_set", "serve", "--signature_def", name],
+            capture_output=True, text=True, check=True).stdout
+        actual.append(f"$ saved_model_cli show --dir VERSION --tag_set serve --signature_def {name}\n"
+                      + shown.strip() + "\n")
+    assert documented.strip() == "\n".join(actual).strip()
