@@ -191,8 +191,8 @@ def _docs_block(title):
 
 @pytest.mark.pipeline
 def test_saved_model_cli_show_matches_docs(pushed_run):
-    """The signatures in docs/operations.md are what saved_model_cli prints for a pushed
-    version (the class count K and the version path aside)."""
+    """The signatures in docs/operations.md are what saved_model_cli prints for the test's
+    pushed version (2 classes, random:tiny: 1024-wide embeddings), tensor names left out."""
     version = _version(pushed_run)
     documented = _docs_block("<!-- saved_model_cli show: serving signatures -->")
     actual = []
@@ -201,6 +201,69 @@ def test_saved_model_cli_show_matches_docs(pushed_run):
             [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli", "show", "--dir",
              version, "--tag_set", "serve", "--signature_def", name],
             capture_output=True, text=True, check=True).stdout
+        # Graph tensor names (StatefulPartitionedCall_N:0) are the tracer's, not the contract.
+        shown = "\n".join(line for line in shown.strip().splitlines()
+                          if not line.strip().startswith("name: "))
         actual.append(f"$ saved_model_cli show --dir VERSION --tag_set serve --signature_def {name}\n"
-                      + shown.strip() + "\n")
+                      + shown + "\n")
     assert documented.strip() == "\n".join(actual).strip()
+
+
+# --- the model card lists them ---------------------------------------------------------------
+
+def _serving_fact(tflite_present=True, warmup=True):
+    tensor = {"dtype": "string", "shape": [-1]}
+    return {"signatures": {keys.SIGNATURE_EMBEDDINGS: {
+                "inputs": {keys.INPUT_IMAGE_BYTES: tensor},
+                "outputs": {"embedding": {"dtype": "float32", "shape": [-1, 2048]}}}},
+            "warmup_requests": keys.WARMUP_FILE if warmup else None,
+            "tflite": {"input": {"name": "images", "dtype": "float32", "shape": [1, 128, 128, 3]},
+                       "labels": "assets.extra/tflite/labels.txt",
+                       "files": [{"path": "assets.extra/tflite/model_float32.tflite",
+                                  "bytes": 94_000_000, "probability_atol": 1e-5,
+                                  "present": tflite_present}]}}
+
+
+def test_model_card_lists_signatures_warmup_and_tflite_and_says_what_is_missing():
+    from bit_tfx.components.model_card import card
+    text = "\n".join(card.serving_lines(_serving_fact()))
+    assert "| `serving_embeddings` | `image_bytes` string [None] | `embedding` float32 [None, 2048] |" \
+        in text
+    assert "warm-up requests: `assets.extra/tf_serving_warmup_requests`" in text
+    assert "float32 1x128x128x3" in text and "94.0 MB" in text and "1e-05" in text
+    missing = "\n".join(card.serving_lines(_serving_fact(tflite_present=False, warmup=False)))
+    assert "warm-up requests: MISSING" in missing and "(MISSING)" in missing
+    assert card.serving_lines(None) == ["Not available: no trained model."]
+
+
+@pytest.mark.pipeline
+def test_pushed_model_card_lists_what_the_version_serves(pushed_run):
+    card_text = open(os.path.join(_version(pushed_run), keys.ASSETS_EXTRA, "model_card.md"),
+                     encoding="utf-8").read()
+    section = card_text.split("## Serving artifacts")[1].split("\n## ")[0]
+    for name in (keys.SIGNATURE_CLASSIFY, keys.SIGNATURE_TOP_K, keys.SIGNATURE_EMBEDDINGS,
+                 keys.WARMUP_FILE, keys.TFLITE_FLOAT32, keys.TFLITE_DYNAMIC_RANGE):
+        assert name in section, name
+    assert "MISSING" not in section
+
+
+def test_vertex_request_bodies_reach_image_bytes(module, photos, tmp_path):
+    """The bodies a Vertex prebuilt TF container forwards to TF Serving's REST API, turned
+    into tensors by the rules TF Serving documents for them (TF Serving does not install
+    here): one input, so a bare {"b64"} instance is it; a named instance uses image_bytes,
+    whose `_bytes` suffix marks it binary for Vertex."""
+    import base64
+    signature = module.serve_bytes.get_concrete_function()
+    inputs = signature.structured_input_signature[0]
+    assert len(inputs) == 1 and inputs[0].name == keys.INPUT_IMAGE_BYTES
+    assert inputs[0].name.endswith("_bytes") and inputs[0].dtype == tf.string
+    encoded = [base64.b64encode(p).decode() for p in photos[:2]]
+    bare = json.loads(json.dumps({"instances": [{"b64": e} for e in encoded]}))
+    named = json.loads(json.dumps({"instances": [{keys.INPUT_IMAGE_BYTES: {"b64": e}}
+                                                 for e in encoded]}))
+    from_bare = [base64.b64decode(i["b64"]) for i in bare["instances"]]
+    from_named = [base64.b64decode(i[keys.INPUT_IMAGE_BYTES]["b64"]) for i in named["instances"]]
+    assert from_bare == from_named == photos[:2]
+    out = module.serve_bytes(tf.constant(from_bare))
+    np.testing.assert_array_equal(out["classes"].numpy(),
+                                  module.serve_bytes(tf.constant(photos[:2]))["classes"].numpy())
