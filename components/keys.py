@@ -87,6 +87,12 @@ EVALUATION_KEY = "evaluation"
 BLESSING_KEY = "blessing"
 PUSHED_MODEL_KEY = "pushed_model"
 
+# --- fine-tuning ---------------------------------------------------------------------------
+# Where `--freeze-until BLOCK` may stop: the native ResNet-v2's layer-name prefixes in forward
+# order (components/bit_model/resnet_v2.py names its layers so; tests check it). Freezing
+# through block3 trains block4, the final GroupNorm and the head.
+BACKBONE_BLOCKS = ("root_block", "block1", "block2", "block3", "block4")
+
 # --- the pushed model's serving contract (components/trainer/export.py) ------------------
 # Signature names, their inputs and outputs, and the files every pushed version carries under
 # assets.extra/ (TF Serving loads only saved_model.pb and variables/; it reads the warm-up

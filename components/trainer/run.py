@@ -11,7 +11,7 @@ examples, splits it into micro-batches inside the replica, sums their gradients 
 applies them once, so every distribution strategy sees the same arithmetic.
 
 custom_config keys (set by the pipeline; see components/trainer/config.py TrainerConfig):
-  model_spec, linear_probe, mixed_precision, checkpoint_every, log_every, seed,
+  model_spec, linear_probe, freeze_until, mixed_precision, checkpoint_every, log_every, seed,
   max_image_pixels (the pushed model's serving pixel limit).
 """
 import dataclasses
@@ -161,7 +161,8 @@ def run_fn(fn_args):
                          f"{strategy.num_replicas_in_sync} replicas x "
                          f"{decision['gradient_accumulation_steps']} accumulation steps")
     with strategy.scope():
-        model = build_classifier(config.model_spec, num_classes, linear_probe=config.linear_probe)
+        model = build_classifier(config.model_spec, num_classes, linear_probe=config.linear_probe,
+                                 freeze_until=config.freeze_until)
         trainer = _Trainer(strategy, model, decision, config, num_classes)
         checkpoint = tf.train.Checkpoint(model=model, optimizer=trainer.optimizer)
     chief = distribution.is_chief(strategy)
