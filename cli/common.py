@@ -4,6 +4,7 @@ import argparse
 import dataclasses
 import json
 
+from bit_tfx.components import keys
 from bit_tfx.components.hyperrule import rule
 from bit_tfx.components.trainer import preemption
 from bit_tfx.pipeline import configs
@@ -102,6 +103,10 @@ def add_train_args(p):
                    help="pushed versions go to SERVING_DIR/<version>/ (default OUTPUT/serving)")
     g.add_argument("--linear-probe", action="store_true",
                    help="freeze the backbone and train only the head (not the HyperRule)")
+    g.add_argument("--freeze-until", choices=keys.BACKBONE_BLOCKS, default=DEFAULTS.freeze_until,
+                   metavar="BLOCK",
+                   help="freeze a native backbone from its input through BLOCK ("
+                        + ", ".join(keys.BACKBONE_BLOCKS) + "); train the rest (not the HyperRule)")
     g.add_argument("--mixed-precision", choices=configs.MIXED_PRECISION, default=DEFAULTS.mixed_precision,
                    help=f"default {DEFAULTS.mixed_precision}")
     g.add_argument("--checkpoint-every", type=int, default=DEFAULTS.checkpoint_every, metavar="STEPS",
@@ -151,7 +156,8 @@ def run_config(args):
     train = {}
     if hasattr(args, "model_spec"):
         train = dict(model_spec=args.model_spec, serving_dir=args.serving_dir,
-                     linear_probe=args.linear_probe, mixed_precision=args.mixed_precision,
+                     linear_probe=args.linear_probe, freeze_until=args.freeze_until,
+                     mixed_precision=args.mixed_precision,
                      checkpoint_every=args.checkpoint_every, min_accuracy=args.min_accuracy,
                      max_accuracy_drop=args.max_accuracy_drop)
     return configs.RunConfig(**train,

@@ -1,6 +1,7 @@
 """`bit-tfx predict`: classify image files with a pushed model or an ImageNet-1k BiT
-(the work is bit_tfx.pipeline.predict). Exit codes: 0 all classified, 1 some files reported
-unreadable, 2 a bad --model, option or missing path."""
+or write a pushed model's embeddings (--embeddings); the work is bit_tfx.pipeline.predict.
+Exit codes: 0 all classified (embedded), 1 some files reported unreadable, 2 a bad --model,
+option or missing path."""
 import argparse
 import json
 
@@ -33,6 +34,13 @@ def add_parser(subparsers):
     p.add_argument("--batch-size", type=common.positive, default=16,
                    help="files per call (default 16); a batch with an undecodable file is "
                         "retried file by file")
+    p.add_argument("--embeddings", metavar="PATH.npy|PATH.jsonl", default=None,
+                   help="pushed models: write each file's embedding (the serving_embeddings "
+                        "signature: the pre-logits vector) to PATH instead of classifying; .npy "
+                        "is a float32 [files, D] array with PATH.files.txt naming its rows, "
+                        ".jsonl one {\"file\", \"embedding\"} per line; prints a JSON summary")
+    p.add_argument("--l2-normalize", action="store_true",
+                   help="with --embeddings: the L2-normalised vectors (for cosine similarity)")
     p.add_argument("--resolution", type=common.positive, default=None, help=predict.RESOLUTION_HELP)
     p.set_defaults(func=cmd_predict)
     return p
@@ -40,6 +48,12 @@ def add_parser(subparsers):
 
 def cmd_predict(args):
     from bit_tfx.pipeline import predict
+    if args.l2_normalize and not args.embeddings:
+        raise predict.PredictError("--l2-normalize applies to --embeddings only")
+    if args.embeddings:
+        summary, failed = predict.embed_files(args)
+        return common.Output(json.dumps(summary, ensure_ascii=False),
+                             common.EXIT_RUN if failed else common.EXIT_OK)
     records, failed = predict.classify_files(args)
     if args.json:
         text = "\n".join(json.dumps(r, ensure_ascii=False) for r in records)

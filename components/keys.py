@@ -111,3 +111,32 @@ MODEL_RUN_KEY = "model_run"
 EVALUATION_KEY = "evaluation"
 BLESSING_KEY = "blessing"
 PUSHED_MODEL_KEY = "pushed_model"
+
+# --- fine-tuning ---------------------------------------------------------------------------
+# Where `--freeze-until BLOCK` may stop: the native ResNet-v2's layer-name prefixes in forward
+# order (components/bit_model/resnet_v2.py names its layers so; tests check it). Freezing
+# through block3 trains block4, the final GroupNorm and the head.
+BACKBONE_BLOCKS = ("root_block", "block1", "block2", "block3", "block4")
+
+# --- the pushed model's serving contract (components/trainer/export.py) ------------------
+# Signature names, their inputs and outputs, and the files every pushed version carries under
+# assets.extra/ (TF Serving loads only saved_model.pb and variables/; it reads the warm-up
+# file from this exact place, and ignores everything else there).
+SIGNATURE_CLASSIFY = "serving_default"        # image_bytes -> classes, scores (all classes)
+SIGNATURE_TOP_K = "serving_top_k"             # image_bytes, k -> classes, scores (k per row)
+SIGNATURE_EMBEDDINGS = "serving_embeddings"   # image_bytes -> embedding, embedding_l2
+SIGNATURE_EXAMPLES = "serving_examples"       # serialized tf.Example -> probabilities (TFMA)
+SIGNATURE_TRANSFORM = "transform_features"    # serialized tf.Example -> Transform outputs
+INPUT_IMAGE_BYTES = "image_bytes"
+INPUT_K = "k"
+OUTPUT_CLASSES = "classes"
+OUTPUT_SCORES = "scores"
+OUTPUT_EMBEDDING = "embedding"                # the pre-logits vector, as the head sees it
+OUTPUT_EMBEDDING_L2 = "embedding_l2"          # the same, L2-normalised (cosine search)
+ASSETS_EXTRA = "assets.extra"
+WARMUP_FILE = ASSETS_EXTRA + "/tf_serving_warmup_requests"
+TFLITE_DIR = ASSETS_EXTRA + "/tflite"
+TFLITE_FLOAT32 = "model_float32.tflite"       # float32 weights and activations
+TFLITE_DYNAMIC_RANGE = "model_dynamic_range.tflite"  # int8 weights, float activations
+TFLITE_LABELS = "labels.txt"                  # TFLite metadata's TENSOR_AXIS_LABELS format
+TFLITE_INFO = "tflite.json"                   # input shape, value range, tolerances, sizes

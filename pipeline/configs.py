@@ -14,7 +14,8 @@ from typing import List, Optional
 from bit_tfx.components import keys
 from bit_tfx.components.errors import ConfigError
 from bit_tfx.components.hyperrule import rule
-from bit_tfx.components.trainer.config import MIXED_PRECISION, TrainerConfig  # pure Python
+from bit_tfx.components.trainer.config import (  # pure Python
+    MIXED_PRECISION, TrainerConfig, check_freeze_until)
 
 PIPELINE_NAME = keys.DEFAULT_PIPELINE_NAME
 # DirectRunner defaults for local runs: in-memory, one worker. Multi-processing pays
@@ -51,6 +52,7 @@ class RunConfig:
     # --- training, evaluation, pushing (bit-tfx run); the Trainer's defaults are its own ---
     model_spec: str = DEFAULT_MODEL_SPEC
     linear_probe: bool = TrainerConfig.linear_probe
+    freeze_until: Optional[str] = TrainerConfig.freeze_until
     mixed_precision: str = TrainerConfig.mixed_precision
     checkpoint_every: int = TrainerConfig.checkpoint_every
     serving_dir: Optional[str] = None          # default OUTPUT/serving
@@ -94,6 +96,7 @@ class RunConfig:
             raise ConfigError(f"k_shot must be a positive integer, got {self.k_shot}", field="k_shot")
         from bit_tfx.components.bit_model import spec as model_spec  # pure Python
         model_spec.parse(self.model_spec)  # raises ModelSpecError listing the valid forms
+        check_freeze_until(self.freeze_until, self.linear_probe, self.model_spec)
         if self.mixed_precision not in MIXED_PRECISION:
             raise ConfigError(f"mixed_precision must be one of {', '.join(MIXED_PRECISION)}, "
                               f"got {self.mixed_precision!r}",

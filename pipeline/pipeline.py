@@ -50,6 +50,7 @@ def example_gen(config, source):
 def trainer_custom_config(config):
     """What run_fn reads (components/trainer/config.py TrainerConfig)."""
     return {"model_spec": config.model_spec, "linear_probe": config.linear_probe,
+            "freeze_until": config.freeze_until,
             "mixed_precision": config.mixed_precision, "checkpoint_every": config.checkpoint_every,
             "max_image_pixels": config.max_image_pixels}
 

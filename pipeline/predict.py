@@ -15,6 +15,8 @@ can block for ever; it is reported as not classified. The signature fails a whol
 has no per-row errors: docs/operations.md): a batch it refuses (InvalidArgument: bytes that do
 not decode, or an image above the pixel limit read from its header) is retried file by file,
 so one bad file is reported alone.
+With --embeddings PATH (a pushed model only) it writes the serving_embeddings signature's
+vectors (raw or, with --l2-normalize, L2-normalised) to PATH (.npy or .jsonl) instead.
 The command line (cli/predict.py) prints the records and picks the exit code.
 """
 import logging
@@ -192,17 +194,29 @@ def resolve_version(model, version):
 
 def run(classify, files, batch_size, top_k):
     """One record per file, in order: {"file", "predictions"} or {"file", "error"}."""
+    def records(items, out):
+        classes, scores = out["classes"].numpy()[:, :top_k], out["scores"].numpy()[:, :top_k]
+        return [{"file": path,
+                 "predictions": [{"class": c.decode("utf-8"), "probability": float(s)}
+                                 for c, s in zip(row_classes, row_scores)]}
+                for (path, _), row_classes, row_scores in zip(items, classes, scores)]
+    return _run_batches(classify, files, batch_size, records)
+
+
+def _run_batches(call, files, batch_size, to_records):
+    """call(image_bytes) over files in batches; to_records(items, outputs) -> one record per
+    item; an unreadable file or a refused image is an {"file", "error"} record."""
     from tqdm import tqdm
     records = []
     with tqdm(total=len(files), unit="image", file=sys.stderr, disable=None) as bar:
         for start in range(0, len(files), batch_size):
             batch = files[start:start + batch_size]
-            records.extend(_classify_batch(classify, batch, top_k))
+            records.extend(_call_batch(call, batch, to_records))
             bar.update(len(batch))
     return records
 
 
-def _classify_batch(classify, paths, top_k):
+def _call_batch(call, paths, to_records):
     readable, by_path = [], {}
     for path in paths:
         try:
@@ -210,26 +224,86 @@ def _classify_batch(classify, paths, top_k):
                 readable.append((path, f.read()))
         except OSError as e:
             by_path[path] = {"file": path, "error": f"cannot read: {e.strerror or e}"}
-    for record in _classify_readable(classify, readable, top_k):
+    for record in _call_readable(call, readable, to_records):
         by_path[record["file"]] = record
     return [by_path[p] for p in paths]
 
 
-def _classify_readable(classify, items, top_k):
+def _call_readable(call, items, to_records):
     import tensorflow as tf
     if not items:
         return []
     try:
-        out = classify(tf.constant([data for _, data in items]))
+        out = call(tf.constant([data for _, data in items]))
     except tf.errors.InvalidArgumentError as e:
         if len(items) == 1:
             return [{"file": items[0][0], "error": error_reason(e)}]
-        return [r for item in items for r in _classify_readable(classify, [item], top_k)]
-    classes, scores = out["classes"].numpy()[:, :top_k], out["scores"].numpy()[:, :top_k]
-    return [{"file": path,
-             "predictions": [{"class": c.decode("utf-8"), "probability": float(s)}
-                             for c, s in zip(row_classes, row_scores)]}
-            for (path, _), row_classes, row_scores in zip(items, classes, scores)]
+        return [r for item in items for r in _call_readable(call, [item], to_records)]
+    return to_records(items, out)
+
+
+EMBEDDING_FORMATS = (".npy", ".jsonl")
+
+
+def embed_files(args):
+    """`bit-tfx predict --embeddings PATH`: the pushed model's serving_embeddings for every
+    file, written to PATH (.npy: float32 [rows, D] in file order, the files of the rows in
+    PATH with .files.txt; .jsonl: {"file", "embedding"} or {"file", "error"} per line).
+    Returns (summary, number of files that failed); failed files are in the summary, never
+    silently left out."""
+    import json
+
+    import numpy as np
+    from bit_tfx.components import keys
+    path = args.embeddings
+    if imagenet.parse(args.model) is not None:
+        raise PredictError(f"--embeddings needs a pushed model (its {keys.SIGNATURE_EMBEDDINGS} "
+                           f"signature), not the ImageNet classifier {args.model!r}")
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix not in EMBEDDING_FORMATS:
+        raise PredictError(f"--embeddings {path}: name it .npy (an array, with the file list "
+                           f"beside it) or .jsonl (JSON lines)")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise PredictError(f"--embeddings {path}: the folder {folder} does not exist")
+    files, skipped = collect_files(args.inputs)
+    for record in skipped:
+        logging.warning("predict: %s: %s", record["file"], record["error"])
+    version_dir = resolve_version(args.model, args.version)
+    loaded = load_saved_model(version_dir)
+    if keys.SIGNATURE_EMBEDDINGS not in loaded.signatures:
+        raise PredictError(f"{version_dir} has no {keys.SIGNATURE_EMBEDDINGS} signature (it was "
+                           f"pushed before bit-tfx exported embeddings); signatures there: "
+                           f"{', '.join(sorted(loaded.signatures))}")
+    output = keys.OUTPUT_EMBEDDING_L2 if args.l2_normalize else keys.OUTPUT_EMBEDDING
+    logging.info("predict: embeddings (%s) of %d file(s) with %s", output, len(files), version_dir)
+
+    def call(image_bytes):
+        return loaded.signatures[keys.SIGNATURE_EMBEDDINGS](image_bytes=image_bytes)
+
+    def records(items, out):
+        return [{"file": p, "embedding": row} for (p, _), row in zip(items, out[output].numpy())]
+
+    results = _run_batches(call, files, args.batch_size, records) + skipped
+    good = [r for r in results if "embedding" in r]
+    errors = [r for r in results if "error" in r]
+    summary = {"embeddings": path, "model": version_dir, "output": output, "rows": len(good),
+               "dim": int(good[0]["embedding"].shape[0]) if good else None, "errors": errors}
+    if suffix == ".npy":
+        dim = summary["dim"] or 0
+        np.save(path, np.stack([r["embedding"] for r in good]).astype(np.float32) if good
+                else np.zeros((0, dim), np.float32))
+        summary["files"] = os.path.splitext(path)[0] + ".files.txt"
+        with open(summary["files"], "w", encoding="utf-8") as f:
+            f.write("".join(r["file"] + "\n" for r in good))
+    else:
+        with open(path, "w", encoding="utf-8") as f:
+            for r in results:
+                r = {"file": r["file"], "embedding": r["embedding"].tolist()} \
+                    if "embedding" in r else r
+                f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    logging.info("predict: %d embedded, %d unreadable -> %s", len(good), len(errors), path)
+    return summary, len(errors)
 
 
 def error_reason(error):

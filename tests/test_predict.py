@@ -316,3 +316,67 @@ def test_a_fifo_among_the_inputs_is_reported_not_waited_for(tmp_path, capsys):
                              str(tmp_path / "pipe.png"))
     # Nothing is left to classify: exit 2 before any model loads, naming the skipped file.
     assert code == common.EXIT_CONFIG and "pipe.png" in err and "not a regular file" in err
+
+
+# --- embeddings ---------------------------------------------------------------------------
+
+@pytest.mark.pipeline
+@pytest.mark.parametrize("suffix", [".npy", ".jsonl"])
+def test_pushed_model_embeddings_for_a_folder(pushed_run, inputs, tmp_path, capsys, suffix):
+    """serving_embeddings of every file, in order; the bad files are in the summary and in
+    the JSON lines, not silently left out; --l2-normalize gives unit vectors of the same
+    directions."""
+    out_path = tmp_path / f"vectors{suffix}"
+    code, out, err = predict(capsys, "--model", serving_dir(pushed_run), "--embeddings",
+                             out_path, "--batch-size", 4, inputs)
+    assert code == common.EXIT_RUN, err
+    summary = json.loads(out)
+    good = sorted(str(p) for p in (inputs / "colours").rglob("*.png"))
+    assert summary["rows"] == len(good) == 6 and summary["dim"] == 1024
+    assert sorted(e["file"] for e in summary["errors"]) == [str(inputs / "truncated.png"),
+                                                            str(inputs / "x.png")]
+    if suffix == ".npy":
+        vectors = np.load(out_path)
+        files = (tmp_path / "vectors.files.txt").read_text().splitlines()
+    else:
+        lines = json_lines(out_path.read_text())
+        assert len(lines) == 8 and sum("error" in r for r in lines) == 2
+        files = [r["file"] for r in lines if "embedding" in r]
+        vectors = np.array([r["embedding"] for r in lines if "embedding" in r], np.float32)
+    assert sorted(files) == good and vectors.shape == (6, 1024)
+    # Red images are closer to each other than to blue ones.
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    colour = np.array(["/red/" in f for f in files])
+    similarity = unit @ unit.T
+    assert similarity[colour][:, colour].mean() > similarity[colour][:, ~colour].mean()
+
+    normalised = tmp_path / f"unit{suffix}"
+    code, out, err = predict(capsys, "--model", serving_dir(pushed_run), "--embeddings",
+                             normalised, "--l2-normalize", *good)
+    assert code == 0, err
+    assert json.loads(out)["output"] == "embedding_l2"
+    if suffix == ".npy":
+        np.testing.assert_allclose(np.load(normalised), unit[[files.index(f) for f in good]],
+                                   atol=1e-5)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--embeddings", "{tmp}/v.csv"], "--embeddings {tmp}/v.csv: name it .npy"),
+    (["--embeddings", "{tmp}/no/v.npy"], "the folder {tmp}/no does not exist"),
+    (["--l2-normalize"], "--l2-normalize applies to --embeddings only"),
+])
+def test_bad_embeddings_options_exit_2_naming_them(argv, message, tmp_path, capsys):
+    image = tmp_path / "a.png"
+    images.write(str(image), images.rgb_png())
+    fill = dict(tmp=tmp_path)
+    code, out, err = predict(capsys, "--model", tmp_path, *[a.format(**fill) for a in argv], image)
+    assert code == common.EXIT_CONFIG and out == ""
+    assert message.format(**fill) in err
+
+
+def test_embeddings_refuse_an_imagenet_classifier(tmp_path, capsys):
+    image = tmp_path / "a.png"
+    images.write(str(image), images.rgb_png())
+    code, _, err = predict(capsys, "--model", "BiT-M-R50x1-ILSVRC2012", "--embeddings",
+                           tmp_path / "v.npy", image)
+    assert code == common.EXIT_CONFIG and "--embeddings needs a pushed model" in err

@@ -21,6 +21,7 @@ import tf_keras as keras
 
 from bit_tfx.components.bit_model import hub as bit_hub
 from bit_tfx.components.bit_model import resnet_v2, spec as bit_spec, weights
+from bit_tfx.components import keys
 from bit_tfx.components.errors import ConfigError
 
 BACKBONE_NAME = "resnet"
@@ -51,16 +52,24 @@ def native_model(arrays: Optional[Dict[str, np.ndarray]] = None, arch=None,
 
 def build_classifier(spec: Union[str, bit_spec.ModelSpec], num_classes: int,
                      linear_probe: bool = False, input_shape=(None, None, 3),
-                     cache_dir: Optional[str] = None) -> keras.Model:
+                     cache_dir: Optional[str] = None,
+                     freeze_until: Optional[str] = None) -> keras.Model:
     """A keras.Model: [0, 1] images -> logits for num_classes, backbone from `spec`.
 
-    The model carries `bit_spec` (canonical spec string), `bit_linear_probe`, and for
-    native backbones `bit_arch`.
+    freeze_until (keys.BACKBONE_BLOCKS, native backbones only): the backbone's layers from
+    the input through that block are not trainable; later blocks and the head are.
+
+    The model carries `bit_spec` (canonical spec string), `bit_linear_probe`,
+    `bit_freeze_until`, and for native backbones `bit_arch`.
     """
     parsed = bit_spec.parse(spec) if isinstance(spec, str) else spec
     if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
         raise ConfigError(f"num_classes must be a positive int, got {num_classes!r}")
     arch = None
+    if freeze_until is not None and (linear_probe or parsed.kind == "hub"
+                                     or freeze_until not in keys.BACKBONE_BLOCKS):
+        raise ConfigError(f"freeze_until {freeze_until!r}: needs a native backbone, no linear "
+                          f"probe, and one of {', '.join(keys.BACKBONE_BLOCKS)}")
     if parsed.kind == "hub":
         images = keras.Input(shape=input_shape, dtype="float32", name="images")
         backbone = bit_hub.load_backbone(parsed.location, trainable=not linear_probe)
@@ -70,6 +79,11 @@ def build_classifier(spec: Union[str, bit_spec.ModelSpec], num_classes: int,
         native = native_model(arrays, parsed.arch, keep_head=False, input_shape=input_shape)
         arch = native.get_layer(BACKBONE_NAME).bit_arch
         native.get_layer(BACKBONE_NAME).trainable = not linear_probe
+        if freeze_until is not None:
+            frozen = keys.BACKBONE_BLOCKS[:keys.BACKBONE_BLOCKS.index(freeze_until) + 1]
+            for layer in native.get_layer(BACKBONE_NAME).layers:
+                if layer.name.split("/")[0] in frozen:
+                    layer.trainable = False
         images, features = native.input, native.output
     logits = keras.layers.Dense(num_classes, kernel_initializer="zeros",
                                 bias_initializer="zeros", dtype="float32",
@@ -77,6 +91,7 @@ def build_classifier(spec: Union[str, bit_spec.ModelSpec], num_classes: int,
     model = keras.Model(images, logits, name="bit_classifier")
     model.bit_spec = str(parsed)
     model.bit_linear_probe = bool(linear_probe)
+    model.bit_freeze_until = freeze_until
     if arch is not None:
         model.bit_arch = arch
     return model

@@ -8,7 +8,8 @@
                       backbone (components/trainer/export.py).
   BytesServingModule  + serving_default(image_bytes) -> classes, scores: refuse images above
                       the pixel limit (read from their headers), decode, classify, softmax,
-                      top-k with names. Subclasses say how bytes become [0, 1] images: the
+                      all classes with names, best first; serve_top_k(image_bytes, k) the
+                      same with k per image; serve_embeddings(image_bytes) the pre-logits. Subclasses say how bytes become [0, 1] images: the
                       pushed model through its Transform graph, the ImageNet classifiers
                       (imagenet.py) through `decode_and_resize`, the Transform graph's own
                       decoder (components/transform/preprocessing.py uses it).
@@ -128,22 +129,58 @@ def decode_and_resize(encoded, size):
 
 
 class BytesServingModule(ReusableModule):
-    """serving_default: raw encoded bytes -> classes (best first) and their probabilities.
+    """serving_default: raw encoded bytes -> classes (best first) and their probabilities;
+    serve_top_k: the same, k classes per image; serve_embeddings (when a `features` model,
+    [0, 1] images -> pre-logits, is given): the vector the head sees, raw and L2-normalised.
     Subclasses say how bytes become [0, 1] images (_images_from_bytes)."""
 
-    def __init__(self, model, class_names, name, max_pixels=keys.DEFAULT_MAX_IMAGE_PIXELS):
+    def __init__(self, model, class_names, name, max_pixels=keys.DEFAULT_MAX_IMAGE_PIXELS,
+                 features=None):
         super().__init__(model, name=name)
         self.class_names = tf.constant(class_names)
         self.max_pixels = tf.constant(int(max_pixels), tf.int64)
+        self.features = features
 
     def _images_from_bytes(self, image_bytes):
         raise NotImplementedError
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
-    def serve_bytes(self, image_bytes):
+    def _checked_images(self, image_bytes):
         with tf.control_dependencies([check_pixels(image_bytes, self.max_pixels)]):
             image_bytes = tf.identity(image_bytes)
-        logits = self.classifier(self._images_from_bytes(image_bytes), training=False)
-        probabilities = tf.nn.softmax(logits)
+        return self._images_from_bytes(image_bytes)
+
+    def _probabilities(self, image_bytes):
+        return tf.nn.softmax(self.classifier(self._checked_images(image_bytes), training=False))
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=keys.INPUT_IMAGE_BYTES)])
+    def serve_bytes(self, image_bytes):
+        probabilities = self._probabilities(image_bytes)
         top = tf.math.top_k(probabilities, k=tf.shape(self.class_names)[0])
-        return {"classes": tf.gather(self.class_names, top.indices), "scores": top.values}
+        return {keys.OUTPUT_CLASSES: tf.gather(self.class_names, top.indices),
+                keys.OUTPUT_SCORES: top.values}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=keys.INPUT_IMAGE_BYTES),
+                                  tf.TensorSpec([None], tf.int32, name=keys.INPUT_K)])
+    def serve_top_k(self, image_bytes, k):
+        """k per image (one int per row, so TF Serving's row format and its server-side
+        batching keep it with its image); k <= 0 or above the class count: all classes.
+        Outputs are [B, the largest k of the batch]; a row with a smaller k is padded with
+        class "" and score 0 after its k classes."""
+        with tf.control_dependencies([tf.debugging.assert_equal(
+                tf.shape(k)[0], tf.shape(image_bytes)[0],
+                message="serving_top_k takes one k per image: k and image_bytes must have the "
+                        "same length")]):
+            num_classes = tf.shape(self.class_names)[0]
+            k = tf.where((k <= 0) | (k > num_classes), num_classes, k)
+        widest = tf.maximum(tf.reduce_max(tf.concat([k, [0]], 0)), 0)
+        top = tf.math.top_k(self._probabilities(image_bytes), k=widest)
+        keep = tf.range(widest)[None, :] < k[:, None]
+        return {keys.OUTPUT_CLASSES: tf.where(keep, tf.gather(self.class_names, top.indices), ""),
+                keys.OUTPUT_SCORES: tf.where(keep, top.values, 0.0)}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=keys.INPUT_IMAGE_BYTES)])
+    def serve_embeddings(self, image_bytes):
+        embedding = tf.cast(self.features(self._checked_images(image_bytes), training=False),
+                            tf.float32)
+        return {keys.OUTPUT_EMBEDDING: embedding,
+                keys.OUTPUT_EMBEDDING_L2: tf.math.l2_normalize(embedding, axis=-1)}

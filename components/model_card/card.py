@@ -96,6 +96,38 @@ def decision_rows(decision):
     return rows
 
 
+def _tensors(tensors):
+    return ", ".join(f"`{name}` {t['dtype']} [{', '.join('None' if d < 0 else str(d) for d in t['shape'])}]"
+                     for name, t in tensors.items())
+
+
+def serving_lines(serving):
+    """What the version serves: each signature (inputs -> outputs), the warm-up file and the
+    TFLite files, from facts.serving_artifacts; a promised file that is missing says so."""
+    if not serving:
+        return ["Not available: no trained model."]
+    out = ["Signatures (TF Serving, Vertex AI):", ""]
+    out += _table(["signature", "inputs", "outputs"],
+                  [[code(name), _tensors(sig["inputs"]), _tensors(sig["outputs"])]
+                   for name, sig in serving["signatures"].items()])
+    out.append("")
+    warmup = serving["warmup_requests"]
+    out.append(f"- TF Serving warm-up requests: {code(warmup)}" if warmup else
+               "- TF Serving warm-up requests: MISSING")
+    tflite = serving["tflite"]
+    if not tflite:
+        out.append("- TFLite: MISSING")
+        return out
+    shape = "x".join(str(d) for d in tflite["input"]["shape"])
+    out.append(f"- TFLite input: `{tflite['input']['name']}` {tflite['input']['dtype']} {shape}, "
+               f"values in [0, 1]; output: probabilities in the order of {code(tflite['labels'])}")
+    for f in tflite["files"]:
+        out.append(f"- TFLite {code(f['path'])}: {f['bytes'] / 1e6:.1f} MB, probabilities within "
+                   f"{number(f['probability_atol'])} of the SavedModel's"
+                   + ("" if f["present"] else " (MISSING)"))
+    return out
+
+
 def limitations(facts):
     """Plain-text sentences derived from the facts; the card escapes them, the report's
     template autoescapes them."""
@@ -149,6 +181,7 @@ def render_markdown(facts):
         out.append("- Not available: no trained model.")
     out.append("- Serving signature `serving_default`: encoded image bytes (JPEG, PNG, GIF, BMP) "
                "-> `classes` (best first) and `scores` (their probabilities).")
+    out += ["", "## Serving artifacts", ""] + serving_lines(facts.get("serving"))
     out += ["", "## Intended use", ""]
     out.append("Sorting images like the training data into the classes above, served with TF "
                "Serving, with a person reviewing decisions that matter. Not intended for images of "

@@ -1,7 +1,7 @@
 """The facts a trained model's report and its model card both state, read from the run's
 artifacts with the libraries' own loaders: the data (StatisticsGen, read as the HyperRule
-reads it), the HyperRule decision, the class names the model carries, TFMA's metrics and the
-gate's verdict. `bit_tfx.pipeline.report` and the ModelCardGen executor call model_facts.
+reads it), the HyperRule decision, the class names the model carries, what the version serves
+(signatures, warm-up requests, TFLite files), TFMA's metrics and the gate's verdict. `bit_tfx.pipeline.report` and the ModelCardGen executor call model_facts.
 """
 import math
 import os
@@ -54,6 +54,42 @@ def _class_names(model_uri):
     from tfx.utils import path_utils
     path = os.path.join(path_utils.serving_model_path(model_uri), "assets", keys.LABEL_VOCABULARY)
     return read_text(path).splitlines()
+
+
+def serving_artifacts(version_dir):
+    """What a model version serves, read from the version folder itself: its signatures
+    (name, inputs and outputs with dtype and shape, from saved_model.pb) and the files under
+    assets.extra/ that the pipeline promises (warm-up requests, the TFLite files with their
+    sizes and tolerances; None for one that is missing)."""
+    import json
+
+    import tensorflow as tf
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    def tensors(infos):
+        return {name: {"dtype": tf.dtypes.as_dtype(info.dtype).name,
+                       "shape": [d.size for d in info.tensor_shape.dim]}
+                for name, info in sorted(infos.items())}
+
+    proto = saved_model_pb2.SavedModel.FromString(
+        tf.io.gfile.GFile(os.path.join(version_dir, "saved_model.pb"), "rb").read())
+    signatures = {name: {"inputs": tensors(sig.inputs), "outputs": tensors(sig.outputs)}
+                  for name, sig in sorted(proto.meta_graphs[0].signature_def.items())
+                  if not name.startswith("__")}
+    warmup = os.path.join(version_dir, keys.WARMUP_FILE)
+    info_path = os.path.join(version_dir, keys.TFLITE_DIR, keys.TFLITE_INFO)
+    tflite = None
+    if tf.io.gfile.exists(info_path):
+        info = json.loads(read_text(info_path))
+        tflite = {"input": info["input"], "labels": f"{keys.TFLITE_DIR}/{keys.TFLITE_LABELS}",
+                  "files": [{"path": f"{keys.TFLITE_DIR}/{name}", "bytes": f["bytes"],
+                             "probability_atol": f["probability_atol"],
+                             "present": tf.io.gfile.exists(os.path.join(version_dir,
+                                                                        keys.TFLITE_DIR, name))}
+                            for name, f in info["files"].items()]}
+    return {"signatures": signatures,
+            "warmup_requests": keys.WARMUP_FILE if tf.io.gfile.exists(warmup) else None,
+            "tflite": tflite}
 
 
 def _eval_result(evaluation_uri):
@@ -137,12 +173,16 @@ def _bounds(threshold):
 def model_facts(examples=None, statistics=None, hyperparameters=None, model=None,
                 evaluation=None, blessing=None, input_base=None, model_spec=None):
     """What both the report and the model card state: data, HyperRule decision, model,
-    metrics (overall, per class, confusion matrix) and the gate verdict. Each artifact is a
+    what the model serves (signatures, warm-up file, TFLite files), metrics (overall, per
+    class, confusion matrix) and the gate verdict. Each artifact is a
     TFX Artifact (its typed property getters also read what Kubeflow v2 / Vertex hand over,
     where integers arrive as floats), or None when the run did not produce it; the matching
     part is then None."""
     from bit_tfx.components.hyperrule.component import read_decision
+    from tfx.utils import path_utils
     classes = _class_names(model.uri) if model is not None else None
+    serving = serving_artifacts(path_utils.serving_model_path(model.uri)) \
+        if model is not None else None
     data = None
     if statistics is not None:
         span = examples.get_int_custom_property("span") \
@@ -159,6 +199,7 @@ def model_facts(examples=None, statistics=None, hyperparameters=None, model=None
             verdict = _verdict(evaluation.uri, result, candidate, blessing)
     return {
         "data": data, "decision": decision, "metrics": metrics, "verdict": verdict,
+        "serving": serving,
         "model": {"uri": model.uri, "model_spec": model_spec, "classes": classes}
         if model is not None else None,
     }

@@ -3,8 +3,10 @@ training defaults. pipeline/configs.py RunConfig and the CLI's training flags ta
 here. Pure Python (no TensorFlow), so that configuration checks stay fast.
 """
 import dataclasses
+from typing import Optional
 
 from bit_tfx.components import keys
+from bit_tfx.components.errors import ConfigError
 
 MIXED_PRECISION = ("none", "bfloat16", "float16")
 # The Vertex AI Trainer extension forwards its own keys (ai_platform_*: training args, region,
@@ -16,6 +18,9 @@ VERTEX_EXTENSION_PREFIX = "ai_platform_"
 class TrainerConfig:
     model_spec: str
     linear_probe: bool = False
+    # Freeze the native backbone from its input through this block (keys.BACKBONE_BLOCKS);
+    # None trains every weight (the HyperRule). big_transfer#53.
+    freeze_until: Optional[str] = None
     mixed_precision: str = "none"
     checkpoint_every: int = 100
     log_every: int = 10
@@ -32,7 +37,24 @@ class TrainerConfig:
         if unknown:
             raise ValueError(f"unknown Trainer custom_config keys {sorted(unknown)}; known: {sorted(known)}")
         config = cls(**custom_config)
+        check_freeze_until(config.freeze_until, config.linear_probe, config.model_spec)
         if config.mixed_precision not in MIXED_PRECISION:
             raise ValueError(f"mixed_precision must be one of {MIXED_PRECISION}, got {config.mixed_precision!r}")
         return config
 
+
+
+def check_freeze_until(freeze_until, linear_probe, model_spec):
+    """Raises ConfigError unless freeze_until is None or a block of a native backbone."""
+    if freeze_until is None:
+        return
+    if freeze_until not in keys.BACKBONE_BLOCKS:
+        raise ConfigError(f"freeze_until (--freeze-until) {freeze_until!r} is not a backbone block; "
+                          f"one of {', '.join(keys.BACKBONE_BLOCKS)}")
+    if linear_probe:
+        raise ConfigError("--freeze-until and --linear-probe both freeze the backbone: give one "
+                          "(--linear-probe freezes all of it)")
+    if str(model_spec).startswith("hub:"):
+        raise ConfigError(f"--freeze-until needs a native backbone (npz:, BiT-M-..., random:); a "
+                          f"TF Hub module ({model_spec}) is one layer: use --linear-probe or the "
+                          f".npz of the same model")

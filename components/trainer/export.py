@@ -1,23 +1,40 @@
-"""The exported SavedModel: what TF Serving, TFMA and later runs load.
+"""The exported SavedModel: what TF Serving, Vertex AI, TFMA and later runs load.
 
-Signatures:
+Signatures (names and tensor keys in components/keys.py; `saved_model_cli show --all` in
+docs/operations.md, checked by tests/test_serving_artifacts.py):
   serving_default(image_bytes: string [None]) -> classes: string [None, K], scores: float [None, K]
       raw encoded bytes, as TF Serving's REST API hands them over after base64 decoding
       ({"instances": [{"b64": ...}]}); classes best first, scores their probabilities.
       A request holding an image above the run's max_image_pixels (read from the image
       headers before decoding) or bytes that do not decode fails with InvalidArgument,
       that request only (components/bit_model/serving.py).
+  serving_top_k(image_bytes: string [None], k: int32 [None]) -> classes, scores [None, max k]
+      the same with k classes per image (k <= 0: all); a SavedModel signature has no
+      optional inputs, so this is a second signature beside serving_default.
+  serving_embeddings(image_bytes: string [None]) -> embedding, embedding_l2: float [None, D]
+      the pre-logits vector the head sees (D = 2048 x width for R50x1 and up), raw and
+      L2-normalised (for cosine similarity search).
   serving_examples(examples: string [None]) -> probabilities [None, K]
       serialized tf.Example in the ingestion format, for TFMA.
   transform_features(examples: string [None]) -> the Transform graph's outputs (TFMA's
       preprocessing function, which gives it the label id).
 
+Files beside the signatures, under assets.extra/ (TF Serving ignores all but the warm-up file):
+  tf_serving_warmup_requests   one PredictRequest per serving signature (warmup.py)
+  tflite/                      float32 and dynamic-range .tflite of the image function,
+                               labels.txt, tflite.json (components/bit_model/tflite.py)
+  backbone/                    for warm starts, the backbone alone (images -> pre-logits) in
+                               TF Hub format; the model spec `hub:<serving_dir>/<version>`
+                               loads that (components/bit_model/hub.py)
+
+A failed TFLite conversion fails the Trainer (no version is pushed without its promised
+files); its checkpoints stay, so running the pipeline again resumes at the last step and
+only exports again.
+
 The module also carries the TF Hub reusable-SavedModel attributes (`variables`,
 `trainable_variables`, `regularization_losses`, `__call__` on [0, 1] images returning
 logits), so a pushed version loads with hub.KerasLayer(path, trainable=True), as in the
-BiT tutorial. For warm starts, the backbone alone (images -> pre-logits) is exported beside
-it in TF Hub format under assets.extra/backbone, which TF Serving ignores; the model spec
-`hub:<serving_dir>/<version>` loads that (components/bit_model/hub.py).
+BiT tutorial.
 """
 import os
 
@@ -25,14 +42,17 @@ import tensorflow as tf
 import tf_keras as keras
 
 from bit_tfx.components import keys
-from bit_tfx.components.bit_model import hub as bit_hub, resnet_v2, serving
+from bit_tfx.components.bit_model import hub as bit_hub, resnet_v2, serving, tflite
+from bit_tfx.components.trainer import warmup
 
 
 class ServingModule(serving.BytesServingModule):
     """The pushed model: bytes decoded and resized by the run's Transform graph."""
 
-    def __init__(self, model, tft_output, class_names, max_pixels=keys.DEFAULT_MAX_IMAGE_PIXELS):
-        super().__init__(model, class_names, name="bit_tfx_model", max_pixels=max_pixels)
+    def __init__(self, model, tft_output, class_names, max_pixels=keys.DEFAULT_MAX_IMAGE_PIXELS,
+                 features=None):
+        super().__init__(model, class_names, name="bit_tfx_model", max_pixels=max_pixels,
+                         features=features)
         self.tft_layer = tft_output.transform_features_layer()
         self._raw_spec = tft_output.raw_feature_spec()
 
@@ -56,17 +76,42 @@ class ServingModule(serving.BytesServingModule):
         return {keys.LABEL_ID: features[keys.LABEL_ID], keys.IMAGE: features[keys.IMAGE]}
 
 
-def export(model, tft_output, class_names, export_dir, max_pixels=keys.DEFAULT_MAX_IMAGE_PIXELS):
-    """The pushed SavedModel; serving_default refuses images above max_pixels (the run's
-    max_image_pixels, which the Trainer gets in its custom_config)."""
-    module = ServingModule(model, tft_output, class_names, max_pixels=max_pixels).trace()
+def features_model(model):
+    """[0, 1] images -> the pre-logits vector (the head's input) of a classifier."""
+    return keras.Model(model.inputs, model.get_layer(resnet_v2.HEAD_NAME).input)
+
+
+class TFLiteConversionError(RuntimeError):
+    """The trained model did not convert to TFLite; the Trainer fails rather than hand on a
+    version without its .tflite files."""
+
+
+def export(model, tft_output, class_names, export_dir, image_size,
+           max_pixels=keys.DEFAULT_MAX_IMAGE_PIXELS):
+    """The pushed SavedModel with its warm-up requests and TFLite files. image_size: the
+    HyperRule crop size, what the Transform graph resizes serving images to (the TFLite
+    input). serving_default refuses images above max_pixels (the run's max_image_pixels,
+    which the Trainer gets in its custom_config)."""
+    features = features_model(model)
+    module = ServingModule(model, tft_output, class_names, max_pixels=max_pixels,
+                           features=features).trace()
     signatures = {
-        "serving_default": module.serve_bytes.get_concrete_function(),
-        "serving_examples": module.serve_examples.get_concrete_function(),
-        "transform_features": module.transform_features.get_concrete_function(),
+        keys.SIGNATURE_CLASSIFY: module.serve_bytes.get_concrete_function(),
+        keys.SIGNATURE_TOP_K: module.serve_top_k.get_concrete_function(),
+        keys.SIGNATURE_EMBEDDINGS: module.serve_embeddings.get_concrete_function(),
+        keys.SIGNATURE_EXAMPLES: module.serve_examples.get_concrete_function(),
+        keys.SIGNATURE_TRANSFORM: module.transform_features.get_concrete_function(),
     }
     tf.saved_model.save(module, export_dir, signatures=signatures)
-    features = keras.Model(model.inputs, model.get_layer(resnet_v2.HEAD_NAME).input)
     backbone = serving.ReusableModule(features, name="bit_backbone").trace()
     tf.saved_model.save(backbone, os.path.join(export_dir, bit_hub.WARM_START_DIR))
+    warmup.write(export_dir)
+    try:
+        tflite.convert(model, int(image_size), class_names,
+                       os.path.join(export_dir, keys.TFLITE_DIR))
+    except Exception as e:  # the converter raises ConverterError, ValueError, ...
+        raise TFLiteConversionError(
+            f"TFLite conversion of the trained model at {image_size}x{image_size} failed: "
+            f"{type(e).__name__}: {e}. Nothing was pushed; the Trainer's checkpoints are kept, "
+            "so running the pipeline again resumes at the last step and exports again") from e
     return export_dir

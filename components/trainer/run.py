@@ -15,7 +15,7 @@ Checkpoints every checkpoint_every steps, resume from the newest complete one
 exit code 143 (preemption.py).
 
 custom_config keys (set by the pipeline; see components/trainer/config.py TrainerConfig):
-  model_spec, linear_probe, mixed_precision, checkpoint_every, log_every, seed,
+  model_spec, linear_probe, freeze_until, mixed_precision, checkpoint_every, log_every, seed,
   max_image_pixels (the pushed model's serving pixel limit).
 """
 import dataclasses
@@ -190,7 +190,8 @@ def run_fn(fn_args):
                          f"{strategy.num_replicas_in_sync} replicas x "
                          f"{decision['gradient_accumulation_steps']} accumulation steps")
     with strategy.scope():
-        model = build_classifier(config.model_spec, num_classes, linear_probe=config.linear_probe)
+        model = build_classifier(config.model_spec, num_classes, linear_probe=config.linear_probe,
+                                 freeze_until=config.freeze_until)
         trainer = _Trainer(strategy, model, decision, config, num_classes)
         checkpoint = tf.train.Checkpoint(model=model, optimizer=trainer.optimizer)
     chief = distribution.is_chief(strategy)
@@ -243,8 +244,8 @@ def run_fn(fn_args):
     writer.flush()
     if chief:
         export.export(model, tft_output, class_names, fn_args.serving_model_dir,
-                      max_pixels=config.max_image_pixels)
+                      image_size=decision["crop_size"], max_pixels=config.max_image_pixels)
     else:  # other workers write a copy nobody reads, as MultiWorkerMirroredStrategy requires
         export.export(model, tft_output, class_names,
                       os.path.join(fn_args.model_run_dir, f"worker-export-{os.getpid()}"),
-                      max_pixels=config.max_image_pixels)
+                      image_size=decision["crop_size"], max_pixels=config.max_image_pixels)
