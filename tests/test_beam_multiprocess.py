@@ -27,11 +27,12 @@ def _output(config, node, key):
 
 
 def _files(uri):
-    """{relative path: bytes} of the small files of an artifact (vocabularies, schema)."""
+    """{relative path: bytes} of the Transform graph's assets: the label vocabulary."""
     found = {}
-    for path in glob.glob(os.path.join(uri, "**", "*"), recursive=True):
-        if os.path.isfile(path) and "vocab" in os.path.basename(path):
-            found[os.path.relpath(path, uri)] = open(path, "rb").read()
+    for path in glob.glob(os.path.join(uri, "**", "assets", "*"), recursive=True):
+        if os.path.isfile(path):
+            with open(path, "rb") as f:
+                found[os.path.relpath(path, uri)] = f.read()
     return found
 
 
