@@ -173,7 +173,7 @@ def test_cli_prints_decision_json_and_reruns_cached(tmp_path):
     assert "[1/7] ImageExampleGen done in" in first.stderr
     assert "[1/7] ImageExampleGen reused from cache" in second.stderr
     bad = subprocess.run(cmd + ["--max-bad-fraction", "1.5"], capture_output=True, text=True, env=env)
-    assert bad.returncode == 2 and "max_bad_fraction" in bad.stderr
+    assert bad.returncode == 2 and "--max-bad-fraction" in bad.stderr
     # More shots than the smallest class has (9 or so of its 10 images train): the HyperRule
     # refuses it from the real statistics, a configuration error, without a traceback.
     shots = subprocess.run(cmd + ["--k-shot", "10000"], capture_output=True, text=True, env=env)
