@@ -26,7 +26,10 @@ class _Module(serving.BytesServingModule):
 
 @pytest.fixture(scope="module")
 def model():
-    """random:tiny with a random head (the builder's head is zero: all classes equal)."""
+    """random:tiny with a random head (the builder's head is zero: all classes equal); seeded,
+    so every run checks the same model."""
+    import tf_keras
+    tf_keras.utils.set_random_seed(3)
     model = build_classifier("random:tiny", len(CLASSES))
     head = model.get_layer(export.resnet_v2.HEAD_NAME)
     rng = np.random.default_rng(3)
@@ -89,10 +92,16 @@ def test_tflite_variants_agree_with_the_model_within_their_tolerance(model, tfli
     pixels = serving.decode_and_resize(tf.constant(photos), SIZE).numpy()
     expected = tf.nn.softmax(model(pixels)).numpy()
     assert len(set(expected.argmax(1))) > 1   # the head separates these images
+    top2 = np.sort(expected, axis=1)[:, -2:]
+    margin = top2[:, 1] - top2[:, 0]
     for name, atol in tflite.VARIANTS.items():
         got = tflite.run(str(tflite_dir / name), pixels)
         np.testing.assert_allclose(got, expected, atol=atol, err_msg=name)
-        np.testing.assert_array_equal(got.argmax(1), expected.argmax(1), err_msg=name)
+        # The same top-1 wherever the tolerance cannot flip it (the backbone is random, so
+        # some images are near-ties that quantisation may swap within its tolerance).
+        clear = margin > 2 * atol
+        assert clear.any(), (name, margin)
+        np.testing.assert_array_equal(got.argmax(1)[clear], expected.argmax(1)[clear], err_msg=name)
     assert tflite.read_labels(str(tflite_dir)) == CLASSES
     info = json.loads((tflite_dir / keys.TFLITE_INFO).read_text())
     assert info["input"]["shape"] == [1, SIZE, SIZE, 3]
