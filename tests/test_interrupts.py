@@ -16,7 +16,7 @@ import pytest
 from bit_tfx.cli import common
 from runs import colour_images
 
-pytestmark = pytest.mark.pipeline
+pytestmark = [pytest.mark.pipeline, pytest.mark.slow]  # minutes (three run starts): CI runs it (.ci/run)
 TOTAL = 60
 
 
