@@ -9,7 +9,7 @@ UV_VERSION := 0.13.9
 DEMO_DIR ?= demo-output
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test test-all bench lock clean image
+.PHONY: venv demo test test-all bench backbone lock clean image
 
 # The stamp depends on the lock: editing the lock re-syncs the environment.
 $(VENV)/.installed: requirements.lock setup.py
@@ -35,6 +35,11 @@ test-all: venv
 
 bench: venv
 	$(PY) bench/ingestion.py
+
+# Regenerate the shipped backbone (pipeline/backbones/fractal_tiny) with `bit-tfx pretrain` on
+# the generated corpus: about 20 minutes on 2 CPU cores (docs/benchmarks.md).
+backbone: venv
+	$(PY) scripts/make_backbone.py --work build/backbone
 
 # Re-resolve requirements.in (+ overrides) into the exact pins of requirements.lock.
 lock: venv

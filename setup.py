@@ -31,7 +31,9 @@ setuptools.setup(
     python_requires=">=3.9,<3.11",
     packages=packages,
     package_dir=package_dir,
-    package_data={"bit_tfx.pipeline.report": ["*.html"]},
+    package_data={"bit_tfx.pipeline.report": ["*.html"],
+                  # the shipped pre-trained backbone: weights, card, provenance, checksum
+                  "bit_tfx.pipeline.backbones": ["*/*.npz", "*/*.md", "*/*.json", "*/SHA256SUMS"]},
     install_requires=[
         # The TFX 1.16 family, as requirements.lock pins it.
         "tfx==1.16.0", "tensorflow==2.16.2", "tf-keras==2.16.0",

@@ -5,7 +5,7 @@ import dataclasses
 import json
 
 from bit_tfx.components import keys
-from bit_tfx.components.hyperrule import rule
+from bit_tfx.components.hyperrule import rule, upstream
 from bit_tfx.components.trainer import preemption
 from bit_tfx.pipeline import configs
 
@@ -77,8 +77,9 @@ def add_data_args(p, data_required=True):
                    help=f"global batch actually used (default {DEFAULTS.batch_size})")
     g.add_argument("--batch-policy", choices=rule.BATCH_POLICIES, default=DEFAULTS.batch_policy,
                    help=f"keep the rule at a smaller batch by accumulating gradients to {rule.BASE_BATCH} "
-                        f"(accumulate: exact) or by scaling the learning rate linearly (scale_lr); "
-                        f"default {DEFAULTS.batch_policy}")
+                        f"(accumulate: exact), by scaling the learning rate linearly (scale_lr), or "
+                        f"with the rule's learning rate unscaled (keep_lr: not exact; the demo's); "
+                        f"pre-training: accumulate or scale_lr; default {DEFAULTS.batch_policy}")
     g.add_argument("--k-shot", type=int, default=None, help="k examples per class (dataset size k*classes)")
     g.add_argument("--schedule-override", type=json_object, default=None, metavar="JSON",
                    help='smoke runs only: {"warmup": 2, "boundaries": [4, 6, 8], "total": 10}; '
@@ -119,6 +120,19 @@ def add_train_args(p):
                         f"(default {DEFAULTS.max_accuracy_drop}; 0: no regression)")
 
 
+def add_pretrain_args(p):
+    g = p.add_argument_group("upstream recipe (pre-training)")
+    g.add_argument("--schedule", dest="upstream_schedule", choices=sorted(upstream.SCHEDULES),
+                   default=DEFAULTS.upstream_schedule,
+                   help="the paper's upstream schedule: bit-s / bit-m 90 epochs (x0.1 at 30, 60, 80), "
+                        f"bit-l 40 epochs (default {DEFAULTS.upstream_schedule})")
+    g.add_argument("--upstream-override", dest="upstream_overrides", type=json_object, default=None,
+                   metavar="JSON",
+                   help="replace recipe values, recorded as overrides beside the recipe's own: keys "
+                        f"{', '.join(sorted(upstream.OVERRIDABLE))}, e.g. "
+                        '{"epochs": 16, "decay_epochs": [5, 11, 14], "crop_size": 64}')
+
+
 CONFIG_FILE_COMMANDS = ("compile", "schedule")  # they also read RunConfig fields from --config
 # RunConfig fields set by a flag whose destination is spelled otherwise (see run_config).
 _FIELD_OF_DEST = {"beam_arg": "beam_args", "pipeline_root": "pipeline_root_override"}
@@ -129,6 +143,7 @@ def _flags_by_field():
     parser = argparse.ArgumentParser(add_help=False)
     add_data_args(parser)
     add_train_args(parser)
+    add_pretrain_args(parser)
     return {_FIELD_OF_DEST.get(a.dest, a.dest): a.option_strings[0] for a in parser._actions}  # pylint: disable=protected-access
 
 
@@ -160,6 +175,9 @@ def run_config(args):
                      mixed_precision=args.mixed_precision,
                      checkpoint_every=args.checkpoint_every, min_accuracy=args.min_accuracy,
                      max_accuracy_drop=args.max_accuracy_drop)
+    if getattr(args, "pretrain", False):
+        train.update(pretrain=True, upstream_schedule=args.upstream_schedule,
+                     upstream_overrides=args.upstream_overrides)
     return configs.RunConfig(**train,
         data=args.data, output=args.output, pipeline_name=args.pipeline_name, layout=args.layout,
         split_ratio=args.split_ratio, max_bad_fraction=args.max_bad_fraction,

@@ -1,9 +1,10 @@
-"""`bit-tfx hyperrule`, `bit-tfx run` and `bit-tfx demo`: the local pipeline."""
+"""`bit-tfx hyperrule`, `bit-tfx run`, `bit-tfx pretrain` and `bit-tfx demo`: the local pipeline
+(`pretrain` is `run` with the upstream recipe: RunConfig.pretrain)."""
 import logging
 import os
 
 from bit_tfx.cli import common
-from bit_tfx.pipeline import configs
+from bit_tfx.pipeline import backbones, configs
 
 
 # Each command checks its configuration before importing the pipeline (TensorFlow, TFX):
@@ -28,11 +29,11 @@ def cmd_demo(args):
     if not os.path.isdir(args.data):
         n = demo_data.write_digits(args.data, per_class=args.per_class)
         logging.info("Wrote the demo dataset (scikit-learn digits): %d images in %s", n, args.data)
-    logging.warning("DEMO: %s is a SMOKE MODEL (a tiny randomly initialised ResNet-v2, no "
-                    "pre-training) on a %s-step schedule: this exercises the pipeline, it is not "
-                    "transfer learning, and the demo's accuracy gate is %s. For real use: "
-                    "bit-tfx run --data YOUR_IMAGES (BiT-M-R50x1 from TF Hub by default).",
-                    args.model_spec, args.schedule_override["total"], args.min_accuracy)
+    if args.model_spec == configs.DEMO_DEFAULTS["model_spec"]:
+        backbones.check()  # the shipped weights are the ones recorded (SHA256SUMS)
+    logging.info("DEMO: fine-tuning %s on %s with the BiT-HyperRule (batch %d, %s); the gate "
+                 "blesses at eval accuracy %s or above", args.model_spec, args.data, args.batch_size,
+                 args.batch_policy, args.min_accuracy)
     return runner.run_all(config)
 
 
@@ -44,8 +45,15 @@ def add_parsers(sub):
     common.add_data_args(p)
     common.add_train_args(p)
     p.set_defaults(func=cmd_run)
-    p = sub.add_parser("demo", help="the whole pipeline offline on the embedded digits dataset "
-                                    "with a tiny random smoke model")
+    p = sub.add_parser("pretrain", help="upstream pre-training through the same pipeline: the BiT "
+                                        "upstream recipe, pushes a backbone (TF Hub layout + .npz)")
+    common.add_data_args(p)
+    common.add_train_args(p)
+    common.add_pretrain_args(p)
+    p.set_defaults(func=cmd_run, pretrain=True, pipeline_name=configs.PRETRAIN_PIPELINE_NAME,
+                   model_spec=configs.PRETRAIN_MODEL_SPEC)
+    p = sub.add_parser("demo", help="the whole pipeline offline: fine-tunes the shipped pre-trained "
+                                    "backbone on the embedded digits dataset")
     common.add_data_args(p, data_required=False)
     common.add_train_args(p)
     p.add_argument("--per-class", type=int, default=configs.DEMO_PER_CLASS,

@@ -86,6 +86,8 @@ NODE_SCHEMA = "ImageSchemaGen"
 NODE_VALIDATOR = "ExampleValidator"
 NODE_DRIFT = "SpanDriftValidator"
 NODE_HYPERRULE = "HyperRule"
+NODE_UPSTREAM_RECIPE = "UpstreamRecipe"       # bit-tfx pretrain: HyperRule's sibling
+DECISION_NODES = (NODE_HYPERRULE, NODE_UPSTREAM_RECIPE)  # one of them runs
 NODE_TRANSFORM = "HyperRuleTransform"
 NODE_TRAINER = "Trainer"
 NODE_EVALUATOR = "Evaluator"
@@ -133,7 +135,12 @@ OUTPUT_CLASSES = "classes"
 OUTPUT_SCORES = "scores"
 OUTPUT_EMBEDDING = "embedding"                # the pre-logits vector, as the head sees it
 OUTPUT_EMBEDDING_L2 = "embedding_l2"          # the same, L2-normalised (cosine search)
-ASSETS_EXTRA = "assets.extra"
+ASSETS_EXTRA = ASSETS_EXTRA_DIR
+# The backbone alone (images -> pre-logits), for warm starts and downstream fine-tuning: in TF
+# Hub layout (every pushed version) and, for a pushed `bit-tfx pretrain` backbone, also as an
+# .npz in the official BiT naming (with its upstream head, as the published BiT-M files).
+BACKBONE_DIR = ASSETS_EXTRA + "/backbone"
+BACKBONE_NPZ = ASSETS_EXTRA + "/backbone.npz"
 WARMUP_FILE = ASSETS_EXTRA + "/tf_serving_warmup_requests"
 TFLITE_DIR = ASSETS_EXTRA + "/tflite"
 TFLITE_FLOAT32 = "model_float32.tflite"       # float32 weights and activations

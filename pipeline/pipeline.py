@@ -6,6 +6,10 @@ ImageExampleGen -> StatisticsGen -> ImageSchemaGen -> ExampleValidator
   -> HyperRule -> HyperRuleTransform -> Trainer -> Evaluator (baseline: ServingBaseline's model)
   -> ModelCardGen -> Pusher
 
+`bit-tfx pretrain` (config.pretrain) builds the same DAG with UpstreamRecipe, the HyperRule's
+sibling, in the HyperRule's place: the upstream recipe instead of the downstream rule, and a
+pushed backbone (TF Hub layout + official .npz) instead of a fine-tuned classifier.
+
 Every node is a regular component: no Resolver, no driver hook that an orchestrator might not
 run (the open-source KFP v2 backend runs neither), so the same DAG runs locally, on Vertex AI
 Pipelines and on KFP v2.
@@ -17,7 +21,7 @@ from bit_tfx.components import keys
 from bit_tfx.components.evaluation import evaluator as gate_evaluator
 from bit_tfx.components import tfx_api as tfx  # tfx.v1's names without its eager extensions
 from bit_tfx.components.evaluation import gate
-from bit_tfx.components.hyperrule.component import HyperRule
+from bit_tfx.components.hyperrule.component import HyperRule, UpstreamRecipe
 from bit_tfx.components.image_example_gen import sources
 from bit_tfx.components.image_example_gen.component import ImageExampleGen, ImportExampleGen, split_output_config
 from bit_tfx.components.image_schema.component import ImageSchemaGen, SpanDriftValidator
@@ -80,6 +84,20 @@ class LocalPlatform:
                     base_directory=self.config.serving_directory)))
 
 
+def decision_step(config, statistics):
+    """The HyperRule (fine-tuning), or the UpstreamRecipe (pre-training): the same input and
+    output, so everything downstream of it is one DAG."""
+    if config.pretrain:
+        return UpstreamRecipe(statistics=statistics, schedule=config.upstream_schedule,
+                              batch_size=config.batch_size, batch_policy=config.batch_policy,
+                              overrides=config.upstream_overrides)
+    return HyperRule(
+        statistics=statistics,
+        preserve_count=config.preserve_count, preserve_orientation=config.preserve_orientation,
+        batch_size=config.batch_size, batch_policy=config.batch_policy,
+        k_shot=config.k_shot, schedule_override=config.schedule_override)
+
+
 def create_components(config, source, through=THROUGH_PUSHER, platform=None):
     platform = platform or LocalPlatform(config)
     gen = example_gen(config, source)
@@ -92,11 +110,7 @@ def create_components(config, source, through=THROUGH_PUSHER, platform=None):
     serving = platform.serving_baseline(gen.outputs["examples"])
     drift = SpanDriftValidator(statistics=statistics.outputs["statistics"],
                                serving_schema=serving.outputs["schema"])
-    hyperrule = HyperRule(
-        statistics=statistics.outputs["statistics"],
-        preserve_count=config.preserve_count, preserve_orientation=config.preserve_orientation,
-        batch_size=config.batch_size, batch_policy=config.batch_policy,
-        k_shot=config.k_shot, schedule_override=config.schedule_override)
+    hyperrule = decision_step(config, statistics.outputs["statistics"])
     components = [gen, statistics, schema, validator, serving, drift, hyperrule]
     if through == THROUGH_HYPERRULE:
         return components

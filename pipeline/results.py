@@ -10,13 +10,27 @@ def _artifact(store, config, node, key):
     return metadata.latest_output(store, config.pipeline_name, node, key)[1]
 
 
+def decision_artifact(store, pipeline_name):
+    """The HyperParameters artifact of the newest run: the HyperRule's, or the UpstreamRecipe's
+    for a pre-training pipeline; None when neither has run."""
+    return decision_output(store, pipeline_name)[1]
+
+
+def decision_output(store, pipeline_name):
+    """(execution, artifact) of whichever decision node (keys.DECISION_NODES) ran newest."""
+    found = [metadata.latest_output(store, pipeline_name, node, keys.HYPERPARAMETERS_KEY)
+             for node in keys.DECISION_NODES]
+    found = [(e, a) for e, a in found if e is not None]
+    return max(found, key=lambda pair: pair[0].id) if found else (None, None)
+
+
 def summarize(config):
     store = metadata.open_store(config.metadata_path)
     evaluation = _artifact(store, config, keys.NODE_EVALUATOR, keys.EVALUATION_KEY)
     blessing = _artifact(store, config, keys.NODE_EVALUATOR, keys.BLESSING_KEY)
     pushed = _artifact(store, config, keys.NODE_PUSHER, keys.PUSHED_MODEL_KEY)
     model = _artifact(store, config, keys.NODE_TRAINER, keys.MODEL_KEY)
-    hyperparameters = _artifact(store, config, keys.NODE_HYPERRULE, keys.HYPERPARAMETERS_KEY)
+    hyperparameters = decision_artifact(store, config.pipeline_name)
     blessed = bool(blessing and blessing.custom_properties["blessed"].int_value)
     summary = {
         "blessed": blessed,

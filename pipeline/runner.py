@@ -8,7 +8,6 @@ import time
 
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
-from bit_tfx.components import keys
 
 log = logging.getLogger("bit_tfx.progress")
 _COMPONENT_RE = re.compile(r"^Component (\S+) is (running|finished)\.$")
@@ -68,11 +67,10 @@ def run_local(pipeline):
 def run_until_hyperrule(config):
     """Runs ingestion -> statistics -> schema -> validation -> HyperRule; returns the decision."""
     from bit_tfx.components.hyperrule.component import read_decision
-    from bit_tfx.pipeline import metadata, pipeline
+    from bit_tfx.pipeline import metadata, pipeline, results
     run_local(pipeline.build(config, pipeline.THROUGH_HYPERRULE))
     store = metadata.open_store(config.metadata_path)
-    execution, artifact = metadata.latest_output(store, config.pipeline_name, keys.NODE_HYPERRULE,
-                                                 keys.HYPERPARAMETERS_KEY)
+    execution, artifact = results.decision_output(store, config.pipeline_name)
     decision = read_decision(artifact.uri)
     log.info("HyperRule %s: %s", "cached" if metadata.was_cached(execution) else "ran", artifact.uri)
     return decision

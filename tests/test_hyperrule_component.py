@@ -84,3 +84,29 @@ def test_k_shot_with_more_classes_than_the_histogram_shows():
     with pytest.raises(rule.RuleError, match="k_shot 8"):
         component.decide_from_statistics(d, dict(PARAMS, k_shot=8))
     assert component.decide_from_statistics(d, dict(PARAMS, k_shot=3))["inputs"]["k_shot"] == 3
+
+
+UPSTREAM = dict(schedule="bit-m", batch_size=64, batch_policy="accumulate", overrides="")
+
+
+def test_upstream_recipe_reads_the_statistics_and_scales_the_paper_s_schedule():
+    decision = component.upstream_from_statistics(stats(12_800, 100, (64, 64), (64, 64)), UPSTREAM)
+    # 90 epochs of 12,800 examples at the paper's 4096 (64 x 64 accumulated), x0.1 at 30/60/80.
+    assert decision["recipe"] == "bit-upstream" and decision["inputs"]["num_classes"] == 100
+    assert decision["effective_batch_size"] == 4096 and decision["gradient_accumulation_steps"] == 64
+    assert decision["total_steps"] == 282 and decision["decay_boundaries"] == [94, 188, 250]
+    assert decision["learning_rate"] == pytest.approx(0.48) and decision["weight_decay"] == 1e-4
+    assert decision["crop"] == "inception" and decision["crop_size"] == 224
+    assert decision["statistics"]["num_examples"] == 12_800
+
+
+def test_upstream_overrides_are_recorded_and_an_epochs_override_must_fit_its_decays():
+    params = dict(UPSTREAM, batch_policy="scale_lr",
+                  overrides='{"epochs": 12, "decay_epochs": [4, 8, 11], "crop_size": 64}')
+    decision = component.upstream_from_statistics(stats(7200, 100, (64, 64), (64, 64)), params)
+    assert decision["overrides"]["epochs"] == {"value": 12, "recipe": 90}
+    assert decision["crop_size"] == 64 and decision["total_steps"] == 1350
+    with pytest.raises(ConfigError, match="decay_epochs"):
+        component.UpstreamRecipe(statistics=None, overrides={"epochs": 12})
+    with pytest.raises(ConfigError, match="schedule"):
+        component.UpstreamRecipe(statistics=None, schedule="bit-x")

@@ -82,6 +82,9 @@ def test_smaller_batch_accumulates_or_scales_lr_as_recorded():
     d = rule.decide(1000, 3, 10_000, batch_size=128, batch_policy="scale_lr")
     assert d["learning_rate"] == pytest.approx(0.00075) and d["gradient_accumulation_steps"] == 1
     assert d["total_steps"] == 500  # step counts are kept, as in the official code
+    d = rule.decide(1000, 3, 10_000, batch_size=16, batch_policy="keep_lr")
+    assert (d["learning_rate"], d["gradient_accumulation_steps"], d["effective_batch_size"]) == (0.003, 1, 16)
+    assert d["inputs"]["batch_policy"] == "keep_lr" and d["total_steps"] == 500
     with pytest.raises(rule.RuleError, match="divisor of 512"):
         rule.decide(1000, 3, 10_000, batch_size=100)
 

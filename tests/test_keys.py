@@ -21,19 +21,22 @@ def test_artifact_keys_are_tfxs_own():
         {name: (value, getattr(specs, name, None)) for name, value in ours.items()}
 
 
-@pytest.mark.parametrize("data, layout, example_gen", [
-    ("/images", "class_folders", keys.NODE_IMAGE_EXAMPLE_GEN),
-    ("/records/data.tfrecord", "tfrecord", keys.NODE_IMPORT_EXAMPLE_GEN),
+@pytest.mark.parametrize("data, layout, example_gen, pretrain", [
+    ("/images", "class_folders", keys.NODE_IMAGE_EXAMPLE_GEN, False),
+    ("/records/data.tfrecord", "tfrecord", keys.NODE_IMPORT_EXAMPLE_GEN, False),
+    ("/images", "class_folders", keys.NODE_IMAGE_EXAMPLE_GEN, True),
 ])
-def test_the_dag_node_ids_are_the_keys(data, layout, example_gen):
+def test_the_dag_node_ids_are_the_keys(data, layout, example_gen, pretrain):
     """Built, not run: every node of the whole DAG is named by a keys.NODE_* (the compiled
-    Kubeflow/Vertex DAG is checked the same way in test_kubeflow.py)."""
+    Kubeflow/Vertex DAG is checked the same way in test_kubeflow.py); pre-training is the
+    same DAG with the UpstreamRecipe in the HyperRule's place."""
     from bit_tfx.components.image_example_gen import sources
     from bit_tfx.pipeline import pipeline
-    config = configs.RunConfig(data=data, layout=layout, num_classes=2).validate()
+    config = configs.RunConfig(data=data, layout=layout, num_classes=2, pretrain=pretrain).validate()
     components = pipeline.create_components(config, sources.source_from_names(data, layout))
-    other_example_gen = set(keys.EXAMPLE_GEN_NODES) - {example_gen}
-    assert sorted(c.id for c in components) == sorted(NODE_IDS - other_example_gen)
+    others = set(keys.EXAMPLE_GEN_NODES) - {example_gen}
+    others |= set(keys.DECISION_NODES) - {keys.NODE_UPSTREAM_RECIPE if pretrain else keys.NODE_HYPERRULE}
+    assert sorted(c.id for c in components) == sorted(NODE_IDS - others)
 
 
 def _defaults(cls):

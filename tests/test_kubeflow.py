@@ -94,7 +94,8 @@ def test_both_files_parse_with_kfp_classes_and_hold_every_component(compiled):
                 "SpanDriftValidator", "ServingBaseline"} <= tasks
         # The compiled DAG's nodes are exactly those keys.py names (an image source: ImageExampleGen).
         assert set(summary["components"]) == \
-            {v for k, v in vars(keys).items() if k.startswith("NODE_")} - {keys.NODE_IMPORT_EXAMPLE_GEN}
+            {v for k, v in vars(keys).items() if k.startswith("NODE_")} - {
+                keys.NODE_IMPORT_EXAMPLE_GEN, keys.NODE_UPSTREAM_RECIPE}
         # Every input artifact comes from a task of this DAG and an output it declares.
         for name, task in spec.root.dag.tasks.items():
             for key, source in task.inputs.artifacts.items():
@@ -103,6 +104,28 @@ def test_both_files_parse_with_kfp_classes_and_hold_every_component(compiled):
                 outputs = spec.components[spec.root.dag.tasks[producer].component_ref.name].output_definitions
                 assert source.task_output_artifact.output_artifact_key in outputs.artifacts
         assert {c.image for c in executors(spec).values()} == {IMAGE}
+
+
+def test_pretraining_compiles_as_the_same_dag_with_the_upstream_recipe(tmp_path):
+    """`"pretrain": true` in the deployment config: the same DAG for Vertex, the UpstreamRecipe in
+    the HyperRule's place with the recorded overrides, so a large in-house set pre-trains on
+    Vertex AI Training GPUs through the compile path every run uses."""
+    from bit_tfx.kubeflow import compile as compiling
+    overrides = {"epochs": 30, "decay_epochs": [10, 20, 27]}
+    deploy = _validated(dict(VERTEX, output=str(tmp_path / "pretrain.json"), pretrain=True,
+                             model_spec="random:R50x1", upstream_schedule="bit-s",
+                             upstream_overrides=overrides, pipeline_name="bit-tfx-pretrain"))
+    summary = compiling.compile_pipeline(deploy)
+    spec, _ = compiling.load(deploy.output)
+    tasks = set(spec.root.dag.tasks)
+    assert keys.NODE_UPSTREAM_RECIPE in tasks and keys.NODE_HYPERRULE not in tasks
+    assert set(summary["components"]) == tasks
+    recipe = parameters(spec, keys.NODE_UPSTREAM_RECIPE)
+    assert recipe["schedule"] == "bit-s" and json.loads(recipe["overrides"]) == overrides
+    trainer = spec.root.dag.tasks[keys.NODE_TRAINER]
+    assert keys.HYPERPARAMETERS_KEY in trainer.inputs.artifacts
+    assert trainer.inputs.artifacts[keys.HYPERPARAMETERS_KEY].task_output_artifact.producer_task \
+        == keys.NODE_UPSTREAM_RECIPE
 
 
 def test_every_task_is_an_executor_kind_the_open_source_kfp_backend_implements(compiled):

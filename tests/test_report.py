@@ -131,6 +131,32 @@ def test_render_blessed_and_pushed_here():
     assert FAILURE not in page
 
 
+def test_render_shows_the_backbone_s_k_shot_transfer_curve_when_it_has_one():
+    data = sample(blessed=True)
+    assert 'id="transfer"' not in report.render(data)  # a backbone without a measurement
+    rows = [{"k": k, "train_examples": 10 * n, "eval_examples": 360, "steps": 500, "batch": 8,
+             "pretrained": p, "random": r, "gain": p - r}
+            for k, n, p, r in ((1, 1, 0.31, 0.12), (5, 5, 0.62, 0.2), ("full", 144, 0.91, 0.55))]
+    data["transfer"] = {"rows": rows, "pretrained": "fractal_tiny", "random": "random:tiny"}
+    page = report.render(data)
+    section = page.split('<section id="transfer">')[1].split("</section>")[0]
+    assert section.count("<svg") == 1 and "random init" in section and "+36.0 points" in section
+    assert ">full<" in section and "360 images" in section
+
+
+def test_an_upstream_recipe_is_titled_and_listed_as_such():
+    from bit_tfx.components.hyperrule import upstream
+    data = sample(blessed=True)
+    data["decision"] = upstream.decide(7200, 100, batch_size=64, batch_policy="scale_lr",
+                                       overrides={"epochs": 12, "decay_epochs": [4, 8, 11], "crop_size": 64})
+    page = report.render(data)
+    assert "BiT upstream recipe (pre-training)" in page and "Inception random resized crop" in page
+    assert "epochs 12 (the recipe&#39;s: 90)" in page or "epochs 12 (the recipe's: 90)" in page
+    markdown = card.render_markdown(data)
+    assert "pre-trained BigTransfer (BiT) backbone" in markdown and "weight decay | 0.0001" in markdown
+    assert "SMOKE MODEL" not in markdown
+
+
 def test_model_card_markdown_and_html_escape_and_state_the_facts():
     facts = sample()
     markdown = card.render_markdown(facts)

@@ -245,6 +245,20 @@ def test_model_card_lists_signatures_warmup_and_tflite_and_says_what_is_missing(
     assert card.serving_lines(None) == ["Not available: no trained model."]
 
 
+def test_report_page_lists_signatures_warmup_and_tflite_and_says_what_is_missing():
+    import test_report
+    from bit_tfx.pipeline import report
+    data = test_report.sample(blessed=True)
+    data["serving"] = _serving_fact()
+    section = report.render(data).split('<section id="serving">')[1].split("</section>")[0]
+    assert "<code>serving_embeddings</code>" in section and "float32 [None, 2048]" in section
+    assert "<code>assets.extra/tf_serving_warmup_requests</code>" in section
+    assert "model_float32.tflite</code>: 94.0 MB" in section and "MISSING" not in section
+    data["serving"] = _serving_fact(tflite_present=False, warmup=False)
+    section = report.render(data).split('<section id="serving">')[1].split("</section>")[0]
+    assert "warm-up requests: MISSING" in section and "(MISSING)" in section
+
+
 @pytest.mark.pipeline
 def test_pushed_model_card_lists_what_the_version_serves(pushed_run):
     card_text = open(os.path.join(_version(pushed_run), keys.ASSETS_EXTRA, "model_card.md"),

@@ -263,3 +263,38 @@ def test_a_vocabulary_short_of_the_counted_classes_stops_training():
     with pytest.raises(ValueError, match="vocabulary has 2 classes.*count 3 classes.*line break"):
         run.check_vocabulary([b"a", b"b"], decision)
     run.check_vocabulary([b"a", b"b", b"c"], decision)
+
+
+def test_inception_crop_takes_boxes_within_the_area_and_aspect_ranges():
+    # A horizontal ramp: a crop's mean value tells where its box lay, its spread how wide it was.
+    ramp = tf.tile(tf.linspace(0.0, 1.0, 200)[None, None, :, None], [64, 200, 1, 3])
+    crops = augment.inception_crop(ramp, 32, (0.08, 1.0), (3 / 4, 4 / 3), tf.constant([1, 2], tf.int64))
+    assert crops.shape == (64, 32, 32, 3)
+    spans = (tf.reduce_max(crops, [1, 2, 3]) - tf.reduce_min(crops, [1, 2, 3])).numpy()
+    # a box is at least sqrt(0.08 * 3/4) = 0.24 and at most 1 of the width wide
+    assert spans.min() > 0.2 and spans.max() <= 1.0 and spans.std() > 0.1, spans
+    again = augment.inception_crop(ramp, 32, (0.08, 1.0), (3 / 4, 4 / 3), tf.constant([1, 2], tf.int64))
+    assert np.array_equal(crops.numpy(), again.numpy())  # stateless: the same seed, the same crops
+    full = augment.inception_crop(ramp, 32, (1.0, 1.0), (1.0, 1.0), tf.constant([3, 4], tf.int64))
+    assert np.allclose(full.numpy(), tf.image.resize(ramp, [32, 32]).numpy(), atol=0.02)
+
+
+def test_upstream_weight_decay_shrinks_kernels_not_group_norm():
+    from bit_tfx.components.bit_model import build_classifier
+    from bit_tfx.components.hyperrule import upstream
+    from bit_tfx.components.trainer import run
+    decision = upstream.decide(100, 3, batch_size=4, batch_policy="scale_lr",
+                               overrides={"epochs": 2, "decay_epochs": [1]})
+    decision["learning_rate"], decision["warmup_steps"] = 1.0, 0
+    decision["weight_decay"] = 0.1
+    model = build_classifier("random:tiny", 3)
+    for v in model.trainable_variables:
+        v.assign(tf.ones_like(v))
+    trainer = run._Trainer(tf.distribute.get_strategy(), model, decision,
+                           run.TrainerConfig(model_spec="random:tiny"), 3)
+    # Zero images: no data gradient reaches the root kernel, so only the decay moves it.
+    trainer._replica_step(tf.zeros([4, 32, 32, 3]), tf.constant([0, 1, 2, 0]), 0)
+    kernel = next(v for v in model.trainable_variables if "root_block" in v.name)
+    gamma = next(v for v in model.trainable_variables if v.name.endswith("gamma:0"))
+    assert np.allclose(kernel.numpy(), 0.9, atol=1e-3)  # w - lr * wd * w
+    assert np.allclose(gamma.numpy(), 1.0)

@@ -16,9 +16,10 @@ takes float32 [B, H, W, 3] in [0, 1] and returns pre-logits (feature extractor) 
 (a model with a head). A `serving_default` signature {"images"} -> {"output"} is added.
 The module is serving.ReusableModule, the same base as the pushed model's.
 """
+from bit_tfx.components import keys
 from bit_tfx.components.errors import ConfigError
 
-WARM_START_DIR = "assets.extra/backbone"  # inside a pushed version; TF Serving ignores it
+WARM_START_DIR = keys.BACKBONE_DIR  # inside a pushed version; TF Serving ignores it
 
 
 class HubError(ConfigError):

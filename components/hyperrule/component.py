@@ -1,5 +1,7 @@
 """HyperRule: a custom TFX component that turns dataset statistics into the
-BiT-HyperRule decision (components/hyperrule/rule.py does the arithmetic).
+BiT-HyperRule decision (components/hyperrule/rule.py does the arithmetic). Its sibling
+UpstreamRecipe does the same for upstream pre-training (`bit-tfx pretrain`; upstream.py):
+same input, same output type, so Transform and Trainer take either.
 
 Input: the ExampleStatistics of StatisticsGen. Output: a HyperParameters artifact
 holding one JSON file, so that Trainer(hyperparameters=...) receives the decision
@@ -21,7 +23,7 @@ from tfx.types import artifact_utils, standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
 from bit_tfx.components import keys
-from bit_tfx.components.hyperrule import rule
+from bit_tfx.components.hyperrule import rule, upstream
 from bit_tfx.components import statistics
 from bit_tfx.components.statistics import load_split_statistics, read_dataset_facts
 
@@ -64,11 +66,15 @@ def read_decision(hyperparameters_uri):
 
 
 class Executor(base_executor.BaseExecutor):
+    decide = staticmethod(decide_from_statistics)
+    params = PARAMS
+    what = "HyperRule decision"
+
     def Do(self, input_dict, output_dict, exec_properties):
         self._log_startup(input_dict, output_dict, exec_properties)
         statistics = artifact_utils.get_single_instance(input_dict[keys.STATISTICS_KEY])
         dataset = load_split_statistics(statistics, keys.TRAIN_SPLIT)
-        decision = decide_from_statistics(dataset, {k: exec_properties[k] for k in PARAMS})
+        decision = self.decide(dataset, {k: exec_properties[k] for k in self.params})
         decision["statistics"]["source"] = statistics.uri
         out = artifact_utils.get_single_instance(output_dict[keys.HYPERPARAMETERS_KEY])
         path = os.path.join(out.uri, keys.HYPERPARAMETERS_FILE)
@@ -77,7 +83,7 @@ class Executor(base_executor.BaseExecutor):
         for name in ("crop_size", "total_steps"):
             out.set_int_custom_property(name, decision[name])
         out.set_float_custom_property("mixup_alpha", decision["mixup_alpha"])
-        logging.info("HyperRule decision written to %s: %s", path, json.dumps(decision))
+        logging.info("%s written to %s: %s", self.what, path, json.dumps(decision))
 
 
 class HyperRule(base_component.BaseComponent):
@@ -104,5 +110,53 @@ class HyperRule(base_component.BaseComponent):
             batch_policy=batch_policy,
             k_shot=int(k_shot or 0),
             schedule_override=json.dumps(schedule_override) if schedule_override else "",
+            hyperparameters=types.Channel(type=standard_artifacts.HyperParameters))
+        super().__init__(spec=spec)
+
+
+# --- upstream pre-training -------------------------------------------------------------------
+UPSTREAM_PARAMS = {
+    "schedule": str,             # upstream.SCHEDULES: bit-s, bit-m, bit-l
+    "batch_size": int,
+    "batch_policy": str,
+    "overrides": str,            # JSON object of upstream.OVERRIDABLE values, or ""
+}
+
+
+class UpstreamRecipeSpec(ComponentSpec):
+    PARAMETERS = {name: ExecutionParameter(type=t) for name, t in UPSTREAM_PARAMS.items()}
+    INPUTS = {keys.STATISTICS_KEY: ChannelParameter(type=standard_artifacts.ExampleStatistics)}
+    OUTPUTS = {keys.HYPERPARAMETERS_KEY: ChannelParameter(type=standard_artifacts.HyperParameters)}
+
+
+def upstream_from_statistics(dataset, params):
+    facts = read_dataset_facts(dataset)
+    decision = upstream.decide(
+        facts["num_examples"], facts["num_classes"], schedule=params["schedule"],
+        batch_size=params["batch_size"], batch_policy=params["batch_policy"],
+        overrides=json.loads(params["overrides"]) if params["overrides"] else None)
+    decision["statistics"] = facts
+    return decision
+
+
+class UpstreamExecutor(Executor):
+    decide = staticmethod(upstream_from_statistics)
+    params = UPSTREAM_PARAMS
+    what = "Upstream recipe"
+
+
+class UpstreamRecipe(base_component.BaseComponent):
+    """Reads train-split statistics and writes the BiT upstream pre-training recipe
+    (upstream.decide) as the same HyperParameters artifact the HyperRule writes."""
+
+    SPEC_CLASS = UpstreamRecipeSpec
+    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(UpstreamExecutor)
+
+    def __init__(self, statistics, schedule=upstream.DEFAULT_SCHEDULE, batch_size=upstream.BATCH,
+                 batch_policy=upstream.DEFAULT_BATCH_POLICY, overrides=None):
+        upstream.check_config(schedule, batch_size, batch_policy, overrides)  # before any work
+        spec = UpstreamRecipeSpec(
+            statistics=statistics, schedule=schedule, batch_size=int(batch_size),
+            batch_policy=batch_policy, overrides=json.dumps(overrides) if overrides else "",
             hyperparameters=types.Channel(type=standard_artifacts.HyperParameters))
         super().__init__(spec=spec)

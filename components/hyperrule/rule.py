@@ -20,7 +20,10 @@ SCHEDULE_BUCKETS = (
     (20_000, 500, (3000, 6000, 9000), 10_000),
     (500_000, 500, (6000, 12_000, 18_000), 20_000),
 )
-BATCH_POLICIES = ("accumulate", "scale_lr")
+# accumulate: micro-batches summed to 512 (exact); scale_lr: lr 0.003 x batch / 512 (linear
+# scaling); keep_lr: lr 0.003 at the batch given, no accumulation (not exact: the rule's steps
+# and learning rate with noisier gradients and fewer examples seen; see batch_plan).
+BATCH_POLICIES = ("accumulate", "scale_lr", "keep_lr")
 DEFAULT_BATCH_POLICY = "accumulate"  # exact: BiT has no batch statistics
 
 
@@ -69,13 +72,23 @@ def learning_rate(step, base_lr, warmup, boundaries, total):
 
 def batch_plan(batch_size, policy):
     """How a global batch other than 512 keeps the rule: returns
-    (learning_rate, accumulation_steps)."""
+    (learning_rate, accumulation_steps).
+
+    accumulate: 0.003 with 512 / batch micro-batches per step, exactly the rule's gradient.
+    scale_lr: 0.003 x batch / 512 and no accumulation (linear scaling).
+    keep_lr: 0.003 and no accumulation: the rule's steps and learning rate at a small batch.
+      Not exact. The official README's small-batch advice, batch 128 at lr 0.001, sits
+      between scale_lr and keep_lr. A small backbone whose pre-logits carry little
+      between-class variance learns nothing in 500 steps at the linearly scaled rate
+      (docs/benchmarks.md, "The demo")."""
     if batch_size is None or batch_size < 1:
         raise RuleError(f"batch_size must be a positive integer, got {batch_size!r}", field="batch_size")
     if policy not in BATCH_POLICIES:
         raise RuleError(f"batch_policy must be one of {BATCH_POLICIES}, got {policy!r}", field="batch_policy")
     if policy == "scale_lr" or batch_size == BASE_BATCH:
         return BASE_LR * batch_size / BASE_BATCH, 1
+    if policy == "keep_lr":
+        return BASE_LR, 1
     if batch_size > BASE_BATCH or BASE_BATCH % batch_size:
         raise RuleError(
             f"batch_size {batch_size} cannot accumulate to an effective batch of {BASE_BATCH}: "

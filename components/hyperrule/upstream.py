@@ -22,6 +22,7 @@ import math
 
 from bit_tfx.components.hyperrule.rule import MOMENTUM, RuleError
 
+RECIPE = "bit-upstream"         # decision["recipe"]: the Trainer pre-trains (crop, decay, npz)
 BASE_LR = 0.03
 BASE_LR_BATCH = 256            # the learning rate scales linearly: 0.03 x batch / 256
 BATCH = 4096                   # global batch of the paper's runs
@@ -42,6 +43,8 @@ SCHEDULES = {
 }
 WARMUP_MAX_FRACTION = WARMUP_STEPS / (SCHEDULES["bit-s"][0] * IMAGENET_1K_EXAMPLES / BATCH)
 BATCH_POLICIES = ("accumulate", "scale_lr")
+DEFAULT_BATCH_POLICY = "accumulate"
+DEFAULT_SCHEDULE = "bit-m"
 # What a user may override, and the type it must have.
 OVERRIDABLE = {"epochs": int, "decay_epochs": list, "crop_size": int, "learning_rate": float,
                "warmup_steps": int, "effective_batch_size": int}
@@ -117,8 +120,21 @@ def check_overrides(overrides):
     return dict(overrides)
 
 
-def decide(num_train_examples, num_classes, *, schedule="bit-m", batch_size=BATCH,
-           batch_policy="accumulate", overrides=None):
+def check_config(schedule, batch_size, batch_policy, overrides):
+    """Every check that needs no data (before a pipeline starts); raises RuleError."""
+    overrides = check_overrides(overrides)
+    epochs, decays = epoch_schedule(schedule)
+    epochs = overrides.get("epochs", epochs)
+    decays = overrides.get("decay_epochs", decays)
+    if list(decays) != sorted(set(decays)) or any(not 0 < e < epochs for e in decays):
+        raise RuleError(f"decay_epochs must be strictly increasing, each in (0, epochs={epochs}), "
+                        f"got {decays!r}: an 'epochs' override needs a 'decay_epochs' override "
+                        "that fits it")
+    batch_plan(batch_size, batch_policy, overrides.get("effective_batch_size", BATCH))
+
+
+def decide(num_train_examples, num_classes, *, schedule=DEFAULT_SCHEDULE, batch_size=BATCH,
+           batch_policy=DEFAULT_BATCH_POLICY, overrides=None):
     """The whole upstream decision as a JSON-ready dict, in the keys the Trainer reads for
     the downstream rule too, plus the recipe values beside every override."""
     if num_classes is None or num_classes < 2:
@@ -138,7 +154,7 @@ def decide(num_train_examples, num_classes, *, schedule="bit-m", batch_size=BATC
     if warmup >= total:
         raise RuleError(f"warmup_steps {warmup} must be below the total of {total} steps")
     return {
-        "recipe": "bit-upstream",
+        "recipe": RECIPE,
         "inputs": {"num_train_examples": num_train_examples, "num_classes": num_classes,
                    "dataset_size": num_train_examples, "schedule": schedule,
                    "batch_size": batch_size, "batch_policy": batch_policy},

@@ -12,6 +12,7 @@ import html
 import re
 
 from bit_tfx.components import keys
+from bit_tfx.components.hyperrule.upstream import RECIPE as UPSTREAM_RECIPE
 
 CARD_MARKDOWN = "model_card.md"
 CARD_HTML = "model_card.html"
@@ -70,14 +71,27 @@ def threshold_text(threshold):
     return f"{what} {'at least' if threshold['op'] == '>=' else 'at most'} {number(threshold['bound'])}"
 
 
+def is_upstream(decision):
+    """A decision of the upstream pre-training recipe (bit-tfx pretrain), not the HyperRule."""
+    return bool(decision) and decision.get("recipe") == UPSTREAM_RECIPE
+
+
+def decision_title(decision):
+    return "BiT upstream recipe (pre-training)" if is_upstream(decision) else "BiT-HyperRule decision"
+
+
 def decision_rows(decision):
-    """The HyperRule decision as (what, value) pairs: what the report and the card show."""
+    """The HyperRule decision (or the upstream recipe) as (what, value) pairs: what the report
+    and the card show."""
     schedule = (f"warmup {decision['warmup_steps']}, decay x{decision['decay_factor']} at "
                 f"{', '.join(str(b) for b in decision['decay_boundaries'])}, "
                 f"stop at {decision['total_steps']} steps")
+    upstream = is_upstream(decision)
+    crop = ("Inception random resized crop (area "
+            f"{'-'.join(number(v) for v in decision.get('crop_area_range', []))})" if upstream
+            else "random crop" if decision["random_crop"] else "no crop")
     rows = [
-        ("resolution", f"resize to {decision['resize_size']}, "
-                       f"{'random crop' if decision['random_crop'] else 'no crop'} to {decision['crop_size']}"),
+        ("resolution", f"resize to {decision['resize_size']}, {crop} to {decision['crop_size']}"),
         ("random flip", "yes" if decision["random_flip"] else "no"),
         ("MixUp alpha", number(decision["mixup_alpha"])),
         ("schedule", schedule),
@@ -86,6 +100,13 @@ def decision_rows(decision):
         ("batch", f"{decision['batch_size']} x {decision['gradient_accumulation_steps']} accumulation "
                   f"= {decision['effective_batch_size']} per step ({decision['inputs']['batch_policy']})"),
     ]
+    if upstream:
+        rows.insert(3, ("epochs", f"{decision['epochs']} (learning rate x{decision['decay_factor']} "
+                                  f"at epochs {', '.join(str(e) for e in decision['decay_epochs'])}; "
+                                  f"{decision['inputs']['schedule']})"))
+        rows.append(("weight decay", number(decision["weight_decay"])))
+        for name, change in sorted(decision.get("overrides", {}).items()):
+            rows.append(("override", f"{name} {change['value']} (the recipe's: {change['recipe']})"))
     if decision["inputs"].get("k_shot"):
         rows.append(("k-shot", f"{decision['inputs']['k_shot']} examples per class"))
     if decision.get("schedule_overridden"):
@@ -96,9 +117,13 @@ def decision_rows(decision):
     return rows
 
 
+def tensor_shape(shape):
+    """[-1, 3] -> 'None, 3' (a signature's tensor shape, unknown dimensions as None)."""
+    return ", ".join("None" if d < 0 else str(d) for d in shape)
+
+
 def _tensors(tensors):
-    return ", ".join(f"`{name}` {t['dtype']} [{', '.join('None' if d < 0 else str(d) for d in t['shape'])}]"
-                     for name, t in tensors.items())
+    return ", ".join(f"`{name}` {t['dtype']} [{tensor_shape(t['shape'])}]" for name, t in tensors.items())
 
 
 def serving_lines(serving):
@@ -134,7 +159,7 @@ def limitations(facts):
     notes = []
     model = facts.get("model") or {}
     spec = model.get("model_spec") or ""
-    if spec.startswith("random:"):
+    if spec.startswith("random:") and not is_upstream(facts.get("decision")):
         notes.append(f"SMOKE MODEL: the backbone {spec} is randomly initialised (no pre-training). "
                      "This is not transfer learning and not a model to serve.")
     classes = model.get("classes") or []
@@ -159,6 +184,9 @@ def limitations(facts):
                      f"{decision['crop_size']}x{decision['crop_size']}); EXIF orientation is not applied.")
         if decision.get("schedule_overridden"):
             notes.append("The training schedule was overridden (a smoke run), not the BiT-HyperRule's.")
+        if decision.get("overrides"):
+            notes.append("Pre-trained with recipe values overridden (listed under the recipe): "
+                         "not the paper's upstream schedule.")
     notes.append("The metrics describe the eval split of the same source only; images unlike the "
                  "training data (other cameras, lighting, framing, populations) may do worse.")
     return notes
@@ -171,10 +199,17 @@ def render_markdown(facts):
     classes = (model or {}).get("classes") or []
     out = ["# Model card", ""]
     out += ["## Model details", ""]
-    if model:
+    if model and is_upstream(decision):
+        out.append("- A pre-trained BigTransfer (BiT) backbone with its upstream classifier, "
+                   "trained from the data below with the BiT upstream recipe by `bit-tfx pretrain`. "
+                   f"Fine-tune it downstream with `--model hub:<version>` (TF Hub layout, "
+                   f"{code(keys.BACKBONE_DIR)}) or `--model npz:<version>/{keys.BACKBONE_NPZ}`.")
+    elif model:
         out.append("- An image classifier: a BigTransfer (BiT) backbone fine-tuned with the "
                    "BiT-HyperRule by the bit-tfx TFX pipeline.")
-        out.append(f"- Backbone (model spec): {code(model['model_spec'] or 'unknown')}")
+    if model:
+        what = "Pre-training started from (model spec)" if is_upstream(decision) else "Backbone (model spec)"
+        out.append(f"- {what}: {code(model['model_spec'] or 'unknown')}")
         out.append(f"- Classes ({len(classes)}): {', '.join(escape(c) for c in classes)}")
         out.append(f"- Trained model: {code(model['uri'])}")
     else:
@@ -202,7 +237,7 @@ def render_markdown(facts):
                               for c in class_names])
     else:
         out.append("Not available: no statistics.")
-    out += ["", "## BiT-HyperRule decision", ""]
+    out += ["", f"## {decision_title(decision)}", ""]
     if decision:
         out += _table(["decision", "value"], [[w, escape(v)] for w, v in decision_rows(decision)])
     else:

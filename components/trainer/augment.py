@@ -5,6 +5,10 @@ Random crop (from the resize size to the crop size) and random flip with p = 0.5
 MixUp with one lambda ~ Beta(alpha, alpha) per optimiser step, applied to images and
 one-hot labels. Evaluation and serving never augment: they use the Transform graph's
 `image`, resized straight to the crop size.
+
+Upstream pre-training (components/hyperrule/upstream.py) replaces the random crop with the
+Inception-style random resized crop: per image a random area fraction and aspect ratio, the
+box placed uniformly, bilinearly resized to the crop size.
 """
 import tensorflow as tf
 
@@ -15,17 +19,45 @@ def crop_and_flip(images, crop_size, random_crop, random_flip, seed):
     Without random crop the caller passes images already at the crop size (the
     Transform graph's `image`). `seed`: a shape-[2] int tensor (stateless ops).
     """
-    batch = tf.shape(images)[0]
     seeds = tf.random.experimental.stateless_split(seed, num=2)
     if random_crop:
+        batch = tf.shape(images)[0]
         per_image = tf.random.experimental.stateless_split(seeds[0], num=batch)
         images = tf.map_fn(
             lambda args: tf.image.stateless_random_crop(args[0], [crop_size, crop_size, 3], args[1]),
             (images, per_image), fn_output_signature=tf.TensorSpec([crop_size, crop_size, 3], images.dtype))
     if random_flip:
-        flip = tf.random.stateless_uniform([batch, 1, 1, 1], seeds[1]) < 0.5
-        images = tf.where(flip, tf.image.flip_left_right(images), images)
+        images = flip(images, seeds[1])
     return images
+
+
+def inception_crop(images, crop_size, area_range, aspect_range, seed):
+    """Random resized crop of each image to crop_size x crop_size (Szegedy et al. 2015).
+
+    Per image: area fraction a ~ U(area_range), log aspect ratio ~ U(log aspect_range),
+    box height sqrt(a / r) and width sqrt(a * r) (as fractions of the image, capped at 1),
+    its corner uniform over the positions where it fits. `seed`: a shape-[2] int tensor."""
+    batch = tf.shape(images)[0]
+    seeds = tf.random.experimental.stateless_split(seed, num=4)
+    area = tf.random.stateless_uniform([batch], seeds[0], area_range[0], area_range[1])
+    log_ratio = tf.random.stateless_uniform([batch], seeds[1], tf.math.log(float(aspect_range[0])),
+                                            tf.math.log(float(aspect_range[1])))
+    ratio = tf.exp(log_ratio)
+    height = tf.minimum(tf.sqrt(area / ratio), 1.0)
+    width = tf.minimum(tf.sqrt(area * ratio), 1.0)
+    top = tf.random.stateless_uniform([batch], seeds[2]) * (1.0 - height)
+    left = tf.random.stateless_uniform([batch], seeds[3]) * (1.0 - width)
+    boxes = tf.stack([top, left, top + height, left + width], axis=1)
+    cropped = tf.image.crop_and_resize(images, boxes, tf.range(batch), [crop_size, crop_size],
+                                       method="bilinear")
+    return tf.cast(cropped, images.dtype)
+
+
+def flip(images, seed):
+    """Each image flipped left-right with probability 0.5."""
+    batch = tf.shape(images)[0]
+    flipped = tf.random.stateless_uniform([batch, 1, 1, 1], seed) < 0.5
+    return tf.where(flipped, tf.image.flip_left_right(images), images)
 
 
 def sample_mixup_lambda(alpha, seed):

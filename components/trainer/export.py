@@ -26,6 +26,8 @@ Files beside the signatures, under assets.extra/ (TF Serving ignores all but the
   backbone/                    for warm starts, the backbone alone (images -> pre-logits) in
                                TF Hub format; the model spec `hub:<serving_dir>/<version>`
                                loads that (components/bit_model/hub.py)
+  backbone.npz                 (`bit-tfx pretrain` only) the same weights, head included, in
+                               the official BiT .npz naming: `npz:<version>/assets.extra/backbone.npz`
 
 A failed TFLite conversion fails the Trainer (no version is pushed without its promised
 files); its checkpoints stay, so running the pipeline again resumes at the last step and
@@ -42,7 +44,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from bit_tfx.components import keys
-from bit_tfx.components.bit_model import hub as bit_hub, resnet_v2, serving, tflite
+from bit_tfx.components.bit_model import resnet_v2, serving, tflite, weights
 from bit_tfx.components.trainer import warmup
 
 
@@ -87,11 +89,12 @@ class TFLiteConversionError(RuntimeError):
 
 
 def export(model, tft_output, class_names, export_dir, image_size,
-           max_pixels=keys.DEFAULT_MAX_IMAGE_PIXELS):
+           max_pixels=keys.DEFAULT_MAX_IMAGE_PIXELS, backbone_npz=False):
     """The pushed SavedModel with its warm-up requests and TFLite files. image_size: the
     HyperRule crop size, what the Transform graph resizes serving images to (the TFLite
     input). serving_default refuses images above max_pixels (the run's max_image_pixels,
-    which the Trainer gets in its custom_config)."""
+    which the Trainer gets in its custom_config). backbone_npz (pre-training): also the
+    weights as keys.BACKBONE_NPZ in the official naming, head included (`npz:` loads it)."""
     features = features_model(model)
     module = ServingModule(model, tft_output, class_names, max_pixels=max_pixels,
                            features=features).trace()
@@ -104,7 +107,9 @@ def export(model, tft_output, class_names, export_dir, image_size,
     }
     tf.saved_model.save(module, export_dir, signatures=signatures)
     backbone = serving.ReusableModule(features, name="bit_backbone").trace()
-    tf.saved_model.save(backbone, os.path.join(export_dir, bit_hub.WARM_START_DIR))
+    tf.saved_model.save(backbone, os.path.join(export_dir, keys.BACKBONE_DIR))
+    if backbone_npz:
+        weights.save_npz(model, os.path.join(export_dir, keys.BACKBONE_NPZ))
     warmup.write(export_dir)
     try:
         tflite.convert(model, int(image_size), class_names,

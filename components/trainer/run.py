@@ -2,7 +2,9 @@
 
 SGD with momentum 0.9, the HyperRule learning rate (linear warmup from 0, x0.1 after
 each boundary, stop at the total), MixUp with the rule's alpha, random crop and flip as
-the rule says, softmax cross-entropy, no weight decay. A global batch below 512 either
+the rule says, softmax cross-entropy, no weight decay. A decision of the upstream recipe
+(`bit-tfx pretrain`, hyperrule/upstream.py) trains the same way with its own schedule, the
+Inception-style random resized crop and weight decay 1e-4 on the kernels. A global batch below 512 either
 accumulates gradients to 512 (exact: BiT has no batch statistics) or uses the linearly
 scaled learning rate, as recorded in the HyperParameters artifact.
 
@@ -32,11 +34,13 @@ from tfx_bsl.public import tfxio
 
 from bit_tfx.components import keys
 from bit_tfx.components.bit_model import build_classifier
+from bit_tfx.components.hyperrule import upstream
 from bit_tfx.components.trainer import augment, checkpoints, distribution, export, kshot, preemption
 from bit_tfx.components.trainer.config import TrainerConfig
 from bit_tfx.components.trainer.schedule import HyperRuleSchedule
 
 log = logging.getLogger("bit_tfx.trainer")
+INCEPTION_CROP = "inception"  # decision["crop"] of the upstream recipe (hyperrule/upstream.py)
 
 
 def _k_shot_files(file_pattern, k):
@@ -76,11 +80,19 @@ def train_dataset(file_pattern, data_accessor, tft_output, batch_size, decision,
     tft_layer = tft_output.transform_features_layer()
     random_crop, random_flip = decision["random_crop"], decision["random_flip"]
     crop = decision["crop_size"]
+    inception = decision.get("crop") == INCEPTION_CROP  # the upstream recipe
 
     def prepare(index, features):
         transformed = tft_layer(features)
-        images = transformed[keys.IMAGE_TRAIN] if random_crop else transformed[keys.IMAGE]
         step_seed = tf.stack([tf.cast(seed, tf.int64), index])
+        if inception:
+            seeds = tf.random.experimental.stateless_split(step_seed, num=2)
+            images = augment.inception_crop(transformed[keys.IMAGE_TRAIN], crop,
+                                            decision["crop_area_range"],
+                                            decision["crop_aspect_range"], seeds[0])
+            images = augment.flip(images, seeds[1]) if random_flip else images
+            return images, transformed[keys.LABEL_ID]
+        images = transformed[keys.IMAGE_TRAIN] if random_crop else transformed[keys.IMAGE]
         images = augment.crop_and_flip(images, crop, random_crop, random_flip, step_seed)
         return images, transformed[keys.LABEL_ID]
 
@@ -107,6 +119,11 @@ class _Trainer:
         self.accumulation = int(decision["gradient_accumulation_steps"])
         self.effective_batch = int(decision["effective_batch_size"])
         self.mixup_alpha = float(decision["mixup_alpha"])
+        # L2 weight decay on the kernels (conv and dense, not GroupNorm's gamma/beta): the
+        # upstream recipe's 1e-4; the HyperRule has none (0). Added to the gradient as
+        # weight_decay * w, i.e. the gradient of weight_decay / 2 * ||w||^2, split over the
+        # replicas because apply_gradients sums their gradients.
+        self.weight_decay = float(decision.get("weight_decay") or 0.0)
         self.seed = config.seed
         optimizer = keras.optimizers.SGD(learning_rate=HyperRuleSchedule.from_decision(decision),
                                          momentum=decision["momentum"])
@@ -137,6 +154,9 @@ class _Trainer:
             grads = [a + b for a, b in zip(grads, g)]
             total_loss += loss
             correct += tf.reduce_sum(tf.cast(tf.equal(tf.argmax(logits, -1), tf.argmax(y, -1)), tf.float32))
+        if self.weight_decay:
+            share = self.weight_decay / self.strategy.num_replicas_in_sync
+            grads = [g + share * v if len(v.shape) > 1 else g for g, v in zip(grads, variables)]
         self.optimizer.apply_gradients(zip(grads, variables))
         return total_loss, correct
 
@@ -242,10 +262,15 @@ def run_fn(fn_args):
                             saved, done, total)
                 raise preemption.Preempted(done, total, saved if chief else checkpoint_dir)
     writer.flush()
-    if chief:
-        export.export(model, tft_output, class_names, fn_args.serving_model_dir,
-                      image_size=decision["crop_size"], max_pixels=config.max_image_pixels)
-    else:  # other workers write a copy nobody reads, as MultiWorkerMirroredStrategy requires
-        export.export(model, tft_output, class_names,
-                      os.path.join(fn_args.model_run_dir, f"worker-export-{os.getpid()}"),
-                      image_size=decision["crop_size"], max_pixels=config.max_image_pixels)
+    # A pre-trained backbone is also pushed as an official-naming .npz; a TF Hub backbone
+    # (continued pre-training from hub:) has no native variables to name, only the TF Hub export.
+    pretrained = decision.get("recipe") == upstream.RECIPE
+    backbone_npz = pretrained and not config.model_spec.startswith("hub:")
+    if pretrained and not backbone_npz:
+        log.warning("Pre-training from a TF Hub module: the backbone is pushed in TF Hub layout "
+                    "only (%s), not as an .npz", keys.BACKBONE_DIR)
+    export_dir = fn_args.serving_model_dir if chief else \
+        os.path.join(fn_args.model_run_dir, f"worker-export-{os.getpid()}")
+    # (other workers write a copy nobody reads, as MultiWorkerMirroredStrategy requires)
+    export.export(model, tft_output, class_names, export_dir, image_size=decision["crop_size"],
+                  max_pixels=config.max_image_pixels, backbone_npz=backbone_npz)

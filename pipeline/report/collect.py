@@ -20,6 +20,7 @@ import sqlite3
 from bit_tfx.components import keys
 from bit_tfx.components.errors import ConfigError
 from bit_tfx.components.model_card import card, facts
+from bit_tfx.pipeline import backbones
 from bit_tfx.pipeline.report import scan
 
 CURVES = ("loss", "accuracy", "learning_rate")  # the Trainer's tf.summary scalars
@@ -236,7 +237,8 @@ def collect(metadata_path, pipeline_name, max_examples, run_dir=None, pipeline_r
     gen = next((n for n in (keys.NODE_IMAGE_EXAMPLE_GEN, keys.NODE_IMPORT_EXAMPLE_GEN)
                 if n in run.executions), keys.NODE_IMAGE_EXAMPLE_GEN)
     wanted = {"examples": (gen, "examples"), "statistics": (keys.NODE_STATISTICS, "statistics"),
-              "hyperparameters": (keys.NODE_HYPERRULE, "hyperparameters"),
+              "hyperparameters": (next((n for n in keys.DECISION_NODES if n in run.executions),
+                                        keys.NODE_HYPERRULE), keys.HYPERPARAMETERS_KEY),
               "model": (keys.NODE_TRAINER, "model"), "model_run": (keys.NODE_TRAINER, "model_run"),
               "evaluation": (keys.NODE_EVALUATOR, "evaluation"),
               "blessing": (keys.NODE_EVALUATOR, "blessing"), "card_model": (keys.NODE_MODEL_CARD, "model")}
@@ -253,6 +255,7 @@ def collect(metadata_path, pipeline_name, max_examples, run_dir=None, pipeline_r
         "run_dir": run_dir,
         "generated": _time(),
         "training": _training_curves(model_run.uri) if model_run is not None else None,
+        "transfer": backbones.transfer_of(trainer_config["model_spec"]) if trainer_config else None,
         "confused": scan.most_confused(examples.uri, model.uri, data["model"]["classes"], max_examples)
         if model is not None and examples is not None and max_examples > 0 else None,
         "model_card": os.path.join(path_utils.serving_model_dir(card_model.uri), card.CARD_DIR,

@@ -52,6 +52,44 @@ def _line_chart(title, points, colour):
     return markupsafe.Markup("\n".join(parts) + "</svg>")
 
 
+TRANSFER_COLOURS = {"pretrained": "#1b6ac9", "random": "#b0562f"}
+
+
+def transfer_chart(result):
+    """The k-shot transfer curve (pipeline/transfer.py's result) as SVG: eval accuracy against
+    k examples per class (evenly spaced, 'full' last), pre-trained backbone and random init."""
+    rows = result["rows"]
+    width, height, left, right, top, bottom = 420, 240, 48, 120, 26, 36
+    def sx(i):
+        return left + i / max(len(rows) - 1, 1) * (width - left - right)
+
+    def sy(v):
+        return top + (1.0 - v) * (height - top - bottom)
+    parts = [f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+             f'width="{width}" height="{height}" role="img" aria-label="k-shot transfer">',
+             _svg_text(left, 16, "eval accuracy after fine-tuning, by examples per class",
+                       extra=' class="title"'),
+             f'<line x1="{left}" y1="{height - bottom}" x2="{width - right}" y2="{height - bottom}" '
+             'stroke="#888"/>',
+             f'<line x1="{left}" y1="{top}" x2="{left}" y2="{height - bottom}" stroke="#888"/>']
+    for v in (0.0, 0.5, 1.0):
+        parts.append(_svg_text(left - 4, sy(v) + 4, card.number(v), "end"))
+    for i, r in enumerate(rows):
+        parts.append(_svg_text(sx(i), height - bottom + 16, str(r["k"]), "middle"))
+    parts.append(_svg_text((left + width - right) / 2, height - 4, "k (training images per class)",
+                           "middle", ' class="muted"'))
+    for n, (arm, label) in enumerate((("pretrained", "pre-trained"), ("random", "random init"))):
+        colour = TRANSFER_COLOURS[arm]
+        path = " ".join(f"{sx(i):.1f},{sy(r[arm]):.1f}" for i, r in enumerate(rows))
+        parts.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
+        parts += [f'<circle cx="{sx(i):.1f}" cy="{sy(r[arm]):.1f}" r="3" fill="{colour}"/>'
+                  for i, r in enumerate(rows)]
+        parts.append(f'<rect x="{width - right + 10}" y="{top + 18 * n}" width="10" height="10" '
+                     f'fill="{colour}"/>')
+        parts.append(_svg_text(width - right + 24, top + 18 * n + 9, label))
+    return markupsafe.Markup("\n".join(parts) + "</svg>")
+
+
 def _heatmap(labels, matrix):
     """The confusion matrix as an SVG heatmap: rows true class, columns predicted; colour is
     the share of the true class's images, the number the count."""
@@ -97,7 +135,8 @@ def render(data):
     return _ENVIRONMENT.get_template(TEMPLATE).render(
         d=data, fmt=card.number, line_chart=_line_chart, heatmap=_heatmap,
         threshold_text=card.threshold_text,
-        decision_rows=card.decision_rows, pushed_here=pushed_here, per_class_note=card.PER_CLASS_NOTE,
+        decision_rows=card.decision_rows, decision_title=card.decision_title, pushed_here=pushed_here,
+        per_class_note=card.PER_CLASS_NOTE, transfer_chart=transfer_chart, tensor_shape=card.tensor_shape,
         limitations=card.limitations(data),
         verdict_word="not evaluated" if verdict is None else "BLESSED" if verdict["blessed"] else "NOT BLESSED",
         verdict_class="unknown" if verdict is None else "blessed" if verdict["blessed"] else "refused",

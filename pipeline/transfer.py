@@ -1,0 +1,160 @@
+"""What a pre-trained backbone is worth downstream: k-shot fine-tuning against random init.
+
+For each k (examples per class) and each backbone, a classifier is fine-tuned with the
+BiT-HyperRule's decision for that data (rule.decide with k_shot: its resolution, random
+crop and flip, MixUp, schedule and learning rate at the batch and batch policy given) by the
+Trainer's own optimiser step (components/trainer/run.py `_Trainer`: SGD momentum, gradient
+accumulation, MixUp) and evaluated on one fixed eval set. The pre-trained backbone and the
+same architecture from random init get the same budget: the same decision, steps, batches
+and seed. The k examples per class are chosen as the Trainer chooses them (kshot.select).
+
+What differs from a pipeline run: the images are decoded and resized in memory by the same
+function as the Transform graph (bit_model/serving.decode_and_resize) instead of going through
+ExampleGen and Transform, so ten runs fit in one benchmark. bench/transfer.py prints the table;
+tests/test_transfer.py checks that transfer does not silently break.
+"""
+import dataclasses
+import hashlib
+import os
+import time
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+from bit_tfx.components.hyperrule import rule
+from bit_tfx.components.trainer import kshot
+
+FULL = "full"
+EVAL_EVERY = 5   # every 5th file (by the sha256 of its name) is held out for evaluation
+
+
+@dataclasses.dataclass
+class Split:
+    """Encoded images (bytes) with their labels, one split."""
+    files: List[str]
+    labels: List[int]
+    data: List[bytes]
+
+
+def image_folder_splits(root, eval_every=EVAL_EVERY):
+    """(class names, train Split, eval Split) of a class-folder tree root/<label>/<file>: a
+    file is held out when the sha256 of its relative path is 0 modulo eval_every, so the
+    eval set is the same on every run and machine."""
+    names = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))
+    train, held = Split([], [], []), Split([], [], [])
+    for label, name in enumerate(names):
+        for file in sorted(os.listdir(os.path.join(root, name))):
+            rel = f"{name}/{file}"
+            split = held if int(hashlib.sha256(rel.encode()).hexdigest(), 16) % eval_every == 0 else train
+            split.files.append(rel)
+            split.labels.append(label)
+            with open(os.path.join(root, rel), "rb") as f:
+                split.data.append(f.read())
+    return names, train, held
+
+
+def k_shot_subset(split, k):
+    """The k examples per class the Trainer would choose (kshot.select on the file names)."""
+    if k == FULL:
+        return split
+    chosen = kshot.select(zip(split.files, (str(l) for l in split.labels)), k)
+    keep = [i for i, f in enumerate(split.files) if f in chosen]
+    return Split([split.files[i] for i in keep], [split.labels[i] for i in keep],
+                 [split.data[i] for i in keep])
+
+
+def decision_for(train, num_classes, image_area, k, batch_size, batch_policy,
+                 schedule_override=None):
+    """The HyperRule's decision for this data (k-shot counts as k x classes)."""
+    return rule.decide(len(train.files), num_classes, image_area, batch_size=batch_size,
+                       batch_policy=batch_policy, k_shot=None if k == FULL else k,
+                       schedule_override=schedule_override)
+
+
+def _images(data, size):
+    import tensorflow as tf
+
+    from bit_tfx.components.bit_model.serving import decode_and_resize
+    return decode_and_resize(tf.constant(data), size)
+
+
+def fine_tune(spec, train, held, num_classes, decision, seed=0, log=None):
+    """Fine-tunes `spec` by `decision` on `train`; returns eval accuracy on `held`."""
+    import tensorflow as tf
+
+    from bit_tfx.components.bit_model import build_classifier
+    from bit_tfx.components.trainer import augment
+    from bit_tfx.components.trainer.config import TrainerConfig
+    from bit_tfx.components.trainer.run import _Trainer
+
+    tf.keras.utils.set_random_seed(seed)
+    strategy = tf.distribute.get_strategy()
+    model = build_classifier(spec, num_classes)
+    trainer = _Trainer(strategy, model, decision, TrainerConfig(model_spec=spec, seed=seed), num_classes)
+    source = _images(train.data, decision["resize_size" if decision["random_crop"] else "crop_size"])
+    labels = tf.constant(train.labels, tf.int32)
+    batch, n = int(decision["effective_batch_size"]), len(train.files)
+    order = np.random.default_rng(seed)
+    stream = np.concatenate([order.permutation(n) for _ in range(-(-decision["total_steps"] * batch // n) + 1)])
+    for step in range(int(decision["total_steps"])):
+        index = tf.constant(stream[step * batch:(step + 1) * batch])
+        images = augment.crop_and_flip(tf.gather(source, index), decision["crop_size"],
+                                       decision["random_crop"], decision["random_flip"],
+                                       tf.constant([seed, step], tf.int64))
+        loss, _ = trainer.step(images, tf.gather(labels, index))
+        if log and (step + 1) % 100 == 0:
+            log(f"  {spec} step {step + 1}/{decision['total_steps']} loss {float(loss):.3f}")
+    return accuracy(model, _images(held.data, decision["crop_size"]), held.labels)
+
+
+def accuracy(model, images, labels, batch=64):
+    correct = 0
+    for start in range(0, len(labels), batch):
+        logits = model(images[start:start + batch], training=False).numpy()
+        correct += int((logits.argmax(-1) == np.asarray(labels[start:start + batch])).sum())
+    return correct / len(labels)
+
+
+def measure(root, pretrained_spec, random_spec, ks: Sequence = (1, 2, 5, 10, FULL), batch_size=8,
+            batch_policy="keep_lr", schedule_override: Optional[dict] = None, seed=0, log=None):
+    """The k-shot table: one row per k with both accuracies, the HyperRule's steps and batch,
+    and seconds per run. Both arms of a row use the same decision, data and seed."""
+    names, train, held = image_folder_splits(root)
+    image_area = float(np.median([_area(d) for d in train.data]))
+    rows = []
+    for k in ks:
+        subset = k_shot_subset(train, k)
+        decision = decision_for(subset if k == FULL else train, len(names), image_area, k,
+                                batch_size, batch_policy, schedule_override)
+        row: Dict = {"k": k, "train_examples": len(subset.files), "eval_examples": len(held.files),
+                     "steps": decision["total_steps"], "batch": decision["effective_batch_size"],
+                     "crop": decision["crop_size"], "learning_rate": decision["learning_rate"]}
+        for arm, spec in (("pretrained", pretrained_spec), ("random", random_spec)):
+            started = time.perf_counter()
+            row[arm] = fine_tune(spec, subset, held, len(names), decision, seed=seed, log=log)
+            row[f"{arm}_seconds"] = round(time.perf_counter() - started, 1)
+        row["gain"] = row["pretrained"] - row["random"]
+        rows.append(row)
+        if log:
+            log(f"k={k}: pre-trained {row['pretrained']:.3f}, random init {row['random']:.3f}")
+    return {"classes": names, "pretrained": pretrained_spec, "random": random_spec,
+            "batch_policy": batch_policy, "seed": seed, "rows": rows,
+            "schedule_overridden": schedule_override is not None}
+
+
+def _area(data):
+    import io
+
+    from PIL import Image
+    with Image.open(io.BytesIO(data)) as image:
+        return image.width * image.height
+
+
+def markdown(result):
+    """The table bench/transfer.py prints and docs/benchmarks.md carries."""
+    lines = ["| k per class | train images | steps x batch | pre-trained | random init | gain (points) |",
+             "|---|---|---|---|---|---|"]
+    for r in result["rows"]:
+        lines.append(f"| {r['k']} | {r['train_examples']} | {r['steps']} x {r['batch']} | "
+                     f"{r['pretrained']:.3f} | {r['random']:.3f} | {100 * r['gain']:+.1f} |")
+    return "\n".join(lines)

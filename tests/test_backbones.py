@@ -1,0 +1,55 @@
+"""The shipped backbone: what pipeline/backbones records about it holds."""
+import dataclasses
+import json
+import os
+
+import pytest
+
+from bit_tfx.pipeline import backbones, configs
+
+B = backbones.FRACTAL_TINY
+
+
+def test_the_shipped_weights_match_their_checksum_and_size_limit():
+    assert backbones.check(B) == backbones.sha256(B.weights)
+    assert os.path.getsize(B.weights) <= 10 * 1024 * 1024
+
+
+def test_provenance_names_the_command_the_corpus_and_the_recipe_that_made_it():
+    with open(os.path.join(B.folder, backbones.PROVENANCE_FILE)) as f:
+        provenance = json.load(f)
+    assert provenance["regenerate"] == "make backbone"
+    assert provenance["command"][:2] == ["bit-tfx", "pretrain"]
+    assert provenance["corpus"]["num_classes"] == B.corpus_classes
+    recipe = provenance["recipe"]
+    assert recipe["recipe"] == "bit-upstream"
+    assert {k: v["value"] for k, v in recipe["overrides"].items()} == B.overrides
+    assert provenance["metrics"]["sparse_categorical_accuracy"] >= B.min_accuracy
+    with open(os.path.join(B.folder, backbones.CARD_FILE)) as f:
+        assert "BiT upstream recipe (pre-training)" in f.read()
+
+
+def test_the_weights_are_a_tiny_bit_in_the_official_naming():
+    import numpy as np
+    with np.load(B.weights) as npz:
+        names = set(npz.files)
+        head = npz["resnet/head/conv2d/kernel"].shape
+    assert "resnet/root_block/standardized_conv2d/kernel" in names
+    assert "resnet/block4/unit01/c/standardized_conv2d/kernel" in names
+    assert head[-1] == B.corpus_classes  # the upstream head, as the BiT-M files keep theirs
+
+
+def test_a_changed_file_fails_the_check(tmp_path):
+    folder = tmp_path / B.name
+    folder.mkdir()
+    (folder / backbones.WEIGHTS_FILE).write_bytes(b"not the weights")
+    (folder / backbones.CHECKSUM_FILE).write_text(f"{'0' * 64}  {backbones.WEIGHTS_FILE}\n")
+    with pytest.raises(ValueError, match="make backbone"):
+        backbones.check(dataclasses.replace(B, root=str(tmp_path)))
+
+
+def test_the_demo_fine_tunes_the_shipped_backbone_with_the_rule_s_own_schedule():
+    demo = configs.DEMO_DEFAULTS
+    assert demo["model_spec"] == B.model_spec and "schedule_override" not in demo
+    assert demo["min_accuracy"] > 0.1  # above chance on the 10 digits
+
