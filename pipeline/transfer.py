@@ -8,6 +8,10 @@ accumulation, MixUp) and evaluated on one fixed eval set. The pre-trained backbo
 same architecture from random init get the same budget: the same decision, steps, batches
 and seed. The k examples per class are chosen as the Trainer chooses them (kshot.select).
 
+`linear_probe` is the cheap check: the backbone's pre-logits (loaded through the same model
+spec path as a run) standardised and fitted by logistic regression; it shows in seconds whether
+the weights that arrived carry the features.
+
 What differs from a pipeline run: the images are decoded and resized in memory by the same
 function as the Transform graph (bit_model/serving.decode_and_resize) instead of going through
 ExampleGen and Transform, so ten runs fit in one benchmark. bench/transfer.py prints the table;
@@ -107,6 +111,27 @@ def fine_tune(spec, train, held, num_classes, decision, seed=0, log=None):
     return accuracy(model, _images(held.data, decision["crop_size"]), held.labels)
 
 
+def pre_logits(spec, split, size, batch=128):
+    """The pre-logits vectors (the head's input) of `spec`'s backbone for a split's images."""
+    import tf_keras as keras
+
+    from bit_tfx.components.bit_model import build_classifier, resnet_v2
+    model = build_classifier(spec, 2)
+    features = keras.Model(model.inputs, model.get_layer(resnet_v2.HEAD_NAME).input)
+    images = _images(split.data, size)
+    return np.concatenate([features(images[i:i + batch], training=False).numpy()
+                           for i in range(0, len(split.data), batch)])
+
+
+def linear_probe(spec, train, held, size):
+    """Eval accuracy of logistic regression on the standardised pre-logits of `spec`."""
+    from sklearn.linear_model import LogisticRegression
+    a, b = pre_logits(spec, train, size), pre_logits(spec, held, size)
+    mean, std = a.mean(0), a.std(0) + 1e-6
+    classifier = LogisticRegression(max_iter=2000).fit((a - mean) / std, train.labels)
+    return float(classifier.score((b - mean) / std, held.labels))
+
+
 def accuracy(model, images, labels, batch=64):
     correct = 0
     for start in range(0, len(labels), batch):
@@ -115,10 +140,42 @@ def accuracy(model, images, labels, batch=64):
     return correct / len(labels)
 
 
+PROBE, FINETUNE = "linear_probe", "fine_tune"
+
+
+def measure_probe(root, pretrained_spec, random_spec, ks: Sequence = (1, 2, 5, 10, FULL),
+                  log=None):
+    """The k-shot table by linear probe: each backbone's pre-logits at the HyperRule's crop size
+    for these images, computed once, then logistic regression on the k examples per class."""
+    names, train, held = image_folder_splits(root)
+    image_area = float(np.median([_area(d) for d in train.data]))
+    crop = rule.resolution(image_area)[1]
+    from sklearn.linear_model import LogisticRegression
+    features = {arm: (pre_logits(spec, train, crop), pre_logits(spec, held, crop))
+                for arm, spec in (("pretrained", pretrained_spec), ("random", random_spec))}
+    rows = []
+    for k in ks:
+        chosen = set(k_shot_subset(train, k).files)
+        index = [i for i, f in enumerate(train.files) if f in chosen]
+        row: Dict = {"k": k, "train_examples": len(index), "eval_examples": len(held.files),
+                     "crop": crop, "method": PROBE}
+        for arm, (a, b) in features.items():
+            mean, std = a[index].mean(0), a[index].std(0) + 1e-6
+            fitted = LogisticRegression(max_iter=2000).fit((a[index] - mean) / std,
+                                                           [train.labels[i] for i in index])
+            row[arm] = float(fitted.score((b - mean) / std, held.labels))
+        row["gain"] = row["pretrained"] - row["random"]
+        rows.append(row)
+        if log:
+            log(f"probe k={k}: pre-trained {row['pretrained']:.3f}, random init {row['random']:.3f}")
+    return {"classes": names, "pretrained": pretrained_spec, "random": random_spec,
+            "method": PROBE, "rows": rows}
+
+
 def measure(root, pretrained_spec, random_spec, ks: Sequence = (1, 2, 5, 10, FULL), batch_size=8,
             batch_policy="keep_lr", schedule_override: Optional[dict] = None, seed=0, log=None):
-    """The k-shot table: one row per k with both accuracies, the HyperRule's steps and batch,
-    and seconds per run. Both arms of a row use the same decision, data and seed."""
+    """The k-shot table by fine-tuning: one row per k with both accuracies, the HyperRule's
+    steps and batch, and seconds per run. Both arms of a row use the same decision, data and seed."""
     names, train, held = image_folder_splits(root)
     image_area = float(np.median([_area(d) for d in train.data]))
     rows = []
@@ -127,6 +184,7 @@ def measure(root, pretrained_spec, random_spec, ks: Sequence = (1, 2, 5, 10, FUL
         decision = decision_for(subset if k == FULL else train, len(names), image_area, k,
                                 batch_size, batch_policy, schedule_override)
         row: Dict = {"k": k, "train_examples": len(subset.files), "eval_examples": len(held.files),
+                     "method": FINETUNE,
                      "steps": decision["total_steps"], "batch": decision["effective_batch_size"],
                      "crop": decision["crop_size"], "learning_rate": decision["learning_rate"]}
         for arm, spec in (("pretrained", pretrained_spec), ("random", random_spec)):
@@ -138,7 +196,7 @@ def measure(root, pretrained_spec, random_spec, ks: Sequence = (1, 2, 5, 10, FUL
         if log:
             log(f"k={k}: pre-trained {row['pretrained']:.3f}, random init {row['random']:.3f}")
     return {"classes": names, "pretrained": pretrained_spec, "random": random_spec,
-            "batch_policy": batch_policy, "seed": seed, "rows": rows,
+            "method": FINETUNE, "batch_policy": batch_policy, "seed": seed, "rows": rows,
             "schedule_overridden": schedule_override is not None}
 
 
@@ -152,9 +210,11 @@ def _area(data):
 
 def markdown(result):
     """The table bench/transfer.py prints and docs/benchmarks.md carries."""
-    lines = ["| k per class | train images | steps x batch | pre-trained | random init | gain (points) |",
+    lines = ["| k per class | train images | how | pre-trained | random init | gain (points) |",
              "|---|---|---|---|---|---|"]
     for r in result["rows"]:
-        lines.append(f"| {r['k']} | {r['train_examples']} | {r['steps']} x {r['batch']} | "
+        how = (f"fine-tune {r['steps']} x {r['batch']}" if r.get("method") == FINETUNE
+               else f"linear probe at {r['crop']} px")
+        lines.append(f"| {r['k']} | {r['train_examples']} | {how} | "
                      f"{r['pretrained']:.3f} | {r['random']:.3f} | {100 * r['gain']:+.1f} |")
     return "\n".join(lines)

@@ -134,14 +134,14 @@ def test_render_blessed_and_pushed_here():
 def test_render_shows_the_backbone_s_k_shot_transfer_curve_when_it_has_one():
     data = sample(blessed=True)
     assert 'id="transfer"' not in report.render(data)  # a backbone without a measurement
-    rows = [{"k": k, "train_examples": 10 * n, "eval_examples": 360, "steps": 500, "batch": 8,
-             "pretrained": p, "random": r, "gain": p - r}
+    rows = [{"k": k, "train_examples": 10 * n, "eval_examples": 360, "crop": 128,
+             "method": "linear_probe", "pretrained": p, "random": r, "gain": p - r}
             for k, n, p, r in ((1, 1, 0.31, 0.12), (5, 5, 0.62, 0.2), ("full", 144, 0.91, 0.55))]
     data["transfer"] = {"rows": rows, "pretrained": "fractal_tiny", "random": "random:tiny"}
     page = report.render(data)
     section = page.split('<section id="transfer">')[1].split("</section>")[0]
     assert section.count("<svg") == 1 and "random init" in section and "+36.0 points" in section
-    assert ">full<" in section and "360 images" in section
+    assert ">full<" in section and "360 images" in section and "linear probe at 128 px" in section
 
 
 def test_an_upstream_recipe_is_titled_and_listed_as_such():
