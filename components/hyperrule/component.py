@@ -39,10 +39,15 @@ PARAMS = {
 }
 
 
-class HyperRuleSpec(ComponentSpec):
-    PARAMETERS = {name: ExecutionParameter(type=t) for name, t in PARAMS.items()}
-    INPUTS = {keys.STATISTICS_KEY: ChannelParameter(type=standard_artifacts.ExampleStatistics)}
-    OUTPUTS = {keys.HYPERPARAMETERS_KEY: ChannelParameter(type=standard_artifacts.HyperParameters)}
+def _decision_spec(name, params):
+    """A ComponentSpec: train statistics in, one HyperParameters artifact out (both components)."""
+    return type(name, (ComponentSpec,), {
+        "PARAMETERS": {p: ExecutionParameter(type=t) for p, t in params.items()},
+        "INPUTS": {keys.STATISTICS_KEY: ChannelParameter(type=standard_artifacts.ExampleStatistics)},
+        "OUTPUTS": {keys.HYPERPARAMETERS_KEY: ChannelParameter(type=standard_artifacts.HyperParameters)}})
+
+
+HyperRuleSpec = _decision_spec("HyperRuleSpec", PARAMS)
 
 
 def decide_from_statistics(dataset, params):
@@ -123,10 +128,7 @@ UPSTREAM_PARAMS = {
 }
 
 
-class UpstreamRecipeSpec(ComponentSpec):
-    PARAMETERS = {name: ExecutionParameter(type=t) for name, t in UPSTREAM_PARAMS.items()}
-    INPUTS = {keys.STATISTICS_KEY: ChannelParameter(type=standard_artifacts.ExampleStatistics)}
-    OUTPUTS = {keys.HYPERPARAMETERS_KEY: ChannelParameter(type=standard_artifacts.HyperParameters)}
+UpstreamRecipeSpec = _decision_spec("UpstreamRecipeSpec", UPSTREAM_PARAMS)
 
 
 def upstream_from_statistics(dataset, params):
