@@ -1,6 +1,5 @@
 """`bit-tfx pretrain` end to end: the same DAG with the upstream recipe pushes a backbone in TF
 Hub layout and as an official-naming .npz, and downstream runs fine-tune from either."""
-import json
 import os
 
 import numpy as np
@@ -54,7 +53,7 @@ def test_pretrain_pushes_a_backbone_that_hub_and_npz_runs_fine_tune_from(tmp_pat
     # Downstream: both forms fine-tune (a new zero head on the pre-trained backbone).
     runs.colour_images(str(tmp_path / "colours"), 12, seed=3)
     for name, spec in (("npz", f"npz:{npz}"), ("hub", f"hub:{version}")):
-        down = runs.run(tmp_path / "colours", tmp_path / name, through="pusher",
+        down = runs.run(tmp_path / "colours", tmp_path / name,
                         **dict(runs.SMOKE, model_spec=spec, min_accuracy=0.0))
         done = results.summarize(down)
         assert done["blessed"] and done["pushed_to"], (name, done)
@@ -68,4 +67,3 @@ def test_pretrain_pushes_a_backbone_that_hub_and_npz_runs_fine_tune_from(tmp_pat
                     min_accuracy=0.0, num_classes=4, pipeline_name="bit-tfx-pretrain")
     again = results.summarize(more)
     assert again["blessed"] and os.path.exists(os.path.join(again["pushed_to"], keys.BACKBONE_NPZ))
-    json.dumps(again)
