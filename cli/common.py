@@ -81,6 +81,9 @@ def add_data_args(p, data_required=True):
                         f"with the rule's learning rate unscaled (keep_lr: not exact; the demo's); "
                         f"pre-training: accumulate or scale_lr; default {DEFAULTS.batch_policy}")
     g.add_argument("--k-shot", type=int, default=None, help="k examples per class (dataset size k*classes)")
+    g.add_argument("--class-weighted", action="store_true",
+                   help="weigh each example's loss by N / (classes x its class's count), for "
+                        "imbalanced data (not the HyperRule's; recorded in the decision)")
     g.add_argument("--schedule-override", type=json_object, default=None, metavar="JSON",
                    help='smoke runs only: {"warmup": 2, "boundaries": [4, 6, 8], "total": 10}; '
                         "recorded in the artifact as an override")
@@ -184,5 +187,6 @@ def run_config(args):
         max_image_pixels=args.max_image_pixels, preserve_count=args.preserve_count,
         preserve_orientation=args.preserve_orientation, batch_size=args.batch_size,
         batch_policy=args.batch_policy, k_shot=args.k_shot, schedule_override=args.schedule_override,
+        class_weighted=args.class_weighted,
         beam_args=args.beam_arg or list(configs.DEFAULT_BEAM_ARGS),
         pipeline_root_override=args.pipeline_root).validate().check_local_folders()

@@ -50,6 +50,7 @@ class RunConfig:
     batch_policy: str = rule.DEFAULT_BATCH_POLICY
     k_shot: Optional[int] = None
     schedule_override: Optional[dict] = None
+    class_weighted: bool = False               # inverse-frequency loss weights (not the HyperRule's)
     beam_args: List[str] = dataclasses.field(default_factory=lambda: list(DEFAULT_BEAM_ARGS))
     pipeline_root_override: Optional[str] = None  # e.g. gs://... for Dataflow workers
     # --- training, evaluation, pushing (bit-tfx run); the Trainer's defaults are its own ---
@@ -102,8 +103,8 @@ class RunConfig:
         if self.pretrain:
             upstream.check_config(self.upstream_schedule, self.batch_size, self.batch_policy,
                                   self.upstream_overrides)
-            for field in ("schedule_override", "k_shot"):
-                if getattr(self, field) is not None:
+            for field in ("schedule_override", "k_shot", "class_weighted"):
+                if getattr(self, field) not in (None, False):
                     raise ConfigError(f"{field} is a fine-tuning (HyperRule) setting; pre-training "
                                       "follows the upstream recipe: give upstream_overrides instead",
                                       field=field)

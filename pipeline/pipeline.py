@@ -95,7 +95,8 @@ def decision_step(config, statistics):
         statistics=statistics,
         preserve_count=config.preserve_count, preserve_orientation=config.preserve_orientation,
         batch_size=config.batch_size, batch_policy=config.batch_policy,
-        k_shot=config.k_shot, schedule_override=config.schedule_override)
+        k_shot=config.k_shot, schedule_override=config.schedule_override,
+        class_weighted=config.class_weighted)
 
 
 def create_components(config, source, through=THROUGH_PUSHER, platform=None):

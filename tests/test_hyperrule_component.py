@@ -110,3 +110,38 @@ def test_upstream_overrides_are_recorded_and_an_epochs_override_must_fit_its_dec
         component.UpstreamRecipe(statistics=None, overrides={"epochs": 12})
     with pytest.raises(ConfigError, match="schedule"):
         component.UpstreamRecipe(statistics=None, schedule="bit-x")
+
+
+def test_class_weighted_reads_the_label_histogram():
+    d = stats(1000, 3, (32, 32), (32, 32))
+    hist = next(f for f in d.features if f.path.step[0] == keys.LABEL_TEXT).string_stats.rank_histogram
+    for label, n in (("cat", 700), ("dog", 200), ("owl", 100)):
+        hist.buckets.add(label=label, sample_count=n)
+    off = component.decide_from_statistics(d, PARAMS)
+    on = component.decide_from_statistics(d, dict(PARAMS, class_weighted=1))
+    assert off["class_weights"] is None
+    assert on["class_weights"] == pytest.approx({"cat": 1000 / 2100, "dog": 1000 / 600, "owl": 1000 / 300})
+
+
+@pytest.mark.pipeline
+def test_class_weighted_run_records_weights_from_the_real_statistics(tmp_path):
+    """`--class-weighted` through the real ingestion and StatisticsGen: the decision's weights
+    are N / (C x n) of the train split the statistics counted."""
+    import images
+    import runs
+    for seed, (label, n) in enumerate((("common", 24), ("rare", 6))):
+        for i in range(n):
+            images.write(str(tmp_path / "data" / label / f"{i:03d}.png"),
+                         images.rgb_png(24, 24, seed=1000 * seed + i))
+    config = runs.run(tmp_path / "data", tmp_path / "out", class_weighted=True)
+    _, artifact = runs.latest(config, keys.NODE_HYPERRULE, keys.HYPERPARAMETERS_KEY)
+    decision = component.read_decision(artifact.uri)
+    _, examples = runs.latest(config, keys.NODE_IMAGE_EXAMPLE_GEN, keys.EXAMPLES_KEY)
+    counts = {}
+    for example in runs.examples(examples.uri, keys.TRAIN_SPLIT):  # counted from the examples
+        label = example[keys.LABEL_TEXT].decode()
+        counts[label] = counts.get(label, 0) + 1
+    total = sum(counts.values())
+    assert decision["class_weighting"] == "inverse_frequency"
+    assert decision["class_weights"] == pytest.approx({c: total / (2 * n) for c, n in counts.items()})
+    assert decision["class_weights"]["rare"] > 2 * decision["class_weights"]["common"]

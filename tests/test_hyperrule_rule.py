@@ -132,3 +132,18 @@ def test_rule_module_imports_no_tensorflow():
             "bad = [m for m in ('tensorflow', 'tfx', 'apache_beam') if m in sys.modules]; "
             "sys.exit(1 if bad else 0)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_class_weights_are_inverse_frequency_and_off_by_default():
+    d = rule.decide(1000, 3, 32 * 32)
+    assert d["class_weighting"] is None and d["class_weights"] is None  # the HyperRule's own
+    d = rule.decide(1000, 3, 32 * 32, class_counts={"a": 800, "b": 150, "c": 50})
+    assert d["class_weighting"] == "inverse_frequency"
+    w = d["class_weights"]
+    assert w == pytest.approx({"a": 1000 / 2400, "b": 1000 / 450, "c": 1000 / 150})
+    # the mean weight over the training examples is 1: the loss keeps its scale
+    assert (800 * w["a"] + 150 * w["b"] + 50 * w["c"]) / 1000 == pytest.approx(1.0)
+    k = rule.decide(1000, 3, 32 * 32, k_shot=5, class_counts={"a": 800, "b": 150, "c": 50})
+    assert set(k["class_weights"].values()) == {1.0}  # k of every class: balanced already
+    with pytest.raises(rule.RuleError, match="2 of 3 classes"):
+        rule.decide(1000, 3, 32 * 32, class_counts={"a": 800, "b": 200})

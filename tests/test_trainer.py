@@ -298,3 +298,28 @@ def test_upstream_weight_decay_shrinks_kernels_not_group_norm():
     gamma = next(v for v in model.trainable_variables if v.name.endswith("gamma:0"))
     assert np.allclose(kernel.numpy(), 0.9, atol=1e-3)  # w - lr * wd * w
     assert np.allclose(gamma.numpy(), 1.0)
+
+
+def test_class_weights_scale_each_example_s_loss_by_its_class():
+    from bit_tfx.components.bit_model import build_classifier
+    from bit_tfx.components.trainer import run
+    decision = rule.decide(100, 3, 32 * 32, batch_size=4, batch_policy="scale_lr",
+                           class_counts={"a": 60, "b": 30, "c": 10})
+    names = [b"c", b"a", b"b"]  # the vocabulary's order, not the decision's
+    weights = run.class_weight_vector(decision, names).numpy()
+    assert np.allclose(weights, [100 / 30, 100 / 180, 100 / 90])
+    images, labels = tf.random.stateless_uniform([4, 32, 32, 3], [1, 2]), tf.constant([0, 1, 2, 0])
+    losses = {}
+    for weighted in (False, True):
+        tf.keras.utils.set_random_seed(0)
+        model = build_classifier("random:tiny", 3)
+        d = dict(decision) if weighted else dict(decision, class_weights=None)
+        trainer = run._Trainer(tf.distribute.get_strategy(), model, d,
+                               run.TrainerConfig(model_spec="random:tiny"), 3, names)
+        losses[weighted] = float(trainer._replica_step(images, labels, 0)[0])
+    # A zero head predicts uniformly: every example's loss is ln 3, so the weighted loss is
+    # ln 3 times the mean weight of these four labels.
+    assert losses[False] == pytest.approx(np.log(3), rel=1e-5)
+    assert losses[True] == pytest.approx(np.log(3) * np.mean(weights[[0, 1, 2, 0]]), rel=1e-5)
+    with pytest.raises(ValueError, match="no weight for"):
+        run.class_weight_vector(decision, [b"a", b"b", b"zebra"])

@@ -36,6 +36,7 @@ PARAMS = {
     "batch_policy": str,
     "k_shot": int,               # 0: off
     "schedule_override": str,    # JSON object or ""
+    "class_weighted": int,       # 1: inverse-frequency loss weights (not the HyperRule's)
 }
 
 
@@ -59,7 +60,8 @@ def decide_from_statistics(dataset, params):
         preserve_count=bool(params["preserve_count"]),
         preserve_orientation=bool(params["preserve_orientation"]),
         batch_size=params["batch_size"], batch_policy=params["batch_policy"],
-        k_shot=params["k_shot"] or None, schedule_override=override)
+        k_shot=params["k_shot"] or None, schedule_override=override,
+        class_counts=statistics.class_counts(dataset) if params.get("class_weighted") else None)
     decision["statistics"] = facts
     return decision
 
@@ -99,7 +101,7 @@ class HyperRule(base_component.BaseComponent):
 
     def __init__(self, statistics, preserve_count=False, preserve_orientation=False,
                  batch_size=rule.BASE_BATCH, batch_policy=rule.DEFAULT_BATCH_POLICY, k_shot=None,
-                 schedule_override=None):
+                 schedule_override=None, class_weighted=False):
         # Fail on an invalid configuration now, before any pipeline work: these parts of
         # the rule do not depend on the data.
         rule.batch_plan(batch_size, batch_policy)
@@ -115,6 +117,7 @@ class HyperRule(base_component.BaseComponent):
             batch_policy=batch_policy,
             k_shot=int(k_shot or 0),
             schedule_override=json.dumps(schedule_override) if schedule_override else "",
+            class_weighted=int(class_weighted),
             hyperparameters=types.Channel(type=standard_artifacts.HyperParameters))
         super().__init__(spec=spec)
 

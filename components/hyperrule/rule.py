@@ -146,10 +146,31 @@ def check_k_shot(k_shot, class_counts, num_classes):
             "(or leave it out to train on everything)")
 
 
+def class_weights(class_counts, num_classes, k_shot=None):
+    """Inverse-frequency loss weights {label: N / (C x n_label)} (mean weight over the training
+    examples is 1), for class-imbalanced data (tensorflow/tfx#1549). Not part of the HyperRule,
+    which weighs every example alike: an option, off by default. k-shot trains on k of every
+    class, so its weights are all 1. Needs every class's count: a statistics histogram that
+    shows fewer labels than num_classes is refused."""
+    if len(class_counts or {}) != num_classes:
+        raise RuleError(
+            f"class weighting needs the training count of every class, but the statistics show "
+            f"{len(class_counts or {})} of {num_classes} classes (StatisticsGen keeps the top labels "
+            "of its rank histogram): leave --class-weighted out for this data", field="class_weighted")
+    counts = {label: (k_shot or n) for label, n in class_counts.items()}
+    if min(counts.values()) < 1:
+        raise RuleError(f"class weighting: a class has no training examples: {counts}",
+                        field="class_weighted")
+    total = sum(counts.values())
+    return {label: total / (num_classes * n) for label, n in sorted(counts.items())}
+
+
 def decide(num_train_examples, num_classes, image_area, *, preserve_count=False,
            preserve_orientation=False, batch_size=BASE_BATCH, batch_policy=DEFAULT_BATCH_POLICY,
-           k_shot=None, schedule_override=None):
-    """The whole HyperRule decision as a JSON-ready dict with its inputs."""
+           k_shot=None, schedule_override=None, class_counts=None):
+    """The whole HyperRule decision as a JSON-ready dict with its inputs. class_counts (the
+    train split's {label: examples}) turns on inverse-frequency class weights (class_weights);
+    None: every example weighs the same, as the HyperRule does."""
     if num_classes is None or num_classes < 2:
         raise RuleError(f"num_classes must be at least 2 for classification, got {num_classes!r}")
     if k_shot is not None and (not isinstance(k_shot, int) or k_shot < 1):
@@ -161,6 +182,7 @@ def decide(num_train_examples, num_classes, image_area, *, preserve_count=False,
     if schedule_override is not None:
         warmup, boundaries, total = check_schedule_override(schedule_override)
     lr, accumulation = batch_plan(batch_size, batch_policy)
+    weights = class_weights(class_counts, num_classes, k_shot) if class_counts is not None else None
     rule_lr = lr
     if schedule_override is not None and "learning_rate" in schedule_override:
         lr = float(schedule_override["learning_rate"])
@@ -197,5 +219,8 @@ def decide(num_train_examples, num_classes, image_area, *, preserve_count=False,
         "effective_batch_size": batch_size * accumulation,
         "weight_decay": 0.0,
         "label_smoothing": 0.0,
+        # Not the HyperRule's (which weighs examples alike): an option, recorded when on.
+        "class_weighting": "inverse_frequency" if weights else None,
+        "class_weights": weights,
     }
 

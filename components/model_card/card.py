@@ -107,6 +107,11 @@ def decision_rows(decision):
         rows.append(("weight decay", number(decision["weight_decay"])))
         for name, change in sorted(decision.get("overrides", {}).items()):
             rows.append(("override", f"{name} {change['value']} (the recipe's: {change['recipe']})"))
+    if decision.get("class_weights"):
+        w = decision["class_weights"]
+        rows.append(("class weights", f"inverse frequency (not the HyperRule's): "
+                                      f"{number(min(w.values()))} to {number(max(w.values()))} "
+                                      f"over {len(w)} classes"))
     if decision["inputs"].get("k_shot"):
         rows.append(("k-shot", f"{decision['inputs']['k_shot']} examples per class"))
     if decision.get("schedule_overridden"):

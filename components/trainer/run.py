@@ -112,7 +112,7 @@ def _checkpoint_dir(fn_args, config, decision):
 class _Trainer:
     """Model, optimiser and the compiled optimiser step, under one strategy."""
 
-    def __init__(self, strategy, model, decision, config, num_classes):
+    def __init__(self, strategy, model, decision, config, num_classes, class_names=None):
         self.strategy = strategy
         self.model = model
         self.num_classes = num_classes
@@ -124,6 +124,11 @@ class _Trainer:
         # weight_decay * w, i.e. the gradient of weight_decay / 2 * ||w||^2, split over the
         # replicas because apply_gradients sums their gradients.
         self.weight_decay = float(decision.get("weight_decay") or 0.0)
+        # Optional class weights (decision["class_weights"], by label name), in the vocabulary's
+        # order: each example's loss is scaled by sum(targets * w), which MixUp's soft targets
+        # mix as they mix the labels.
+        self.class_weights = class_weight_vector(decision, class_names) \
+            if decision.get("class_weights") else None
         self.seed = config.seed
         optimizer = keras.optimizers.SGD(learning_rate=HyperRuleSchedule.from_decision(decision),
                                          momentum=decision["momentum"])
@@ -146,6 +151,8 @@ class _Trainer:
             with tf.GradientTape() as tape:
                 logits = tf.cast(self.model(x, training=True), tf.float32)
                 per_example = tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=logits)
+                if self.class_weights is not None:
+                    per_example = per_example * tf.reduce_sum(y * self.class_weights, axis=-1)
                 loss = tf.nn.compute_average_loss(per_example, global_batch_size=self.effective_batch)
                 scaled = self.optimizer.get_scaled_loss(loss) if self.loss_scaled else loss
             g = tape.gradient(scaled, variables)
@@ -180,6 +187,17 @@ class _Trainer:
         return loss, correct / self.effective_batch
 
 
+def class_weight_vector(decision, class_names):
+    """decision["class_weights"] ({label: weight}) as a float32 vector in vocabulary order."""
+    weights = decision["class_weights"]
+    names = [c.decode("utf-8") if isinstance(c, bytes) else str(c) for c in class_names]
+    missing = [n for n in names if n not in weights]
+    if missing:
+        raise ValueError(f"the decision's class_weights have no weight for {missing[:10]}: the "
+                         "statistics and the label vocabulary disagree; run the HyperRule again")
+    return tf.constant([weights[n] for n in names], tf.float32)
+
+
 def check_vocabulary(class_names, decision):
     """The label vocabulary must hold every class the HyperRule counted in the statistics.
     tf.Transform's vocabulary leaves out empty labels and labels with a line break; their
@@ -212,7 +230,7 @@ def run_fn(fn_args):
     with strategy.scope():
         model = build_classifier(config.model_spec, num_classes, linear_probe=config.linear_probe,
                                  freeze_until=config.freeze_until)
-        trainer = _Trainer(strategy, model, decision, config, num_classes)
+        trainer = _Trainer(strategy, model, decision, config, num_classes, class_names)
         checkpoint = tf.train.Checkpoint(model=model, optimizer=trainer.optimizer)
     chief = distribution.is_chief(strategy)
     checkpoint_dir = _checkpoint_dir(fn_args, config, decision)
