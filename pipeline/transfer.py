@@ -113,11 +113,9 @@ def fine_tune(spec, train, held, num_classes, decision, seed=0, log=None):
 
 def pre_logits(spec, split, size, batch=128):
     """The pre-logits vectors (the head's input) of `spec`'s backbone for a split's images."""
-    import tf_keras as keras
-
-    from bit_tfx.components.bit_model import build_classifier, resnet_v2
-    model = build_classifier(spec, 2)
-    features = keras.Model(model.inputs, model.get_layer(resnet_v2.HEAD_NAME).input)
+    from bit_tfx.components.bit_model import build_classifier
+    from bit_tfx.components.trainer.export import features_model
+    features = features_model(build_classifier(spec, 2))
     images = _images(split.data, size)
     return np.concatenate([features(images[i:i + batch], training=False).numpy()
                            for i in range(0, len(split.data), batch)])
@@ -181,8 +179,8 @@ def measure(root, pretrained_spec, random_spec, ks: Sequence = (1, 2, 5, 10, FUL
     rows = []
     for k in ks:
         subset = k_shot_subset(train, k)
-        decision = decision_for(subset if k == FULL else train, len(names), image_area, k,
-                                batch_size, batch_policy, schedule_override)
+        decision = decision_for(train, len(names), image_area, k, batch_size, batch_policy,
+                                schedule_override)
         row: Dict = {"k": k, "train_examples": len(subset.files), "eval_examples": len(held.files),
                      "method": FINETUNE,
                      "steps": decision["total_steps"], "batch": decision["effective_batch_size"],

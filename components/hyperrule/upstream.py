@@ -23,6 +23,7 @@ import math
 from bit_tfx.components.hyperrule.rule import MOMENTUM, RuleError
 
 RECIPE = "bit-upstream"         # decision["recipe"]: the Trainer pre-trains (crop, decay, npz)
+INCEPTION_CROP = "inception"    # decision["crop"]: the Trainer's Inception-style random resized crop
 BASE_LR = 0.03
 BASE_LR_BATCH = 256            # the learning rate scales linearly: 0.03 x batch / 256
 BATCH = 4096                   # global batch of the paper's runs
@@ -63,15 +64,21 @@ def epoch_schedule(variant):
     return epochs, list(decays)
 
 
-def step_schedule(dataset_size, effective_batch, epochs, decay_epochs):
-    """(total steps, decay boundaries in steps) for `epochs` over `dataset_size` examples."""
-    if dataset_size is None or dataset_size < 1:
-        raise RuleError(f"dataset_size must be at least 1 training example, got {dataset_size!r}")
+def check_epochs(epochs, decay_epochs):
+    """A positive number of epochs, and decay epochs strictly increasing inside it."""
     if not (isinstance(epochs, int) and epochs >= 1):
         raise RuleError(f"epochs must be a positive integer, got {epochs!r}")
     if list(decay_epochs) != sorted(set(decay_epochs)) or any(not 0 < e < epochs for e in decay_epochs):
         raise RuleError(f"decay_epochs must be strictly increasing, each in (0, epochs={epochs}), "
-                        f"got {decay_epochs!r}")
+                        f"got {decay_epochs!r}: an 'epochs' override needs a 'decay_epochs' "
+                        "override that fits it")
+
+
+def step_schedule(dataset_size, effective_batch, epochs, decay_epochs):
+    """(total steps, decay boundaries in steps) for `epochs` over `dataset_size` examples."""
+    if dataset_size is None or dataset_size < 1:
+        raise RuleError(f"dataset_size must be at least 1 training example, got {dataset_size!r}")
+    check_epochs(epochs, decay_epochs)
     per_epoch = dataset_size / effective_batch
     total = max(1, math.ceil(epochs * per_epoch))
     boundaries = [min(total - 1, max(1, round(e * per_epoch))) for e in decay_epochs]
@@ -124,12 +131,7 @@ def check_config(schedule, batch_size, batch_policy, overrides):
     """Every check that needs no data (before a pipeline starts); raises RuleError."""
     overrides = check_overrides(overrides)
     epochs, decays = epoch_schedule(schedule)
-    epochs = overrides.get("epochs", epochs)
-    decays = overrides.get("decay_epochs", decays)
-    if list(decays) != sorted(set(decays)) or any(not 0 < e < epochs for e in decays):
-        raise RuleError(f"decay_epochs must be strictly increasing, each in (0, epochs={epochs}), "
-                        f"got {decays!r}: an 'epochs' override needs a 'decay_epochs' override "
-                        "that fits it")
+    check_epochs(overrides.get("epochs", epochs), overrides.get("decay_epochs", decays))
     batch_plan(batch_size, batch_policy, overrides.get("effective_batch_size", BATCH))
 
 
@@ -160,7 +162,7 @@ def decide(num_train_examples, num_classes, *, schedule=DEFAULT_SCHEDULE, batch_
                    "batch_size": batch_size, "batch_policy": batch_policy},
         "epochs": chosen["epochs"],
         "decay_epochs": chosen["decay_epochs"],
-        "crop": "inception",
+        "crop": INCEPTION_CROP,
         "crop_area_range": list(CROP_AREA),
         "crop_aspect_range": [round(v, 6) for v in CROP_ASPECT],
         "crop_size": chosen["crop_size"],

@@ -40,7 +40,6 @@ from bit_tfx.components.trainer.config import TrainerConfig
 from bit_tfx.components.trainer.schedule import HyperRuleSchedule
 
 log = logging.getLogger("bit_tfx.trainer")
-INCEPTION_CROP = "inception"  # decision["crop"] of the upstream recipe (hyperrule/upstream.py)
 
 
 def _k_shot_files(file_pattern, k):
@@ -80,7 +79,7 @@ def train_dataset(file_pattern, data_accessor, tft_output, batch_size, decision,
     tft_layer = tft_output.transform_features_layer()
     random_crop, random_flip = decision["random_crop"], decision["random_flip"]
     crop = decision["crop_size"]
-    inception = decision.get("crop") == INCEPTION_CROP  # the upstream recipe
+    inception = decision.get("crop") == upstream.INCEPTION_CROP  # the upstream recipe
 
     def prepare(index, features):
         transformed = tft_layer(features)

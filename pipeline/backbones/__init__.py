@@ -59,7 +59,7 @@ class Backbone:
 
 # 100 IFS classes x 80 images at 64 px; 12 epochs (the paper's 90 with decays at 30/60/80,
 # scaled to the same fractions: 4, 8, 11) at crop 64 instead of 224, batch 64 with the linearly
-# scaled learning rate: about 15-20 minutes on 2 CPU cores (docs/benchmarks.md).
+# scaled learning rate: 23.6 minutes on 2 CPU cores, 18.5 of them training (docs/benchmarks.md).
 FRACTAL_TINY = Backbone(
     name="fractal_tiny", arch="tiny", corpus_classes=100, corpus_per_class=80, corpus_size=64,
     batch_size=64, batch_policy="scale_lr", schedule="bit-m",
