@@ -53,7 +53,12 @@ def positive(text):
     return value
 
 
-def add_data_args(p, data_required=True):
+def add_data_args(p, data_required=True, pretrain=False):
+    """The data, recipe and run flags. `pretrain`: the upstream recipe's flags in place of the
+    HyperRule's (a HyperRule-only flag would be refused there, so it is not offered).
+
+    Help texts show a default as %(default)s: the value of the command at hand, which the demo
+    and pretrain parsers set with set_defaults (a batch of 16 for the demo, not the run's 512)."""
     g = p.add_argument_group("data")
     g.add_argument("--data", required=data_required,
                    help="image folder (root/<label>/..., or root/train|eval/<label>/...), a CSV "
@@ -65,21 +70,36 @@ def add_data_args(p, data_required=True):
                         f"(default {':'.join(map(str, DEFAULTS.split_ratio))})")
     g.add_argument("--max-bad-fraction", type=float, default=DEFAULTS.max_bad_fraction,
                    help="fail when more than this fraction of files are not usable images "
-                        f"(default {DEFAULTS.max_bad_fraction})")
+                        "(default %(default)s)")
     g.add_argument("--max-image-pixels", type=int, default=DEFAULTS.max_image_pixels,
                    help="refuse images with more pixels than this as decompression bombs")
-    g = p.add_argument_group("HyperRule")
+    if pretrain:
+        _add_upstream_args(p.add_argument_group("upstream recipe (pre-training)"))
+    else:
+        _add_hyperrule_args(p.add_argument_group("HyperRule"))
+    g = p.add_argument_group("run")
+    g.add_argument("--output", default=DEFAULTS.output,
+                   help="pipeline root, SQLite metadata and logs go under this folder (default %(default)s)")
+    g.add_argument("--pipeline-root", default=None,
+                   help="where artifacts go (default OUTPUT/pipeline_root); gs://... for Dataflow")
+    g.add_argument("--pipeline-name", default=DEFAULTS.pipeline_name, help="default %(default)s")
+    g.add_argument("--beam-arg", action="append", default=None, metavar="ARG",
+                   help="Beam pipeline argument, repeatable (default: in-memory DirectRunner); "
+                        "e.g. --beam-arg=--direct_running_mode=multi_processing --beam-arg=--direct_num_workers=2")
+
+
+def _add_hyperrule_args(g):
     g.add_argument("--preserve-count", action="store_true",
                    help="the label counts objects: no random crop")
     g.add_argument("--preserve-orientation", action="store_true",
                    help="the label depends on orientation: no random flip")
     g.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size,
-                   help=f"global batch actually used (default {DEFAULTS.batch_size})")
+                   help="global batch actually used (default %(default)s)")
     g.add_argument("--batch-policy", choices=rule.BATCH_POLICIES, default=DEFAULTS.batch_policy,
                    help=f"keep the rule at a smaller batch by accumulating gradients to {rule.BASE_BATCH} "
-                        f"(accumulate: exact), by scaling the learning rate linearly (scale_lr), or "
-                        f"with the rule's learning rate unscaled (keep_lr: not exact; the demo's); "
-                        f"pre-training: accumulate or scale_lr; default {DEFAULTS.batch_policy}")
+                        "(accumulate: exact), by scaling the learning rate linearly (scale_lr), or "
+                        "with the rule's learning rate unscaled (keep_lr: not exact; the demo's); "
+                        "default %(default)s")
     g.add_argument("--k-shot", type=int, default=None, help="k examples per class (dataset size k*classes)")
     g.add_argument("--class-weighted", action="store_true",
                    help="weigh each example's loss by N / (classes x its class's count), for "
@@ -87,48 +107,19 @@ def add_data_args(p, data_required=True):
     g.add_argument("--schedule-override", type=json_object, default=None, metavar="JSON",
                    help='smoke runs only: {"warmup": 2, "boundaries": [4, 6, 8], "total": 10}; '
                         "recorded in the artifact as an override")
-    g = p.add_argument_group("run")
-    g.add_argument("--output", default=DEFAULTS.output,
-                   help="pipeline root, SQLite metadata and logs go under this folder")
-    g.add_argument("--pipeline-root", default=None,
-                   help="where artifacts go (default OUTPUT/pipeline_root); gs://... for Dataflow")
-    g.add_argument("--pipeline-name", default=DEFAULTS.pipeline_name)
-    g.add_argument("--beam-arg", action="append", default=None, metavar="ARG",
-                   help="Beam pipeline argument, repeatable (default: in-memory DirectRunner); "
-                        "e.g. --beam-arg=--direct_running_mode=multi_processing --beam-arg=--direct_num_workers=2")
 
 
-def add_train_args(p):
-    g = p.add_argument_group("model, evaluation and serving")
-    g.add_argument("--model", dest="model_spec", default=DEFAULTS.model_spec, metavar="SPEC",
-                   help="backbone: hub:URL|DIR, npz:NAME|PATH, BiT-M-R50x1, random:ARCH "
-                        f"(docs/models.md); default {DEFAULTS.model_spec}")
-    g.add_argument("--serving-dir", default=None,
-                   help="pushed versions go to SERVING_DIR/<version>/ (default OUTPUT/serving)")
-    g.add_argument("--linear-probe", action="store_true",
-                   help="freeze the backbone and train only the head (not the HyperRule)")
-    g.add_argument("--freeze-until", choices=keys.BACKBONE_BLOCKS, default=DEFAULTS.freeze_until,
-                   metavar="BLOCK",
-                   help="freeze a native backbone from its input through BLOCK ("
-                        + ", ".join(keys.BACKBONE_BLOCKS) + "); train the rest (not the HyperRule)")
-    g.add_argument("--mixed-precision", choices=configs.MIXED_PRECISION, default=DEFAULTS.mixed_precision,
-                   help=f"default {DEFAULTS.mixed_precision}")
-    g.add_argument("--checkpoint-every", type=int, default=DEFAULTS.checkpoint_every, metavar="STEPS",
-                   help=f"default {DEFAULTS.checkpoint_every}")
-    g.add_argument("--min-accuracy", type=float, default=DEFAULTS.min_accuracy,
-                   help=f"bless only at or above this eval accuracy (default {DEFAULTS.min_accuracy}), "
-                        "first run included")
-    g.add_argument("--max-accuracy-drop", type=float, default=DEFAULTS.max_accuracy_drop,
-                   help="allowed accuracy drop against the model now serving "
-                        f"(default {DEFAULTS.max_accuracy_drop}; 0: no regression)")
-
-
-def add_pretrain_args(p):
-    g = p.add_argument_group("upstream recipe (pre-training)")
+def _add_upstream_args(g):
+    g.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size,
+                   help="global batch actually used (default %(default)s)")
+    g.add_argument("--batch-policy", choices=upstream.BATCH_POLICIES, default=DEFAULTS.batch_policy,
+                   help=f"keep the recipe at a smaller batch by accumulating gradients to {upstream.BATCH} "
+                        "(accumulate: exact) or by scaling the learning rate linearly (scale_lr); "
+                        "default %(default)s")
     g.add_argument("--schedule", dest="upstream_schedule", choices=sorted(upstream.SCHEDULES),
                    default=DEFAULTS.upstream_schedule,
                    help="the paper's upstream schedule: bit-s / bit-m 90 epochs (x0.1 at 30, 60, 80), "
-                        f"bit-l 40 epochs (default {DEFAULTS.upstream_schedule})")
+                        "bit-l 40 epochs (default %(default)s)")
     g.add_argument("--upstream-override", dest="upstream_overrides", type=json_object, default=None,
                    metavar="JSON",
                    help="replace recipe values, recorded as overrides beside the recipe's own: keys "
@@ -136,6 +127,35 @@ def add_pretrain_args(p):
                         '{"epochs": 16, "decay_epochs": [5, 11, 14], "crop_size": 64}')
 
 
+def add_train_args(p, pretrain=False):
+    g = p.add_argument_group("model, evaluation and serving")
+    g.add_argument("--model", dest="model_spec", default=DEFAULTS.model_spec, metavar="SPEC",
+                   help="backbone: hub:URL|DIR, npz:NAME|PATH, BiT-M-R50x1, random:ARCH "
+                        "(docs/models.md); default %(default)s")
+    g.add_argument("--serving-dir", default=None,
+                   help="pushed versions go to SERVING_DIR/<version>/ (default OUTPUT/"
+                        f"{configs.BACKBONES_DIR if pretrain else configs.SERVING_DIR})")
+    g.add_argument("--linear-probe", action="store_true",
+                   help="freeze the backbone and train only the head (not the HyperRule)")
+    g.add_argument("--freeze-until", choices=keys.BACKBONE_BLOCKS, default=DEFAULTS.freeze_until,
+                   metavar="BLOCK",
+                   help="freeze a native backbone from its input through BLOCK ("
+                        + ", ".join(keys.BACKBONE_BLOCKS) + "); train the rest (not the HyperRule)")
+    g.add_argument("--mixed-precision", choices=configs.MIXED_PRECISION, default=DEFAULTS.mixed_precision,
+                   help="default %(default)s")
+    g.add_argument("--checkpoint-every", type=int, default=DEFAULTS.checkpoint_every, metavar="STEPS",
+                   help="default %(default)s")
+    g.add_argument("--min-accuracy", type=float, default=DEFAULTS.min_accuracy,
+                   help="bless only at or above this eval accuracy (default %(default)s), "
+                        "first run included")
+    g.add_argument("--max-accuracy-drop", type=float, default=DEFAULTS.max_accuracy_drop,
+                   help="allowed accuracy drop against the model now serving "
+                        "(default %(default)s; 0: no regression)")
+
+
+# The HyperRule group's flags that `pretrain` does not offer (RunConfig refuses them there).
+_HYPERRULE_FIELDS = ("preserve_count", "preserve_orientation", "k_shot", "class_weighted",
+                     "schedule_override")
 CONFIG_FILE_COMMANDS = ("compile", "schedule")  # they also read RunConfig fields from --config
 # RunConfig fields set by a flag whose destination is spelled otherwise (see run_config).
 _FIELD_OF_DEST = {"beam_arg": "beam_args", "pipeline_root": "pipeline_root_override"}
@@ -143,11 +163,14 @@ _FIELD_OF_DEST = {"beam_arg": "beam_args", "pipeline_root": "pipeline_root_overr
 
 def _flags_by_field():
     """{RunConfig field: the flag that sets it}, read from the parser itself."""
-    parser = argparse.ArgumentParser(add_help=False)
-    add_data_args(parser)
-    add_train_args(parser)
-    add_pretrain_args(parser)
-    return {_FIELD_OF_DEST.get(a.dest, a.dest): a.option_strings[0] for a in parser._actions}  # pylint: disable=protected-access
+    flags = {}
+    for pretrain in (False, True):
+        parser = argparse.ArgumentParser(add_help=False)
+        add_data_args(parser, pretrain=pretrain)
+        add_train_args(parser, pretrain=pretrain)
+        flags.update({_FIELD_OF_DEST.get(a.dest, a.dest): a.option_strings[0]
+                      for a in parser._actions})  # pylint: disable=protected-access
+    return flags
 
 
 def config_error_text(error, args):
@@ -166,6 +189,8 @@ def suppress_defaults(parser, keep=("help",)):
     values read from a config file are not overwritten by flag defaults."""
     for action in parser._actions:  # pylint: disable=protected-access  (argparse has no public API)
         if action.dest not in keep:
+            if action.help and "%(default)s" in action.help:  # --help still shows RunConfig's default
+                action.help = action.help.replace("%(default)s", str(action.default))
             action.default = argparse.SUPPRESS
 
 
@@ -181,12 +206,11 @@ def run_config(args):
     if getattr(args, "pretrain", False):
         train.update(pretrain=True, upstream_schedule=args.upstream_schedule,
                      upstream_overrides=args.upstream_overrides)
-    return configs.RunConfig(**train,
+    rule_flags = {field: getattr(args, field) for field in _HYPERRULE_FIELDS if hasattr(args, field)}
+    return configs.RunConfig(**train, **rule_flags,
         data=args.data, output=args.output, pipeline_name=args.pipeline_name, layout=args.layout,
         split_ratio=args.split_ratio, max_bad_fraction=args.max_bad_fraction,
-        max_image_pixels=args.max_image_pixels, preserve_count=args.preserve_count,
-        preserve_orientation=args.preserve_orientation, batch_size=args.batch_size,
-        batch_policy=args.batch_policy, k_shot=args.k_shot, schedule_override=args.schedule_override,
-        class_weighted=args.class_weighted,
+        max_image_pixels=args.max_image_pixels, batch_size=args.batch_size,
+        batch_policy=args.batch_policy,
         beam_args=args.beam_arg or list(configs.DEFAULT_BEAM_ARGS),
         pipeline_root_override=args.pipeline_root).validate().check_local_folders()

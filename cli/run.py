@@ -47,9 +47,8 @@ def add_parsers(sub):
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("pretrain", help="upstream pre-training through the same pipeline: the BiT "
                                         "upstream recipe, pushes a backbone (TF Hub layout + .npz)")
-    common.add_data_args(p)
-    common.add_train_args(p)
-    common.add_pretrain_args(p)
+    common.add_data_args(p, pretrain=True)
+    common.add_train_args(p, pretrain=True)
     p.set_defaults(func=cmd_run, pretrain=True, pipeline_name=configs.PRETRAIN_PIPELINE_NAME,
                    model_spec=configs.PRETRAIN_MODEL_SPEC)
     p = sub.add_parser("demo", help="the whole pipeline offline: fine-tunes the shipped pre-trained "

@@ -54,3 +54,33 @@ def test_a_dangling_link_under_data_exits_2_naming_it_before_any_work(tmp_path, 
     err = capsys.readouterr().err
     assert code == common.EXIT_CONFIG and "dangling symbolic link" in err and "a/link.jpg" in err
     assert not (tmp_path / "out" / "pipeline_root").exists()
+
+
+def _help(command, capsys):
+    import pytest
+    with pytest.raises(SystemExit):
+        cli.main([command, "--help"])
+    return " ".join(capsys.readouterr().out.split())
+
+
+def test_each_command_help_shows_its_own_defaults(capsys):
+    demo = _help("demo", capsys)
+    assert "global batch actually used (default 16)" in demo and "default keep_lr" in demo
+    assert "(default demo-output)" in demo
+    run = _help("run", capsys)
+    assert "global batch actually used (default 512)" in run and "(default bit-tfx-output)" in run
+    # compile reads a --config file too, so its flags have no argparse default, but the help
+    # still names the run's
+    assert "global batch actually used (default 512)" in _help("compile", capsys)
+
+
+def test_pretrain_offers_the_upstream_recipe_not_the_hyperrule(capsys):
+    text = _help("pretrain", capsys)
+    assert "accumulating gradients to 4096" in text and "(default OUTPUT/backbones)" in text
+    assert "default random:R50x1" in text
+    for rule_only in ("--k-shot", "--schedule-override", "--class-weighted", "--preserve-count", "keep_lr"):
+        assert rule_only not in text
+    import pytest
+    with pytest.raises(SystemExit) as refused:  # argparse: exit 2, before any work
+        cli.main(["pretrain", "--data", "x", "--k-shot", "5"])
+    assert refused.value.code == 2 and "--k-shot" in capsys.readouterr().err
