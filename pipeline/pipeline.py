@@ -137,7 +137,8 @@ def create_components(config, source, through=THROUGH_PUSHER, platform=None):
         model=trainer.outputs["model"], evaluation=evaluator.outputs["evaluation"],
         blessing=evaluator.outputs["blessing"], hyperparameters=hyperrule.outputs[keys.HYPERPARAMETERS_KEY],
         statistics=statistics.outputs["statistics"], examples=gen.outputs["examples"],
-        schema=schema.outputs["schema"], input_base=source.input_base, model_spec=config.model_spec)
+        schema=schema.outputs["schema"], input_base=source.input_base,
+        training=trainer_custom_config(config))
     pusher = platform.pusher(model=card.outputs["model"], model_blessing=evaluator.outputs["blessing"])
     return components + [transform, trainer, evaluator, card, pusher]
 

@@ -37,6 +37,7 @@ def test_pretrain_pushes_a_backbone_that_hub_and_npz_runs_fine_tune_from(tmp_pat
     with open(os.path.join(version, keys.ASSETS_EXTRA, "model_card.md")) as f:
         card = f.read()
     assert "BiT upstream recipe (pre-training)" in card and "weight decay" in card
+    assert "- Trained: every layer (pre-training)" in card
 
     # The .npz: official names, the upstream head (4 classes) kept, as the BiT-M files keep theirs.
     npz = os.path.join(version, keys.BACKBONE_NPZ)

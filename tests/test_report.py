@@ -171,6 +171,20 @@ def test_model_card_markdown_and_html_escape_and_state_the_facts():
     assert "<table>" in page and "<td>cat</td>" in page
 
 
+def test_the_card_and_the_report_say_what_training_changed():
+    facts = sample(blessed=True)
+    assert "- Trained:" not in card.render_markdown(facts)  # a run recorded without it: not guessed
+    facts["model"].update(linear_probe=False, freeze_until=None, mixed_precision="none")
+    assert "- Trained: every layer (full fine-tuning, as the BiT-HyperRule does)" in card.render_markdown(facts)
+    facts["model"].update(freeze_until="block2", mixed_precision="bfloat16")
+    expected = ("block3, block4 and the head; root_block to block2 frozen (not the BiT-HyperRule's); "
+                "bfloat16 mixed precision")
+    assert f"- Trained: {card.escape(expected)}" in card.render_markdown(facts)  # Markdown-escaped
+    assert expected.replace("'", "&#39;") in report.render(facts)
+    facts["model"].update(linear_probe=True, freeze_until=None, mixed_precision="none")
+    assert "the head only: a linear probe, the backbone frozen" in card.render_markdown(facts)
+
+
 def test_report_of_a_folder_without_metadata_names_it(tmp_path, capsys):
     assert cli.main(["report", str(tmp_path)]) == common.EXIT_CONFIG
     error = capsys.readouterr().err
@@ -304,7 +318,7 @@ def test_pushed_version_carries_its_model_card(pushed_run):
     accuracy = card.number(summary["metrics"]["sparse_categorical_accuracy"])
     for text in ("Classes (2): red, blue", "| red |", "| blue |", "**BLESSED**", f"| {accuracy} |",
                  "sparse\\_categorical\\_accuracy", "random:tiny", "## Intended use", "## Limitations",
-                 "No model was serving"):
+                 "No model was serving", "- Trained: every layer (full fine-tuning"):
         assert text in markdown, text
     assert os.path.exists(os.path.join(extra, card.CARD_HTML))
     # the rest of the pushed version is the Trainer's export, unchanged

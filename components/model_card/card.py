@@ -122,6 +122,27 @@ def decision_rows(decision):
     return rows
 
 
+def trained_text(model, decision):
+    """What training changed, from the Trainer's configuration (facts' model): every layer
+    (the BiT-HyperRule fine-tunes the whole network), the head only (--linear-probe), or the
+    blocks after --freeze-until; with the mixed precision used. None when not known."""
+    if not model or model.get("linear_probe") is None:
+        return None
+    if model["linear_probe"]:
+        text = "the head only: a linear probe, the backbone frozen (not the BiT-HyperRule's)"
+    elif model.get("freeze_until"):
+        blocks = keys.BACKBONE_BLOCKS
+        last = blocks.index(model["freeze_until"])
+        text = (f"{', '.join(blocks[last + 1:]) + ' and ' if last + 1 < len(blocks) else ''}the "
+                f"head; {blocks[0] if last else ''}{' to ' if last else ''}{blocks[last]} frozen "
+                "(not the BiT-HyperRule's)")
+    else:
+        text = "every layer (pre-training)" if is_upstream(decision) else \
+            "every layer (full fine-tuning, as the BiT-HyperRule does)"
+    precision = model.get("mixed_precision")
+    return text + (f"; {precision} mixed precision" if precision and precision != "none" else "")
+
+
 def tensor_shape(shape):
     """[-1, 3] -> 'None, 3' (a signature's tensor shape, unknown dimensions as None)."""
     return ", ".join("None" if d < 0 else str(d) for d in shape)
@@ -215,6 +236,9 @@ def render_markdown(facts):
     if model:
         what = "Pre-training started from (model spec)" if is_upstream(decision) else "Backbone (model spec)"
         out.append(f"- {what}: {code(model['model_spec'] or 'unknown')}")
+        trained = trained_text(model, decision)
+        if trained:
+            out.append(f"- Trained: {escape(trained)}")
         out.append(f"- Classes ({len(classes)}): {', '.join(escape(c) for c in classes)}")
         out.append(f"- Trained model: {code(model['uri'])}")
     else:

@@ -1,7 +1,9 @@
 """ModelCardGen: a custom TFX component between the Evaluator and the Pusher.
 
 Inputs: the Trainer's model, the Evaluator's evaluation and blessing, the HyperRule decision,
-the statistics, the examples (for the span) and the schema the model was trained with.
+the statistics, the examples (for the span) and the schema the model was trained with;
+parameters: the input base and the Trainer's custom_config (`training`: what the card says
+was trained, and from which backbone).
 Output: `model`, a standard Model artifact holding a copy of the trained model's Format-Serving
 directory with assets.extra/model_card.md (and .html) and assets.extra/schema.pbtxt added, so
 every pushed version carries its card and the schema of its training data (the next span's
@@ -14,6 +16,8 @@ is `trained_model`.
 The executor is referenced by its import path (bit_tfx.components.model_card.executor.Executor), as
 Kubeflow / Vertex containers load it.
 """
+import json
+
 from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import standard_artifacts
@@ -25,7 +29,7 @@ from bit_tfx.components.model_card import executor
 
 class ModelCardGenSpec(ComponentSpec):
     PARAMETERS = {executor.INPUT_BASE_KEY: ExecutionParameter(type=str),
-                  executor.MODEL_SPEC_KEY: ExecutionParameter(type=str)}
+                  executor.TRAINING_KEY: ExecutionParameter(type=str)}
     INPUTS = {
         executor.TRAINED_MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
         keys.EVALUATION_KEY: ChannelParameter(type=standard_artifacts.ModelEvaluation),
@@ -45,10 +49,10 @@ class ModelCardGen(base_component.BaseComponent):
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
 
     def __init__(self, model, evaluation, blessing, hyperparameters, statistics, examples,
-                 schema, input_base, model_spec):
+                 schema, input_base, training):
         super().__init__(spec=ModelCardGenSpec(
             trained_model=model, evaluation=evaluation, blessing=blessing,
             hyperparameters=hyperparameters, statistics=statistics, examples=examples,
             schema=schema,
-            input_base=input_base, model_spec=model_spec,
+            input_base=input_base, training=json.dumps(training, sort_keys=True),
             model=types.Channel(type=standard_artifacts.Model)))

@@ -5,6 +5,7 @@ The facts come from facts.model_facts, the function the evaluation report uses t
 the card and the report state the same numbers. The output keeps the Trainer's Model layout
 (`<uri>/Format-Serving/`, tfx.utils.path_utils), so the stock Pusher pushes it unchanged.
 """
+import json
 import os
 
 import tensorflow as tf
@@ -19,7 +20,7 @@ from bit_tfx.components.model_card import facts as model_facts
 
 TRAINED_MODEL_KEY = "trained_model"
 INPUT_BASE_KEY = "input_base"
-MODEL_SPEC_KEY = "model_spec"
+TRAINING_KEY = "training"  # JSON: the Trainer's custom_config (model spec, what was frozen, precision)
 
 
 class Executor(base_executor.BaseExecutor):
@@ -34,7 +35,8 @@ class Executor(base_executor.BaseExecutor):
             examples=single(keys.EXAMPLES_KEY), statistics=single(keys.STATISTICS_KEY),
             hyperparameters=single(keys.HYPERPARAMETERS_KEY), model=trained,
             evaluation=single(keys.EVALUATION_KEY), blessing=single(keys.BLESSING_KEY),
-            input_base=exec_properties[INPUT_BASE_KEY], model_spec=exec_properties[MODEL_SPEC_KEY])
+            input_base=exec_properties[INPUT_BASE_KEY],
+            training=json.loads(exec_properties[TRAINING_KEY]))
         markdown = card.render_markdown(facts)
         out = artifact_utils.get_single_instance(output_dict[keys.MODEL_KEY])
         serving_dir = path_utils.serving_model_dir(out.uri)

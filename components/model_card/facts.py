@@ -171,13 +171,14 @@ def _bounds(threshold):
 
 
 def model_facts(examples=None, statistics=None, hyperparameters=None, model=None,
-                evaluation=None, blessing=None, input_base=None, model_spec=None):
+                evaluation=None, blessing=None, input_base=None, training=None):
     """What both the report and the model card state: data, HyperRule decision, model,
     what the model serves (signatures, warm-up file, TFLite files), metrics (overall, per
     class, confusion matrix) and the gate verdict. Each artifact is a
     TFX Artifact (its typed property getters also read what Kubeflow v2 / Vertex hand over,
     where integers arrive as floats), or None when the run did not produce it; the matching
-    part is then None."""
+    part is then None. `training`: the Trainer's custom_config (pipeline.trainer_custom_config:
+    model_spec, linear_probe, freeze_until, mixed_precision), or None when not known."""
     from bit_tfx.components.hyperrule.component import read_decision
     from tfx.utils import path_utils
     classes = _class_names(model.uri) if model is not None else None
@@ -200,6 +201,10 @@ def model_facts(examples=None, statistics=None, hyperparameters=None, model=None
     return {
         "data": data, "decision": decision, "metrics": metrics, "verdict": verdict,
         "serving": serving,
-        "model": {"uri": model.uri, "model_spec": model_spec, "classes": classes}
+        "model": {"uri": model.uri, "classes": classes,
+                  "model_spec": (training or {}).get("model_spec"),
+                  "linear_probe": (training or {}).get("linear_probe"),
+                  "freeze_until": (training or {}).get("freeze_until"),
+                  "mixed_precision": (training or {}).get("mixed_precision")}
         if model is not None else None,
     }

@@ -248,7 +248,7 @@ def collect(metadata_path, pipeline_name, max_examples, run_dir=None, pipeline_r
     data = facts.model_facts(**{name: found[name] for name in
                                 ("examples", "statistics", "hyperparameters", "model", "evaluation", "blessing")},
                              input_base=run.custom_property(gen, "input_base"),
-                             model_spec=trainer_config["model_spec"] if trainer_config else None)
+                             training=trainer_config)
     model, examples, model_run, card_model = (found[n] for n in ("model", "examples", "model_run", "card_model"))
     data.update({
         "pipeline_name": pipeline_name,

@@ -137,7 +137,7 @@ def render(data):
         threshold_text=card.threshold_text,
         decision_rows=card.decision_rows, decision_title=card.decision_title, pushed_here=pushed_here,
         per_class_note=card.PER_CLASS_NOTE, transfer_chart=transfer_chart, tensor_shape=card.tensor_shape,
-        limitations=card.limitations(data),
+        limitations=card.limitations(data), trained=card.trained_text(data["model"], data["decision"]),
         verdict_word="not evaluated" if verdict is None else "BLESSED" if verdict["blessed"] else "NOT BLESSED",
         verdict_class="unknown" if verdict is None else "blessed" if verdict["blessed"] else "refused",
         class_rows=class_rows, split_names=split_names,
