@@ -13,7 +13,8 @@ from bit_tfx.components import keys
 from bit_tfx.components.evaluation import gate
 from bit_tfx.pipeline import pipeline, results
 
-pytestmark = pytest.mark.pipeline
+# ~10 minutes (six runs): CI runs it (.ci/run's slow line), `make test` does not
+pytestmark = [pytest.mark.pipeline, pytest.mark.slow]
 
 
 def _baseline_of_latest_evaluation(config):

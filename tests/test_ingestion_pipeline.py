@@ -117,6 +117,7 @@ def test_csv_manifest_with_splits_relative_absolute_and_missing_paths(tmp_path):
     assert len(runs.examples(artifact.uri, "train")) == 10
 
 
+@pytest.mark.slow  # two trained runs, ~2.5 minutes: CI runs it (.ci/run's slow line)
 def test_new_span_with_a_label_the_serving_model_never_saw_is_an_anomaly(tmp_path):
     """The drift baseline is the schema shipped in the version now serving."""
     pattern = tmp_path / "span-{SPAN}"

@@ -12,7 +12,8 @@ import pytest
 from bit_tfx.components import keys
 from runs import colour_images
 
-pytestmark = pytest.mark.pipeline
+# ~4 minutes (a killed run and its resume): CI runs it (.ci/run's slow line)
+pytestmark = [pytest.mark.pipeline, pytest.mark.slow]
 
 
 def test_killed_trainer_resumes_from_its_last_checkpoint(tmp_path):

@@ -138,6 +138,7 @@ def _free_ports(n):
     return ports
 
 
+@pytest.mark.slow  # two worker processes, ~1.5 minutes: CI runs it (.ci/run's slow line)
 def test_multi_worker_on_loopback_agrees_with_one_device(single_device):
     workers = [f"127.0.0.1:{p}" for p in _free_ports(2)]
     procs = []
@@ -187,7 +188,7 @@ _MIXED = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("mode", ["bfloat16", "float16"])
+@pytest.mark.parametrize("mode", ["bfloat16", pytest.param("float16", marks=pytest.mark.slow)])  # CI: both
 def test_mixed_precision_trains_with_a_float32_head(mode):
     out = subprocess.run([sys.executable, "-c", _MIXED, mode], capture_output=True, text=True, env=_env())
     assert out.returncode == 0 and out.stdout.startswith("ok"), out.stderr[-3000:]
