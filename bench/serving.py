@@ -25,7 +25,6 @@ import bit_tfx.components  # noqa: E402,F401  first: the environment TensorFlow 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from bit_tfx.components import keys  # noqa: E402
 from bit_tfx.components.bit_model import build_classifier, resnet_v2, tflite  # noqa: E402
 
 CLASSES = 10

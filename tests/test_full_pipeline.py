@@ -7,11 +7,10 @@ import shutil
 import pytest
 import tensorflow as tf
 
-import images
 import runs
 from bit_tfx.components import keys
 from bit_tfx.components.evaluation import gate
-from bit_tfx.pipeline import pipeline, results
+from bit_tfx.pipeline import results
 
 # ~10 minutes (six runs): CI runs it (.ci/run's slow line), `make test` does not
 pytestmark = [pytest.mark.pipeline, pytest.mark.slow]
