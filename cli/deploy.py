@@ -15,10 +15,11 @@ import logging
 import os
 import tempfile
 
-from bit_tfx.cli import common
 from bit_tfx.components.errors import ConfigError
 from bit_tfx.kubeflow import config as deploy_config
 from bit_tfx.kubeflow import validation
+
+from . import common
 
 # Flag help for the deployment keys; types, defaults and choices come from DeployConfig.
 _HELP = {

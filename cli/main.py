@@ -16,9 +16,10 @@ import warnings
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ INFO lines are not for users
 
 from bit_tfx import components  # noqa: E402  first: sets the environment TensorFlow reads at import
-from bit_tfx.cli import common, deploy, predict, report, run  # noqa: E402
 from bit_tfx.components.errors import ConfigError  # noqa: E402
 from bit_tfx.components.trainer import preemption  # noqa: E402  pure: SIGTERM while training
+
+from . import common, deploy, predict, report, run  # noqa: E402
 
 DESCRIPTION = "Fine-tune BigTransfer (BiT) image models with the BiT-HyperRule as a TFX pipeline."
 

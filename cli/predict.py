@@ -5,7 +5,7 @@ option or missing path."""
 import argparse
 import json
 
-from bit_tfx.cli import common
+from . import common
 
 DESCRIPTION = ("Classify image files with a pushed model or an ImageNet-1k BiT, through\n"
                "the serving signature that TF Serving answers with.")

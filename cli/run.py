@@ -3,8 +3,9 @@
 import logging
 import os
 
-from bit_tfx.cli import common
 from bit_tfx.pipeline import backbones, configs
+
+from . import common
 
 
 # Each command checks its configuration before importing the pipeline (TensorFlow, TFX):

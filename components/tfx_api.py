@@ -2,7 +2,7 @@
 spells it (tfx.components.Trainer, tfx.dsl.Resolver, tfx.proto.TrainArgs, ...) and imported
 from the modules that define those names:
 
-    from bit_tfx.components import tfx_api as tfx
+    from . import tfx_api as tfx
 
 `from tfx import v1` imports every extension of tfx.v1 as well: google_cloud_ai_platform
 alone pulls in google-cloud-aiplatform, seconds of start-up that a local run, and a compile

@@ -26,7 +26,7 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 
 from bit_tfx.components import keys
 from bit_tfx.components.image_example_gen import sources
-from bit_tfx.kubeflow import config as deploy_config
+from . import config as deploy_config
 
 SCHEMA_2_1 = {deploy_config.VERTEX: False, deploy_config.KFP: True}
 # The executor kinds the open-source KFP v2 backend runs, read from its source (kubeflow/pipelines,
@@ -62,7 +62,7 @@ def build(deploy):
 
 def _build(deploy):
     """(its KubeflowPlatform, the TFX pipeline, warnings)."""
-    from bit_tfx.kubeflow import placement  # pylint: disable=import-outside-toplevel
+    from . import placement  # pylint: disable=import-outside-toplevel
     from bit_tfx.pipeline import pipeline  # pylint: disable=import-outside-toplevel
     platform = placement.KubeflowPlatform(deploy)
     source, run, warnings = resolve_source(platform.config)
@@ -74,7 +74,7 @@ def _build(deploy):
 def runner(deploy, output):
     """The KubeflowV2DagRunner writing `output` (.json PipelineJob or .yaml PipelineSpec)."""
     from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner as v2  # pylint: disable=import-outside-toplevel
-    from bit_tfx.kubeflow import dag_runner  # pylint: disable=import-outside-toplevel
+    from . import dag_runner  # pylint: disable=import-outside-toplevel
     output = os.path.abspath(output)
     return dag_runner.DagRunner(
         v2.KubeflowV2DagRunnerConfig(default_image=deploy.image,

@@ -35,8 +35,9 @@ from typing import Optional
 import yaml
 
 from bit_tfx.components.errors import ConfigError
-from bit_tfx.kubeflow import cron
 from bit_tfx.pipeline import configs
+
+from . import cron
 
 VERTEX = "vertex"
 KFP = "kfp"

@@ -40,7 +40,7 @@ def task_parameters(spec, task_name):
 
 def referenced_import_paths(spec):
     """{import path: [where it is named]} for every path the spec's container tasks name."""
-    from bit_tfx.kubeflow import compile as compiling  # pylint: disable=import-outside-toplevel
+    from . import compile as compiling  # pylint: disable=import-outside-toplevel
     found = {}
 
     def add(path, where):
@@ -85,7 +85,7 @@ def check_imports(paths):
 
 def probe_specs(folder):
     """Compiles probe pipelines for both targets into `folder`; yields their PipelineSpecs."""
-    from bit_tfx.kubeflow import compile as compiling, config, validation  # pylint: disable=import-outside-toplevel
+    from . import compile as compiling, config, validation  # pylint: disable=import-outside-toplevel
     # Between them the two probes use every placement: Trainer as a step and as a Vertex AI
     # Training job, filesystem Pusher and Vertex AI Endpoint Pusher.
     for target, extra in (
@@ -101,7 +101,7 @@ def probe_specs(folder):
 
 
 def main(argv):
-    from bit_tfx.kubeflow import compile as compiling  # pylint: disable=import-outside-toplevel
+    from . import compile as compiling  # pylint: disable=import-outside-toplevel
     with tempfile.TemporaryDirectory() as folder:
         specs = [compiling.load(path)[0] for path in argv[1:]] or list(probe_specs(folder))
         paths = {}

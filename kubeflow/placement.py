@@ -20,8 +20,9 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx.extensions.google_cloud_ai_platform import constants as vertex_constants  # plain strings
 
 from bit_tfx.components.serving.component import ServingBaseline
-from bit_tfx.kubeflow import config as deploy_config
 from bit_tfx.pipeline import pipeline
+
+from . import config as deploy_config
 
 ResourceSpec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec
 

@@ -14,7 +14,7 @@ Default Credentials for Vertex; the KFP endpoint's own authentication for KFP).
 import json
 import logging
 
-from bit_tfx.kubeflow import config as deploy_config
+from . import config as deploy_config
 
 DRY_RUN_EXPERIMENT_ID = "<id of experiment {name!r}, created if missing>"
 

@@ -11,8 +11,8 @@ import os
 import re
 
 from bit_tfx.components.errors import ConfigError
-from bit_tfx.kubeflow import cron
-from bit_tfx.kubeflow.config import (BEAM_RUNNERS, DATAFLOW, DIRECT, KFP, METADATA_KINDS, METADATA_MYSQL,
+from . import cron
+from .config import (BEAM_RUNNERS, DATAFLOW, DIRECT, KFP, METADATA_KINDS, METADATA_MYSQL,
                                      METADATA_VERTEX, OUTPUT_SUFFIXES, PLACEMENTS, STEP, TARGETS, VERTEX,
                                      VERTEX_TRAINING)
 

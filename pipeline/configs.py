@@ -16,7 +16,7 @@ from bit_tfx.components.errors import ConfigError
 from bit_tfx.components.hyperrule import rule, upstream
 from bit_tfx.components.trainer.config import (  # pure Python
     MIXED_PRECISION, TrainerConfig, check_freeze_until)
-from bit_tfx.pipeline import backbones
+from . import backbones
 
 PIPELINE_NAME = keys.DEFAULT_PIPELINE_NAME
 # DirectRunner defaults for local runs: in-memory, one worker. Multi-processing pays

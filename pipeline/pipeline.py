@@ -155,7 +155,7 @@ def build(config, through=THROUGH_PUSHER):
     """The pipeline for a RunConfig, with every data check made before it starts: the
     source is resolved and planned (configuration errors now), the class count recorded
     for per-class metrics, and metadata goes to the config's SQLite store."""
-    from bit_tfx.pipeline import metadata
+    from . import metadata
     source = sources.resolve(config.data, config.layout)
     config.num_classes = class_count(config, source)
     return create_pipeline(config, source, metadata.connection_config(config.metadata_path),

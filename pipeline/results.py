@@ -3,7 +3,7 @@ import os
 
 from bit_tfx.components import keys
 from bit_tfx.components.evaluation import gate
-from bit_tfx.pipeline import metadata
+from . import metadata
 
 
 def _artifact(store, config, node, key):

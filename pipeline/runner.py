@@ -67,7 +67,7 @@ def run_local(pipeline):
 def run_until_hyperrule(config):
     """Runs ingestion -> statistics -> schema -> validation -> HyperRule; returns the decision."""
     from bit_tfx.components.hyperrule.component import read_decision
-    from bit_tfx.pipeline import metadata, pipeline, results
+    from . import metadata, pipeline, results
     run_local(pipeline.build(config, pipeline.THROUGH_HYPERRULE))
     store = metadata.open_store(config.metadata_path)
     execution, artifact = results.decision_output(store, config.pipeline_name)
@@ -78,7 +78,7 @@ def run_until_hyperrule(config):
 
 def run_all(config):
     """The whole DAG; returns its summary (results.summarize) with the report's path."""
-    from bit_tfx.pipeline import pipeline, results
+    from . import pipeline, results
     run_local(pipeline.build(config, pipeline.THROUGH_PUSHER))
     summary = results.summarize(config)
     if summary["blessed"]:
@@ -92,7 +92,7 @@ def run_all(config):
 def write_report_safely(config):
     """The evaluation report and model card under OUTPUT/report; None when that fails. The
     model was already evaluated and pushed (or refused), so a report error must not fail the run."""
-    from bit_tfx.pipeline import report
+    from . import report
     try:
         path = report.write_report(config)["report"]
     except Exception as e:  # pylint: disable=broad-except

@@ -8,6 +8,10 @@ module or inside a function): no import cycle between our modules, and no arrow 
 
 Inside components, the BiT model library (bit_model) is the bottom: it imports only itself,
 keys, errors and the pure HyperRule arithmetic.
+
+Inside a layer, modules import each other relatively (`from . import keys`); an import of another
+layer is absolute (`from bit_tfx.components import keys`). A file's imports then say on sight
+which layers it leans on, and tools that map imports to folders draw each layer's inside.
 """
 import ast
 import os
@@ -118,6 +122,49 @@ def test_no_import_cycle():
         if v not in index:
             visit(v)
     assert not cycles, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in cycles)
+
+
+def _import_forms(module, path):
+    """(line, written, target layer) of every import of ours in the file: written is "relative" or
+    "absolute"."""
+    with open(path, encoding="utf-8") as f:
+        tree = ast.parse(f.read(), path)
+    package = module if path.endswith("__init__.py") else module.rpartition(".")[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            parts = package.split(".")
+            target = parts[:len(parts) - node.level + 1] + (node.module.split(".") if node.module else [])
+            yield node.lineno, "relative", target[1] if len(target) > 1 else "bit_tfx"
+        else:
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module] if isinstance(node, ast.ImportFrom) else [])
+            for name in names:
+                if name == "bit_tfx" or name.startswith("bit_tfx."):
+                    yield node.lineno, "absolute", name.split(".")[1] if "." in name else "bit_tfx"
+
+
+def _misspelt_imports(modules):
+    bad = []
+    for module, path in sorted(modules.items()):
+        layer = module.split(".")[1]
+        for line, written, target in _import_forms(module, path):
+            if (written == "relative") != (target == layer):
+                bad.append(f"{os.path.relpath(path, ROOT)}:{line}: {written} import of {target}")
+    return bad
+
+
+def test_a_layer_imports_itself_relatively_and_other_layers_absolutely():
+    bad = _misspelt_imports(_modules())
+    assert not bad, "\n".join(bad)
+
+
+def test_the_import_form_check_can_fail(tmp_path):
+    path = tmp_path / "mod.py"
+    path.write_text("from ...components import keys\nfrom bit_tfx.pipeline import configs\n"
+                    "from .. import configs as fine\nfrom bit_tfx.components import errors\n")
+    bad = _misspelt_imports({"bit_tfx.pipeline.report.mod": str(path)})
+    assert [b.split(": ", 1)[1] for b in bad] == ["relative import of components",
+                                                  "absolute import of pipeline"]
 
 
 @pytest.mark.parametrize("bad, message", [

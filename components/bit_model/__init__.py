@@ -9,9 +9,9 @@ Importing the package (or `spec`) does not import TensorFlow; `build_classifier`
 
 def __getattr__(name):
     if name == "build_classifier":
-        from bit_tfx.components.bit_model.factory import build_classifier
+        from .factory import build_classifier
         return build_classifier
     if name in ("parse", "ModelSpec", "ModelSpecError"):
-        from bit_tfx.components.bit_model import spec
+        from . import spec
         return getattr(spec, name)
     raise AttributeError(name)

@@ -14,7 +14,7 @@ import dataclasses
 import re
 from typing import Dict, Optional, Tuple
 
-from bit_tfx.components.errors import ConfigError
+from ..errors import ConfigError
 
 
 class ArchError(ConfigError):

@@ -19,10 +19,10 @@ from typing import Dict, Optional, Union
 import numpy as np
 import tf_keras as keras
 
-from bit_tfx.components.bit_model import hub as bit_hub
-from bit_tfx.components.bit_model import resnet_v2, spec as bit_spec, weights
-from bit_tfx.components import keys
-from bit_tfx.components.errors import ConfigError
+from . import hub as bit_hub
+from . import resnet_v2, spec as bit_spec, weights
+from .. import keys
+from ..errors import ConfigError
 
 BACKBONE_NAME = "resnet"
 

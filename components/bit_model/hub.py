@@ -16,8 +16,8 @@ takes float32 [B, H, W, 3] in [0, 1] and returns pre-logits (feature extractor) 
 (a model with a head). A `serving_default` signature {"images"} -> {"output"} is added.
 The module is serving.ReusableModule, the same base as the pushed model's.
 """
-from bit_tfx.components import keys
-from bit_tfx.components.errors import ConfigError
+from .. import keys
+from ..errors import ConfigError
 
 WARM_START_DIR = keys.BACKBONE_DIR  # inside a pushed version; TF Serving ignores it
 
@@ -66,7 +66,7 @@ def export_hub_savedmodel(model, export_dir: str, verify: bool = False):
     """
     import tensorflow as tf
 
-    from bit_tfx.components.bit_model import resnet_v2, serving
+    from . import resnet_v2, serving
 
     resnet_v2.official_variables(model)  # refuses hub-wrapping models: nothing native to export
     unit_model = model if resnet_v2.takes_unit_range(model) else resnet_v2.with_unit_input(model)
@@ -83,7 +83,7 @@ def verify_export(model, export_dir: str, size: int = 64, atol: float = 1e-4) ->
     import numpy as np
     import tensorflow as tf
 
-    from bit_tfx.components.bit_model import resnet_v2
+    from . import resnet_v2
     images = tf.constant(np.random.default_rng(0).random((2, size, size, 3), np.float32))
     layer = load_backbone(export_dir, trainable=True)
     x = images if resnet_v2.takes_unit_range(model) else resnet_v2.from_unit_range(images)

@@ -35,9 +35,9 @@ This module imports no TensorFlow at import time (parse runs before the heavy im
 """
 from typing import Optional
 
-from bit_tfx.components.bit_model import spec as bit_spec, weights
-from bit_tfx.components.errors import ConfigError
-from bit_tfx.components.hyperrule import rule
+from . import spec as bit_spec, weights
+from ..errors import ConfigError
+from ..hyperrule import rule
 
 NUM_CLASSES = 1000
 DEFAULT_RESOLUTION = rule.LARGE_RESOLUTION[1]  # 480: the HyperRule crop for large images
@@ -108,7 +108,7 @@ def class_names():
 
 def _npz_classifier(parsed, resolution, cache_dir=None):
     """keras.Model: [0, 1] images -> the file's 1000 logits (weights converted to [-1, 1])."""
-    from bit_tfx.components.bit_model import factory
+    from . import factory
     arrays = weights.read_npz(parsed.location, cache_dir)
     classes = weights.head_classes(arrays)
     if classes != NUM_CLASSES:
@@ -126,7 +126,7 @@ def _hub_classifier(parsed, resolution):
     import tensorflow as tf
     import tf_keras as keras
 
-    from bit_tfx.components.bit_model import hub as bit_hub
+    from . import hub as bit_hub
     layer = bit_hub.load_backbone(parsed.location, trainable=False)
     outputs = layer(tf.zeros([1, PROBE_SIZE, PROBE_SIZE, 3]))
     if outputs.shape.rank != 2 or outputs.shape[-1] != NUM_CLASSES:
@@ -151,7 +151,7 @@ def build_serving(parsed: bit_spec.ModelSpec, resolution: int = DEFAULT_RESOLUTI
 
 
 def _serving_class():
-    from bit_tfx.components.bit_model import serving
+    from . import serving
 
     class ImageNetServing(serving.BytesServingModule):
         """The pushed model's serve_bytes (pixel limit, decode, classify, softmax, top-k

@@ -23,8 +23,8 @@ from typing import Dict, Optional, Tuple
 import tensorflow as tf
 import tf_keras as keras
 
-from bit_tfx.components.bit_model import archs
-from bit_tfx.components.bit_model.archs import Arch, ArchError  # noqa: F401  (the model's API)
+from . import archs
+from .archs import Arch, ArchError  # noqa: F401  (the model's API)
 
 # Official .npz prefix; every native variable maps to PREFIX + layer name + "/" + weight.
 PREFIX = "resnet/"

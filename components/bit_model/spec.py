@@ -39,8 +39,8 @@ import dataclasses
 import re
 from typing import Optional
 
-from bit_tfx.components.bit_model import archs
-from bit_tfx.components.errors import ConfigError
+from . import archs
+from ..errors import ConfigError
 
 KINDS = ("hub", "npz", "random")
 HUB_BASE = "https://tfhub.dev/google/bit/"

@@ -22,8 +22,8 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
-from bit_tfx.components.bit_model import archs
-from bit_tfx.components.errors import ConfigError
+from . import archs
+from ..errors import ConfigError
 
 BASE_URL = "https://storage.googleapis.com/bit_models/"
 CACHE_SUBDIR = "bit_models"
@@ -111,7 +111,7 @@ def load_npz(model, source, skip_head: bool = False, cache_dir: Optional[str] = 
     as initialised; everything else must still match.
     Returns {"loaded": [...], "skipped": [...]} (official names).
     """
-    from bit_tfx.components.bit_model import resnet_v2
+    from . import resnet_v2
 
     arrays = source if isinstance(source, dict) else read_npz(source, cache_dir)
     label = "(in-memory arrays)" if isinstance(source, dict) else str(source)
@@ -141,7 +141,7 @@ def load_npz(model, source, skip_head: bool = False, cache_dir: Optional[str] = 
 
 def model_arrays(model) -> Dict[str, np.ndarray]:
     """{official name: numpy array} of a native model, head kernel as (1, 1, C, K)."""
-    from bit_tfx.components.bit_model import resnet_v2
+    from . import resnet_v2
     return {name: var.numpy().reshape(resnet_v2.official_shape(name, var))
             for name, var in resnet_v2.official_variables(model).items()}
 
@@ -177,5 +177,5 @@ def preprocess(images):
     """
     import tensorflow as tf
 
-    from bit_tfx.components.bit_model import resnet_v2
+    from . import resnet_v2
     return resnet_v2.from_unit_range(tf.cast(images, tf.float32) / 255.0)

@@ -16,8 +16,8 @@ from tfx.dsl.components.base import executor_spec
 from tfx.types import artifact_utils
 from tfx.types import standard_component_specs as specs
 
-from bit_tfx.components import keys
-from bit_tfx.components.serving import executor as serving
+from .. import keys
+from ..serving import executor as serving
 
 
 class Executor(evaluator_executor.Executor):

@@ -22,10 +22,10 @@ from tfx.dsl.components.base import base_component, base_executor, executor_spec
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
-from bit_tfx.components import keys
-from bit_tfx.components.hyperrule import rule, upstream
-from bit_tfx.components import statistics
-from bit_tfx.components.statistics import load_split_statistics, read_dataset_facts
+from .. import keys
+from . import rule, upstream
+from .. import statistics
+from ..statistics import load_split_statistics, read_dataset_facts
 
 # Execution parameters. Booleans travel as ints: every orchestrator (local, KFP v2,
 # Vertex) represents those the same way.

@@ -4,7 +4,7 @@ Each function is one rule of the recipe (shared/reference/bit-recipe.md, read
 from the official bit_hyperrule.py). `decide` puts them together and records
 every number a decision came from.
 """
-from bit_tfx.components.errors import ConfigError
+from ..errors import ConfigError
 
 BASE_LR = 0.003
 BASE_BATCH = 512

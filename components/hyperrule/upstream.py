@@ -20,7 +20,7 @@ Scaling to a dataset of another size (the paper's runs are ImageNet-sized):
 """
 import math
 
-from bit_tfx.components.hyperrule.rule import MOMENTUM, RuleError
+from .rule import MOMENTUM, RuleError
 
 RECIPE = "bit-upstream"         # decision["recipe"]: the Trainer pre-trains (crop, decay, npz)
 INCEPTION_CROP = "inception"    # decision["crop"]: the Trainer's Inception-style random resized crop

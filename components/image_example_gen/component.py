@@ -12,8 +12,8 @@ from tfx.proto import example_gen_pb2
 from tfx.types import standard_artifacts, standard_component_specs as specs
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
-from bit_tfx.components import keys
-from bit_tfx.components.image_example_gen import executor, sources
+from .. import keys
+from . import executor, sources
 
 
 class ImageExampleGenSpec(specs.FileBasedExampleGenSpec):

@@ -25,8 +25,8 @@ from tfx.types import artifact_utils
 from tfx.types import standard_component_specs as specs
 from tfx.utils import proto_utils
 
-from bit_tfx.components import keys
-from bit_tfx.components.image_example_gen import image_check, sources, span
+from .. import keys
+from . import image_check, sources, span
 
 LAYOUT_KEY = "layout"
 MAX_BAD_FRACTION_KEY = "max_bad_fraction"

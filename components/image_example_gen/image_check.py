@@ -14,7 +14,7 @@ import warnings
 
 from PIL import Image, UnidentifiedImageError
 
-from bit_tfx.components import keys
+from .. import keys
 
 
 class BadImage(Exception):

@@ -31,8 +31,8 @@ import posixpath
 
 import tensorflow as tf
 
-from bit_tfx.components import keys
-from bit_tfx.components.errors import ConfigError
+from .. import keys
+from ..errors import ConfigError
 
 CLASS_FOLDERS = "class_folders"
 SPLIT_FOLDERS = "split_folders"

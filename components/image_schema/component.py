@@ -32,8 +32,8 @@ from tfx.types import standard_component_specs as specs
 from tfx.types.component_spec import ChannelParameter
 from tfx.utils import io_utils
 
-from bit_tfx.components import keys, statistics
-from bit_tfx.components.serving import executor as serving
+from .. import keys, statistics
+from ..serving import executor as serving
 
 MAX_LABEL_DOMAIN = 100_000
 

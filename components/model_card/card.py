@@ -11,8 +11,8 @@ the Markdown and in its HTML rendering.
 import html
 import re
 
-from bit_tfx.components import keys
-from bit_tfx.components.hyperrule.upstream import RECIPE as UPSTREAM_RECIPE
+from .. import keys
+from ..hyperrule.upstream import RECIPE as UPSTREAM_RECIPE
 
 CARD_MARKDOWN = "model_card.md"
 CARD_HTML = "model_card.html"

@@ -14,9 +14,9 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import io_utils, path_utils
 
-from bit_tfx.components import keys
-from bit_tfx.components.model_card import card
-from bit_tfx.components.model_card import facts as model_facts
+from .. import keys
+from . import card
+from . import facts as model_facts
 
 TRAINED_MODEL_KEY = "trained_model"
 INPUT_BASE_KEY = "input_base"

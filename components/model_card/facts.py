@@ -6,8 +6,8 @@ reads it), the HyperRule decision, the class names the model carries, what the v
 import math
 import os
 
-from bit_tfx.components import keys
-from bit_tfx.components.evaluation import gate
+from .. import keys
+from ..evaluation import gate
 
 
 def number(value):
@@ -28,7 +28,7 @@ def _split_statistics(statistics):
     """Per split: image count, height/width, classes and their counts, from StatisticsGen's
     output, read as the HyperRule reads it (components/statistics.py: the same facts)."""
     from tfx.types import artifact_utils
-    from bit_tfx.components.statistics import StatisticsError, class_counts, load_split_statistics, read_dataset_facts
+    from ..statistics import StatisticsError, class_counts, load_split_statistics, read_dataset_facts
     splits = {}
     present = artifact_utils.decode_split_names(statistics.split_names)
     for split in keys.SPLIT_NAMES:
@@ -179,7 +179,7 @@ def model_facts(examples=None, statistics=None, hyperparameters=None, model=None
     where integers arrive as floats), or None when the run did not produce it; the matching
     part is then None. `training`: the Trainer's custom_config (pipeline.trainer_custom_config:
     model_spec, linear_probe, freeze_until, mixed_precision), or None when not known."""
-    from bit_tfx.components.hyperrule.component import read_decision
+    from ..hyperrule.component import read_decision
     from tfx.utils import path_utils
     classes = _class_names(model.uri) if model is not None else None
     serving = serving_artifacts(path_utils.serving_model_path(model.uri)) \

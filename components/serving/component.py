@@ -14,8 +14,8 @@ from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
-from bit_tfx.components import keys
-from bit_tfx.components.serving import executor
+from .. import keys
+from . import executor
 
 
 class ServingBaselineSpec(ComponentSpec):

@@ -23,8 +23,8 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 from tfx.utils import io_utils, path_utils
 
-from bit_tfx.components import keys
-from bit_tfx.components.serving import versions
+from .. import keys
+from . import versions
 
 SERVING_DIRECTORY_KEY = "serving_directory"
 VERTEX_PROJECT_KEY = "vertex_project"
@@ -36,7 +36,7 @@ def locate(exec_properties):
     """(folder of the model now serving, or None; where it was found, or why nothing is)."""
     endpoint = exec_properties.get(VERTEX_ENDPOINT_KEY)
     if endpoint:
-        from bit_tfx.components.serving import vertex  # pylint: disable=import-outside-toplevel
+        from . import vertex  # pylint: disable=import-outside-toplevel
         return vertex.served_model_uri(exec_properties[VERTEX_PROJECT_KEY],
                                        exec_properties[VERTEX_REGION_KEY], endpoint)
     serving_dir = exec_properties[SERVING_DIRECTORY_KEY]  # the component requires one of the two

@@ -43,9 +43,9 @@ import os
 import tensorflow as tf
 import tf_keras as keras
 
-from bit_tfx.components import keys
-from bit_tfx.components.bit_model import resnet_v2, serving, tflite, weights
-from bit_tfx.components.trainer import warmup
+from .. import keys
+from ..bit_model import resnet_v2, serving, tflite, weights
+from . import warmup
 
 
 class ServingModule(serving.BytesServingModule):

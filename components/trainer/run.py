@@ -32,12 +32,12 @@ import tensorflow_transform as tft
 import tf_keras as keras
 from tfx_bsl.public import tfxio
 
-from bit_tfx.components import keys
-from bit_tfx.components.bit_model import build_classifier
-from bit_tfx.components.hyperrule import upstream
-from bit_tfx.components.trainer import augment, checkpoints, distribution, export, kshot, preemption
-from bit_tfx.components.trainer.config import TrainerConfig
-from bit_tfx.components.trainer.schedule import HyperRuleSchedule
+from .. import keys
+from ..bit_model import build_classifier
+from ..hyperrule import upstream
+from . import augment, checkpoints, distribution, export, kshot, preemption
+from .config import TrainerConfig
+from .schedule import HyperRuleSchedule
 
 log = logging.getLogger("bit_tfx.trainer")
 

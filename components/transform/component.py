@@ -14,10 +14,10 @@ from tfx.types import artifact_utils, standard_artifacts
 from tfx.types import standard_component_specs as specs
 from tfx.types.component_spec import ChannelParameter
 
-from bit_tfx.components import keys
-from bit_tfx.components import tfx_api as tfx
-from bit_tfx.components.hyperrule.component import read_decision
-from bit_tfx.components.transform.preprocessing import HYPERRULE_CONFIG_KEY
+from .. import keys
+from .. import tfx_api as tfx
+from ..hyperrule.component import read_decision
+from .preprocessing import HYPERRULE_CONFIG_KEY
 
 PREPROCESSING_FN = "bit_tfx.components.transform.preprocessing.preprocessing_fn"
 

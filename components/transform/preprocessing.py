@@ -19,8 +19,8 @@ by HyperRuleTransform's executor from the HyperParameters artifact.
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from bit_tfx.components import keys
-from bit_tfx.components.bit_model.serving import decode_and_resize
+from .. import keys
+from ..bit_model.serving import decode_and_resize
 
 HYPERRULE_CONFIG_KEY = "hyperrule"
 

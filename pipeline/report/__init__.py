@@ -18,9 +18,9 @@ the command without loading them, and rendering is tested without them.
 name as an attribute of this package: import from the module with `from
 bit_tfx.pipeline.report.render import ...`. `report.collect` stays the module.
 """
-from bit_tfx.pipeline.report.collect import ReportError
-from bit_tfx.pipeline.report.render import render
-from bit_tfx.pipeline.report.write import (DEFAULT_MAX_EXAMPLES, REPORT_DIR, REPORT_HTML, REPORT_JSON,
+from .collect import ReportError
+from .render import render
+from .write import (DEFAULT_MAX_EXAMPLES, REPORT_DIR, REPORT_HTML, REPORT_JSON,
                                            write_report)
 
 __all__ = ["DEFAULT_MAX_EXAMPLES", "REPORT_DIR", "REPORT_HTML", "REPORT_JSON", "ReportError",

@@ -20,8 +20,8 @@ import sqlite3
 from bit_tfx.components import keys
 from bit_tfx.components.errors import ConfigError
 from bit_tfx.components.model_card import card, facts
-from bit_tfx.pipeline import backbones
-from bit_tfx.pipeline.report import scan
+from .. import backbones
+from . import scan
 
 CURVES = ("loss", "accuracy", "learning_rate")  # the Trainer's tf.summary scalars
 MLMD_TABLES = ("MLMDEnv", "Context", "Execution", "Artifact", "Event")  # what a store has
@@ -95,7 +95,7 @@ class _Run:
         """The node's output artifact under `key` in this run as a TFX Artifact, or None (also
         when its folder no longer exists: `gone` then says so, and a warning names it)."""
         import tensorflow as tf
-        from bit_tfx.pipeline import metadata
+        from .. import metadata
         from tfx.types import artifact_utils
         execution = self.executions.get(node)
         artifacts = metadata.output_artifacts(self.store, execution, key) if execution is not None else []
@@ -189,7 +189,7 @@ def _check_place(run, pipeline_root, run_dir, metadata_path):
 
 def _pushed_versions(store, pipeline_name, run):
     """Every version the pipeline's Pusher pushed, newest first (PushedModel properties)."""
-    from bit_tfx.pipeline import metadata
+    from .. import metadata
     node = store.get_context_by_type_and_name("node", f"{pipeline_name}.{keys.NODE_PUSHER}")
     this_run = run.executions.get(keys.NODE_PUSHER)
     pushes = []
@@ -224,7 +224,7 @@ def collect(metadata_path, pipeline_name, max_examples, run_dir=None, pipeline_r
     `pipeline_root` (where RUN_DIR's artifacts should be), a copied or moved run folder is
     refused."""
     _check_store(metadata_path)
-    from bit_tfx.pipeline import metadata
+    from .. import metadata
     from tfx.utils import path_utils
     try:
         store = metadata.open_store(metadata_path)

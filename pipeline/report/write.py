@@ -4,9 +4,9 @@ import json
 import os
 
 from bit_tfx.components.model_card import card
-from bit_tfx.pipeline import configs
-from bit_tfx.pipeline.report.collect import ReportError, collect
-from bit_tfx.pipeline.report.render import render
+from .. import configs
+from .collect import ReportError, collect
+from .render import render
 
 REPORT_DIR = "report"
 REPORT_HTML = "index.html"
