@@ -3,6 +3,8 @@ import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
 from tfx.orchestration import metadata as tfx_metadata
 
+from bit_tfx.components import keys
+
 
 def connection_config(sqlite_path):
     return tfx_metadata.sqlite_metadata_connection_config(sqlite_path)
@@ -22,6 +24,14 @@ def latest_execution(store, pipeline_name, node_id):
         return None
     executions = store.get_executions_by_context(context.id)
     return max(executions, key=lambda e: e.id) if executions else None
+
+
+def decision_node(executions):
+    """Which decision node (keys.DECISION_NODES: the HyperRule, or the UpstreamRecipe of a
+    pre-training pipeline) ran newest among {node id: execution or None}; None if neither ran.
+    The run summary and the report both ask this."""
+    ran = [(executions[n].id, n) for n in keys.DECISION_NODES if executions.get(n) is not None]
+    return max(ran)[1] if ran else None
 
 
 def was_cached(execution):

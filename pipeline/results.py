@@ -17,11 +17,12 @@ def decision_artifact(store, pipeline_name):
 
 
 def decision_output(store, pipeline_name):
-    """(execution, artifact) of whichever decision node (keys.DECISION_NODES) ran newest."""
-    found = [metadata.latest_output(store, pipeline_name, node, keys.HYPERPARAMETERS_KEY)
-             for node in keys.DECISION_NODES]
-    found = [(e, a) for e, a in found if e is not None]
-    return max(found, key=lambda pair: pair[0].id) if found else (None, None)
+    """(execution, artifact) of whichever decision node ran newest (metadata.decision_node)."""
+    node = metadata.decision_node({n: metadata.latest_execution(store, pipeline_name, n)
+                                   for n in keys.DECISION_NODES})
+    if node is None:
+        return None, None
+    return metadata.latest_output(store, pipeline_name, node, keys.HYPERPARAMETERS_KEY)
 
 
 def summarize(config):

@@ -237,8 +237,8 @@ def collect(metadata_path, pipeline_name, max_examples, run_dir=None, pipeline_r
     gen = next((n for n in (keys.NODE_IMAGE_EXAMPLE_GEN, keys.NODE_IMPORT_EXAMPLE_GEN)
                 if n in run.executions), keys.NODE_IMAGE_EXAMPLE_GEN)
     wanted = {"examples": (gen, "examples"), "statistics": (keys.NODE_STATISTICS, "statistics"),
-              "hyperparameters": (next((n for n in keys.DECISION_NODES if n in run.executions),
-                                        keys.NODE_HYPERRULE), keys.HYPERPARAMETERS_KEY),
+              "hyperparameters": (metadata.decision_node(run.executions) or keys.NODE_HYPERRULE,
+                                  keys.HYPERPARAMETERS_KEY),
               "model": (keys.NODE_TRAINER, "model"), "model_run": (keys.NODE_TRAINER, "model_run"),
               "evaluation": (keys.NODE_EVALUATOR, "evaluation"),
               "blessing": (keys.NODE_EVALUATOR, "blessing"), "card_model": (keys.NODE_MODEL_CARD, "model")}
