@@ -172,6 +172,6 @@ def check_writable_folder(path, field):
 # `bit-tfx demo` and the runner file without BIT_TFX_CONFIG (local_runner.py) use these.
 DEMO_MIN_ACCURACY = 0.15  # measured 0.225 on the 111 eval images (2026-12-02); chance is 0.1
 DEMO_DEFAULTS = dict(output="demo-output", model_spec=backbones.FRACTAL_TINY.model_spec,
-                     batch_size=16, batch_policy="keep_lr", min_accuracy=DEMO_MIN_ACCURACY)
+                     batch_size=16, batch_policy=rule.KEEP_LR, min_accuracy=DEMO_MIN_ACCURACY)
 DEMO_DATA_DIR = "demo-data"      # under the demo's output folder
 DEMO_PER_CLASS = 100   # 1,000 of the 1,797 digits: about 100 eval images for the gate

@@ -172,7 +172,7 @@ def measure_probe(root, pretrained_spec, random_spec, ks: Sequence = (1, 2, 5, 1
 
 
 def measure(root, pretrained_spec, random_spec, ks: Sequence = (1, 2, 5, 10, FULL), batch_size=8,
-            batch_policy="keep_lr", schedule_override: Optional[dict] = None, seed=0, log=None):
+            batch_policy=rule.KEEP_LR, schedule_override: Optional[dict] = None, seed=0, log=None):
     """The k-shot table by fine-tuning: one row per k with both accuracies, the HyperRule's
     steps and batch, and seconds per run. Both arms of a row use the same decision, data and seed."""
     names, train, held = image_folder_splits(root)

@@ -23,8 +23,9 @@ SCHEDULE_BUCKETS = (
 # accumulate: micro-batches summed to 512 (exact); scale_lr: lr 0.003 x batch / 512 (linear
 # scaling); keep_lr: lr 0.003 at the batch given, no accumulation (not exact: the rule's steps
 # and learning rate with noisier gradients and fewer examples seen; see batch_plan).
-BATCH_POLICIES = ("accumulate", "scale_lr", "keep_lr")
-DEFAULT_BATCH_POLICY = "accumulate"  # exact: BiT has no batch statistics
+ACCUMULATE, SCALE_LR, KEEP_LR = "accumulate", "scale_lr", "keep_lr"
+BATCH_POLICIES = (ACCUMULATE, SCALE_LR, KEEP_LR)
+DEFAULT_BATCH_POLICY = ACCUMULATE  # exact: BiT has no batch statistics
 
 
 class RuleError(ConfigError):
@@ -85,9 +86,9 @@ def batch_plan(batch_size, policy):
         raise RuleError(f"batch_size must be a positive integer, got {batch_size!r}", field="batch_size")
     if policy not in BATCH_POLICIES:
         raise RuleError(f"batch_policy must be one of {BATCH_POLICIES}, got {policy!r}", field="batch_policy")
-    if policy == "scale_lr" or batch_size == BASE_BATCH:
+    if policy == SCALE_LR or batch_size == BASE_BATCH:
         return BASE_LR * batch_size / BASE_BATCH, 1
-    if policy == "keep_lr":
+    if policy == KEEP_LR:
         return BASE_LR, 1
     if batch_size > BASE_BATCH or BASE_BATCH % batch_size:
         raise RuleError(

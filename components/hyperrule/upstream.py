@@ -20,7 +20,7 @@ Scaling to a dataset of another size (the paper's runs are ImageNet-sized):
 """
 import math
 
-from .rule import MOMENTUM, RuleError
+from .rule import ACCUMULATE, MOMENTUM, SCALE_LR, RuleError
 
 RECIPE = "bit-upstream"         # decision["recipe"]: the Trainer pre-trains (crop, decay, npz)
 INCEPTION_CROP = "inception"    # decision["crop"]: the Trainer's Inception-style random resized crop
@@ -43,8 +43,9 @@ SCHEDULES = {
     "bit-l": (40, (10, 23, 30, 37)),
 }
 WARMUP_MAX_FRACTION = WARMUP_STEPS / (SCHEDULES["bit-s"][0] * IMAGENET_1K_EXAMPLES / BATCH)
-BATCH_POLICIES = ("accumulate", "scale_lr")
-DEFAULT_BATCH_POLICY = "accumulate"
+# The downstream rule's policies but keep_lr, its small-batch compromise for a 500-step fine-tune.
+BATCH_POLICIES = (ACCUMULATE, SCALE_LR)
+DEFAULT_BATCH_POLICY = ACCUMULATE
 DEFAULT_SCHEDULE = "bit-m"
 # What a user may override, and the type it must have.
 OVERRIDABLE = {"epochs": int, "decay_epochs": list, "crop_size": int, "learning_rate": float,
@@ -101,7 +102,7 @@ def batch_plan(batch_size, policy, effective_batch=BATCH):
         raise RuleError(f"batch_size must be a positive integer, got {batch_size!r}")
     if policy not in BATCH_POLICIES:
         raise RuleError(f"batch_policy must be one of {BATCH_POLICIES}, got {policy!r}")
-    if policy == "scale_lr" or batch_size == effective_batch:
+    if policy == SCALE_LR or batch_size == effective_batch:
         return batch_size, 1
     if batch_size > effective_batch or effective_batch % batch_size:
         raise RuleError(f"batch_size {batch_size} cannot accumulate to an effective batch of "

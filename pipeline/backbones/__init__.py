@@ -13,6 +13,8 @@ import hashlib
 import json
 import os
 
+from bit_tfx.components.hyperrule import rule
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 WEIGHTS_FILE = "backbone.npz"
 CARD_FILE = "MODEL_CARD.md"
@@ -62,7 +64,7 @@ class Backbone:
 # scaled learning rate: 23.6 minutes on 2 CPU cores, 18.5 of them training (docs/benchmarks.md).
 FRACTAL_TINY = Backbone(
     name="fractal_tiny", arch="tiny", corpus_classes=100, corpus_per_class=80, corpus_size=64,
-    batch_size=64, batch_policy="scale_lr", schedule="bit-m",
+    batch_size=64, batch_policy=rule.SCALE_LR, schedule="bit-m",
     overrides={"epochs": 12, "decay_epochs": [4, 8, 11], "crop_size": 64},
     min_accuracy=0.05)
 
