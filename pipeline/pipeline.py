@@ -102,44 +102,45 @@ def decision_step(config, statistics):
 def create_components(config, source, through=THROUGH_PUSHER, platform=None):
     platform = platform or LocalPlatform(config)
     gen = example_gen(config, source)
-    statistics = tfx.components.StatisticsGen(examples=gen.outputs["examples"])
-    schema = ImageSchemaGen(statistics=statistics.outputs["statistics"])
-    validator = tfx.components.ExampleValidator(
-        statistics=statistics.outputs["statistics"], schema=schema.outputs["schema"])
+    examples = gen.outputs[keys.EXAMPLES_KEY]
+    statistics_gen = tfx.components.StatisticsGen(examples=examples)
+    statistics = statistics_gen.outputs[keys.STATISTICS_KEY]
+    schema_gen = ImageSchemaGen(statistics=statistics)
+    schema = schema_gen.outputs[keys.SCHEMA_KEY]
+    validator = tfx.components.ExampleValidator(statistics=statistics, schema=schema)
     # What is serving now, and the schema it shipped with: the drift check's and the gate's
     # baseline (empty, saying why, when nothing is served).
-    serving = platform.serving_baseline(gen.outputs["examples"])
-    drift = SpanDriftValidator(statistics=statistics.outputs["statistics"],
-                               serving_schema=serving.outputs["schema"])
-    hyperrule = decision_step(config, statistics.outputs["statistics"])
-    components = [gen, statistics, schema, validator, serving, drift, hyperrule]
+    serving = platform.serving_baseline(examples)
+    drift = SpanDriftValidator(statistics=statistics, serving_schema=serving.outputs[keys.SCHEMA_KEY])
+    hyperrule = decision_step(config, statistics)
+    hyperparameters = hyperrule.outputs[keys.HYPERPARAMETERS_KEY]
+    components = [gen, statistics_gen, schema_gen, validator, serving, drift, hyperrule]
     if through == THROUGH_HYPERRULE:
         return components
 
-    transform = HyperRuleTransform(examples=gen.outputs["examples"], schema=schema.outputs["schema"],
-                                   hyperparameters=hyperrule.outputs[keys.HYPERPARAMETERS_KEY])
+    transform = HyperRuleTransform(examples=examples, schema=schema, hyperparameters=hyperparameters)
     trainer = platform.trainer(
         run_fn=RUN_FN,
-        examples=gen.outputs["examples"],
-        transform_graph=transform.outputs["transform_graph"],
-        schema=schema.outputs["schema"],
-        hyperparameters=hyperrule.outputs[keys.HYPERPARAMETERS_KEY],
+        examples=examples,
+        transform_graph=transform.outputs[keys.TRANSFORM_GRAPH_KEY],
+        schema=schema,
+        hyperparameters=hyperparameters,
         train_args=tfx.proto.TrainArgs(splits=[keys.TRAIN_SPLIT]),
         eval_args=tfx.proto.EvalArgs(splits=[keys.EVAL_SPLIT], num_steps=0),
         custom_config=trainer_custom_config(config))
     evaluator = gate_evaluator.Evaluator(
-        examples=gen.outputs["examples"], model=trainer.outputs["model"],
-        baseline_model=serving.outputs["model"],
+        examples=examples, model=trainer.outputs[keys.MODEL_KEY],
+        baseline_model=serving.outputs[keys.MODEL_KEY],
         eval_config=gate.eval_config(config.min_accuracy, config.max_accuracy_drop, config.num_classes))
+    blessing = evaluator.outputs[keys.BLESSING_KEY]
     # The trained model plus its model card and training schema (assets.extra/): what the
     # Pusher pushes, and what a later run's ServingBaseline reads back.
     card = ModelCardGen(
-        model=trainer.outputs["model"], evaluation=evaluator.outputs["evaluation"],
-        blessing=evaluator.outputs["blessing"], hyperparameters=hyperrule.outputs[keys.HYPERPARAMETERS_KEY],
-        statistics=statistics.outputs["statistics"], examples=gen.outputs["examples"],
-        schema=schema.outputs["schema"], input_base=source.input_base,
+        model=trainer.outputs[keys.MODEL_KEY], evaluation=evaluator.outputs[keys.EVALUATION_KEY],
+        blessing=blessing, hyperparameters=hyperparameters, statistics=statistics,
+        examples=examples, schema=schema, input_base=source.input_base,
         training=trainer_custom_config(config))
-    pusher = platform.pusher(model=card.outputs["model"], model_blessing=evaluator.outputs["blessing"])
+    pusher = platform.pusher(model=card.outputs[keys.MODEL_KEY], model_blessing=blessing)
     return components + [transform, trainer, evaluator, card, pusher]
 
 

@@ -141,14 +141,16 @@ def _load_classifier(args, source):
                 f"ImageNet-1k classifier {args.model} at {resolution}x{resolution}")
     version_dir = resolve_version(args.model, args.version)
     loaded = load_saved_model(version_dir)
-    signature = loaded.signatures.get("serving_default")
+    signature = loaded.signatures.get(keys.SIGNATURE_CLASSIFY)
     inputs = signature.structured_input_signature[1] if signature is not None else {}
-    if "image_bytes" not in inputs:
+    if keys.INPUT_IMAGE_BYTES not in inputs:
         raise PredictError(
             f"{version_dir} is a SavedModel but not a bit-tfx pushed model: its serving_default "
             f"takes {sorted(inputs) or 'nothing'}, not image_bytes. For an ImageNet classifier "
             f"in TF Hub layout use --model hub:{args.model}")
-    return (lambda image_bytes: loaded.signatures["serving_default"](image_bytes=image_bytes),
+    # closes over `loaded`, not the signature, for the reason above
+    return (lambda image_bytes: loaded.signatures[keys.SIGNATURE_CLASSIFY](
+        **{keys.INPUT_IMAGE_BYTES: image_bytes}),
             f"pushed model {version_dir}")
 
 

@@ -39,7 +39,7 @@ def probabilities_function(model, size):
                  autograph=False)
     def probabilities(images):
         logits = tf.cast(model(images, training=False), tf.float32)
-        return {"probabilities": tf.nn.softmax(logits)}
+        return {keys.OUTPUT_PROBABILITIES: tf.nn.softmax(logits)}
 
     return probabilities.get_concrete_function()
 
@@ -68,7 +68,7 @@ def convert(model, size, class_names, out_dir):
                       "range": [0.0, 1.0],
                       "preprocessing": "decode to RGB, bilinear resize to size x size without "
                                        "keeping the aspect ratio, divide by 255"},
-            "output": {"name": "probabilities", "shape": [1, len(class_names)],
+            "output": {"name": keys.OUTPUT_PROBABILITIES, "shape": [1, len(class_names)],
                        "labels": keys.TFLITE_LABELS},
             "files": {name: {"bytes": sizes[name], "probability_atol": atol}
                       for name, atol in VARIANTS.items()}}

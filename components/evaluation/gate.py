@@ -12,8 +12,6 @@ from .. import keys
 # despite float noise in TFMA's diff.
 CHANGE_MARGIN = 1e-10
 TOP_K = 5                   # top-5 accuracy is reported for more classes than this
-SERVING_EXAMPLES = "serving_examples"      # the signature TFMA evaluates (serialized tf.Example)
-TRANSFORM_FEATURES = "transform_features"  # the preprocessing signature TFMA calls first
 
 
 def configured_change_bound(absolute):
@@ -45,8 +43,8 @@ def eval_config(min_accuracy, max_accuracy_drop, num_classes=None):
             metrics=[tfma.MetricConfig(class_name="Precision"), tfma.MetricConfig(class_name="Recall")],
             binarize=tfma.BinarizationOptions(class_ids={"values": list(range(num_classes))})))
     return tfma.EvalConfig(
-        model_specs=[tfma.ModelSpec(signature_name=SERVING_EXAMPLES, label_key=keys.LABEL_ID,
-                                    preprocessing_function_names=[TRANSFORM_FEATURES])],
+        model_specs=[tfma.ModelSpec(signature_name=keys.SIGNATURE_EXAMPLES, label_key=keys.LABEL_ID,
+                                    preprocessing_function_names=[keys.SIGNATURE_TRANSFORM])],
         slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[keys.LABEL_TEXT])],
         metrics_specs=specs)
 

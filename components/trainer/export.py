@@ -67,12 +67,12 @@ class ServingModule(serving.BytesServingModule):
         parsed = tf.io.parse_example(examples, spec)
         return self.tft_layer(parsed)
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=keys.INPUT_EXAMPLES)])
     def serve_examples(self, examples):
         features = self._transform(examples)
-        return {"probabilities": tf.nn.softmax(self.classifier(features[keys.IMAGE], training=False))}
+        return {keys.OUTPUT_PROBABILITIES: tf.nn.softmax(self.classifier(features[keys.IMAGE], training=False))}
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=keys.INPUT_EXAMPLES)])
     def transform_features(self, examples):
         features = self._transform(examples)
         return {keys.LABEL_ID: features[keys.LABEL_ID], keys.IMAGE: features[keys.IMAGE]}

@@ -194,7 +194,7 @@ def _pushed_versions(store, pipeline_name, run):
     this_run = run.executions.get(keys.NODE_PUSHER)
     pushes = []
     for execution in store.get_executions_by_context(node.id) if node else []:
-        for artifact in metadata.output_artifacts(store, execution, "pushed_model"):
+        for artifact in metadata.output_artifacts(store, execution, keys.PUSHED_MODEL_KEY):
             props = artifact.custom_properties
             if props["pushed"].int_value:
                 pushes.append({"version": props["pushed_version"].string_value,
@@ -234,14 +234,16 @@ def collect(metadata_path, pipeline_name, max_examples, run_dir=None, pipeline_r
     run_dir = os.path.abspath(run_dir) if run_dir else os.path.dirname(os.path.abspath(metadata_path))
     if pipeline_root:
         _check_place(run, pipeline_root, run_dir, metadata_path)
-    gen = next((n for n in (keys.NODE_IMAGE_EXAMPLE_GEN, keys.NODE_IMPORT_EXAMPLE_GEN)
-                if n in run.executions), keys.NODE_IMAGE_EXAMPLE_GEN)
-    wanted = {"examples": (gen, "examples"), "statistics": (keys.NODE_STATISTICS, "statistics"),
-              "hyperparameters": (metadata.decision_node(run.executions) or keys.NODE_HYPERRULE,
-                                  keys.HYPERPARAMETERS_KEY),
-              "model": (keys.NODE_TRAINER, "model"), "model_run": (keys.NODE_TRAINER, "model_run"),
-              "evaluation": (keys.NODE_EVALUATOR, "evaluation"),
-              "blessing": (keys.NODE_EVALUATOR, "blessing"), "card_model": (keys.NODE_MODEL_CARD, "model")}
+    gen = next((n for n in keys.EXAMPLE_GEN_NODES if n in run.executions), keys.NODE_IMAGE_EXAMPLE_GEN)
+    decision = metadata.decision_node(run.executions) or keys.NODE_HYPERRULE
+    wanted = {"examples": (gen, keys.EXAMPLES_KEY),
+              "statistics": (keys.NODE_STATISTICS, keys.STATISTICS_KEY),
+              "hyperparameters": (decision, keys.HYPERPARAMETERS_KEY),
+              "model": (keys.NODE_TRAINER, keys.MODEL_KEY),
+              "model_run": (keys.NODE_TRAINER, keys.MODEL_RUN_KEY),
+              "evaluation": (keys.NODE_EVALUATOR, keys.EVALUATION_KEY),
+              "blessing": (keys.NODE_EVALUATOR, keys.BLESSING_KEY),
+              "card_model": (keys.NODE_MODEL_CARD, keys.MODEL_KEY)}
     found = {name: run.output(*where) for name, where in wanted.items()}
     trainer_config = run.custom_property(keys.NODE_TRAINER, "custom_config")
     trainer_config = json.loads(trainer_config) if trainer_config else None

@@ -37,11 +37,13 @@ def most_confused(examples_uri, model_uri, classes, max_examples):
     files = sorted(tf.io.gfile.glob(os.path.join(examples_uri, f"Split-{keys.EVAL_SPLIT}", "*")))
     records = [r.numpy() for r in
                tf.data.TFRecordDataset(files, compression_type="GZIP").take(max_examples)]
-    predict = tf.saved_model.load(path_utils.serving_model_path(model_uri)).signatures["serving_examples"]
+    model = tf.saved_model.load(path_utils.serving_model_path(model_uri))
+    predict = model.signatures[keys.SIGNATURE_EXAMPLES]
     wrong = []
     for start in range(0, len(records), SCAN_BATCH):
         batch = records[start:start + SCAN_BATCH]
-        probabilities = predict(examples=tf.constant(batch))["probabilities"].numpy()
+        outputs = predict(**{keys.INPUT_EXAMPLES: tf.constant(batch)})
+        probabilities = outputs[keys.OUTPUT_PROBABILITIES].numpy()
         for record, p in zip(batch, probabilities):
             feature = tf.train.Example.FromString(record).features.feature
             true = feature[keys.LABEL_TEXT].bytes_list.value[0].decode("utf-8")
@@ -53,7 +55,7 @@ def most_confused(examples_uri, model_uri, classes, max_examples):
                               "encoded": feature[keys.IMAGE_ENCODED].bytes_list.value[0]})
     # Free the loaded model's functions now: collected at interpreter exit instead, TensorFlow
     # prints "Exception ignored in AtomicFunction.__del__" after the run's result.
-    del predict
+    del predict, model
     gc.collect()
     wrong.sort(key=lambda w: -w["confidence"])
     shown = [dict(w, thumbnail=thumbnail(w.pop("encoded"))) for w in wrong[:CONFUSED_SHOWN]]
