@@ -34,6 +34,9 @@ MAX_IMAGE_PIXELS_KEY = "max_image_pixels"
 _BAD_FILE = "_bad.jsonl"
 _COUNTS_FILE = "_counts.jsonl"
 PROGRESS_EVERY = 1000  # files, per worker
+# The Examples artifact's counts (custom properties), also the names of the live Beam counters.
+VALID_IMAGES = "valid_images"
+QUARANTINED_FILES = "quarantined_files"
 
 
 class IngestionError(RuntimeError):
@@ -115,8 +118,8 @@ class _ReadAndCheck(beam.DoFn):
         # and Beam counters (on Dataflow they show live in the job's UI).
         self._checked = self._bad = 0
         self._started = time.monotonic()
-        self._valid_counter = beam.metrics.Metrics.counter("ImageExampleGen", "valid_images")
-        self._bad_counter = beam.metrics.Metrics.counter("ImageExampleGen", "quarantined_files")
+        self._valid_counter = beam.metrics.Metrics.counter(keys.NODE_IMAGE_EXAMPLE_GEN, VALID_IMAGES)
+        self._bad_counter = beam.metrics.Metrics.counter(keys.NODE_IMAGE_EXAMPLE_GEN, QUARANTINED_FILES)
 
     def process(self, item):
         result = self._check(item)
@@ -332,8 +335,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             json.dump(report, f, indent=1, ensure_ascii=False)
         examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_EXAMPLE)
         examples_utils.set_file_format(examples, "tfrecords_gzip")
-        examples.set_int_custom_property("valid_images", report["valid"])
-        examples.set_int_custom_property("quarantined_files", report["bad"])
+        examples.set_int_custom_property(VALID_IMAGES, report["valid"])
+        examples.set_int_custom_property(QUARANTINED_FILES, report["bad"])
         examples.set_string_custom_property("quarantine_report", report_path)
         log_report(report, report_path)
         try:
