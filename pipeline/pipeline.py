@@ -1,10 +1,5 @@
-"""The bit-tfx DAG, assembled in one place. Every runner (local, Kubeflow/Vertex)
-calls create_pipeline unchanged.
-
-ImageExampleGen -> StatisticsGen -> ImageSchemaGen -> ExampleValidator
-                -> ServingBaseline (what the Pusher's destination serves now) -> SpanDriftValidator
-  -> HyperRule -> HyperRuleTransform -> Trainer -> Evaluator (baseline: ServingBaseline's model)
-  -> ModelCardGen -> Pusher
+"""The bit-tfx DAG, assembled in one place (create_components; drawn in docs/architecture.md,
+"The DAG"). Every runner (local, Kubeflow/Vertex) calls create_pipeline unchanged.
 
 `bit-tfx pretrain` (config.pretrain) builds the same DAG with UpstreamRecipe, the HyperRule's
 sibling, in the HyperRule's place: the upstream recipe instead of the downstream rule, and a
@@ -18,8 +13,8 @@ from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
 
 from bit_tfx.components import keys
-from bit_tfx.components.evaluation import evaluator as gate_evaluator
 from bit_tfx.components import tfx_api as tfx  # tfx.v1's names without its eager extensions
+from bit_tfx.components.evaluation import evaluator as gate_evaluator
 from bit_tfx.components.evaluation import gate
 from bit_tfx.components.hyperrule.component import HyperRule, UpstreamRecipe
 from bit_tfx.components.image_example_gen import sources
