@@ -40,6 +40,7 @@ setuptools.setup(
         "tensorflow-transform==1.16.0", "tensorflow-model-analysis==0.47.1",
         "tensorflow-data-validation==1.16.1", "tensorflow-metadata==1.16.1",
         "tfx-bsl==1.16.1", "ml-metadata==1.16.0", "apache-beam==2.74.0",
+        "tensorflow-serving-api==2.16.1",  # the warm-up requests (PredictionLog)
         "numpy==1.26.4", "absl-py", "protobuf==3.20.3",
         # tensorflow-hub is imported too, but not declared: tfx pins tensorflow-hub<0.16, whose
         # 0.15.0 does not import on TensorFlow 2.16, and a resolver refuses 0.16.1 beside tfx.
