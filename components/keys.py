@@ -113,6 +113,9 @@ MODEL_RUN_KEY = "model_run"
 EVALUATION_KEY = "evaluation"
 BLESSING_KEY = "blessing"
 PUSHED_MODEL_KEY = "pushed_model"
+# execution properties MLMD records (TFX's names too)
+INPUT_BASE_KEY = "input_base"                # ExampleGen's source folder; ModelCardGen's too
+CUSTOM_CONFIG_KEY = "custom_config"          # the Trainer's custom_config (JSON)
 
 # --- fine-tuning ---------------------------------------------------------------------------
 # Where `--freeze-until BLOCK` may stop: the native ResNet-v2's layer-name prefixes in forward

@@ -19,6 +19,7 @@ the gs:// folder, or the model the Endpoint serves.
 from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx.extensions.google_cloud_ai_platform import constants as vertex_constants  # plain strings
 
+from bit_tfx.components import keys
 from bit_tfx.components.serving.component import ServingBaseline
 from bit_tfx.pipeline import pipeline
 
@@ -42,7 +43,7 @@ class KubeflowPlatform(pipeline.LocalPlatform):
             # pylint: disable=import-outside-toplevel
             from tfx.extensions.google_cloud_ai_platform.trainer.component import Trainer as VertexTrainer
             from tfx.extensions.google_cloud_ai_platform.trainer.executor import TRAINING_ARGS_KEY
-            custom_config = dict(kwargs.pop("custom_config") or {})
+            custom_config = dict(kwargs.pop(keys.CUSTOM_CONFIG_KEY) or {})
             custom_config.update({
                 vertex_constants.ENABLE_VERTEX_KEY: True,
                 vertex_constants.VERTEX_REGION_KEY: d.region,

@@ -28,7 +28,7 @@ from . import executor
 
 
 class ModelCardGenSpec(ComponentSpec):
-    PARAMETERS = {executor.INPUT_BASE_KEY: ExecutionParameter(type=str),
+    PARAMETERS = {keys.INPUT_BASE_KEY: ExecutionParameter(type=str),
                   executor.TRAINING_KEY: ExecutionParameter(type=str)}
     INPUTS = {
         executor.TRAINED_MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),

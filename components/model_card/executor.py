@@ -19,7 +19,6 @@ from . import card
 from . import facts as model_facts
 
 TRAINED_MODEL_KEY = "trained_model"
-INPUT_BASE_KEY = "input_base"
 TRAINING_KEY = "training"  # JSON: the Trainer's custom_config (model spec, what was frozen, precision)
 
 
@@ -35,7 +34,7 @@ class Executor(base_executor.BaseExecutor):
             examples=single(keys.EXAMPLES_KEY), statistics=single(keys.STATISTICS_KEY),
             hyperparameters=single(keys.HYPERPARAMETERS_KEY), model=trained,
             evaluation=single(keys.EVALUATION_KEY), blessing=single(keys.BLESSING_KEY),
-            input_base=exec_properties[INPUT_BASE_KEY],
+            input_base=exec_properties[keys.INPUT_BASE_KEY],
             training=json.loads(exec_properties[TRAINING_KEY]))
         markdown = card.render_markdown(facts)
         out = artifact_utils.get_single_instance(output_dict[keys.MODEL_KEY])

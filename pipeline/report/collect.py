@@ -245,11 +245,11 @@ def collect(metadata_path, pipeline_name, max_examples, run_dir=None, pipeline_r
               "blessing": (keys.NODE_EVALUATOR, keys.BLESSING_KEY),
               "card_model": (keys.NODE_MODEL_CARD, keys.MODEL_KEY)}
     found = {name: run.output(*where) for name, where in wanted.items()}
-    trainer_config = run.custom_property(keys.NODE_TRAINER, "custom_config")
+    trainer_config = run.custom_property(keys.NODE_TRAINER, keys.CUSTOM_CONFIG_KEY)
     trainer_config = json.loads(trainer_config) if trainer_config else None
     data = facts.model_facts(**{name: found[name] for name in
                                 ("examples", "statistics", "hyperparameters", "model", "evaluation", "blessing")},
-                             input_base=run.custom_property(gen, "input_base"),
+                             input_base=run.custom_property(gen, keys.INPUT_BASE_KEY),
                              training=trainer_config)
     model, examples, model_run, card_model = (found[n] for n in ("model", "examples", "model_run", "card_model"))
     data.update({
