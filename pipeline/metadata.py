@@ -41,10 +41,13 @@ def was_cached(execution):
 def latest_output(store, pipeline_name, node_id, key):
     """(newest execution of the node, its first output under `key`), or (None, None)."""
     execution = latest_execution(store, pipeline_name, node_id)
-    if execution is None:
-        return None, None
+    return (execution, first_output(store, execution, key)) if execution is not None else (None, None)
+
+
+def first_output(store, execution, key):
+    """The execution's first output artifact under `key`, or None."""
     artifacts = output_artifacts(store, execution, key)
-    return execution, (artifacts[0] if artifacts else None)
+    return artifacts[0] if artifacts else None
 
 
 def output_artifacts(store, execution, key):

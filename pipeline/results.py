@@ -18,11 +18,11 @@ def decision_artifact(store, pipeline_name):
 
 def decision_output(store, pipeline_name):
     """(execution, artifact) of whichever decision node ran newest (metadata.decision_node)."""
-    node = metadata.decision_node({n: metadata.latest_execution(store, pipeline_name, n)
-                                   for n in keys.DECISION_NODES})
+    newest = {n: metadata.latest_execution(store, pipeline_name, n) for n in keys.DECISION_NODES}
+    node = metadata.decision_node(newest)
     if node is None:
         return None, None
-    return metadata.latest_output(store, pipeline_name, node, keys.HYPERPARAMETERS_KEY)
+    return newest[node], metadata.first_output(store, newest[node], keys.HYPERPARAMETERS_KEY)
 
 
 def summarize(config):
