@@ -13,50 +13,23 @@ Inside a layer, modules import each other relatively (`from . import keys`); an 
 layer is absolute (`from bit_tfx.components import keys`). A file's imports then say on sight
 which layers it leans on, and tools that map imports to folders draw each layer's inside.
 """
-import ast
 import os
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PACKAGES = ("cli", "kubeflow", "pipeline", "components")  # top to bottom
+from imports import PACKAGES, ROOT, modules as _modules, statements
+
 BIT_MODEL_MAY_IMPORT = ("bit_tfx.components.bit_model", "bit_tfx.components.keys",
                         "bit_tfx.components.errors", "bit_tfx.components.hyperrule.rule")
 
 
-def _modules():
-    """{module name: file} for every module of ours (the folders install as bit_tfx.<folder>)."""
-    found = {}
-    for package in PACKAGES:
-        for folder, _, names in os.walk(os.path.join(ROOT, package)):
-            for name in names:
-                if name.endswith(".py"):
-                    rel = os.path.relpath(os.path.join(folder, name), ROOT)[:-3].split(os.sep)
-                    if rel[-1] == "__init__":
-                        rel = rel[:-1]
-                    found["bit_tfx." + ".".join(rel)] = os.path.join(folder, name)
-    return found
-
-
 def _imports(module, path, known):
     """The modules of ours that `module` imports anywhere in its file."""
-    with open(path, encoding="utf-8") as f:
-        tree = ast.parse(f.read(), path)
-    package = module if path.endswith("__init__.py") else module.rpartition(".")[0]
     targets = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parts = package.split(".")
-                base = ".".join(parts[:len(parts) - node.level + 1] + ([base] if base else []))
-            # `from bit_tfx.x import y`: y is a module of ours or a name in bit_tfx.x
-            names = [f"{base}.{a.name}" if f"{base}.{a.name}" in known else base for a in node.names]
-        else:
-            continue
-        for name in names:
+    for _, base, names, _ in statements(module, path):
+        # `from bit_tfx.x import y`: y is a module of ours or a name in bit_tfx.x
+        candidates = [f"{base}.{n}" if f"{base}.{n}" in known else base for n in names] or [base]
+        for name in candidates:
             while name and name not in known:
                 name = name.rpartition(".")[0]
             if name and name != module and name != "bit_tfx":
@@ -127,20 +100,9 @@ def test_no_import_cycle():
 def _import_forms(module, path):
     """(line, written, target layer) of every import of ours in the file: written is "relative" or
     "absolute"."""
-    with open(path, encoding="utf-8") as f:
-        tree = ast.parse(f.read(), path)
-    package = module if path.endswith("__init__.py") else module.rpartition(".")[0]
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.level:
-            parts = package.split(".")
-            target = parts[:len(parts) - node.level + 1] + (node.module.split(".") if node.module else [])
-            yield node.lineno, "relative", target[1] if len(target) > 1 else "bit_tfx"
-        else:
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
-                     [node.module] if isinstance(node, ast.ImportFrom) else [])
-            for name in names:
-                if name == "bit_tfx" or name.startswith("bit_tfx."):
-                    yield node.lineno, "absolute", name.split(".")[1] if "." in name else "bit_tfx"
+    for line, base, _, relative in statements(module, path):
+        if relative or base == "bit_tfx" or base.startswith("bit_tfx."):
+            yield line, "relative" if relative else "absolute", base.split(".")[1] if "." in base else "bit_tfx"
 
 
 def _misspelt_imports(modules):

@@ -65,24 +65,14 @@ def test_every_library_the_code_imports_is_declared():
     """`pip install .` brings what the code imports: each third-party top-level module imported
     anywhere in our packages (inside functions too) belongs to a distribution that setup.py's
     install_requires names."""
-    import ast
     from importlib import metadata
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+    import imports
     imported = {}
-    for package in ("cli", "pipeline", "kubeflow", "components"):
-        for folder, _, names in os.walk(os.path.join(root, package)):
-            for name in (n for n in names if n.endswith(".py")):
-                path = os.path.join(folder, name)
-                with open(path, encoding="utf-8") as f:
-                    for node in ast.walk(ast.parse(f.read(), path)):
-                        if isinstance(node, ast.Import):
-                            modules = [a.name for a in node.names]
-                        elif isinstance(node, ast.ImportFrom) and not node.level:
-                            modules = [node.module]
-                        else:
-                            continue
-                        for module in modules:
-                            imported.setdefault(module.split(".")[0], os.path.relpath(path, root))
+    for module, path in imports.modules().items():
+        for _, base, _, relative in imports.statements(module, path):
+            if not relative:
+                imported.setdefault(base.split(".")[0], os.path.relpath(path, imports.ROOT))
     third_party = {m: p for m, p in imported.items()
                    if m not in sys.stdlib_module_names and m != "bit_tfx" and m not in UNDECLARED_ON_PURPOSE}
     owners = {}  # top-level module -> distributions that install it, from their RECORD files
