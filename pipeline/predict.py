@@ -145,8 +145,8 @@ def _load_classifier(args, source):
     inputs = signature.structured_input_signature[1] if signature is not None else {}
     if keys.INPUT_IMAGE_BYTES not in inputs:
         raise PredictError(
-            f"{version_dir} is a SavedModel but not a bit-tfx pushed model: its serving_default "
-            f"takes {sorted(inputs) or 'nothing'}, not image_bytes. For an ImageNet classifier "
+            f"{version_dir} is a SavedModel but not a bit-tfx pushed model: its {keys.SIGNATURE_CLASSIFY} "
+            f"takes {sorted(inputs) or 'nothing'}, not {keys.INPUT_IMAGE_BYTES}. For an ImageNet classifier "
             f"in TF Hub layout use --model hub:{args.model}")
     # closes over `loaded`, not the signature, for the reason above
     return (lambda image_bytes: loaded.signatures[keys.SIGNATURE_CLASSIFY](
