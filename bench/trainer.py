@@ -84,9 +84,9 @@ def measure(output, model_spec, steps, repeats):
     batch = int(decision["effective_batch_size"])
     strategy = tf.distribute.get_strategy()
     config = run.TrainerConfig(model_spec=model_spec)
-    dataset = run.train_dataset(files, _Accessor(), tft_output, batch, decision, seed=0)
+    dataset = run.train_dataset(files, _Accessor(), tft_output, batch, decision, decision["seed"])
     iterator = iter(dataset)
-    trainer = run._Trainer(strategy, build_classifier(model_spec, num_classes), decision, config, num_classes)
+    trainer = run.Trainer(strategy, build_classifier(model_spec, num_classes), decision, config, num_classes)
 
     bare_model = build_classifier(model_spec, num_classes)
     optimizer = keras.optimizers.SGD(learning_rate=0.001, momentum=0.9)

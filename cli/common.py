@@ -83,6 +83,9 @@ def add_data_args(p, data_required=True, pretrain=False):
     g.add_argument("--pipeline-root", default=None,
                    help="where artifacts go (default OUTPUT/pipeline_root); gs://... for Dataflow")
     g.add_argument("--pipeline-name", default=DEFAULTS.pipeline_name, help="default %(default)s")
+    g.add_argument("--seed", type=int, default=DEFAULTS.seed,
+                   help="seeds the weights a run initialises, the data order and every "
+                        "augmentation; recorded in the decision and the model card (default %(default)s)")
     g.add_argument("--beam-arg", action="append", default=None, metavar="ARG",
                    help="Beam pipeline argument, repeatable (default: in-memory DirectRunner); "
                         "e.g. --beam-arg=--direct_running_mode=multi_processing --beam-arg=--direct_num_workers=2")
@@ -104,6 +107,10 @@ def _add_hyperrule_args(g):
     g.add_argument("--class-weighted", action="store_true",
                    help="weigh each example's loss by N / (classes x its class's count), for "
                         "imbalanced data (not the HyperRule's; recorded in the decision)")
+    g.add_argument("--head-init", choices=rule.HEAD_INITS, default=DEFAULTS.head_init,
+                   help="how the new head starts: linear_probe fits it on the backbone's features "
+                        "first, then fine-tunes every layer (LP-FT; not the HyperRule's, recorded); "
+                        "zero is the HyperRule's own zero head (default %(default)s)")
     g.add_argument("--schedule-override", type=json_object, default=None, metavar="JSON",
                    help='smoke runs only: {"warmup": 2, "boundaries": [4, 6, 8], "total": 10}; '
                         "recorded in the artifact as an override")
@@ -155,7 +162,7 @@ def add_train_args(p, pretrain=False):
 
 # The HyperRule group's flags that `pretrain` does not offer (RunConfig refuses them there).
 _HYPERRULE_FIELDS = ("preserve_count", "preserve_orientation", "k_shot", "class_weighted",
-                     "schedule_override")
+                     "schedule_override", "head_init")
 CONFIG_FILE_COMMANDS = ("compile", "schedule")  # they also read RunConfig fields from --config
 # RunConfig fields set by a flag whose destination is spelled otherwise (see run_config).
 _FIELD_OF_DEST = {"beam_arg": "beam_args", "pipeline_root": "pipeline_root_override"}
@@ -211,6 +218,6 @@ def run_config(args):
         data=args.data, output=args.output, pipeline_name=args.pipeline_name, layout=args.layout,
         split_ratio=args.split_ratio, max_bad_fraction=args.max_bad_fraction,
         max_image_pixels=args.max_image_pixels, batch_size=args.batch_size,
-        batch_policy=args.batch_policy,
+        batch_policy=args.batch_policy, seed=args.seed,
         beam_args=args.beam_arg or list(configs.DEFAULT_BEAM_ARGS),
         pipeline_root_override=args.pipeline_root).validate().check_local_folders()

@@ -16,7 +16,7 @@ from bit_tfx.components.errors import ConfigError
 from bit_tfx.components.hyperrule import rule, upstream
 from bit_tfx.components.trainer.config import (  # pure Python
     MIXED_PRECISION, TrainerConfig, check_freeze_until)
-from . import backbones
+from . import backbones, demo_data
 
 PIPELINE_NAME = keys.DEFAULT_PIPELINE_NAME
 # DirectRunner defaults for local runs: in-memory, one worker. Multi-processing pays
@@ -51,6 +51,8 @@ class RunConfig:
     k_shot: Optional[int] = None
     schedule_override: Optional[dict] = None
     class_weighted: bool = False               # inverse-frequency loss weights (not the HyperRule's)
+    head_init: str = rule.DEFAULT_HEAD_INIT    # linear_probe (LP-FT, not the HyperRule's) or zero
+    seed: int = rule.DEFAULT_SEED              # weights, data order, augmentation (recorded)
     beam_args: List[str] = dataclasses.field(default_factory=lambda: list(DEFAULT_BEAM_ARGS))
     pipeline_root_override: Optional[str] = None  # e.g. gs://... for Dataflow workers
     # --- training, evaluation, pushing (bit-tfx run); the Trainer's defaults are its own ---
@@ -110,6 +112,8 @@ class RunConfig:
                                       field=field)
         else:
             rule.batch_plan(self.batch_size, self.batch_policy)  # raises RuleError, a ConfigError
+            rule.check_head_init(self.head_init)
+        rule.check_seed(self.seed)
         if self.schedule_override is not None:
             rule.check_schedule_override(self.schedule_override)
         if self.k_shot is not None and self.k_shot < 1:
@@ -164,14 +168,17 @@ def check_writable_folder(path, field):
 # The demo is transfer learning, offline: the backbone this project pre-trained with `bit-tfx
 # pretrain` (pipeline/backbones: FRACTAL_TINY, a tiny ResNet-v2 pre-trained on a generated
 # fractal corpus) fine-tuned on the embedded digits with the BiT-HyperRule's own decision (its
-# 500-step schedule, resolution and augmentation) at batch 16 with the rule's learning rate
-# (batch policy keep_lr, recorded), to finish in a few minutes on 2 CPU cores. At the linearly
-# scaled rate (scale_lr: 9.4e-5 at batch 16) this backbone does not learn in 500 steps (eval
-# accuracy 0.108, chance); docs/benchmarks.md, "The demo". The accuracy gate is set from the
-# measured eval accuracy with a margin.
+# 500-step schedule and resolution, the digits' task semantics: no flip, no random crop,
+# demo_data), the head started from a linear probe (LP-FT, the product's default), at batch 16
+# with the rule's learning rate scaled linearly (scale_lr: 0.003 x 16/512, the rule's rate per
+# example), to finish in a few minutes on 2 CPU cores; docs/benchmarks.md, "The demo".
+# The gate is what a user needs of a digit classifier, fixed before it was measured: 0.80 (a
+# logistic regression on the raw 8x8 pixels scores 0.96; chance is 0.10).
 # `bit-tfx demo` and the runner file without BIT_TFX_CONFIG (local_runner.py) use these.
-DEMO_MIN_ACCURACY = 0.15  # measured 0.225 on the 111 eval images (2026-12-02); chance is 0.1
+DEMO_MIN_ACCURACY = 0.80
 DEMO_DEFAULTS = dict(output="demo-output", model_spec=backbones.FRACTAL_TINY.model_spec,
-                     batch_size=16, batch_policy=rule.KEEP_LR, min_accuracy=DEMO_MIN_ACCURACY)
+                     batch_size=16, batch_policy=rule.SCALE_LR, min_accuracy=DEMO_MIN_ACCURACY,
+                     preserve_orientation=demo_data.PRESERVE_ORIENTATION,
+                     preserve_count=demo_data.PRESERVE_COUNT)
 DEMO_DATA_DIR = "demo-data"      # under the demo's output folder
 DEMO_PER_CLASS = 100   # 1,000 of the 1,797 digits: about 100 eval images for the gate

@@ -3,8 +3,8 @@
 For each k (examples per class) and each backbone, a classifier is fine-tuned with the
 BiT-HyperRule's decision for that data (rule.decide with k_shot: its resolution, random
 crop and flip, MixUp, schedule and learning rate at the batch and batch policy given) by the
-Trainer's own optimiser step (components/trainer/run.py `_Trainer`: SGD momentum, gradient
-accumulation, MixUp) and evaluated on one fixed eval set. The pre-trained backbone and the
+Trainer's own optimiser step (components/trainer/run.py `Trainer`: SGD momentum, gradient
+accumulation, MixUp), head start (probe.py) and augmentation (augment.for_decision) and evaluated on one fixed eval set. The pre-trained backbone and the
 same architecture from random init get the same budget: the same decision, steps, batches
 and seed. The k examples per class are chosen as the Trainer chooses them (kshot.select).
 
@@ -69,11 +69,12 @@ def k_shot_subset(split, k):
 
 
 def decision_for(train, num_classes, image_area, k, batch_size, batch_policy,
-                 schedule_override=None):
-    """The HyperRule's decision for this data (k-shot counts as k x classes)."""
+                 schedule_override=None, **options):
+    """The HyperRule's decision for this data (k-shot counts as k x classes); `options` are
+    rule.decide's own (preserve_orientation, head_init, seed, ...)."""
     return rule.decide(len(train.files), num_classes, image_area, batch_size=batch_size,
                        batch_policy=batch_policy, k_shot=None if k == FULL else k,
-                       schedule_override=schedule_override)
+                       schedule_override=schedule_override, **options)
 
 
 def _images(data, size):
@@ -83,29 +84,36 @@ def _images(data, size):
     return decode_and_resize(tf.constant(data), size)
 
 
-def fine_tune(spec, train, held, num_classes, decision, seed=0, log=None):
-    """Fine-tunes `spec` by `decision` on `train`; returns eval accuracy on `held`."""
+def fine_tune(spec, train, held, num_classes, decision, log=None):
+    """Fine-tunes `spec` by `decision` on `train`; returns eval accuracy on `held`. The Trainer's
+    own pieces: its seeding, head start (decision["head_init"]: the rule's zero head or the
+    linear probe, probe.py), optimiser step (Trainer) and augmentation (augment.for_decision)."""
     import tensorflow as tf
+    import tf_keras as keras
 
     from bit_tfx.components.bit_model import build_classifier
-    from bit_tfx.components.trainer import augment
+    from bit_tfx.components.hyperrule import rule as hyperrule
+    from bit_tfx.components.trainer import augment, probe
     from bit_tfx.components.trainer.config import TrainerConfig
-    from bit_tfx.components.trainer.run import _Trainer
+    from bit_tfx.components.trainer.run import Trainer
 
-    tf.keras.utils.set_random_seed(seed)
-    strategy = tf.distribute.get_strategy()
+    seed = int(decision["seed"])
+    keras.utils.set_random_seed(seed)
     model = build_classifier(spec, num_classes)
-    trainer = _Trainer(strategy, model, decision, TrainerConfig(model_spec=spec, seed=seed), num_classes)
-    source = _images(train.data, decision["resize_size" if decision["random_crop"] else "crop_size"])
+    trainer = Trainer(tf.distribute.get_strategy(), model, decision, TrainerConfig(model_spec=spec),
+                      num_classes)
+    at_crop = _images(train.data, decision["crop_size"])
+    at_resize = _images(train.data, decision["resize_size"]) if decision["random_crop"] else at_crop
     labels = tf.constant(train.labels, tf.int32)
+    if decision["head_init"] == hyperrule.HEAD_LINEAR_PROBE:
+        probe.init_head(model, [(at_crop, train.labels)], num_classes)
     batch, n = int(decision["effective_batch_size"]), len(train.files)
     order = np.random.default_rng(seed)
     stream = np.concatenate([order.permutation(n) for _ in range(-(-decision["total_steps"] * batch // n) + 1)])
     for step in range(int(decision["total_steps"])):
         index = tf.constant(stream[step * batch:(step + 1) * batch])
-        images = augment.crop_and_flip(tf.gather(source, index), decision["crop_size"],
-                                       decision["random_crop"], decision["random_flip"],
-                                       tf.constant([seed, step], tf.int64))
+        images = augment.for_decision(tf.gather(at_resize, index), tf.gather(at_crop, index),
+                                      decision, tf.constant([seed, step], tf.int64))
         loss, _ = trainer.step(images, tf.gather(labels, index))
         if log and (step + 1) % 100 == 0:
             log(f"  {spec} step {step + 1}/{decision['total_steps']} loss {float(loss):.3f}")
@@ -122,13 +130,18 @@ def pre_logits(spec, split, size, batch=128):
                            for i in range(0, len(split.data), batch)])
 
 
+def probe_accuracy(train_features, train_labels, eval_features, eval_labels, num_classes):
+    """Eval accuracy of the linear probe (probe.fit: the Trainer's LP-FT head) fitted on the
+    training features."""
+    from bit_tfx.components.trainer import probe
+    kernel, bias, _ = probe.fit(train_features, train_labels, num_classes)
+    return float(np.mean((eval_features @ kernel + bias).argmax(-1) == np.asarray(eval_labels)))
+
+
 def linear_probe(spec, train, held, size):
-    """Eval accuracy of logistic regression on the standardised pre-logits of `spec`."""
-    from sklearn.linear_model import LogisticRegression
-    a, b = pre_logits(spec, train, size), pre_logits(spec, held, size)
-    mean, std = a.mean(0), a.std(0) + 1e-6
-    classifier = LogisticRegression(max_iter=2000).fit((a - mean) / std, train.labels)
-    return float(classifier.score((b - mean) / std, held.labels))
+    """Eval accuracy of the linear probe on the pre-logits of `spec`."""
+    return probe_accuracy(pre_logits(spec, train, size), train.labels, pre_logits(spec, held, size),
+                          held.labels, max(train.labels) + 1)
 
 
 def accuracy(model, images, labels, batch=64):
@@ -149,7 +162,6 @@ def measure_probe(root, pretrained_spec, random_spec, ks: Sequence = (1, 2, 5, 1
     names, train, held = image_folder_splits(root)
     image_area = float(np.median([_area(d) for d in train.data]))
     crop = rule.resolution(image_area)[1]
-    from sklearn.linear_model import LogisticRegression
     features = {arm: (pre_logits(spec, train, crop), pre_logits(spec, held, crop))
                 for arm, spec in (("pretrained", pretrained_spec), ("random", random_spec))}
     rows = []
@@ -159,11 +171,9 @@ def measure_probe(root, pretrained_spec, random_spec, ks: Sequence = (1, 2, 5, 1
         row: Dict = {"k": k, "train_examples": len(index), "eval_examples": len(held.files),
                      "crop": crop, "method": PROBE}
         for arm, (a, b) in features.items():
-            mean, std = a[index].mean(0), a[index].std(0) + 1e-6
-            fitted = LogisticRegression(max_iter=2000).fit((a[index] - mean) / std,
-                                                           [train.labels[i] for i in index])
-            row[arm] = float(fitted.score((b - mean) / std, held.labels))
-        row["gain"] = row["pretrained"] - row["random"]
+            row[arm] = probe_accuracy(a[index], [train.labels[i] for i in index], b, held.labels,
+                                      len(names))
+        _add_errors(row)
         rows.append(row)
         if log:
             log(f"probe k={k}: pre-trained {row['pretrained']:.3f}, random init {row['random']:.3f}")
@@ -172,31 +182,43 @@ def measure_probe(root, pretrained_spec, random_spec, ks: Sequence = (1, 2, 5, 1
 
 
 def measure(root, pretrained_spec, random_spec, ks: Sequence = (1, 2, 5, 10, FULL), batch_size=8,
-            batch_policy=rule.KEEP_LR, schedule_override: Optional[dict] = None, seed=0, log=None):
+            batch_policy=rule.KEEP_LR, schedule_override: Optional[dict] = None, log=None,
+            **options):
     """The k-shot table by fine-tuning: one row per k with both accuracies, the HyperRule's
-    steps and batch, and seconds per run. Both arms of a row use the same decision, data and seed."""
+    steps and batch, and seconds per run. Both arms of a row use the same decision, data and
+    seed. `options`: rule.decide's (preserve_orientation, head_init, seed)."""
     names, train, held = image_folder_splits(root)
     image_area = float(np.median([_area(d) for d in train.data]))
     rows = []
     for k in ks:
         subset = k_shot_subset(train, k)
         decision = decision_for(train, len(names), image_area, k, batch_size, batch_policy,
-                                schedule_override)
+                                schedule_override, **options)
         row: Dict = {"k": k, "train_examples": len(subset.files), "eval_examples": len(held.files),
                      "method": FINETUNE,
                      "steps": decision["total_steps"], "batch": decision["effective_batch_size"],
-                     "crop": decision["crop_size"], "learning_rate": decision["learning_rate"]}
+                     "crop": decision["crop_size"], "learning_rate": decision["learning_rate"],
+                     "head_init": decision["head_init"], "random_flip": decision["random_flip"]}
         for arm, spec in (("pretrained", pretrained_spec), ("random", random_spec)):
             started = time.perf_counter()
-            row[arm] = fine_tune(spec, subset, held, len(names), decision, seed=seed, log=log)
+            row[arm] = fine_tune(spec, subset, held, len(names), decision, log=log)
             row[f"{arm}_seconds"] = round(time.perf_counter() - started, 1)
-        row["gain"] = row["pretrained"] - row["random"]
+        _add_errors(row)
         rows.append(row)
         if log:
             log(f"k={k}: pre-trained {row['pretrained']:.3f}, random init {row['random']:.3f}")
     return {"classes": names, "pretrained": pretrained_spec, "random": random_spec,
-            "method": FINETUNE, "batch_policy": batch_policy, "seed": seed, "rows": rows,
+            "method": FINETUNE, "batch_policy": batch_policy, "seed": decision["seed"], "rows": rows,
             "schedule_overridden": schedule_override is not None}
+
+
+def _add_errors(row):
+    """The gain, and each accuracy's standard error over the eval set (binomial:
+    sqrt(p (1 - p) / n)): small eval sets are noisy."""
+    row["gain"] = row["pretrained"] - row["random"]
+    for arm in ("pretrained", "random"):
+        p = row[arm]
+        row[f"{arm}_se"] = round(float(np.sqrt(p * (1 - p) / row["eval_examples"])), 4)
 
 
 def _area(data):
@@ -209,9 +231,13 @@ def markdown(result):
     """The table bench/transfer.py prints and docs/benchmarks.md carries."""
     lines = ["| k per class | train images | how | pre-trained | random init | gain (points) |",
              "|---|---|---|---|---|---|"]
+
+    def value(r, arm):
+        se = r.get(f"{arm}_se")
+        return f"{r[arm]:.3f}" + (f" ± {se:.3f}" if se is not None else "")
     for r in result["rows"]:
         how = (f"fine-tune {r['steps']} x {r['batch']}" if r.get("method") == FINETUNE
                else f"linear probe at {r['crop']} px")
         lines.append(f"| {r['k']} | {r['train_examples']} | {how} | "
-                     f"{r['pretrained']:.3f} | {r['random']:.3f} | {100 * r['gain']:+.1f} |")
+                     f"{value(r, 'pretrained')} | {value(r, 'random')} | {100 * r['gain']:+.1f} |")
     return "\n".join(lines)

@@ -147,3 +147,18 @@ def test_class_weights_are_inverse_frequency_and_off_by_default():
     assert set(k["class_weights"].values()) == {1.0}  # k of every class: balanced already
     with pytest.raises(rule.RuleError, match="2 of 3 classes"):
         rule.decide(1000, 3, 32 * 32, class_counts={"a": 800, "b": 200})
+
+
+def test_head_start_and_seed_are_recorded_and_the_rule_s_zero_head_one_flag_away():
+    d = rule.decide(1000, 3, 32 * 32)
+    assert d["head_init"] == rule.HEAD_LINEAR_PROBE and d["seed"] == 0  # the product's defaults
+    exact = rule.decide(1000, 3, 32 * 32, head_init=rule.HEAD_ZERO, seed=7)
+    assert exact["head_init"] == "zero" and exact["seed"] == 7
+    # nothing else of the rule moves with them
+    assert {k: v for k, v in exact.items() if k not in ("head_init", "seed")} == \
+        {k: v for k, v in d.items() if k not in ("head_init", "seed")}
+    with pytest.raises(rule.RuleError, match="head_init must be one of"):
+        rule.decide(1000, 3, 32 * 32, head_init="probe")
+    for bad in (-1, 2 ** 31, 1.5, True):
+        with pytest.raises(rule.RuleError, match="seed must be an integer"):
+            rule.decide(1000, 3, 32 * 32, seed=bad)

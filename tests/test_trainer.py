@@ -74,11 +74,11 @@ _AGREEMENT = textwrap.dedent("""
     decision = rule.decide(1000, 3, 32 * 32, batch_size=4, batch_policy="accumulate",
                            schedule_override={"warmup": 1, "boundaries": [2], "total": 4})
     decision["effective_batch_size"] = 8; decision["gradient_accumulation_steps"] = 2
-    config = run.TrainerConfig(model_spec="random:tiny", seed=0)
+    config = run.TrainerConfig(model_spec="random:tiny")
     tf.keras.utils.set_random_seed(0)
     with strategy.scope():
         model = build_classifier("random:tiny", 3)
-        trainer = run._Trainer(strategy, model, decision, config, 3)
+        trainer = run.Trainer(strategy, model, decision, config, 3)
     rng = np.random.default_rng(0)
     images = rng.random((8, 32, 32, 3), np.float32); labels = rng.integers(0, 3, 8)
 
@@ -179,7 +179,7 @@ _MIXED = textwrap.dedent("""
                            schedule_override={"warmup": 1, "boundaries": [2], "total": 4})
     decision["effective_batch_size"] = 8; decision["gradient_accumulation_steps"] = 2
     model = build_classifier("random:tiny", 3)
-    trainer = run._Trainer(tf.distribute.get_strategy(), model, decision,
+    trainer = run.Trainer(tf.distribute.get_strategy(), model, decision,
                            run.TrainerConfig(model_spec="random:tiny", mixed_precision=sys.argv[1]), 3)
     x = tf.constant(np.random.default_rng(0).random((8, 32, 32, 3), np.float32))
     losses = [float(trainer.step(x, tf.constant([0, 1, 2, 0, 1, 2, 0, 1]))[0]) for _ in range(3)]
@@ -291,7 +291,7 @@ def test_upstream_weight_decay_shrinks_kernels_not_group_norm():
     model = build_classifier("random:tiny", 3)
     for v in model.trainable_variables:
         v.assign(tf.ones_like(v))
-    trainer = run._Trainer(tf.distribute.get_strategy(), model, decision,
+    trainer = run.Trainer(tf.distribute.get_strategy(), model, decision,
                            run.TrainerConfig(model_spec="random:tiny"), 3)
     # Zero images: no data gradient reaches the root kernel, so only the decay moves it.
     trainer._replica_step(tf.zeros([4, 32, 32, 3]), tf.constant([0, 1, 2, 0]), 0)
@@ -315,7 +315,7 @@ def test_class_weights_scale_each_example_s_loss_by_its_class():
         tf.keras.utils.set_random_seed(0)
         model = build_classifier("random:tiny", 3)
         d = dict(decision) if weighted else dict(decision, class_weights=None)
-        trainer = run._Trainer(tf.distribute.get_strategy(), model, d,
+        trainer = run.Trainer(tf.distribute.get_strategy(), model, d,
                                run.TrainerConfig(model_spec="random:tiny"), 3, names)
         losses[weighted] = float(trainer._replica_step(images, labels, 0)[0])
     # A zero head predicts uniformly: every example's loss is ln 3, so the weighted loss is

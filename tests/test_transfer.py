@@ -58,3 +58,24 @@ def test_the_shipped_backbone_loads_by_npz_and_through_its_tf_hub_export_alike(t
     for spec in (B.model_spec, f"hub:{tmp_path / 'hub'}"):
         assert np.max(np.abs(features(spec) - expected)) < 1e-4, spec
     assert np.max(np.abs(features(f"random:{B.arch}") - expected)) > 1e-2  # the check can fail
+
+
+FINE_TUNE_STEPS = 60
+
+
+def test_fine_tuning_from_the_shipped_backbone_beats_random_init(digits):
+    """The product's fine-tuning path itself (the Trainer's seeding, LP-FT head start, optimiser
+    step and augmentation, through transfer.fine_tune), not only the features: 10 digits per
+    class, the HyperRule's decision as the demo takes it (batch 16, its batch policy, the
+    digits' task semantics) with a short schedule (FINE_TUNE_STEPS), the same seed and batches
+    for both arms. The full-budget table is bench/transfer.py --fine-tune."""
+    from bit_tfx.pipeline import configs
+    train, held = digits
+    demo = configs.DEMO_DEFAULTS
+    decision = transfer.decision_for(
+        train, 10, 32 * 32, transfer.FULL, demo["batch_size"], demo["batch_policy"],
+        {"warmup": 6, "boundaries": [30, 45, 55], "total": FINE_TUNE_STEPS},
+        preserve_orientation=demo["preserve_orientation"], preserve_count=demo["preserve_count"])
+    pretrained = transfer.fine_tune(B.model_spec, train, held, 10, decision)
+    random = transfer.fine_tune(f"random:{B.arch}", train, held, 10, decision)
+    assert pretrained - random >= MARGIN, (pretrained, random)

@@ -37,6 +37,8 @@ PARAMS = {
     "k_shot": int,               # 0: off
     "schedule_override": str,    # JSON object or ""
     "class_weighted": int,       # 1: inverse-frequency loss weights (not the HyperRule's)
+    "head_init": str,            # rule.HEAD_INITS: zero (the rule's) or linear_probe (LP-FT)
+    "seed": int,                 # weights, data order, augmentation
 }
 
 
@@ -61,7 +63,8 @@ def decide_from_statistics(dataset, params):
         preserve_orientation=bool(params["preserve_orientation"]),
         batch_size=params["batch_size"], batch_policy=params["batch_policy"],
         k_shot=params["k_shot"] or None, schedule_override=override,
-        class_counts=statistics.class_counts(dataset) if params.get("class_weighted") else None)
+        class_counts=statistics.class_counts(dataset) if params.get("class_weighted") else None,
+        head_init=params["head_init"], seed=params["seed"])
     decision["statistics"] = facts
     return decision
 
@@ -101,7 +104,8 @@ class HyperRule(base_component.BaseComponent):
 
     def __init__(self, statistics, preserve_count=False, preserve_orientation=False,
                  batch_size=rule.BASE_BATCH, batch_policy=rule.DEFAULT_BATCH_POLICY, k_shot=None,
-                 schedule_override=None, class_weighted=False):
+                 schedule_override=None, class_weighted=False, head_init=rule.DEFAULT_HEAD_INIT,
+                 seed=rule.DEFAULT_SEED):
         # Fail on an invalid configuration now, before any pipeline work: these parts of
         # the rule do not depend on the data.
         rule.batch_plan(batch_size, batch_policy)
@@ -109,6 +113,8 @@ class HyperRule(base_component.BaseComponent):
             rule.check_schedule_override(schedule_override)
         if k_shot is not None and (not isinstance(k_shot, int) or k_shot < 1):
             raise rule.RuleError(f"k_shot must be a positive integer, got {k_shot!r}")
+        rule.check_head_init(head_init)
+        rule.check_seed(seed)
         spec = HyperRuleSpec(
             statistics=statistics,
             preserve_count=int(preserve_count),
@@ -118,6 +124,8 @@ class HyperRule(base_component.BaseComponent):
             k_shot=int(k_shot or 0),
             schedule_override=json.dumps(schedule_override) if schedule_override else "",
             class_weighted=int(class_weighted),
+            head_init=head_init,
+            seed=int(seed),
             hyperparameters=types.Channel(type=standard_artifacts.HyperParameters))
         super().__init__(spec=spec)
 
@@ -128,6 +136,7 @@ UPSTREAM_PARAMS = {
     "batch_size": int,
     "batch_policy": str,
     "overrides": str,            # JSON object of upstream.OVERRIDABLE values, or ""
+    "seed": int,
 }
 
 
@@ -139,7 +148,8 @@ def upstream_from_statistics(dataset, params):
     decision = upstream.decide(
         facts["num_examples"], facts["num_classes"], schedule=params["schedule"],
         batch_size=params["batch_size"], batch_policy=params["batch_policy"],
-        overrides=json.loads(params["overrides"]) if params["overrides"] else None)
+        overrides=json.loads(params["overrides"]) if params["overrides"] else None,
+        seed=params["seed"])
     decision["statistics"] = facts
     return decision
 
@@ -158,10 +168,11 @@ class UpstreamRecipe(base_component.BaseComponent):
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(UpstreamExecutor)
 
     def __init__(self, statistics, schedule=upstream.DEFAULT_SCHEDULE, batch_size=upstream.BATCH,
-                 batch_policy=upstream.DEFAULT_BATCH_POLICY, overrides=None):
+                 batch_policy=upstream.DEFAULT_BATCH_POLICY, overrides=None, seed=rule.DEFAULT_SEED):
         upstream.check_config(schedule, batch_size, batch_policy, overrides)  # before any work
+        rule.check_seed(seed)
         spec = UpstreamRecipeSpec(
             statistics=statistics, schedule=schedule, batch_size=int(batch_size),
             batch_policy=batch_policy, overrides=json.dumps(overrides) if overrides else "",
-            hyperparameters=types.Channel(type=standard_artifacts.HyperParameters))
+            seed=int(seed), hyperparameters=types.Channel(type=standard_artifacts.HyperParameters))
         super().__init__(spec=spec)

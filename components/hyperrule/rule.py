@@ -26,6 +26,17 @@ SCHEDULE_BUCKETS = (
 ACCUMULATE, SCALE_LR, KEEP_LR = "accumulate", "scale_lr", "keep_lr"
 BATCH_POLICIES = (ACCUMULATE, SCALE_LR, KEEP_LR)
 DEFAULT_BATCH_POLICY = ACCUMULATE  # exact: BiT has no batch statistics
+# How the new head starts. BiT's rule: at zero (kernel and bias). Beyond the rule, the product's
+# default: LP-FT (Kumar et al., ICLR 2022): the head is first fitted as a linear probe on the
+# backbone's pre-logits of the training images (logistic regression on standardised features,
+# the standardisation folded into the kernel and bias), then every layer fine-tunes by the rule.
+# A zero head on pre-logits of small between-class spread moves the backbone by gradients that
+# carry no class information at first; docs/benchmarks.md, "Transfer that works".
+HEAD_ZERO, HEAD_LINEAR_PROBE = "zero", "linear_probe"
+HEAD_INITS = (HEAD_ZERO, HEAD_LINEAR_PROBE)
+DEFAULT_HEAD_INIT = HEAD_LINEAR_PROBE
+# Seeds the weights a run initialises, the data order and every augmentation (recorded).
+DEFAULT_SEED = 0
 
 
 class RuleError(ConfigError):
@@ -98,6 +109,18 @@ def batch_plan(batch_size, policy):
     return BASE_LR, BASE_BATCH // batch_size
 
 
+def check_head_init(head_init):
+    if head_init not in HEAD_INITS:
+        raise RuleError(f"head_init must be one of {HEAD_INITS}, got {head_init!r}", field="head_init")
+    return head_init
+
+
+def check_seed(seed):
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 31:
+        raise RuleError(f"seed must be an integer in [0, 2**31), got {seed!r}", field="seed")
+    return seed
+
+
 def check_schedule_override(override):
     """Validate an explicit {warmup, boundaries, total[, learning_rate]} schedule (smoke runs)."""
     keys = set(override) if isinstance(override, dict) else set()
@@ -168,14 +191,18 @@ def class_weights(class_counts, num_classes, k_shot=None):
 
 def decide(num_train_examples, num_classes, image_area, *, preserve_count=False,
            preserve_orientation=False, batch_size=BASE_BATCH, batch_policy=DEFAULT_BATCH_POLICY,
-           k_shot=None, schedule_override=None, class_counts=None):
+           k_shot=None, schedule_override=None, class_counts=None, head_init=DEFAULT_HEAD_INIT,
+           seed=DEFAULT_SEED):
     """The whole HyperRule decision as a JSON-ready dict with its inputs. class_counts (the
     train split's {label: examples}) turns on inverse-frequency class weights (class_weights);
-    None: every example weighs the same, as the HyperRule does."""
+    None: every example weighs the same, as the HyperRule does. head_init: the rule's zero head,
+    or the product's linear-probe start (LP-FT); seed: the run's seed, recorded."""
     if num_classes is None or num_classes < 2:
         raise RuleError(f"num_classes must be at least 2 for classification, got {num_classes!r}")
     if k_shot is not None and (not isinstance(k_shot, int) or k_shot < 1):
         raise RuleError(f"k_shot must be a positive integer or None, got {k_shot!r}", field="k_shot")
+    check_head_init(head_init)
+    check_seed(seed)
     dataset_size = k_shot * num_classes if k_shot else num_train_examples
     resize, crop = resolution(image_area)
     warmup, boundaries, total = schedule(dataset_size)
@@ -223,5 +250,9 @@ def decide(num_train_examples, num_classes, image_area, *, preserve_count=False,
         # Not the HyperRule's (which weighs examples alike): an option, recorded when on.
         "class_weighting": "inverse_frequency" if weights else None,
         "class_weights": weights,
+        # Not the HyperRule's either (its head starts at zero): recorded, --head-init zero
+        # restores the rule exactly.
+        "head_init": head_init,
+        "seed": seed,
     }
 

@@ -20,7 +20,7 @@ Scaling to a dataset of another size (the paper's runs are ImageNet-sized):
 """
 import math
 
-from .rule import ACCUMULATE, MOMENTUM, SCALE_LR, RuleError
+from .rule import ACCUMULATE, DEFAULT_SEED, HEAD_ZERO, MOMENTUM, SCALE_LR, RuleError, check_seed
 
 RECIPE = "bit-upstream"         # decision["recipe"]: the Trainer pre-trains (crop, decay, npz)
 INCEPTION_CROP = "inception"    # decision["crop"]: the Trainer's Inception-style random resized crop
@@ -137,12 +137,13 @@ def check_config(schedule, batch_size, batch_policy, overrides):
 
 
 def decide(num_train_examples, num_classes, *, schedule=DEFAULT_SCHEDULE, batch_size=BATCH,
-           batch_policy=DEFAULT_BATCH_POLICY, overrides=None):
+           batch_policy=DEFAULT_BATCH_POLICY, overrides=None, seed=DEFAULT_SEED):
     """The whole upstream decision as a JSON-ready dict, in the keys the Trainer reads for
     the downstream rule too, plus the recipe values beside every override."""
     if num_classes is None or num_classes < 2:
         raise RuleError(f"num_classes must be at least 2 for classification, got {num_classes!r}")
     overrides = check_overrides(overrides)
+    check_seed(seed)
     epochs, decays = epoch_schedule(schedule)
     recipe = {"epochs": epochs, "decay_epochs": decays, "crop_size": CROP,
               "effective_batch_size": BATCH}
@@ -187,4 +188,6 @@ def decide(num_train_examples, num_classes, *, schedule=DEFAULT_SCHEDULE, batch_
         "label_smoothing": 0.0,
         "overrides": {k: {"value": v, "recipe": recipe[k]} for k, v in overrides.items()},
         "recipe_values": recipe,
+        "head_init": HEAD_ZERO,   # pre-training: a new head over features still to be learnt
+        "seed": seed,
     }

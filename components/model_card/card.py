@@ -12,6 +12,7 @@ import html
 import re
 
 from .. import keys
+from ..hyperrule import rule
 from ..hyperrule.upstream import RECIPE as UPSTREAM_RECIPE
 
 CARD_MARKDOWN = "model_card.md"
@@ -114,12 +115,23 @@ def decision_rows(decision):
                                       f"over {len(w)} classes"))
     if decision["inputs"].get("k_shot"):
         rows.append(("k-shot", f"{decision['inputs']['k_shot']} examples per class"))
+    if not upstream and "head_init" in decision:  # decisions before the option carry neither
+        rows.append(("head start", HEAD_INIT_TEXT.get(decision["head_init"], decision["head_init"])))
+    if "seed" in decision:
+        rows.append(("seed", str(decision["seed"])))
     if decision.get("schedule_overridden"):
-        rule = decision["rule_schedule"]
+        own = decision["rule_schedule"]
         rows.append(("override", f"schedule overridden (smoke run); the rule's own: warmup "
-                                 f"{rule['warmup_steps']}, total {rule['total_steps']}, "
-                                 f"learning rate {rule['learning_rate']:g}"))
+                                 f"{own['warmup_steps']}, total {own['total_steps']}, "
+                                 f"learning rate {own['learning_rate']:g}"))
     return rows
+
+
+HEAD_INIT_TEXT = {
+    rule.HEAD_ZERO: "zero kernel and bias (the BiT-HyperRule's)",
+    rule.HEAD_LINEAR_PROBE: "a linear probe fitted on the backbone's features, then every layer "
+                    "fine-tuned (LP-FT; not the BiT-HyperRule's, which starts at zero)",
+}
 
 
 def trained_text(model, decision):

@@ -24,7 +24,6 @@ class TrainerConfig:
     mixed_precision: str = "none"
     checkpoint_every: int = 100
     log_every: int = 10
-    seed: int = 0
     # The pushed model's serving_default refuses images above this (the run's ingestion limit).
     max_image_pixels: int = keys.DEFAULT_MAX_IMAGE_PIXELS
 

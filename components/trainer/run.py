@@ -17,7 +17,7 @@ Checkpoints every checkpoint_every steps, resume from the newest complete one
 exit code 143 (preemption.py).
 
 custom_config keys (set by the pipeline; see components/trainer/config.py TrainerConfig):
-  model_spec, linear_probe, freeze_until, mixed_precision, checkpoint_every, log_every, seed,
+  model_spec, linear_probe, freeze_until, mixed_precision, checkpoint_every, log_every,
   max_image_pixels (the pushed model's serving pixel limit).
 """
 import dataclasses
@@ -34,8 +34,8 @@ from tfx_bsl.public import tfxio
 
 from .. import keys
 from ..bit_model import build_classifier
-from ..hyperrule import upstream
-from . import augment, checkpoints, distribution, export, kshot, preemption
+from ..hyperrule import rule, upstream
+from . import augment, checkpoints, distribution, export, kshot, preemption, probe
 from .config import TrainerConfig
 from .schedule import HyperRuleSchedule
 
@@ -55,19 +55,16 @@ def _k_shot_files(file_pattern, k):
     return kshot.select(((f.decode(), l.decode()) for f, l in records.as_numpy_iterator()), k)
 
 
-def train_dataset(file_pattern, data_accessor, tft_output, batch_size, decision, seed, start_step=0):
-    """Endless batches of (augmented images in [0, 1], label ids), from raw examples.
-    In k-shot mode only the k examples per class chosen by kshot.select are used.
-
-    A run resumed at `start_step` draws a fresh shuffle (seeded by seed and step) and
-    numbers its batches from start_step, so it does not replay the batches and
-    augmentations of steps it has already taken."""
+def _raw_examples(file_pattern, data_accessor, tft_output, batch_size, decision, shuffle_seed=None,
+                  num_epochs=None):
+    """Batches of raw examples: endless and shuffled (shuffle_seed given), or once in file order.
+    In k-shot mode only the k examples per class chosen by kshot.select."""
     k = decision["inputs"].get("k_shot")
-    shuffle_seed = seed if not start_step else (seed * 1_000_003 + start_step) % 2 ** 31
+    endless = num_epochs is None
     raw = data_accessor.tf_dataset_factory(
-        file_pattern, tfxio.TensorFlowDatasetOptions(batch_size=1 if k else batch_size, shuffle=True,
-                                                     shuffle_seed=shuffle_seed, num_epochs=None,
-                                                     drop_final_batch=True),
+        file_pattern, tfxio.TensorFlowDatasetOptions(
+            batch_size=1 if k else batch_size, shuffle=shuffle_seed is not None,
+            shuffle_seed=shuffle_seed, num_epochs=num_epochs, drop_final_batch=endless),
         tft_output.raw_metadata.schema)
     if k:
         chosen = sorted(_k_shot_files(file_pattern, k))
@@ -75,24 +72,39 @@ def train_dataset(file_pattern, data_accessor, tft_output, batch_size, decision,
             chosen, tf.ones([len(chosen)], tf.int64)), default_value=0)
         raw = (raw.unbatch()
                .filter(lambda f: table.lookup(tf.reshape(f[keys.FILENAME], [])) > 0)
-               .batch(batch_size, drop_remainder=True))
+               .batch(batch_size, drop_remainder=endless))
+    return raw
+
+
+def probe_dataset(file_pattern, data_accessor, tft_output, decision, batch_size=64):
+    """The training examples once, in file order, as evaluation sees them (the Transform
+    graph's `image` at the crop size, no augmentation): the linear probe's input (probe.py)."""
     tft_layer = tft_output.transform_features_layer()
-    random_crop, random_flip = decision["random_crop"], decision["random_flip"]
-    crop = decision["crop_size"]
-    inception = decision.get("crop") == upstream.INCEPTION_CROP  # the upstream recipe
+
+    def evaluation_view(features):
+        transformed = tft_layer(features)
+        return transformed[keys.IMAGE], transformed[keys.LABEL_ID]
+
+    raw = _raw_examples(file_pattern, data_accessor, tft_output, batch_size, decision, num_epochs=1)
+    return raw.map(evaluation_view)
+
+
+def train_dataset(file_pattern, data_accessor, tft_output, batch_size, decision, seed, start_step=0):
+    """Endless batches of (augmented images in [0, 1], label ids), from raw examples.
+    In k-shot mode only the k examples per class chosen by kshot.select are used.
+
+    A run resumed at `start_step` draws a fresh shuffle (seeded by seed and step) and
+    numbers its batches from start_step, so it does not replay the batches and
+    augmentations of steps it has already taken."""
+    shuffle_seed = seed if not start_step else (seed * 1_000_003 + start_step) % 2 ** 31
+    raw = _raw_examples(file_pattern, data_accessor, tft_output, batch_size, decision, shuffle_seed)
+    tft_layer = tft_output.transform_features_layer()
 
     def prepare(index, features):
         transformed = tft_layer(features)
         step_seed = tf.stack([tf.cast(seed, tf.int64), index])
-        if inception:
-            seeds = tf.random.experimental.stateless_split(step_seed, num=2)
-            images = augment.inception_crop(transformed[keys.IMAGE_TRAIN], crop,
-                                            decision["crop_area_range"],
-                                            decision["crop_aspect_range"], seeds[0])
-            images = augment.flip(images, seeds[1]) if random_flip else images
-            return images, transformed[keys.LABEL_ID]
-        images = transformed[keys.IMAGE_TRAIN] if random_crop else transformed[keys.IMAGE]
-        images = augment.crop_and_flip(images, crop, random_crop, random_flip, step_seed)
+        images = augment.for_decision(transformed[keys.IMAGE_TRAIN], transformed[keys.IMAGE],
+                                      decision, step_seed)
         return images, transformed[keys.LABEL_ID]
 
     return (raw.enumerate(start=start_step).map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
@@ -108,10 +120,13 @@ def _checkpoint_dir(fn_args, config, decision):
     return os.path.join(trainer_root, "checkpoints", hashlib.sha256(key.encode()).hexdigest()[:16])
 
 
-class _Trainer:
+class Trainer:
     """Model, optimiser and the compiled optimiser step, under one strategy."""
 
     def __init__(self, strategy, model, decision, config, num_classes, class_names=None):
+        """decision: the HyperRule's (or the upstream recipe's) JSON decision; config: a
+        TrainerConfig. The one training step of the Trainer, the transfer study and the
+        benchmarks (pipeline/transfer.py, bench/trainer.py)."""
         self.strategy = strategy
         self.model = model
         self.num_classes = num_classes
@@ -128,7 +143,7 @@ class _Trainer:
         # mix as they mix the labels.
         self.class_weights = class_weight_vector(decision, class_names) \
             if decision.get("class_weights") else None
-        self.seed = config.seed
+        self.seed = int(decision["seed"])
         optimizer = keras.optimizers.SGD(learning_rate=HyperRuleSchedule.from_decision(decision),
                                          momentum=decision["momentum"])
         if config.mixed_precision == "float16":
@@ -220,6 +235,8 @@ def run_fn(fn_args):
     check_vocabulary(class_names, decision)
     num_classes = len(class_names)
     strategy = distribution.choose_strategy()
+    seed = int(decision["seed"])
+    keras.utils.set_random_seed(seed)  # the weights a run initialises (random:, the head)
     total = int(decision["total_steps"])
     per_step_batch = int(decision["effective_batch_size"])
     if per_step_batch % (strategy.num_replicas_in_sync * decision["gradient_accumulation_steps"]):
@@ -229,7 +246,7 @@ def run_fn(fn_args):
     with strategy.scope():
         model = build_classifier(config.model_spec, num_classes, linear_probe=config.linear_probe,
                                  freeze_until=config.freeze_until)
-        trainer = _Trainer(strategy, model, decision, config, num_classes, class_names)
+        trainer = Trainer(strategy, model, decision, config, num_classes, class_names)
         checkpoint = tf.train.Checkpoint(model=model, optimizer=trainer.optimizer)
     chief = distribution.is_chief(strategy)
     checkpoint_dir = _checkpoint_dir(fn_args, config, decision)
@@ -237,12 +254,18 @@ def run_fn(fn_args):
     start_step = int(trainer.optimizer.iterations.numpy())
     if restored:
         log.warning("Resuming from %s at step %d", restored, start_step)
+    elif decision["head_init"] == rule.HEAD_LINEAR_PROBE:
+        fitted = probe.init_head(model, probe_dataset(fn_args.train_files, fn_args.data_accessor,
+                                                      tft_output, decision), num_classes)
+        log.info("Head initialised from a linear probe on %d training examples (train accuracy "
+                 "%.3f); fine-tuning every layer from there (LP-FT)", fitted["examples"],
+                 fitted["train_accuracy"])
     # Other workers save only because MultiWorkerMirroredStrategy needs all in a save.
     save_dir = checkpoint_dir if chief else checkpoints.scratch_directory(
         checkpoint_dir, strategy.cluster_resolver.task_id)
     manager = checkpoints.manager(checkpoint, save_dir, restored if chief else None)
     dataset = train_dataset(fn_args.train_files, fn_args.data_accessor, tft_output, per_step_batch,
-                            decision, config.seed, start_step=start_step)
+                            decision, seed, start_step=start_step)
     writer = tf.summary.create_file_writer(os.path.join(fn_args.model_run_dir, "train"))
     schedule = HyperRuleSchedule.from_decision(decision)
     iterator = iter(strategy.experimental_distribute_dataset(dataset))

@@ -53,40 +53,69 @@ def _line_chart(title, points, colour):
 
 
 TRANSFER_COLOURS = {"pretrained": "#1b6ac9", "random": "#b0562f"}
+# (method, how it is drawn, the legend's words); pipeline/transfer.py names the methods.
+TRANSFER_SERIES = (("fine_tune", "", "fine-tuned"), ("linear_probe", "5,4", "linear probe"))
+RUN_COLOUR = "#2e8540"
 
 
-def transfer_chart(result):
-    """The k-shot transfer curve (pipeline/transfer.py's result) as SVG: eval accuracy against
-    k examples per class (evenly spaced, 'full' last), pre-trained backbone and random init."""
-    rows = result["rows"]
-    width, height, left, right, top, bottom = 420, 240, 48, 120, 26, 36
-    def sx(i):
-        return left + i / max(len(rows) - 1, 1) * (width - left - right)
+def transfer_series(result):
+    """[(method, dash, words, rows)] of a transfer measurement, fine-tuning first; rows in k order."""
+    return [(method, dash, words, [r for r in result["rows"] if r.get("method", "linear_probe") == method])
+            for method, dash, words in TRANSFER_SERIES
+            if any(r.get("method", "linear_probe") == method for r in result["rows"])]
+
+
+def transfer_chart(result, run=None):
+    """The k-shot transfer curves (pipeline/transfer.py's result) as SVG: eval accuracy against
+    k examples per class (evenly spaced, 'full' last), the pre-trained backbone and the same
+    architecture from random init, fine-tuned (solid) and by linear probe (dashed) where
+    measured; `run` ({"accuracy", "per_class"}) adds this run's own eval accuracy, drawn at
+    'full' (the run trains on all of its data)."""
+    series = transfer_series(result)
+    ks = []
+    for _, _, _, rows in series:
+        ks += [r["k"] for r in rows if r["k"] not in ks]
+    width, height, left, right, top, bottom = 480, 250, 48, 190, 26, 36
+
+    def sx(k):
+        return left + ks.index(k) / max(len(ks) - 1, 1) * (width - left - right)
 
     def sy(v):
         return top + (1.0 - v) * (height - top - bottom)
     parts = [f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
              f'width="{width}" height="{height}" role="img" aria-label="k-shot transfer">',
-             _svg_text(left, 16, "eval accuracy after fine-tuning, by examples per class",
-                       extra=' class="title"'),
+             _svg_text(left, 16, "eval accuracy by training images per class", extra=' class="title"'),
              f'<line x1="{left}" y1="{height - bottom}" x2="{width - right}" y2="{height - bottom}" '
              'stroke="#888"/>',
              f'<line x1="{left}" y1="{top}" x2="{left}" y2="{height - bottom}" stroke="#888"/>']
     for v in (0.0, 0.5, 1.0):
         parts.append(_svg_text(left - 4, sy(v) + 4, card.number(v), "end"))
-    for i, r in enumerate(rows):
-        parts.append(_svg_text(sx(i), height - bottom + 16, str(r["k"]), "middle"))
+    for k in ks:
+        parts.append(_svg_text(sx(k), height - bottom + 16, str(k), "middle"))
     parts.append(_svg_text((left + width - right) / 2, height - 4, "k (training images per class)",
                            "middle", ' class="muted"'))
-    for n, (arm, label) in enumerate((("pretrained", "pre-trained"), ("random", "random init"))):
-        colour = TRANSFER_COLOURS[arm]
-        path = " ".join(f"{sx(i):.1f},{sy(r[arm]):.1f}" for i, r in enumerate(rows))
-        parts.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
-        parts += [f'<circle cx="{sx(i):.1f}" cy="{sy(r[arm]):.1f}" r="3" fill="{colour}"/>'
-                  for i, r in enumerate(rows)]
-        parts.append(f'<rect x="{width - right + 10}" y="{top + 18 * n}" width="10" height="10" '
-                     f'fill="{colour}"/>')
-        parts.append(_svg_text(width - right + 24, top + 18 * n + 9, label))
+    n = 0
+    for _, dash, words, rows in series:
+        for arm, label in (("pretrained", "pre-trained"), ("random", "random init")):
+            colour = TRANSFER_COLOURS[arm]
+            stroke = f' stroke-dasharray="{dash}"' if dash else ""
+            path = " ".join(f"{sx(r['k']):.1f},{sy(r[arm]):.1f}" for r in rows)
+            parts.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"{stroke}/>')
+            parts += [f'<circle cx="{sx(r["k"]):.1f}" cy="{sy(r[arm]):.1f}" r="3" fill="{colour}"/>'
+                      for r in rows]
+            y = top + 18 * n
+            parts.append(f'<line x1="{width - right + 8}" y1="{y + 5}" x2="{width - right + 26}" '
+                         f'y2="{y + 5}" stroke="{colour}" stroke-width="2"{stroke}/>')
+            parts.append(_svg_text(width - right + 32, y + 9, f"{words}, {label}"))
+            n += 1
+    if run and run.get("accuracy") is not None and ks:
+        x, y = sx(ks[-1]), sy(run["accuracy"])
+        parts.append(f'<rect x="{x - 5:.1f}" y="{y - 5:.1f}" width="10" height="10" fill="{RUN_COLOUR}"/>')
+        parts.append(f'<rect x="{width - right + 12}" y="{top + 18 * n}" width="10" height="10" '
+                     f'fill="{RUN_COLOUR}"/>')
+        per_class = f", {run['per_class']} per class" if run.get("per_class") else ""
+        parts.append(_svg_text(width - right + 32, top + 18 * n + 9,
+                               f"this run {card.number(run['accuracy'])}{per_class}"))
     return markupsafe.Markup("\n".join(parts) + "</svg>")
 
 
