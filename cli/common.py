@@ -101,7 +101,7 @@ def _add_hyperrule_args(g):
     g.add_argument("--batch-policy", choices=rule.BATCH_POLICIES, default=DEFAULTS.batch_policy,
                    help=f"keep the rule at a smaller batch by accumulating gradients to {rule.BASE_BATCH} "
                         "(accumulate: exact), by scaling the learning rate linearly (scale_lr), or "
-                        "with the rule's learning rate unscaled (keep_lr: not exact; the demo's); "
+                        "with the rule's learning rate unscaled (keep_lr: not exact); "
                         "default %(default)s")
     g.add_argument("--k-shot", type=int, default=None, help="k examples per class (dataset size k*classes)")
     g.add_argument("--class-weighted", action="store_true",

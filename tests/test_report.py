@@ -142,6 +142,25 @@ def test_render_shows_the_backbone_s_k_shot_transfer_curve_when_it_has_one():
     section = page.split('<section id="transfer">')[1].split("</section>")[0]
     assert section.count("<svg") == 1 and "random init" in section and "+36.0 points" in section
     assert ">full<" in section and "360 images" in section and "linear probe at 128 px" in section
+    assert "after fine-tuning" not in section  # probe rows are not titled as fine-tuning
+    assert "linear probe, pre-trained" in section and "fine-tuned, pre-trained" not in section
+
+
+def test_the_transfer_chart_puts_fine_tuning_probe_and_this_run_side_by_side():
+    data = sample(blessed=True)
+    probe = [{"k": k, "train_examples": 10 * k, "eval_examples": 364, "crop": 128,
+              "method": "linear_probe", "pretrained": p, "random": r, "gain": p - r}
+             for k, p, r in ((1, 0.36, 0.09), (10, 0.79, 0.13))]
+    tuned = [dict(r, method="fine_tune", steps=500, batch=16, pretrained=r["pretrained"] + 0.01,
+                  pretrained_se=0.02, random_se=0.01) for r in probe]
+    data["transfer"] = {"rows": tuned + probe, "pretrained": "fractal_tiny", "random": "random:tiny"}
+    section = report.render(data).split('<section id="transfer">')[1].split("</section>")[0]
+    for legend in ("fine-tuned, pre-trained", "fine-tuned, random init", "linear probe, pre-trained",
+                   "linear probe, random init"):
+        assert legend in section
+    accuracy = data["metrics"]["overall"]["sparse_categorical_accuracy"]
+    assert f"this run {accuracy:g}" in section  # the run's own accuracy beside the curves
+    assert "fine-tune 500 x 16" in section and "&plusmn; 0.02" in section
 
 
 def test_an_upstream_recipe_is_titled_and_listed_as_such():

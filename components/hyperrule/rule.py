@@ -90,9 +90,11 @@ def batch_plan(batch_size, policy):
     scale_lr: 0.003 x batch / 512 and no accumulation (linear scaling).
     keep_lr: 0.003 and no accumulation: the rule's steps and learning rate at a small batch.
       Not exact. The official README's small-batch advice, batch 128 at lr 0.001, sits
-      between scale_lr and keep_lr. A small backbone whose pre-logits carry little
-      between-class variance learns nothing in 500 steps at the linearly scaled rate
-      (docs/benchmarks.md, "The demo")."""
+      between scale_lr and keep_lr. From a zero head, a small backbone whose pre-logits carry
+      little between-class variance learns nothing in 500 steps at the linearly scaled rate;
+      from the linear-probe head (HEAD_LINEAR_PROBE) scale_lr keeps and improves the probe
+      while keep_lr's 32x larger rate per example at batch 16 moves the features away from it
+      (docs/benchmarks.md, "Transfer that works")."""
     if batch_size is None or batch_size < 1:
         raise RuleError(f"batch_size must be a positive integer, got {batch_size!r}", field="batch_size")
     if policy not in BATCH_POLICIES:
