@@ -3,7 +3,7 @@ before any Beam work starts.
 
 Layouts (`--data` as the user gives it):
   class_folders  root/<label>/<image>                     split by hashing the path
-  split_folders  root/{train,eval|val|validation|test}/<label>/<image>
+  split_folders  root/{train,eval|val|valid|validation|test}/<label>/<image>
   csv            a manifest `path,label[,split]` (header optional), paths relative
                  to the CSV's folder or absolute (local or gs://)
   tfrecord       tf.Example files already in our feature format (ImportExampleGen)
