@@ -183,3 +183,25 @@ def test_names_that_are_not_utf8_are_quarantined_and_a_class_without_eval_is_nam
     assert report["valid_per_split_and_class"]["eval"] == {"a": 2, "b": 1}
     assert report["classes_without_eval_images"] == ["solo"]
     assert "have no valid eval image" in caplog.text and "'solo'" in caplog.text
+
+
+def test_the_driver_resolves_the_newest_span_over_names_that_are_not_utf8(tmp_path):
+    from tfx.components.example_gen import utils
+    from tfx.utils import io_utils
+    from bit_tfx.components.image_example_gen import span
+    images.class_folders(str(tmp_path / "span-1"), ["a", "b"], 2)
+    images.class_folders(str(tmp_path / "span-2"), ["a", "b"], 3)
+    pattern = str(tmp_path / "span-2" / "*" / "*")
+    # Where TensorFlow's glob works, the fallback's fingerprint is TFX's own, to the character.
+    assert span._local_fingerprint("images", pattern) == io_utils.generate_fingerprint("images", pattern)
+    with open(os.path.join(os.fsencode(tmp_path), b"span-2", b"a", b"caf\xe9.jpg"), "wb") as f:
+        f.write(images.rgb_jpeg(seed=9))
+    with pytest.raises(UnicodeDecodeError):  # what TFX's own driver does with it
+        io_utils.generate_fingerprint("images", pattern)
+    gen = component.ImageExampleGen(sources.resolve(str(tmp_path / "span-{SPAN}")))
+    props = {k: (proto_utils.proto_to_json(v) if hasattr(v, "DESCRIPTOR") else v)
+             for k, v in gen.exec_properties.items() if v is not None}
+    resolved = span.resolve_where_no_driver(props)
+    assert resolved[utils.SPAN_PROPERTY_NAME] == 2
+    assert "num_files:7," in resolved[utils.FINGERPRINT_PROPERTY_NAME]  # 6 images + café
+    assert '"span-2/*/*"' in resolved["input_config"]
