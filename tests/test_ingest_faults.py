@@ -114,7 +114,8 @@ def _denied_prefix(tmp_path):
     as root, which file permissions do not stop (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH):
     setpriv drops those two capabilities from the bounding and inheritable sets, so the
     command runs as root without them and the kernel applies the mode bits."""
-    probe = tmp_path / "probe"
+    readable, probe = tmp_path / "readable", tmp_path / "probe"
+    readable.write_bytes(b"x")
     probe.write_bytes(b"x")
     probe.chmod(0)
     prefix = []
@@ -123,9 +124,11 @@ def _denied_prefix(tmp_path):
             pytest.skip("root without setpriv: cannot deny a read")
         caps = "-dac_override,-dac_read_search"
         prefix = ["setpriv", f"--inh-caps={caps}", f"--bounding-set={caps}"]
+    works = subprocess.run(prefix + ["cat", str(readable)], capture_output=True)
     denied = subprocess.run(prefix + ["cat", str(probe)], capture_output=True)
-    if denied.returncode == 0:
-        pytest.skip("cannot deny a read here (setpriv may not drop capabilities)")
+    if works.returncode != 0 or b"Permission denied" not in denied.stderr:
+        pytest.skip("cannot deny a read here (setpriv may not drop capabilities): "
+                    f"{(works.stderr or denied.stderr).decode(errors='replace')[:200]}")
     return prefix
 
 
