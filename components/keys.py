@@ -31,6 +31,7 @@ SPLIT_ALIASES = {
     "train": TRAIN_SPLIT,
     "eval": EVAL_SPLIT,
     "val": EVAL_SPLIT,
+    "valid": EVAL_SPLIT,             # Kaggle / Roboflow exports: train/ valid/ test/
     "validation": EVAL_SPLIT,
     "test": EVAL_SPLIT,
 }
@@ -52,6 +53,19 @@ def is_hidden_or_os_metadata(name):
 DEFAULT_MAX_BAD_FRACTION = 0.01
 # A decoded image this large (~ 8k x 11k RGB) is refused as a decompression bomb.
 DEFAULT_MAX_IMAGE_PIXELS = 89_478_485  # PIL's own warning threshold (0.25 GiB @ 24 bpp)
+
+# --- quarantine reasons (bad files: counted towards max_bad_fraction) ------------
+NON_UTF8_NAME = "non_utf8_name"      # a file name that is not UTF-8: shown with \x escapes
+MISSING_FILE = "missing_file"        # listed (or named by a manifest row) but not there
+
+# --- reading input files (ingestion): I/O errors are retried, never quarantined -----
+READ_TRIES = 4                  # tries per file before the run stops, naming the file
+READ_FIRST_WAIT_S = 0.5         # wait before the 2nd try; doubles each time (0.5, 1, 2 s)
+
+# --- what a local run writes under --output (never inside --data) ---------------
+METADATA_FILE = "metadata.sqlite"
+PIPELINE_ROOT_DIR = "pipeline_root"
+SPAN_SPEC = "{SPAN}"                 # in --data: every run takes the newest span
 
 # --- files written inside artifacts ------------------------------------------
 QUARANTINE_DIR = "quarantine"

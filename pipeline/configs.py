@@ -81,11 +81,11 @@ class RunConfig:
     def pipeline_root(self):
         # Absolute: MLMD records artifact URIs as given, and a relative one breaks as soon
         # as the pipeline is run (or read) from another folder.
-        return self.pipeline_root_override or os.path.join(os.path.abspath(self.output), "pipeline_root")
+        return self.pipeline_root_override or os.path.join(os.path.abspath(self.output), keys.PIPELINE_ROOT_DIR)
 
     @property
     def metadata_path(self):
-        return os.path.join(os.path.abspath(self.output), "metadata.sqlite")
+        return os.path.join(os.path.abspath(self.output), keys.METADATA_FILE)
 
     def validate(self):
         """Every check that needs no data; raises ConfigError naming the field."""
@@ -139,13 +139,63 @@ class RunConfig:
     def check_local_folders(self):
         """The folders a local run writes (--output, and --pipeline-root / --serving-dir when
         given as local paths) can be created and written, checked before any work starts:
-        otherwise the run fails late, after the TensorFlow import, with a raw OS error."""
+        otherwise the run fails late, after the TensorFlow import, with a raw OS error.
+        None of them may be --data or lie inside it, checked before anything is created."""
+        self.check_outside_data()
         check_writable_folder(self.output, "output")
         for field in ("pipeline_root_override", "serving_dir"):
             path = getattr(self, field)
             if path and "://" not in path:
                 check_writable_folder(path, field)
         return self
+
+
+    def check_outside_data(self):
+        """--output, and a --pipeline-root / --serving-dir, must lie outside --data: a run writes
+        metadata.sqlite and pipeline_root/ there, and a folder inside the data would be read as
+        a class by this run and every later one. (--data inside --output is fine: the demo
+        writes its data under its own output.) Creates nothing; raises ConfigError."""
+        for field in ("output", "pipeline_root_override", "serving_dir"):
+            path = getattr(self, field)
+            if path and _inside(path, self.data):
+                where = "is" if _same(path, self.data) else "is inside"
+                raise ConfigError(
+                    f"{field} {path!r} {where} --data {self.data!r}: a run writes its folders "
+                    f"({keys.METADATA_FILE}, {keys.PIPELINE_ROOT_DIR}/, serving/) there, which "
+                    "would be read as data (a class folder) by this and every later run; give "
+                    "a folder outside the data (the data folder is only read)", field=field)
+        return self
+
+
+def _real(path):
+    return path.rstrip("/") if "://" in path else os.path.realpath(path)
+
+
+def _same(path, data):
+    return _real(path) == _real(data)
+
+
+def _inside(path, data):
+    """True when `path` is the folder `data` or lies under it; a {SPAN} segment of `data`
+    stands for any span folder (`root/span-{SPAN}`: inside `root/span-7`). Lexical for gs://
+    paths; local paths with symbolic links resolved. A path never lies inside a file."""
+    if ("://" in path) != ("://" in data):
+        return False
+    segments = _real(data).split("/")
+    span_at = next((i for i, seg in enumerate(segments) if keys.SPAN_SPEC in seg), None)
+    base = "/".join(segments[:span_at]) if span_at is not None else "/".join(segments)
+    target = _real(path)
+    if target != base and not target.startswith(base.rstrip("/") + "/"):
+        return False
+    if span_at is None:
+        return True
+    # Each segment from the span on must match (a {SPAN} matches digits).
+    rest = target[len(base):].strip("/").split("/")
+    wanted = segments[span_at:]
+    if len(rest) < len(wanted):
+        return False
+    return all(re.fullmatch(re.escape(w).replace(re.escape(keys.SPAN_SPEC), r"\d+"), r)
+               for w, r in zip(wanted, rest))
 
 
 def check_writable_folder(path, field):

@@ -14,7 +14,9 @@ Folders are searched recursively, following symbolic links to folders as ingesti
 can block for ever; it is reported as not classified. The signature fails a whole batch (it
 has no per-row errors: docs/operations.md): a batch it refuses (InvalidArgument: bytes that do
 not decode, or an image above the pixel limit read from its header) is retried file by file,
-so one bad file is reported alone.
+so one bad file is reported alone. Each file is first judged by ingestion's header reader
+(components/image_example_gen/image_check.py), and a file TensorFlow cannot decode is named
+in ingestion's words: the same reason for the same file in `bit-tfx run` and here.
 With --embeddings PATH (a pushed model only) it writes the serving_embeddings signature's
 vectors (raw or, with --l2-normalize, L2-normalised) to PATH (.npy or .jsonl) instead.
 The command line (cli/predict.py) prints the records and picks the exit code.
@@ -27,6 +29,7 @@ import sys
 from bit_tfx.components import keys
 from bit_tfx.components.bit_model import imagenet
 from bit_tfx.components.errors import ConfigError
+from bit_tfx.components.image_example_gen import image_check
 
 MODEL_FORMS = f"""--model takes:
   SERVING_DIR                 a pushed model: the newest version, or --version N
@@ -223,9 +226,18 @@ def _call_batch(call, paths, to_records):
     for path in paths:
         try:
             with open(path, "rb") as f:
-                readable.append((path, f.read()))
+                data = f.read()
         except OSError as e:
             by_path[path] = {"file": path, "error": f"cannot read: {e.strerror or e}"}
+            continue
+        try:
+            # Ingestion's header reader: the same verdict, in the same words, for the same file
+            # (no pixel limit here: the model's own applies, in the signature).
+            image_check.read_header(data, max_pixels=sys.maxsize)
+        except image_check.BadImage as e:
+            by_path[path] = {"file": path, "error": str(e)}
+            continue
+        readable.append((path, data))
     for record in _call_readable(call, readable, to_records):
         by_path[record["file"]] = record
     return [by_path[p] for p in paths]
@@ -239,7 +251,7 @@ def _call_readable(call, items, to_records):
         out = call(tf.constant([data for _, data in items]))
     except tf.errors.InvalidArgumentError as e:
         if len(items) == 1:
-            return [{"file": items[0][0], "error": error_reason(e)}]
+            return [{"file": items[0][0], "error": refusal_reason(e, items[0][1])}]
         return [r for item in items for r in _call_readable(call, [item], to_records)]
     return to_records(items, out)
 
@@ -306,6 +318,19 @@ def embed_files(args):
                 f.write(json.dumps(r, ensure_ascii=False) + "\n")
     logging.info("predict: %d embedded, %d unreadable -> %s", len(good), len(errors), path)
     return summary, len(errors)
+
+
+def refusal_reason(error, data):
+    """Why the signature refused one image: where TensorFlow's decoder refuses it, the words of
+    ingestion's check (image_check: "undecodable: TensorFlow cannot decode it (...)"), which
+    quarantines such a file; the signature's own message otherwise (the pixel limit)."""
+    reason = error_reason(error)
+    if "max_image_pixels" not in reason:  # never decode an image the limit refused
+        try:
+            image_check.check_decodes(data)
+        except image_check.BadImage as bad:
+            return str(bad)
+    return reason
 
 
 def error_reason(error):

@@ -71,10 +71,11 @@ def test_pushed_model_table_reports_bad_files_and_classifies_the_rest(pushed_run
     assert sorted(firsts) == sorted(good + [str(inputs / "x.png"), str(inputs / "truncated.png")])
     for f in good:
         assert firsts[f][0] == "1" and firsts[f][2] == os.path.basename(os.path.dirname(f))
-    assert firsts[str(inputs / "x.png")] == ["-", "-", "ERROR", "Unknown image file format. "
-                                             "One of JPEG, PNG, GIF, BMP required."]
-    assert firsts[str(inputs / "truncated.png")][2:] == ["ERROR", "Invalid PNG data, size "
-                                                         f"{len(truncated_bytes(inputs))}"]
+    # In ingestion's words (image_check): the same reason as the quarantine report's.
+    assert firsts[str(inputs / "x.png")] == ["-", "-", "ERROR", _ingestion_says(b"not an image")]
+    assert firsts[str(inputs / "truncated.png")][2:] == [
+        "ERROR", "undecodable: TensorFlow cannot decode it (Invalid PNG data, size "
+                 f"{len(truncated_bytes(inputs))})"]
     assert ".hidden" not in out and ".cache" not in out
     assert "6 classified, 2 unreadable" in err
 
@@ -90,9 +91,9 @@ def test_pushed_model_json_files_and_folders_top_k_clamped(pushed_run, inputs, c
     blue = sorted(str(p) for p in (inputs / "colours" / "blue").iterdir())
     assert [r["file"] for r in records] == [str(red[0]), str(inputs / "x.png"), *blue,
                                             str(red[1])]
-    assert records[1] == {"file": str(inputs / "x.png"),
-                          "error": "Unknown image file format. One of JPEG, PNG, GIF, BMP "
-                                   "required."}
+    assert records[1] == {"file": str(inputs / "x.png"), "error": "not_an_image: no image "
+                          "header recognised: not a JPEG, PNG, GIF or BMP file, nor any other "
+                          "image format"}
     for record in records[:1] + records[2:]:
         predictions = record["predictions"]
         assert len(predictions) == 2  # clamped to the model's 2 classes
@@ -380,3 +381,41 @@ def test_embeddings_refuse_an_imagenet_classifier(tmp_path, capsys):
     code, _, err = predict(capsys, "--model", "BiT-M-R50x1-ILSVRC2012", "--embeddings",
                            tmp_path / "v.npy", image)
     assert code == common.EXIT_CONFIG and "--embeddings needs a pushed model" in err
+
+
+# --- one header reader for ingestion and predict (issue 24) ----------------------------------
+
+PNG_SIGNATURE_THEN_JUNK = b"\x89PNG\r\n\x1a\n" + b"this is no PNG header, only junk bytes. " * 3
+
+
+def _ingestion_says(data):
+    """What ingestion's check (image_check, the quarantine reason and detail) says of `data`."""
+    from bit_tfx.components.image_example_gen import image_check
+    with pytest.raises(image_check.BadImage) as bad:
+        image_check.inspect_image(data)
+    return str(bad.value)
+
+
+def test_the_serving_header_reader_takes_a_png_signature_then_junk_for_no_header():
+    from bit_tfx.components.bit_model import serving
+    assert serving.header_size(tf.constant(PNG_SIGNATURE_THEN_JUNK)).numpy().tolist() == [0, 0]
+    assert serving.header_size(tf.constant(images.rgb_png(30, 20))).numpy().tolist() == [30, 20]
+    # No "send it downscaled": the pixel check passes it, the decoder refuses it.
+    serving.check_pixels(tf.constant([PNG_SIGNATURE_THEN_JUNK]), tf.constant(1000, tf.int64))
+
+
+def test_predict_gives_ingestion_s_reason_for_the_same_file(tiny_imagenet, photos, tmp_path,
+                                                           capsys):
+    junk, truncated = tmp_path / "junk.png", tmp_path / "truncated.png"
+    junk.write_bytes(PNG_SIGNATURE_THEN_JUNK)
+    good = photos[0].read_bytes()
+    truncated.write_bytes(good[: len(good) // 2])
+    code, out, err = predict(capsys, "--model", tiny_imagenet[1], "--resolution", SIZE, "--json",
+                             junk, photos[0], truncated)
+    assert code == common.EXIT_RUN, err
+    first, second, third = json_lines(out)
+    assert first == {"file": str(junk), "error": _ingestion_says(PNG_SIGNATURE_THEN_JUNK)}
+    assert first["error"].startswith("not_an_image: no image header recognised: not a JPEG, PNG")
+    assert "predictions" in second
+    assert third == {"file": str(truncated), "error": _ingestion_says(truncated.read_bytes())}
+    assert third["error"].startswith("undecodable: TensorFlow cannot decode it (Invalid PNG data")

@@ -17,7 +17,7 @@ def test_class_folders_detected_and_planned(tmp_path):
     assert {f.label for f in plan.class_folders} == set(plan.labels)
 
 
-@pytest.mark.parametrize("eval_name", ["eval", "val", "validation", "test", "Val"])
+@pytest.mark.parametrize("eval_name", ["eval", "val", "validation", "test", "Val", "valid"])
 def test_split_folders_accept_eval_aliases(tmp_path, eval_name):
     images.class_folders(str(tmp_path), ["a", "b"], 2, prefix="train")
     images.class_folders(str(tmp_path), ["a", "b"], 1, prefix=eval_name)
@@ -222,3 +222,95 @@ def test_a_latin_1_manifest_names_the_file_and_line(tmp_path):
     src = _manifest_bytes(tmp_path, "a.jpg,cat\nb.jpg,chien\nc.jpg,oiseau é\n".encode("latin-1"))
     with pytest.raises(SourceError, match="labels.csv line 3: .*UTF-8"):
         sources.plan(src)
+
+
+# --- input handling (issue 24) ---------------------------------------------------------------
+
+def test_a_kaggle_export_with_train_valid_and_test_names_both_eval_folders(tmp_path):
+    for split in ("train", "valid", "test"):
+        images.class_folders(str(tmp_path), ["a", "b"], 1, prefix=split)
+    src = sources.resolve(str(tmp_path))
+    assert src.layout == sources.SPLIT_FOLDERS  # not the classes train, valid and test
+    with pytest.raises(SourceError, match=r"exactly one eval.*\['test', 'valid'\].*keep one"):
+        sources.plan(src)
+
+
+@pytest.mark.parametrize("unknown", ["dev", "holdout", "Testing"])
+def test_a_split_folder_name_we_do_not_know_is_refused_naming_it(tmp_path, unknown):
+    images.class_folders(str(tmp_path), ["a", "b"], 2, prefix="train")
+    images.class_folders(str(tmp_path), ["a", "b"], 1, prefix=unknown)
+    with pytest.raises(SourceError, match=f"'{unknown}' is not a split name.*valid.*rename it"):
+        sources.plan(sources.resolve(str(tmp_path)))
+
+
+def test_split_like_folders_without_a_known_name_are_told_how_to_name_them(tmp_path):
+    images.class_folders(str(tmp_path), ["a", "b"], 2, prefix="training")
+    images.class_folders(str(tmp_path), ["a", "b"], 1, prefix="testing")
+    with pytest.raises(SourceError, match="testing.*training.*if they are split folders.*name them "
+                                          "train and eval"):
+        sources.plan(sources.resolve(str(tmp_path)))
+
+
+def test_a_class_named_like_a_split_still_trains(tmp_path):
+    # Vehicles: a class called "train" holding images is a class, not a split folder.
+    images.class_folders(str(tmp_path), ["train", "car", "bus"], 1)
+    assert sources.plan(sources.resolve(str(tmp_path))).labels == ["bus", "car", "train"]
+
+
+@pytest.mark.parametrize("layout", [sources.CSV, sources.TFRECORD])
+def test_a_file_layout_on_a_folder_is_a_flag_error(tmp_path, layout):
+    images.class_folders(str(tmp_path), ["a", "b"], 1)
+    with pytest.raises(SourceError, match="does not fit --data.*a folder") as raised:
+        sources.resolve(str(tmp_path), layout)
+    assert raised.value.field == "layout" and raised.value.named("--layout").startswith("--layout ")
+
+
+@pytest.mark.parametrize("layout", [sources.CLASS_FOLDERS, sources.SPLIT_FOLDERS])
+def test_a_folder_layout_on_a_file_is_a_flag_error(tmp_path, layout):
+    (tmp_path / "labels.csv").write_text("a.jpg,cat\nb.jpg,dog\n")
+    with pytest.raises(SourceError, match="does not fit --data.*a file") as raised:
+        sources.resolve(str(tmp_path / "labels.csv"), layout)
+    assert raised.value.field == "layout"
+
+
+def test_cli_refuses_a_layout_that_does_not_fit_before_the_pipeline_starts(tmp_path, capsys):
+    from bit_tfx.cli import common, main as cli
+    images.class_folders(str(tmp_path / "data"), ["a", "b"], 2)
+    code = cli.main(["hyperrule", "--data", str(tmp_path / "data"), "--layout", "csv",
+                     "--output", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip()
+    assert code == common.EXIT_CONFIG, err
+    assert err.startswith("bit-tfx: configuration error: --layout 'csv' does not fit --data ")
+    assert not (tmp_path / "out" / "pipeline_root").exists()
+
+
+def test_a_class_folder_left_by_an_output_inside_the_data_is_named_with_the_fix(tmp_path):
+    images.class_folders(str(tmp_path), ["a", "b"], 2)
+    images.write(str(tmp_path / "runs" / "metadata.sqlite"), b"SQLite format 3\0")
+    os.makedirs(tmp_path / "runs" / "pipeline_root" / "ImageExampleGen")
+    with pytest.raises(SourceError, match="class folder .*runs.* output folder of an earlier run "
+                                          ".*metadata.sqlite and pipeline_root/.*delete"):
+        sources.plan(sources.resolve(str(tmp_path)))
+
+
+def test_the_output_of_a_run_into_the_data_folder_itself_is_named_with_the_fix(tmp_path):
+    images.class_folders(str(tmp_path), ["a", "b"], 2)
+    images.write(str(tmp_path / "metadata.sqlite"), b"SQLite format 3\0")
+    os.makedirs(tmp_path / "pipeline_root" / "ImageExampleGen")
+    with pytest.raises(SourceError, match="holds metadata.sqlite and pipeline_root/: the output of "
+                                          "an earlier run.*delete them"):
+        sources.plan(sources.resolve(str(tmp_path)))
+
+
+def test_a_class_folder_whose_name_is_not_utf8_is_refused_with_escapes(tmp_path):
+    images.class_folders(str(tmp_path), ["a", "b"], 1)
+    images.class_folders(os.fsencode(tmp_path).decode("utf-8"), [os.fsdecode(b"caf\xe9")], 1)
+    with pytest.raises(SourceError, match=r"caf\\\\xe9.*not UTF-8.*rename"):
+        sources.plan(sources.resolve(str(tmp_path)))
+
+
+def test_names_that_are_not_utf8_are_shown_with_escapes():
+    name = os.fsdecode(b"bad\xffname.png")
+    assert not sources.is_utf8(name) and sources.is_utf8("oiseau é.png")
+    assert sources.shown_name(name) == "bad\\xffname.png"
+    assert sources.skipped_record(name, sources.HIDDEN_FILE)["file"] == "bad\\xffname.png"

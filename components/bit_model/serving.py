@@ -72,7 +72,8 @@ def _uint(raw, big_endian):
 
 def header_size(data):
     """(height, width) of one encoded image, int64, from its header only; (0, 0) for bytes of
-    no supported format (decoding then refuses them with TensorFlow's own message)."""
+    no supported format, or a signature followed by no valid header (decoding then refuses
+    them with TensorFlow's own message)."""
     head = tf.io.decode_raw(tf.strings.substr(
         tf.strings.join([data, tf.constant(b"\0" * _HEADER_BYTES)]), 0, _HEADER_BYTES), tf.uint8)
     head.set_shape([_HEADER_BYTES])
@@ -81,7 +82,7 @@ def header_size(data):
     def jpeg():
         return tf.cast(tf.image.extract_jpeg_shape(data)[:2], tf.int64)
 
-    def png():  # IHDR: width, height as big-endian uint32 at bytes 16 and 20
+    def png():  # IHDR, the first chunk: width, height as big-endian uint32 at bytes 16 and 20
         return tf.stack([_uint(head[20:24], True), _uint(head[16:20], True)])
 
     def gif():  # logical screen: width, height as little-endian uint16 at bytes 6 and 8
@@ -93,12 +94,22 @@ def header_size(data):
             return tf.abs(tf.where(value >= 2 ** 31, value - 2 ** 32, value))
         return tf.stack([signed(head[22:26]), signed(head[18:22])])
 
-    def starts(magic):
-        return tf.reduce_all(tf.equal(head[:len(magic)], tf.constant(list(magic), tf.uint8)))
+    def at(offset, magic):
+        return tf.reduce_all(tf.equal(head[offset:offset + len(magic)],
+                                      tf.constant(list(magic), tf.uint8)))
 
-    return tf.case([(starts(b"\xff\xd8\xff"), jpeg), (starts(b"\x89PNG\r\n\x1a\n"), png),
-                    (starts(b"GIF8"), gif), (starts(b"BM"), bmp)], default=lambda: zero,
-                   exclusive=False)
+    def starts(magic):
+        return at(0, magic)
+
+    # A PNG signature followed by junk is no PNG header (libpng refuses a file whose first
+    # chunk is not IHDR before it allocates anything): its "sizes" are junk, e.g. read as
+    # 1155000867x1299404957 and refused as too large with advice to downscale. It gives (0, 0)
+    # and the decoder refuses it with its own message. (JPEG, GIF and BMP sizes are read where
+    # TensorFlow's decoders read them, so what they would allocate is what is checked.)
+    is_png = starts(b"\x89PNG\r\n\x1a\n") & at(12, b"IHDR")
+    return tf.case([(starts(b"\xff\xd8\xff"), jpeg), (is_png, png),
+                    (starts(b"GIF8"), gif), (starts(b"BM"), bmp)],
+                   default=lambda: zero, exclusive=False)
 
 
 def check_pixels(image_bytes, max_pixels):

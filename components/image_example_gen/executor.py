@@ -43,6 +43,57 @@ class IngestionError(RuntimeError):
     """The run's data is not fit to train on; the message names the report and the fix."""
 
 
+class FileReadError(IngestionError):
+    """A file that could not be read (still, after the retries of an I/O error). Its content
+    was never judged, so it is not quarantined: _ReadAndCheck sends it to the "unreadable"
+    output, and check_report stops the run naming every such file (after Beam, so the
+    message is one line, not a worker's traceback)."""
+
+
+# Faults of the storage, not of a file's content (a permission, a flaky network, a timeout):
+# retried with exponential backoff, and never quarantined. A file's content is judged by
+# image_check (BadImage: quarantined); a missing file is quarantined as missing_file.
+RETRIED_READ_ERRORS = (OSError, tf.errors.PermissionDeniedError, tf.errors.UnavailableError,
+                       tf.errors.DeadlineExceededError, tf.errors.AbortedError)
+MISSING_ERRORS = (tf.errors.NotFoundError, FileNotFoundError)
+
+
+def read_file(path):
+    """The file's bytes, through tf.io.gfile (local, gs://)."""
+    with tf.io.gfile.GFile(path, "rb") as f:
+        return f.read()
+
+
+def _error_text(error):
+    message = getattr(error, "message", None) or str(error) or "no message"
+    return f"{type(error).__name__}: {message}"[:300]
+
+
+def read_with_retries(path, shown, read=read_file, tries=keys.READ_TRIES,
+                      first_wait=keys.READ_FIRST_WAIT_S, sleep=time.sleep):
+    """read(path), tried `tries` times on an I/O error (waits first_wait, 2x, 4x, ... between
+    tries); raises FileReadError naming `shown` (the file as the report names it) and the last
+    error when every try failed, and at once for an error that is not an I/O error. A missing
+    file (MISSING_ERRORS) is raised as it is: the caller quarantines it."""
+    wait = first_wait
+    for attempt in range(1, tries + 1):
+        try:
+            return read(path)
+        except MISSING_ERRORS:
+            raise
+        except RETRIED_READ_ERRORS as e:
+            if attempt == tries:
+                raise FileReadError(f"{shown!r} ({_error_text(e)}; {tries} tries)") from None
+            logging.warning("Reading %s failed (%s); try %d of %d in %.1f s", path,
+                            _error_text(e), attempt + 1, tries, wait)
+            sleep(wait)
+            wait *= 2
+        except Exception as e:  # pylint: disable=broad-except  (not a fault of the file's content)
+            raise FileReadError(f"{shown!r} ({_error_text(e)}; not an I/O error, not "
+                                "retried)") from None
+    raise AssertionError("unreachable")
+
+
 def hash_split(relpath, buckets):
     """Index of the output split for `relpath`: deterministic across runs and machines."""
     bucket = int(hashlib.sha256(relpath.encode("utf-8")).hexdigest(), 16) % buckets[-1]
@@ -71,6 +122,10 @@ def _list_class_folder(folder):
     (hidden and OS metadata files, FIFOs and other non-regular files, nested folders)."""
     entries = sources.list_entries(folder.path)
     for name in entries.files:
+        if not sources.is_utf8(name):  # no path to open, nor to store: a bad file (_check)
+            yield {"path": None, "file": sources.shown_name(sources.join(folder.relpath, name)),
+                   "label": folder.label, "split": folder.split, "reason": keys.NON_UTF8_NAME}
+            continue
         yield {"path": sources.join(folder.path, name), "file": sources.join(folder.relpath, name),
                "label": folder.label, "split": folder.split}
     skipped = entries.skipped + [(d, sources.NESTED_FOLDER) for d in entries.dirs]
@@ -108,10 +163,14 @@ class _ReadAndCheck(beam.DoFn):
     Never raises for a bad file: one unreadable image must not kill an hour-long run.
     """
 
-    def __init__(self, split_names, buckets, max_pixels):
+    def __init__(self, split_names, buckets, max_pixels, read=read_file, tries=keys.READ_TRIES,
+                 first_wait=keys.READ_FIRST_WAIT_S):
         self._split_names = split_names
         self._buckets = buckets
         self._max_pixels = max_pixels
+        self._read = read
+        self._tries = tries
+        self._first_wait = first_wait
 
     def setup(self):
         # Progress a person can read: a log line every PROGRESS_EVERY files from each worker,
@@ -123,7 +182,7 @@ class _ReadAndCheck(beam.DoFn):
 
     def process(self, item):
         result = self._check(item)
-        bad = isinstance(result, beam.pvalue.TaggedOutput)
+        bad = isinstance(result, beam.pvalue.TaggedOutput) and result.tag == "bad"
         (self._bad_counter if bad else self._valid_counter).inc()
         self._checked += 1
         self._bad += bad
@@ -134,22 +193,28 @@ class _ReadAndCheck(beam.DoFn):
         yield result
 
     def _check(self, item):
+        if item.get("reason") == keys.NON_UTF8_NAME:
+            return beam.pvalue.TaggedOutput("bad", dict(
+                item, detail="the file name is not UTF-8 text (shown with \\x escapes), which "
+                             "the examples and TensorFlow's file system cannot hold; rename it "
+                             "(e.g. `convmv -f latin1 -t utf-8`)"))
         if not _is_regular_local_file(item["path"]):
             return beam.pvalue.TaggedOutput("bad", dict(
                 item, reason=sources.NOT_REGULAR_FILE,
                 detail="not a regular file (a FIFO, socket or device): not read"))
         try:
-            with tf.io.gfile.GFile(item["path"], "rb") as f:
-                data = f.read()
+            data = read_with_retries(item["path"], item["file"], self._read, self._tries,
+                                     self._first_wait)
             fmt, height, width = image_check.inspect_image(data, self._max_pixels)
         except image_check.BadImage as e:
             return beam.pvalue.TaggedOutput("bad", dict(item, reason=e.reason, detail=e.detail))
-        except tf.errors.NotFoundError:
-            return beam.pvalue.TaggedOutput("bad", dict(item, reason="missing_file",
+        except MISSING_ERRORS:
+            return beam.pvalue.TaggedOutput("bad", dict(item, reason=keys.MISSING_FILE,
                                                         detail="the file does not exist"))
-        except Exception as e:  # pylint: disable=broad-except
-            return beam.pvalue.TaggedOutput("bad", dict(item, reason="unreadable",
-                                                        detail=f"{type(e).__name__}: {e}"[:300]))
+        except FileReadError as e:
+            # Not judged, so not quarantined: check_report stops the run naming it (a flaky
+            # network must not silently remove training data under the bad-file limit).
+            return beam.pvalue.TaggedOutput("unreadable", dict(item, detail=str(e)))
         if item["split"] is not None:
             index = self._split_names.index(item["split"])
         else:
@@ -210,8 +275,15 @@ def build_report(source, plan, split_names, max_bad_fraction, quarantine_dir):
         "bad_by_reason": dict(collections.Counter(r["reason"] for r in bad)),
         "valid_per_split_and_class": {s: dict(sorted(v.items())) for s, v in valid.items()},
         "classes": plan.labels,
+        # Nothing of these is evaluated (log_report warns; not refused: the others are).
+        "classes_without_eval_images": [c for c in plan.labels
+                                        if not valid.get(keys.EVAL_SPLIT, {}).get(c)],
         "bad_files": [{k: r.get(k) for k in ("file", "label", "split", "reason", "detail")}
                       for r in bad],
+        # Files whose reading failed (I/O errors, after the retries): not judged, not counted;
+        # check_report stops the run naming them.
+        "unreadable": sorted(({"file": r["file"], "error": r["detail"]} for r in records
+                              if r["kind"] == "unreadable"), key=lambda r: r["file"]),
         # Not ingested and not bad (never counted towards max_bad_fraction): see sources.
         "skipped_by_reason": dict(collections.Counter(r["reason"] for r in skipped)),
         "skipped": [{k: r.get(k) for k in ("file", "label", "reason", "detail")} for r in skipped],
@@ -225,6 +297,14 @@ def log_report(report, report_path):
     log = logging.warning if report["bad"] or report["skipped"] else logging.info
     log("Ingested %d images; %d file(s) quarantined as bad, %d skipped%s; report: %s",
         report["valid"], report["bad"], len(report["skipped"]), by_reason, report_path)
+    no_eval = report.get("classes_without_eval_images") or []
+    if no_eval:
+        logging.warning(
+            "%d class(es) have no valid eval image, so nothing of them is evaluated (no per-class "
+            "metrics, and the accuracy gate never sees them): %s; give them more images "
+            "(without split folders, each image goes to train or eval by the hash of its name, "
+            "in the --split-ratio), eval images in a split folder, or a CSV split column",
+            len(no_eval), ", ".join(repr(c) for c in no_eval))
     nested = [r["file"] for r in report["skipped"] if r["reason"] == sources.NESTED_FOLDER]
     if nested:
         shown = ", ".join(repr(f) for f in nested[:10]) + (" ..." if len(nested) > 10 else "")
@@ -234,6 +314,15 @@ def log_report(report, report_path):
 
 def check_report(report, report_path):
     """Fails the run when the data is not fit to train on, naming the report."""
+    unreadable = report.get("unreadable") or []
+    if unreadable:
+        shown = "; ".join(r["error"] for r in unreadable[:5])
+        more = f"; and {len(unreadable) - 5} more" if len(unreadable) > 5 else ""
+        raise FileReadError(
+            f"{len(unreadable)} file(s) could not be read: {shown}{more}. The run stops rather "
+            "than train without them (an I/O error is no fault of the image: nothing is "
+            "quarantined or lost); make them readable (permissions, network) and run the same "
+            f"command again. The list is in {report_path}")
     if report["total_files"] == 0:
         raise IngestionError(f"empty input: no image files found; see {report_path}")
     if report["bad_fraction"] > report["max_bad_fraction"]:
@@ -310,7 +399,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             checked = (items
                        | "SpreadWork" >> beam.Reshuffle()  # paths only, so workers share the reading
                        | "ReadAndCheck" >> beam.ParDo(_ReadAndCheck(split_names, buckets, max_pixels))
-                       .with_outputs("bad", main="good"))
+                       .with_outputs("bad", "unreadable", main="good"))
             parts = checked.good | "BySplit" >> beam.Partition(lambda e, n: e[0], len(split_names))
             for index, name in enumerate(split_names):
                 split_uri = artifact_utils.get_split_uri([examples], name)
@@ -323,7 +412,9 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                       | "CountRecord" >> beam.Map(
                           lambda kv: {"split": kv[0][0], "label": kv[0][1], "count": kv[1]}))
             _write_json_lines(counts, posixpath.join(quarantine_dir, _COUNTS_FILE), "Counts")
-            tagged = [checked.bad | "TagBad" >> beam.Map(lambda r: dict(r, kind="bad"))]
+            tagged = [checked.bad | "TagBad" >> beam.Map(lambda r: dict(r, kind="bad")),
+                      checked.unreadable | "TagUnreadable" >> beam.Map(
+                          lambda r: dict(r, kind="unreadable"))]
             if skipped is not None:
                 tagged.append(skipped | "TagSkipped" >> beam.Map(lambda r: dict(r, kind="skipped")))
             _write_json_lines(tagged | "AllReported" >> beam.Flatten(),

@@ -3,7 +3,7 @@ before any Beam work starts.
 
 Layouts (`--data` as the user gives it):
   class_folders  root/<label>/<image>                     split by hashing the path
-  split_folders  root/{train,eval|val|validation|test}/<label>/<image>
+  split_folders  root/{train,eval|val|valid|validation|test}/<label>/<image>
   csv            a manifest `path,label[,split]` (header optional), paths relative
                  to the CSV's folder or absolute (local or gs://)
   tfrecord       tf.Example files already in our feature format (ImportExampleGen)
@@ -39,7 +39,7 @@ SPLIT_FOLDERS = "split_folders"
 CSV = "csv"
 TFRECORD = "tfrecord"
 LAYOUTS = (CLASS_FOLDERS, SPLIT_FOLDERS, CSV, TFRECORD)
-SPAN_SPEC = "{SPAN}"
+SPAN_SPEC = keys.SPAN_SPEC
 
 # How many wildcard path levels a layout's input pattern ends with.
 _FOLDER_DEPTH = {CLASS_FOLDERS: 2, SPLIT_FOLDERS: 3}
@@ -77,8 +77,28 @@ def is_remote(path):
     return "://" in path
 
 
+def is_utf8(name):
+    """False for a name holding bytes that are not UTF-8 (Python hands a Linux file name's
+    undecodable bytes over as lone surrogates, which no UTF-8 writer accepts)."""
+    try:
+        name.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def shown_name(name):
+    """A file name as text that UTF-8 can always store: bytes that are not UTF-8 become
+    \\xNN escapes (b'bad\\xffname.png' is shown as 'bad\\\\xffname.png')."""
+    try:
+        raw = name.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate that stands for no byte
+        return name.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")
+
+
 def skipped_record(file, reason, label=None, detail=None):
-    return {"file": file, "label": label, "reason": reason, "detail": detail}
+    return {"file": shown_name(file), "label": label, "reason": reason, "detail": detail}
 
 
 def _is_dir(parent, name):
@@ -164,6 +184,9 @@ def _refuse_dangling_links(root):
 def check_label(label, where):
     """A label tf.Transform's vocabulary can hold: non-empty, no line break. `label` is already
     stripped; `where` names the folder or manifest line."""
+    if not is_utf8(label):
+        raise SourceError(f"{where}: the name is not UTF-8 text, and labels are "
+                          "stored as UTF-8; rename it (e.g. `convmv -f latin1 -t utf-8`)")
     if not label:
         raise SourceError(f"{where}: the label is empty (or only white space); give every class "
                           "a name")
@@ -215,6 +238,10 @@ def detect_layout(folder):
 def resolve(data, layout="auto"):
     """Turns the user's `--data` into a Source(input_base, pattern, layout) for ExampleGen."""
     data = data.rstrip("/") if data not in ("/",) else data
+    if not is_utf8(data):
+        raise SourceError(f"--data {shown_name(data)!r}: the path is not UTF-8 text, which "
+                          "TensorFlow's file system cannot open; rename it (e.g. `convmv -f "
+                          "latin1 -t utf-8`)")
     if layout != "auto" and layout not in LAYOUTS:
         raise SourceError(f"layout must be 'auto' or one of {LAYOUTS}, got {layout!r}")
     probe = newest_span(data)
@@ -230,9 +257,22 @@ def resolve(data, layout="auto"):
             raise SourceError(f"--data {data!r} is neither a folder, a .csv manifest nor TFRecord "
                               "files; see README 'Bringing your images' for the layouts")
     if layout in (CSV, TFRECORD):
+        if tf.io.gfile.isdir(probe):
+            what = "a .csv manifest file" if layout == CSV else "TFRecord files (a file or a glob)"
+            raise SourceError(
+                f"layout {layout!r} does not fit --data {data!r}: that is a folder, and the "
+                f"{layout} layout reads {what}; for a folder of images give --layout auto (or "
+                f"{CLASS_FOLDERS}, {SPLIT_FOLDERS}), else point --data at the "
+                f"{'manifest' if layout == CSV else 'files, e.g. ' + repr(join(data, '*.tfrecord'))}",
+                field="layout")
         if not tf.io.gfile.glob(probe):
             raise SourceError(f"--data {data!r}: no such file")
     elif not tf.io.gfile.isdir(probe):
+        if tf.io.gfile.exists(probe):
+            raise SourceError(
+                f"layout {layout!r} does not fit --data {data!r}: that is a file, and the {layout} "
+                f"layout reads a folder of images; for a file give --layout auto (or {CSV}, "
+                f"{TFRECORD}), else point --data at the image folder", field="layout")
         raise SourceError(f"--data {data!r}: no such folder")
     return source_from_names(data, layout)
 
@@ -279,12 +319,30 @@ def root_of(source):
     return root, root[len(source.input_base):].lstrip("/")
 
 
+def stray_output(entries):
+    """What an earlier run whose --output was inside the data left in a folder's Entries
+    (metadata.sqlite, pipeline_root/); configs.RunConfig refuses such an --output now."""
+    return ([n for n in entries.files if n == keys.METADATA_FILE]
+            + [n + "/" for n in entries.dirs if n == keys.PIPELINE_ROOT_DIR])
+
+
+def _refuse_stray_output(folder, entries):
+    stray = stray_output(entries)
+    if stray:
+        raise SourceError(
+            f"{folder!r} holds {' and '.join(stray)}: the output of an earlier run written into "
+            f"the data (an --output equal to or inside --data, refused now), not images; delete "
+            f"{'them' if len(stray) > 1 else 'it'} (or move {'them' if len(stray) > 1 else 'it'} "
+            "out of the data folder) and give --output outside --data")
+
+
 def _class_folders(folder, rel, split):
     """The class folders directly in `folder`, and the skipped records of everything else."""
     entries = list_entries(folder)
+    _refuse_stray_output(folder, entries)
     result = []
     for name in entries.dirs:
-        label = check_label(name.strip(), f"class folder {join(folder, name)!r}")
+        label = check_label(name.strip(), f"class folder {shown_name(join(folder, name))!r}")
         result.append(ClassFolder(join(folder, name), join(rel, name), label, split))
     skipped = [skipped_record(join(rel, name), NOT_IN_CLASS_FOLDER) for name in entries.files]
     skipped += [skipped_record(join(rel, name), reason) for name, reason in entries.skipped]
@@ -296,6 +354,12 @@ def _check_class_folders(folders, where):
     empty, nested = [], []
     for f in folders:
         entries = list_entries(f.path)
+        if stray_output(entries):
+            raise SourceError(
+                f"class folder {f.path!r} is the output folder of an earlier run (it holds "
+                f"{' and '.join(stray_output(entries))}), not a class: an --output inside --data, "
+                "refused now; delete that folder (or move it out of the data folder) and give "
+                "--output outside --data")
         if not entries.files:
             (nested if entries.dirs else empty).append((f.path, entries.dirs))
     problems = []
@@ -304,9 +368,34 @@ def _check_class_folders(folders, where):
                         f"{', '.join(p for p, _ in empty)}; add images or remove the folder(s)")
     if nested:
         shown = "; ".join(f"{p!r} holds only sub-folder(s) {dirs}" for p, dirs in nested)
-        problems.append(f"{shown}: sub-folders of a class folder are not read; {NESTED_FIX}")
+        problems.append(f"{shown}: sub-folders of a class folder are not read; {NESTED_FIX} (if "
+                        f"{'they are split folders' if len(nested) > 1 else 'it is a split folder'}"
+                        f", <split>/<label>/<image>, name {'them' if len(nested) > 1 else 'it'} "
+                        f"{keys.TRAIN_SPLIT} and {keys.EVAL_SPLIT}, or another of "
+                        f"{', '.join(sorted(keys.SPLIT_ALIASES))})")
     if problems:
         raise SourceError(". ".join(problems))
+
+
+def _only_folders(path):
+    entries = list_entries(path)
+    return bool(entries.dirs) and not entries.files
+
+
+def _refuse_unknown_split_folders(root, folders):
+    """Split folders (root/train/<label>/...) beside one whose name is no split name we know
+    (root/dev/<label>/...) would be read as classes holding sub-folders: name the unknown one."""
+    if not any(split_of(posixpath.basename(f.path)) for f in folders):
+        return
+    split_like = [posixpath.basename(f.path) for f in folders if _only_folders(f.path)]
+    known = [n for n in split_like if split_of(n)]
+    unknown = [n for n in split_like if not split_of(n)]
+    if known and unknown:
+        raise SourceError(
+            f"{root!r} holds the split folder(s) {known} and the folder(s) {unknown}, which hold "
+            f"class folders too, but {unknown[0]!r} is not a split name bit-tfx knows "
+            f"({', '.join(sorted(keys.SPLIT_ALIASES))}; case does not matter): rename it to "
+            f"one of them (e.g. '{keys.EVAL_SPLIT}' for the evaluation split)")
 
 
 def plan_folders(source):
@@ -323,10 +412,12 @@ def plan_folders(source):
         if len(labels) < 2:
             raise SourceError(f"{root!r} has a single class ({labels[0]!r}); classification "
                               "needs at least two class folders")
+        _refuse_unknown_split_folders(root, folders)
         _check_class_folders(folders, root)
         return Plan(source.layout, folders, None, labels, skipped)
 
     entries = list_entries(root)
+    _refuse_stray_output(root, entries)
     skipped = [skipped_record(join(rel, name), NOT_IN_CLASS_FOLDER) for name in entries.files]
     skipped += [skipped_record(join(rel, name), reason) for name, reason in entries.skipped]
     by_split = collections.defaultdict(list)
@@ -339,8 +430,12 @@ def plan_folders(source):
     for split in keys.SPLIT_NAMES:
         if len(by_split[split]) != 1:
             found = by_split[split] or "none"
+            several = (f"; keep one of them as the {split} split and move the other(s) out of "
+                       f"{root!r} (a held-out test set is not evaluated by the pipeline)"
+                       if len(by_split[split]) > 1 else "")
             raise SourceError(f"{root!r} needs exactly one {split} split folder "
-                              f"({[a for a, s in keys.SPLIT_ALIASES.items() if s == split]}), found {found}")
+                              f"({[a for a, s in keys.SPLIT_ALIASES.items() if s == split]}), "
+                              f"found {found}{several}")
     folders, per_split = [], {}
     for split in keys.SPLIT_NAMES:
         name = by_split[split][0]
