@@ -65,7 +65,8 @@ def _help(command, capsys):
 
 def test_each_command_help_shows_its_own_defaults(capsys):
     demo = _help("demo", capsys)
-    assert "global batch actually used (default 16)" in demo and "default keep_lr" in demo
+    assert "global batch actually used (default 16)" in demo and "default scale_lr" in demo
+    assert "(default linear_probe)" in demo and "(default 0)" in demo  # head start, seed
     assert "(default demo-output)" in demo
     run = _help("run", capsys)
     assert "global batch actually used (default 512)" in run and "(default bit-tfx-output)" in run
