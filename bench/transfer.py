@@ -18,6 +18,11 @@ Each accuracy carries its standard error over the eval set. Prints a Markdown ta
 gain and the ratio pre-trained / random init per row (pipeline/transfer.py does the work).
 
     python bench/transfer.py [--fine-tune] [--ks 1 2 5 10 full] [--head-init linear_probe] [--write]
+    python bench/transfer.py --data FOLDER [--fine-tune] [--preserve-orientation] [--preserve-count]
+
+--data measures the same on a class-folder dataset of your own (FOLDER/<label>/<image>; every
+5th file by name hash held out), with the HyperRule's resolution for its images and the task
+semantics you declare (no flip, no random crop); the default is the digits with theirs.
 
 --write stores the result beside the backbone (pipeline/backbones/<name>/transfer.json, which
 the report shows) and the plot as docs/transfer.svg.
@@ -47,28 +52,38 @@ def main(argv=None):
     parser.add_argument("--batch-policy", default=configs.DEMO_DEFAULTS["batch_policy"])
     parser.add_argument("--head-init", default=rule.DEFAULT_HEAD_INIT, choices=rule.HEAD_INITS)
     parser.add_argument("--seed", type=int, default=rule.DEFAULT_SEED)
+    parser.add_argument("--data", help="a class-folder dataset instead of the digits")
+    parser.add_argument("--preserve-orientation", action="store_true", help="with --data: no flip")
+    parser.add_argument("--preserve-count", action="store_true", help="with --data: no random crop")
     parser.add_argument("--write", action="store_true",
                         help="store transfer.json beside the backbone and docs/transfer.svg")
     args = parser.parse_args(argv)
+    if args.write and args.data:
+        parser.error("--write stores the digits' measurement beside the backbone; not with --data")
     ks = [k if k == transfer.FULL else int(k) for k in args.ks]
     backbone = backbones.FRACTAL_TINY
     backbones.check(backbone)
     started = time.perf_counter()
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
     random_spec = f"random:{backbone.arch}"
+    semantics = dict(preserve_orientation=args.preserve_orientation, preserve_count=args.preserve_count) \
+        if args.data else dict(preserve_orientation=demo_data.PRESERVE_ORIENTATION,
+                               preserve_count=demo_data.PRESERVE_COUNT)
     with tempfile.TemporaryDirectory() as work:
-        demo_data.write_digits(work)
+        if args.data:
+            work = args.data
+        else:
+            demo_data.write_digits(work)
         result = transfer.measure_probe(work, backbone.model_spec, random_spec, ks=ks, log=log)
         if args.fine_tune:
             tuned = transfer.measure(work, backbone.model_spec, random_spec, ks=ks,
                                      batch_size=args.batch_size, batch_policy=args.batch_policy,
-                                     preserve_orientation=demo_data.PRESERVE_ORIENTATION,
-                                     preserve_count=demo_data.PRESERVE_COUNT,
-                                     head_init=args.head_init, seed=args.seed, log=log)
+                                     head_init=args.head_init, seed=args.seed, log=log, **semantics)
             result["rows"] = tuned["rows"] + result["rows"]
             result["fine_tune"] = {k: tuned[k] for k in ("batch_policy", "seed")}
             result["fine_tune"]["head_init"] = args.head_init
     result["pretrained"] = f"{backbone.name} ({backbone.arch}, pipeline/backbones/{backbone.name})"
+    result["data"] = args.data or "scikit-learn digits (pipeline/demo_data.py)"
     result["seconds"] = round(time.perf_counter() - started)
     print(transfer.markdown(result))
     ratios = [r["pretrained"] / r["random"] for r in result["rows"] if r["random"]]

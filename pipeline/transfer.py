@@ -25,6 +25,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from bit_tfx.components import keys
 from bit_tfx.components.hyperrule import rule
 from bit_tfx.components.image_example_gen import image_check
 from bit_tfx.components.trainer import kshot
@@ -45,10 +46,12 @@ def image_folder_splits(root, eval_every=EVAL_EVERY):
     """(class names, train Split, eval Split) of a class-folder tree root/<label>/<file>: a
     file is held out when the sha256 of its relative path is 0 modulo eval_every, so the
     eval set is the same on every run and machine."""
-    names = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))
+    names = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d))
+                   and not keys.is_hidden_or_os_metadata(d))
     train, held = Split([], [], []), Split([], [], [])
     for label, name in enumerate(names):
-        for file in sorted(os.listdir(os.path.join(root, name))):
+        for file in sorted(f for f in os.listdir(os.path.join(root, name))
+                           if not keys.is_hidden_or_os_metadata(f)):
             rel = f"{name}/{file}"
             split = held if int(hashlib.sha256(rel.encode()).hexdigest(), 16) % eval_every == 0 else train
             split.files.append(rel)
