@@ -1,8 +1,10 @@
 """Scheduled retraining: a Vertex AI PipelineJob schedule, or a KFP recurring run.
 
-Each scheduled run is the whole pipeline: ImageExampleGen's driver resolves {SPAN} in the
-input pattern to the newest span, and the Evaluator gates the new model against the latest
-blessed one (min_accuracy, max_accuracy_drop), so a run never pushes a worse model.
+Each scheduled run is the whole pipeline: the compiled spec has no driver hook, so
+ImageExampleGen's executor resolves {SPAN} in the input pattern to the newest span itself
+(components/image_example_gen/span.py), and the Evaluator gates the new model against the model
+the Pusher's destination serves now, found by ServingBaseline (min_accuracy,
+max_accuracy_drop), so a run never pushes a worse model than the one serving.
 
 The requests are built by the clients' own code: google-cloud-aiplatform's
 PipelineJob / PipelineJobSchedule.create() for Vertex (ScheduleService.CreateSchedule), and
