@@ -74,6 +74,8 @@ BASELINE_SERVED_FROM_PROPERTY = "baseline_served_from"
 
 # --- pipeline defaults ---------------------------------------------------------
 DEFAULT_PIPELINE_NAME = "bit-tfx"
+# In a run's output folder when its ML Metadata is in MySQL: the store's URL, no password.
+METADATA_STORE_RECORD = "metadata_store.json"
 
 # --- pipeline node ids (the DAG's component ids, as MLMD and the compiled spec record them) --
 # TFX names a node after its class (no node is renamed with with_id()). Every reader of a

@@ -67,6 +67,9 @@ class RunConfig:
     pretrain: bool = False
     upstream_schedule: str = upstream.DEFAULT_SCHEDULE   # bit-s, bit-m (90 epochs), bit-l (40)
     upstream_overrides: Optional[dict] = None  # upstream.OVERRIDABLE values, recorded as overrides
+    # --- validation, caching and the metadata store ---
+    enable_cache: bool = True                  # False (--no-cache): every step runs again
+    metadata_store: Optional[str] = None       # mysql://user[:password]@host[:port]/db; default SQLite in OUTPUT
 
     @property
     def serving_directory(self):
@@ -83,7 +86,14 @@ class RunConfig:
 
     @property
     def metadata_path(self):
+        """The embedded SQLite store (the default; unused with metadata_store)."""
         return os.path.join(os.path.abspath(self.output), "metadata.sqlite")
+
+    @property
+    def metadata_uri(self):
+        """The store this run writes and every reader opens: the mysql:// URL of metadata_store,
+        or the SQLite file's path (pipeline/metadata.py opens either)."""
+        return self.metadata_store or self.metadata_path
 
     def validate(self):
         """Every check that needs no data; raises ConfigError naming the field."""
@@ -130,6 +140,8 @@ class RunConfig:
         if not 0.0 <= self.max_accuracy_drop < 1.0:
             raise ConfigError(f"max_accuracy_drop must be in [0, 1), got {self.max_accuracy_drop}",
                               field="max_accuracy_drop")
+        if self.metadata_store is not None:
+            parse_mysql_url(self.metadata_store)
         return self
 
     def check_local_folders(self):
@@ -142,6 +154,36 @@ class RunConfig:
             if path and "://" not in path:
                 check_writable_folder(path, field)
         return self
+
+
+MYSQL_SCHEME = "mysql"
+MYSQL_DEFAULT_PORT = 3306
+_MYSQL_FORM = "mysql://user[:password]@host[:port]/database"
+
+
+def parse_mysql_url(url):
+    """{host, port, database, user, password} of a metadata_store URL; ConfigError naming the
+    form otherwise. The password is optional (an empty one is sent)."""
+    from urllib.parse import unquote, urlsplit
+    parts = urlsplit(url or "")
+    try:
+        port = parts.port or MYSQL_DEFAULT_PORT
+    except ValueError:
+        port = None
+    database = parts.path.lstrip("/")
+    problem = ("its scheme must be mysql" if parts.scheme != MYSQL_SCHEME else
+               "it names no user" if not parts.username else
+               "it names no host" if not parts.hostname else
+               "its port is not a TCP port" if port is None else
+               "it names no database" if not database or "/" in database else
+               "it has a query or fragment" if parts.query or parts.fragment else None)
+    if problem:
+        shown = url if not parts.password else url.replace(":" + parts.password + "@", ":***@")
+        raise ConfigError(f"metadata_store {shown!r} is not a MySQL URL ({problem}): give "
+                          f"{_MYSQL_FORM}, or leave it out for SQLite in the output folder",
+                          field="metadata_store")
+    return dict(host=parts.hostname, port=port, database=unquote(database),
+                user=unquote(parts.username), password=unquote(parts.password or ""))
 
 
 def check_writable_folder(path, field):

@@ -150,20 +150,23 @@ def class_count(config, source):
 def build(config, through=THROUGH_PUSHER):
     """The pipeline for a RunConfig, with every data check made before it starts: the
     source is resolved and planned (configuration errors now), the class count recorded
-    for per-class metrics, and metadata goes to the config's SQLite store."""
+    for per-class metrics, and metadata goes to the config's store (SQLite in OUTPUT, or
+    its MySQL, recorded in OUTPUT for the readers of the run)."""
     from . import metadata
     source = sources.resolve(config.data, config.layout)
     config.num_classes = class_count(config, source)
-    return create_pipeline(config, source, metadata.connection_config(config.metadata_path),
+    metadata.record_store(config)
+    return create_pipeline(config, source, metadata.connection_config(config.metadata_uri),
                            through=through)
 
 
-def create_pipeline(config, source, metadata_connection_config=None, enable_cache=True,
+def create_pipeline(config, source, metadata_connection_config=None, enable_cache=None,
                     through=THROUGH_PUSHER, platform=None):
+    """enable_cache: the config's (False with --no-cache: every step runs again) unless given."""
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=config.pipeline_root,
         components=create_components(config, source, through, platform),
-        enable_cache=enable_cache,
+        enable_cache=config.enable_cache if enable_cache is None else enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=list(config.beam_args))

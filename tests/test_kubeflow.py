@@ -346,7 +346,7 @@ def _flags(values):
     ({"trainer_accelerator_type": "TPU_V3"}, "trainer_accelerator_type TPU_V3 needs a TPU machine type"),
     ({"output": "pipeline.yaml"}, "name the file *.json"),
     ({"trainer_cpu": 4}, "trainer_cpu applies to trainer_placement: step"),
-    ({"metadata": "mysql"}, "metadata 'mysql'"),
+    ({"metadata": "mysql"}, "metadata 'mysql' is not supported: a pipeline compiled for Vertex AI"),
     ({"cron": "TZ=UTC 0 3 * * 1", "time_zone": "UTC"}, "give the zone once"),
     ({"time_zone": "Mars/Olympus"}, "time_zone 'Mars/Olympus' is not an IANA time zone"),
 ])
@@ -417,6 +417,24 @@ def test_config_file_unknown_keys_and_kfp_time_zone_are_errors(tmp_path, capsys)
         _validated(dict(KFP, data="gs://b/d", trainer_accelerator_type="NVIDIA_TESLA_T4"))
     with pytest.raises(ConfigError, match="trainer_replica_count must be int"):
         deploy_config.load(dict(VERTEX, trainer_replica_count="three"))
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"metadata": "mysql"}, "metadata 'mysql' is not supported"),
+    ({"metadata": "kfp", "mysql_host": "db.internal"}, "mysql_host was removed with metadata: mysql"),
+    ({"metadata_store": "mysql://bit@db:3306/mlmd"}, "metadata_store is a local-run setting"),
+])
+def test_metadata_mysql_in_a_deployment_says_what_to_use_instead(tmp_path, capsys, values, message):
+    """KubeflowV2DagRunner compiles no metadata connection: the platform records to its own
+    store. `metadata: mysql` (and its keys) used to be accepted and do nothing; now it is a
+    configuration error that names what to use (kfp's metadata service, or a local run's
+    --metadata)."""
+    path = tmp_path / "deploy.yaml"
+    path.write_text(yaml.safe_dump(dict(KFP, data="gs://b/d", layout="class_folders", **values)))
+    code, _, err = _main(["compile", "--config", str(path), "--output", str(tmp_path / "p.yaml")], capsys)
+    assert code == 2 and message in err, err
+    assert "metadata: kfp" in err and "--metadata mysql://" in err, err
+    assert not (tmp_path / "p.yaml").exists()
 
 
 def test_flags_override_the_config_file_and_valid_crons_pass(tmp_path):
