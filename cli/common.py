@@ -73,6 +73,12 @@ def add_data_args(p, data_required=True, pretrain=False, local=True):
                         "(default %(default)s)")
     g.add_argument("--max-image-pixels", type=int, default=DEFAULTS.max_image_pixels,
                    help="refuse images with more pixels than this as decompression bombs")
+    g.add_argument("--schema", dest="schema_file", default=DEFAULTS.schema_file, metavar="PATH",
+                   help="a curated schema.pbtxt (TFX ImportSchemaGen) instead of the one inferred "
+                        "from the statistics; the rest of the DAG validates and trains with it")
+    g.add_argument("--fail-on-anomalies", action="store_true",
+                   help="stop before Transform and training when ExampleValidator finds any "
+                        "anomaly, naming them (default: record them and go on)")
     if pretrain:
         _add_upstream_args(p.add_argument_group("upstream recipe (pre-training)"))
     else:
@@ -220,5 +226,6 @@ def run_config(args):
         max_image_pixels=args.max_image_pixels, batch_size=args.batch_size,
         batch_policy=args.batch_policy,
         beam_args=args.beam_arg or list(configs.DEFAULT_BEAM_ARGS),
-        pipeline_root_override=args.pipeline_root, enable_cache=args.enable_cache,
+        pipeline_root_override=args.pipeline_root, schema_file=args.schema_file,
+        fail_on_anomalies=args.fail_on_anomalies, enable_cache=args.enable_cache,
         metadata_store=args.metadata_store).validate().check_local_folders()

@@ -68,6 +68,8 @@ class RunConfig:
     upstream_schedule: str = upstream.DEFAULT_SCHEDULE   # bit-s, bit-m (90 epochs), bit-l (40)
     upstream_overrides: Optional[dict] = None  # upstream.OVERRIDABLE values, recorded as overrides
     # --- validation, caching and the metadata store ---
+    schema_file: Optional[str] = None          # a curated schema.pbtxt (ImportSchemaGen) instead of ImageSchemaGen's
+    fail_on_anomalies: bool = False            # stop before Transform/Trainer when ExampleValidator finds any
     enable_cache: bool = True                  # False (--no-cache): every step runs again
     metadata_store: Optional[str] = None       # mysql://user[:password]@host[:port]/db; default SQLite in OUTPUT
 
@@ -142,6 +144,30 @@ class RunConfig:
                               field="max_accuracy_drop")
         if self.metadata_store is not None:
             parse_mysql_url(self.metadata_store)
+        return self.check_schema_file()
+
+    def check_schema_file(self):
+        """A local schema_file exists and parses as a tensorflow_metadata Schema (text format),
+        checked before any work starts; a remote one (gs://) is read by the step itself."""
+        if self.schema_file is None or "://" in self.schema_file:
+            return self
+        if not os.path.isfile(self.schema_file):
+            raise ConfigError(f"schema_file {self.schema_file!r} is not a file: give the path of a "
+                              "schema.pbtxt (e.g. a run's ImageSchemaGen/schema/<id>/schema.pbtxt, "
+                              "curated)", field="schema_file")
+        from google.protobuf import text_format
+        from tensorflow_metadata.proto.v0 import schema_pb2
+        try:
+            with open(self.schema_file, encoding="utf-8") as f:
+                schema = text_format.Parse(f.read(), schema_pb2.Schema())
+        except (OSError, UnicodeDecodeError, text_format.ParseError) as e:
+            raise ConfigError(f"schema_file {self.schema_file!r} is not a Schema in protobuf text "
+                              f"format ({e}): fix it, or leave --schema out to infer one",
+                              field="schema_file") from None
+        if not schema.feature:
+            raise ConfigError(f"schema_file {self.schema_file!r} declares no feature: give a "
+                              "curated schema.pbtxt, or leave --schema out to infer one",
+                              field="schema_file")
         return self
 
     def check_local_folders(self):

@@ -9,10 +9,12 @@ Every node is a regular component: no Resolver, no driver hook that an orchestra
 run (the open-source KFP v2 backend runs neither), so the same DAG runs locally, on Vertex AI
 Pipelines and on KFP v2.
 """
+from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
 
 from bit_tfx.components import keys
+from bit_tfx.components.anomalies_gate.component import AnomaliesGate
 from bit_tfx.components import tfx_api as tfx  # tfx.v1's names without its eager extensions
 from bit_tfx.components.evaluation import evaluator as gate_evaluator
 from bit_tfx.components.evaluation import gate
@@ -100,7 +102,9 @@ def create_components(config, source, through=THROUGH_PUSHER, platform=None):
     examples = gen.outputs[keys.EXAMPLES_KEY]
     statistics_gen = tfx.components.StatisticsGen(examples=examples)
     statistics = statistics_gen.outputs[keys.STATISTICS_KEY]
-    schema_gen = ImageSchemaGen(statistics=statistics)
+    # A curated schema (--schema: TFX's ImportSchemaGen), or the one inferred from the statistics.
+    schema_gen = (ImportSchemaGen(schema_file=config.schema_file) if config.schema_file
+                  else ImageSchemaGen(statistics=statistics))
     schema = schema_gen.outputs[keys.SCHEMA_KEY]
     validator = tfx.components.ExampleValidator(statistics=statistics, schema=schema)
     # What is serving now, and the schema it shipped with: the drift check's and the gate's
@@ -110,6 +114,11 @@ def create_components(config, source, through=THROUGH_PUSHER, platform=None):
     hyperrule = decision_step(config, statistics)
     hyperparameters = hyperrule.outputs[keys.HYPERPARAMETERS_KEY]
     components = [gen, statistics_gen, schema_gen, validator, serving, drift, hyperrule]
+    # --fail-on-anomalies: a step that fails on any anomaly, before Transform and the Trainer.
+    anomalies_gate = (AnomaliesGate(anomalies=validator.outputs[keys.ANOMALIES_KEY])
+                      if config.fail_on_anomalies else None)
+    if anomalies_gate is not None:
+        components.insert(components.index(validator) + 1, anomalies_gate)
     if through == THROUGH_HYPERRULE:
         return components
 
@@ -136,6 +145,9 @@ def create_components(config, source, through=THROUGH_PUSHER, platform=None):
         examples=examples, schema=schema, input_base=source.input_base,
         training=trainer_custom_config(config))
     pusher = platform.pusher(model=card.outputs[keys.MODEL_KEY], model_blessing=blessing)
+    if anomalies_gate is not None:
+        transform.add_upstream_node(anomalies_gate)
+        trainer.add_upstream_node(anomalies_gate)
     return components + [transform, trainer, evaluator, card, pusher]
 
 

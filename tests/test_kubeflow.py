@@ -95,7 +95,8 @@ def test_both_files_parse_with_kfp_classes_and_hold_every_component(compiled):
         # The compiled DAG's nodes are exactly those keys.py names (an image source: ImageExampleGen).
         assert set(summary["components"]) == \
             {v for k, v in vars(keys).items() if k.startswith("NODE_")} - {
-                keys.NODE_IMPORT_EXAMPLE_GEN, keys.NODE_UPSTREAM_RECIPE}
+                keys.NODE_IMPORT_EXAMPLE_GEN, keys.NODE_UPSTREAM_RECIPE, keys.NODE_IMPORT_SCHEMA,
+                keys.NODE_ANOMALIES_GATE}
         # Every input artifact comes from a task of this DAG and an output it declares.
         for name, task in spec.root.dag.tasks.items():
             for key, source in task.inputs.artifacts.items():
@@ -126,6 +127,35 @@ def test_pretraining_compiles_as_the_same_dag_with_the_upstream_recipe(tmp_path)
     assert keys.HYPERPARAMETERS_KEY in trainer.inputs.artifacts
     assert trainer.inputs.artifacts[keys.HYPERPARAMETERS_KEY].task_output_artifact.producer_task \
         == keys.NODE_UPSTREAM_RECIPE
+
+
+def test_curated_schema_and_anomalies_gate_compile_for_both_targets(tmp_path):
+    """`schema_file` and `fail_on_anomalies` (--schema, --fail-on-anomalies) in a deployment:
+    TFX's ImportSchemaGen in the ImageSchemaGen's place feeds the validator, Transform and the
+    Trainer; the AnomaliesGate is an ordinary container step that reads the validator's
+    anomalies, and Transform and the Trainer wait for it (dependentTasks), on Vertex and KFP."""
+    from bit_tfx.kubeflow import compile as compiling
+    schema = "gs://bit-bucket/schemas/flowers.pbtxt"  # remote: read by the step, not at compile time
+    for values, name in ((VERTEX, "gated.json"), (dict(KFP, data="gs://bit-bucket/d/span-{SPAN}",
+                                                       layout="class_folders", num_classes=2), "gated.yaml")):
+        deploy = _validated(dict(values, output=str(tmp_path / name), schema_file=schema,
+                                 fail_on_anomalies=True))
+        summary = compiling.compile_pipeline(deploy)
+        spec, _ = compiling.load(deploy.output)
+        tasks = spec.root.dag.tasks
+        assert set(summary["components"]) == set(tasks)
+        assert keys.NODE_IMPORT_SCHEMA in tasks and keys.NODE_SCHEMA not in tasks, name
+        assert parameters(spec, keys.NODE_IMPORT_SCHEMA)["schema_file"] == schema
+        for node in (keys.NODE_VALIDATOR, keys.NODE_TRANSFORM, keys.NODE_TRAINER):
+            assert tasks[node].inputs.artifacts[keys.SCHEMA_KEY].task_output_artifact.producer_task \
+                == keys.NODE_IMPORT_SCHEMA, (name, node)
+        gate = tasks[keys.NODE_ANOMALIES_GATE]
+        assert gate.inputs.artifacts[keys.ANOMALIES_KEY].task_output_artifact.producer_task == keys.NODE_VALIDATOR
+        for node in (keys.NODE_TRANSFORM, keys.NODE_TRAINER):
+            assert keys.NODE_ANOMALIES_GATE in tasks[node].dependent_tasks, (name, node)
+        assert any("bit_tfx.components.anomalies_gate.component.Executor" in " ".join(c.args)
+                   for c in executors(spec).values()), name
+        assert compiling.kfp_backend_gaps(compiling._executors(spec)) == [], name
 
 
 def test_every_task_is_an_executor_kind_the_open_source_kfp_backend_implements(compiled):
