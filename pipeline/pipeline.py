@@ -162,11 +162,16 @@ def class_count(config, source):
 def build(config, through=THROUGH_PUSHER):
     """The pipeline for a RunConfig, with every data check made before it starts: the
     source is resolved and planned (configuration errors now), the class count recorded
-    for per-class metrics, and metadata goes to the config's store (SQLite in OUTPUT, or
-    its MySQL, recorded in OUTPUT for the readers of the run)."""
-    from . import metadata
+    for per-class metrics, the model checked to be reachable when the run trains
+    (spec.preflight: offline, a hub URL with no cached copy fails now, not after 8 steps),
+    and metadata goes to the config's store (SQLite in OUTPUT, or its MySQL, recorded in
+    OUTPUT for the readers of the run)."""
+    from bit_tfx.components.bit_model import spec as model_spec
+    from . import backbones, metadata
     source = sources.resolve(config.data, config.layout)
     config.num_classes = class_count(config, source)
+    if through == THROUGH_PUSHER:
+        model_spec.preflight(config.model_spec, shipped=backbones.FRACTAL_TINY.model_spec)
     metadata.record_store(config)
     return create_pipeline(config, source, metadata.connection_config(config.metadata_uri),
                            through=through)
