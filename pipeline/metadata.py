@@ -59,6 +59,7 @@ def record_store(config):
             os.remove(record)
         return
     password = bool(configs.parse_mysql_url(config.metadata_store)["password"])
+    os.makedirs(os.path.dirname(record), exist_ok=True)  # the pipeline root may be elsewhere
     with open(record, "w", encoding="utf-8") as f:
         json.dump({"metadata_store": without_password(config.metadata_store), "password": password}, f)
 

@@ -50,3 +50,30 @@ def test_a_run_writes_its_lineage_to_mysql_and_every_reader_opens_it(tmp_path, c
         with pytest.raises(ConfigError, match="--metadata mysql://bit:PASSWORD@127.0.0.1"):
             metadata.run_store_uri(str(output))
         assert metadata.run_store_uri(str(output), url) == url
+
+
+@pytest.mark.slow
+def test_a_whole_run_on_mysql_is_summarized_and_reported_from_it(tmp_path, capsys):
+    """The SMOKE run (train, gate, push) on MySQL: the run summary and the report are read from
+    the server (no metadata.sqlite exists), and `bit-tfx report OUTPUT --metadata URL` writes the
+    report again from it."""
+    from bit_tfx.pipeline import configs, runner
+    root = tmp_path / "mysql"
+    root.mkdir()
+    with mysql_server.server(str(root)) as url:
+        runs.colour_images(str(tmp_path / "images"), per_class=10, seed=1)
+        # The SMOKE settings, gated at 0 (what is read back matters here, not the accuracy).
+        settings = dict({k: v for k, v in runs.SMOKE.items() if k != "through"}, min_accuracy=0.0)
+        config = configs.RunConfig(data=str(tmp_path / "images"), output=str(tmp_path / "out"),
+                                   metadata_store=url, **settings).validate()
+        summary = runner.run_all(config)
+        assert summary["blessed"] and summary["pushed_to"], summary
+        assert summary["report"] and os.path.isfile(summary["report"]), summary
+        assert not (tmp_path / "out" / "metadata.sqlite").exists()
+        os.remove(summary["report"])
+        code, out, err = runs.cli_in_process(["report", str(tmp_path / "out"), "--metadata", url,
+                                              "--max-examples", "8"], capsys)
+        assert code == 0, err[-3000:]
+        assert os.path.isfile(json.loads(out)["report"])
+        code, _, err = runs.cli_in_process(["report", str(tmp_path / "out")], capsys)
+        assert code == 2 and "give --metadata mysql://bit:PASSWORD@127.0.0.1" in err, err
