@@ -9,13 +9,15 @@ Every node is a regular component: no Resolver, no driver hook that an orchestra
 run (the open-source KFP v2 backend runs neither), so the same DAG runs locally, on Vertex AI
 Pipelines and on KFP v2.
 """
+import os
+
 from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
 
 from bit_tfx.components import keys
-from bit_tfx.components.anomalies_gate.component import AnomaliesGate
 from bit_tfx.components import tfx_api as tfx  # tfx.v1's names without its eager extensions
+from bit_tfx.components.anomalies_gate.component import AnomaliesGate
 from bit_tfx.components.evaluation import evaluator as gate_evaluator
 from bit_tfx.components.evaluation import gate
 from bit_tfx.components.hyperrule.component import HyperRule, UpstreamRecipe
@@ -46,6 +48,12 @@ def example_gen(config, source):
     return ImageExampleGen(source, output_config=output_config,
                            max_bad_fraction=config.max_bad_fraction,
                            max_image_pixels=config.max_image_pixels)
+
+
+def _absolute(path):
+    """A local path made absolute (MLMD records it, and a run may be read from elsewhere);
+    a URL (gs://) unchanged."""
+    return path if "://" in path else os.path.abspath(path)
 
 
 def trainer_custom_config(config):
@@ -103,7 +111,7 @@ def create_components(config, source, through=THROUGH_PUSHER, platform=None):
     statistics_gen = tfx.components.StatisticsGen(examples=examples)
     statistics = statistics_gen.outputs[keys.STATISTICS_KEY]
     # A curated schema (--schema: TFX's ImportSchemaGen), or the one inferred from the statistics.
-    schema_gen = (ImportSchemaGen(schema_file=config.schema_file) if config.schema_file
+    schema_gen = (ImportSchemaGen(schema_file=_absolute(config.schema_file)) if config.schema_file
                   else ImageSchemaGen(statistics=statistics))
     schema = schema_gen.outputs[keys.SCHEMA_KEY]
     validator = tfx.components.ExampleValidator(statistics=statistics, schema=schema)
