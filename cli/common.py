@@ -53,7 +53,7 @@ def positive(text):
     return value
 
 
-def add_data_args(p, data_required=True, pretrain=False):
+def add_data_args(p, data_required=True, pretrain=False, local=True):
     """The data, recipe and run flags. `pretrain`: the upstream recipe's flags in place of the
     HyperRule's (a HyperRule-only flag would be refused there, so it is not offered).
 
@@ -73,6 +73,12 @@ def add_data_args(p, data_required=True, pretrain=False):
                         "(default %(default)s)")
     g.add_argument("--max-image-pixels", type=int, default=DEFAULTS.max_image_pixels,
                    help="refuse images with more pixels than this as decompression bombs")
+    g.add_argument("--schema", dest="schema_file", default=DEFAULTS.schema_file, metavar="PATH",
+                   help="a curated schema.pbtxt (TFX ImportSchemaGen) instead of the one inferred "
+                        "from the statistics; the rest of the DAG validates and trains with it")
+    g.add_argument("--fail-on-anomalies", action="store_true",
+                   help="stop before Transform and training when ExampleValidator finds any "
+                        "anomaly, naming them (default: record them and go on)")
     if pretrain:
         _add_upstream_args(p.add_argument_group("upstream recipe (pre-training)"))
     else:
@@ -89,6 +95,13 @@ def add_data_args(p, data_required=True, pretrain=False):
     g.add_argument("--beam-arg", action="append", default=None, metavar="ARG",
                    help="Beam pipeline argument, repeatable (default: in-memory DirectRunner); "
                         "e.g. --beam-arg=--direct_running_mode=multi_processing --beam-arg=--direct_num_workers=2")
+    if local:  # a compiled pipeline's store and cache are the platform's (docs/deploy.md)
+        g.add_argument("--no-cache", dest="enable_cache", action="store_false",
+                       help="run every step again (default: reuse a step's cached result when its "
+                            "inputs and settings are unchanged)")
+        g.add_argument("--metadata", dest="metadata_store", default=DEFAULTS.metadata_store,
+                       metavar="mysql://USER[:PASSWORD]@HOST[:PORT]/DB",
+                       help="a shared MySQL ML Metadata store (default: SQLite at OUTPUT/metadata.sqlite)")
 
 
 def _add_hyperrule_args(g):
@@ -220,4 +233,6 @@ def run_config(args):
         max_image_pixels=args.max_image_pixels, batch_size=args.batch_size,
         batch_policy=args.batch_policy, seed=args.seed,
         beam_args=args.beam_arg or list(configs.DEFAULT_BEAM_ARGS),
-        pipeline_root_override=args.pipeline_root).validate().check_local_folders()
+        pipeline_root_override=args.pipeline_root, schema_file=args.schema_file,
+        fail_on_anomalies=args.fail_on_anomalies, enable_cache=args.enable_cache,
+        metadata_store=args.metadata_store).validate().check_local_folders()

@@ -50,12 +50,7 @@ _HELP = {
     "trainer_tpu_topology": "vertex_training: TPU slice topology, e.g. 2x2",
     "trainer_image": "vertex_training: image of the training replicas (default --image)",
     "trainer_boot_disk_gb": "vertex_training: boot disk size, GB",
-    "metadata": "ML Metadata: vertex (managed), kfp (the cluster's service) or mysql",
-    "mysql_host": "metadata mysql: host",
-    "mysql_port": "metadata mysql: port",
-    "mysql_database": "metadata mysql: database",
-    "mysql_user": "metadata mysql: user",
-    "mysql_password_env": "metadata mysql: environment variable holding the password",
+    "metadata": "ML Metadata: vertex (managed) or kfp (the cluster's service)",
     "cron": 'schedule: vertex "0 3 * * 1" (5 fields, optional TZ= prefix); kfp "0 0 3 * * 1" (6, seconds first)',
     "time_zone": "schedule (vertex): IANA time zone of the cron, e.g. Europe/Berlin",
     "schedule_name": "schedule display name (default PIPELINE_NAME-retrain)",
@@ -66,7 +61,7 @@ _HELP = {
     "kfp_experiment": "KFP experiment of the recurring run",
 }
 _CHOICES = {"target": deploy_config.TARGETS, "beam_runner": deploy_config.BEAM_RUNNERS,
-            "trainer_placement": deploy_config.PLACEMENTS, "metadata": deploy_config.METADATA_KINDS}
+            "trainer_placement": deploy_config.PLACEMENTS}  # metadata: checked by validation (mysql: why not)
 # Flags of `bit-tfx run` whose destination differs from the config key.
 _RENAMED = {"beam_arg": "beam_args"}
 _NOT_CONFIG = {"config", "dry_run", "help", "verbose", "command", "func"}
@@ -99,7 +94,7 @@ def add_parsers(subparsers):
             ("schedule", cmd_schedule, "create a Vertex AI schedule or KFP recurring run for retraining")):
         # "resolve": our --output (the compiled file) and --pipeline-root replace those of `run`.
         p = subparsers.add_parser(name, help=text, conflict_handler="resolve", description=__doc__.splitlines()[0])
-        common.add_data_args(p, data_required=False)
+        common.add_data_args(p, data_required=False, local=False)
         common.add_train_args(p)
         _add_deploy_args(p, schedule=name == "schedule")
         common.suppress_defaults(p, keep=("help", "dry_run"))

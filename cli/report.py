@@ -9,7 +9,8 @@ def cmd_report(args):
     if args.max_examples < 0:
         raise ConfigError(f"--max-examples must be 0 (skip the scan) or more, got {args.max_examples}")
     from bit_tfx.pipeline.report import write_report
-    return write_report(args.run_dir, args.report_dir, args.max_examples, args.pipeline_name)
+    return write_report(args.run_dir, args.report_dir, args.max_examples, args.pipeline_name,
+                        metadata_store=args.metadata_store)
 
 
 def add_parser(subparsers):
@@ -22,4 +23,7 @@ def add_parser(subparsers):
                    help=f"eval examples run through the model to find the most confused ones "
                         f"(default {DEFAULT_MAX_EXAMPLES}; 0 skips the scan)")
     p.add_argument("--report-dir", default=None, help="where to write (default RUN_DIR/report)")
+    p.add_argument("--metadata", dest="metadata_store", default=None, metavar="mysql://...",
+                   help="the MySQL store the run wrote (default: the one RUN_DIR's runs recorded "
+                        "in metadata_store.json, else RUN_DIR/metadata.sqlite)")
     p.set_defaults(func=cmd_report)

@@ -88,6 +88,8 @@ BASELINE_SERVED_FROM_PROPERTY = "baseline_served_from"
 
 # --- pipeline defaults ---------------------------------------------------------
 DEFAULT_PIPELINE_NAME = "bit-tfx"
+# In a run's output folder when its ML Metadata is in MySQL: the store's URL, no password.
+METADATA_STORE_RECORD = "metadata_store.json"
 
 # --- pipeline node ids (the DAG's component ids, as MLMD and the compiled spec record them) --
 # TFX names a node after its class (no node is renamed with with_id()). Every reader of a
@@ -97,8 +99,11 @@ NODE_IMAGE_EXAMPLE_GEN = "ImageExampleGen"    # image folders and CSV manifests
 NODE_IMPORT_EXAMPLE_GEN = "ImportExampleGen"  # TFRecords already in our feature format
 NODE_STATISTICS = "StatisticsGen"
 NODE_SCHEMA = "ImageSchemaGen"
+NODE_IMPORT_SCHEMA = "ImportSchemaGen"        # --schema: a curated schema instead
+SCHEMA_NODES = (NODE_SCHEMA, NODE_IMPORT_SCHEMA)  # one of them runs
 NODE_VALIDATOR = "ExampleValidator"
 NODE_DRIFT = "SpanDriftValidator"
+NODE_ANOMALIES_GATE = "AnomaliesGate"         # --fail-on-anomalies: stops before Transform
 NODE_HYPERRULE = "HyperRule"
 NODE_UPSTREAM_RECIPE = "UpstreamRecipe"       # bit-tfx pretrain: HyperRule's sibling
 DECISION_NODES = (NODE_HYPERRULE, NODE_UPSTREAM_RECIPE)  # one of them runs

@@ -196,8 +196,4 @@ def metadata_note(deploy):
     kind = deploy.effective_metadata
     if kind == deploy_config.METADATA_VERTEX:
         return "Vertex ML Metadata (managed, the region's default store)"
-    if kind == deploy_config.METADATA_KFP:
-        return "the KFP cluster's metadata service (metadata-grpc-service and its MySQL)"
-    return (f"MySQL {deploy.mysql_user}@{deploy.mysql_host}:{deploy.mysql_port}/{deploy.mysql_database} "
-            f"(password from ${deploy.mysql_password_env}); a compiled KFP v2 spec carries no "
-            "connection: point the cluster's metadata service at it (docs/deploy.md)")
+    return "the KFP cluster's metadata service (metadata-grpc-service and its MySQL)"

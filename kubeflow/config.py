@@ -28,7 +28,6 @@ every other check that needs neither the data nor the network, before anything i
 """
 import dataclasses
 import json
-import os
 import typing
 from typing import Optional
 
@@ -52,8 +51,17 @@ DIRECT = "direct"
 BEAM_RUNNERS = (DATAFLOW, DIRECT)
 METADATA_VERTEX = "vertex"   # Vertex AI's managed ML Metadata (the only one Vertex Pipelines uses)
 METADATA_KFP = "kfp"         # the KFP cluster's own metadata service (its MySQL, set at install)
-METADATA_MYSQL = "mysql"     # an explicit MySQL connection (self-hosted)
-METADATA_KINDS = (METADATA_VERTEX, METADATA_KFP, METADATA_MYSQL)
+METADATA_KINDS = (METADATA_VERTEX, METADATA_KFP)
+# `metadata: mysql` and its mysql_* keys were removed: KubeflowV2DagRunner compiles no metadata
+# connection into the spec (the platform's launcher records to its own store), so they did nothing.
+REMOVED_MYSQL = "mysql"
+MYSQL_REMOVED_MESSAGE = (
+    "a pipeline compiled for Vertex AI or KFP v2 records to the platform's own ML Metadata "
+    "store: the compiled spec carries no metadata connection (KubeflowV2DagRunner compiles "
+    "none). Use metadata: kfp and point the KFP cluster's metadata service (metadata-grpc-service) "
+    "at your MySQL when installing KFP, or metadata: vertex on Vertex AI; a local run takes a "
+    "shared MySQL with bit-tfx run --metadata mysql://USER[:PASSWORD]@HOST[:PORT]/DB "
+    "(docs/deploy.md, \"ML Metadata\")")
 
 # Vertex AI's prebuilt TF Serving container for the Vertex Pusher (the newest TF 2 CPU image
 # google-cloud-aiplatform lists; our models are exported by TF 2.16, see docs/deploy.md).
@@ -96,12 +104,7 @@ class DeployConfig:
     trainer_image: Optional[str] = None        # vertex_training image (default: image)
     trainer_boot_disk_gb: Optional[int] = None
     # --- ML Metadata ---
-    metadata: Optional[str] = None             # vertex | kfp | mysql (default: the target's own)
-    mysql_host: Optional[str] = None
-    mysql_port: int = 3306
-    mysql_database: str = "metadb"
-    mysql_user: str = "root"
-    mysql_password_env: str = "MYSQL_PASSWORD"  # the password is read from this variable, never stored
+    metadata: Optional[str] = None             # vertex | kfp (default: the target's own)
     # --- scheduled retraining ---
     cron: Optional[str] = None                 # vertex: 5 fields (unix); kfp: 6 fields (seconds first)
     time_zone: Optional[str] = None            # IANA name; vertex only (KFP uses the cluster's)
@@ -173,14 +176,9 @@ class DeployConfig:
                                    beam_args=self.beam_args())
 
     def metadata_connection_config(self):
-        """The ML Metadata connection: None where the orchestrator provides it (Vertex's managed
-        store, the KFP cluster's own service); a MySQL ConnectionConfig otherwise."""
-        if self.effective_metadata != METADATA_MYSQL:
-            return None
-        from tfx.orchestration import metadata as tfx_metadata  # pylint: disable=import-outside-toplevel
-        return tfx_metadata.mysql_metadata_connection_config(
-            host=self.mysql_host, port=self.mysql_port, database=self.mysql_database,
-            username=self.mysql_user, password=os.environ.get(self.mysql_password_env, ""))
+        """None: the orchestrator provides the store (Vertex's managed one, the KFP cluster's
+        own service); KubeflowV2DagRunner would not compile a connection into the spec anyway."""
+        return None
 
     @property
     def uses_google_cloud(self):
@@ -209,7 +207,7 @@ RUN_FIELDS = {f.name for f in dataclasses.fields(configs.RunConfig)}
 DEPLOY_FIELDS = {f.name for f in dataclasses.fields(DeployConfig)} - {"run", "given"}
 # Local-run settings that have no meaning in a compiled pipeline: the pipeline root is
 # pipeline_root, and `output` names the compiled file.
-NOT_DEPLOYABLE = {"pipeline_root_override"}
+NOT_DEPLOYABLE = {"pipeline_root_override", "metadata_store"}
 
 
 def read_file(path):
@@ -236,6 +234,12 @@ def load(file_values=None, overrides=None, source="config file"):
     are an error naming them; values are type-checked here, everything else is checked by
     validation.validate()."""
     values = dict(file_values or {})
+    mysql_keys = sorted(k for k in set(values) | set(overrides or {}) if k.startswith("mysql_"))
+    if mysql_keys:
+        raise ConfigError(f"{mysql_keys[0]} was removed with metadata: mysql: {MYSQL_REMOVED_MESSAGE}")
+    if "metadata_store" in values:
+        raise ConfigError("metadata_store is a local-run setting (bit-tfx run --metadata): "
+                          f"{MYSQL_REMOVED_MESSAGE}")
     unknown = sorted(set(values) - RUN_FIELDS - DEPLOY_FIELDS)
     if unknown:
         raise ConfigError(f"unknown key(s) in the {source}: {', '.join(unknown)}; known keys: "

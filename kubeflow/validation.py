@@ -12,9 +12,9 @@ import re
 
 from bit_tfx.components.errors import ConfigError
 from . import cron
-from .config import (BEAM_RUNNERS, DATAFLOW, DIRECT, KFP, METADATA_KINDS, METADATA_MYSQL,
-                                     METADATA_VERTEX, OUTPUT_SUFFIXES, PLACEMENTS, STEP, TARGETS, VERTEX,
-                                     VERTEX_TRAINING)
+from .config import (BEAM_RUNNERS, DATAFLOW, DIRECT, KFP, METADATA_KINDS, MYSQL_REMOVED_MESSAGE,
+                                     METADATA_VERTEX, OUTPUT_SUFFIXES, PLACEMENTS, REMOVED_MYSQL, STEP, TARGETS,
+                                     VERTEX, VERTEX_TRAINING)
 
 # What each name must look like.
 PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")                      # GCP project ID
@@ -30,7 +30,6 @@ MACHINE_TYPE_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 TPU_TOPOLOGY_RE = re.compile(r"^\d+x\d+(x\d+)?$")
 # On KFP the accelerator type of a step is a Kubernetes extended resource name.
 K8S_RESOURCE_RE = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?/[a-zA-Z0-9]([a-zA-Z0-9._-]*[a-zA-Z0-9])?$")
-ENV_VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 CRON_CHECKS = {VERTEX: cron.check_vertex, KFP: cron.check_kfp}
 
 
@@ -201,6 +200,8 @@ def _check_vertex_training(d):
 
 def _check_metadata(d):
     kind = d.effective_metadata
+    if kind == REMOVED_MYSQL:
+        raise ConfigError(f"metadata 'mysql' is not supported: {MYSQL_REMOVED_MESSAGE}")
     if kind not in METADATA_KINDS:
         raise ConfigError(f"metadata must be one of {METADATA_KINDS}, got {d.metadata!r}")
     if d.target == VERTEX and kind != METADATA_VERTEX:
@@ -208,18 +209,7 @@ def _check_metadata(d):
                           "Metadata; use metadata: vertex (or leave it out)")
     if d.target == KFP and kind == METADATA_VERTEX:
         raise ConfigError("metadata 'vertex' is Vertex AI's managed store; on KFP use kfp (the "
-                          "cluster's metadata service) or mysql")
-    mysql_keys = sorted(k for k in d.given if k.startswith("mysql_"))
-    if kind == METADATA_MYSQL:
-        if not d.mysql_host:
-            raise ConfigError("mysql_host is required with metadata: mysql")
-        if not 0 < d.mysql_port < 65536:
-            raise ConfigError(f"mysql_port must be a TCP port, got {d.mysql_port}")
-        if not ENV_VAR_RE.match(d.mysql_password_env):
-            raise ConfigError(f"mysql_password_env {d.mysql_password_env!r} must name an "
-                              "environment variable (the password itself is never stored)")
-    elif mysql_keys:
-        raise ConfigError(f"{mysql_keys[0]} is set but metadata is {kind}; set metadata: mysql")
+                          "cluster's metadata service)")
 
 
 def _check_schedule(d, need_cron):

@@ -69,6 +69,11 @@ class RunConfig:
     pretrain: bool = False
     upstream_schedule: str = upstream.DEFAULT_SCHEDULE   # bit-s, bit-m (90 epochs), bit-l (40)
     upstream_overrides: Optional[dict] = None  # upstream.OVERRIDABLE values, recorded as overrides
+    # --- validation, caching and the metadata store ---
+    schema_file: Optional[str] = None          # a curated schema.pbtxt (ImportSchemaGen) instead of ImageSchemaGen's
+    fail_on_anomalies: bool = False            # stop before Transform/Trainer when ExampleValidator finds any
+    enable_cache: bool = True                  # False (--no-cache): every step runs again
+    metadata_store: Optional[str] = None       # mysql://user[:password]@host[:port]/db; default SQLite in OUTPUT
 
     @property
     def serving_directory(self):
@@ -85,7 +90,14 @@ class RunConfig:
 
     @property
     def metadata_path(self):
+        """The embedded SQLite store (the default; unused with metadata_store)."""
         return os.path.join(os.path.abspath(self.output), keys.METADATA_FILE)
+
+    @property
+    def metadata_uri(self):
+        """The store this run writes and every reader opens: the mysql:// URL of metadata_store,
+        or the SQLite file's path (pipeline/metadata.py opens either)."""
+        return self.metadata_store or self.metadata_path
 
     def validate(self):
         """Every check that needs no data; raises ConfigError naming the field."""
@@ -134,6 +146,32 @@ class RunConfig:
         if not 0.0 <= self.max_accuracy_drop < 1.0:
             raise ConfigError(f"max_accuracy_drop must be in [0, 1), got {self.max_accuracy_drop}",
                               field="max_accuracy_drop")
+        if self.metadata_store is not None:
+            parse_mysql_url(self.metadata_store)
+        return self.check_schema_file()
+
+    def check_schema_file(self):
+        """A local schema_file exists and parses as a tensorflow_metadata Schema (text format),
+        checked before any work starts; a remote one (gs://) is read by the step itself."""
+        if self.schema_file is None or "://" in self.schema_file:
+            return self
+        if not os.path.isfile(self.schema_file):
+            raise ConfigError(f"schema_file {self.schema_file!r} is not a file: give the path of a "
+                              "schema.pbtxt (e.g. a run's ImageSchemaGen/schema/<id>/schema.pbtxt, "
+                              "curated)", field="schema_file")
+        from google.protobuf import text_format
+        from tensorflow_metadata.proto.v0 import schema_pb2
+        try:
+            with open(self.schema_file, encoding="utf-8") as f:
+                schema = text_format.Parse(f.read(), schema_pb2.Schema())
+        except (OSError, UnicodeDecodeError, text_format.ParseError) as e:
+            raise ConfigError(f"schema_file {self.schema_file!r} is not a Schema in protobuf text "
+                              f"format ({e}): fix it, or leave --schema out to infer one",
+                              field="schema_file") from None
+        if not schema.feature:
+            raise ConfigError(f"schema_file {self.schema_file!r} declares no feature: give a "
+                              "curated schema.pbtxt, or leave --schema out to infer one",
+                              field="schema_file")
         return self
 
     def check_local_folders(self):
@@ -196,6 +234,36 @@ def _inside(path, data):
         return False
     return all(re.fullmatch(re.escape(w).replace(re.escape(keys.SPAN_SPEC), r"\d+"), r)
                for w, r in zip(wanted, rest))
+
+
+MYSQL_SCHEME = "mysql"
+MYSQL_DEFAULT_PORT = 3306
+_MYSQL_FORM = "mysql://user[:password]@host[:port]/database"
+
+
+def parse_mysql_url(url):
+    """{host, port, database, user, password} of a metadata_store URL; ConfigError naming the
+    form otherwise. The password is optional (an empty one is sent)."""
+    from urllib.parse import unquote, urlsplit
+    parts = urlsplit(url or "")
+    try:
+        port = parts.port or MYSQL_DEFAULT_PORT
+    except ValueError:
+        port = None
+    database = parts.path.lstrip("/")
+    problem = ("its scheme must be mysql" if parts.scheme != MYSQL_SCHEME else
+               "it names no user" if not parts.username else
+               "it names no host" if not parts.hostname else
+               "its port is not a TCP port" if port is None else
+               "it names no database" if not database or "/" in database else
+               "it has a query or fragment" if parts.query or parts.fragment else None)
+    if problem:
+        shown = url if not parts.password else url.replace(":" + parts.password + "@", ":***@")
+        raise ConfigError(f"metadata_store {shown!r} is not a MySQL URL ({problem}): give "
+                          f"{_MYSQL_FORM}, or leave it out for SQLite in the output folder",
+                          field="metadata_store")
+    return dict(host=parts.hostname, port=port, database=unquote(database),
+                user=unquote(parts.username), password=unquote(parts.password or ""))
 
 
 def check_writable_folder(path, field):

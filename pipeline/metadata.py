@@ -1,20 +1,87 @@
-"""Reading what a run did from the ML Metadata store (SQLite locally)."""
+"""The ML Metadata store of a run (SQLite in the output folder, or a shared MySQL named by
+RunConfig.metadata_store): its connection config, opening it, and reading what a run did.
+
+A store is named by one string, RunConfig.metadata_uri: a SQLite file's path or a
+mysql://user[:password]@host[:port]/db URL. A run on MySQL leaves OUTPUT/metadata_store.json
+(the URL without its password) so that `bit-tfx report OUTPUT` opens the store the run wrote."""
+import json
+import os
+
 import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
 from tfx.orchestration import metadata as tfx_metadata
 
 from bit_tfx.components import keys
+from bit_tfx.components.errors import ConfigError
+from . import configs
 
 
-def connection_config(sqlite_path):
-    return tfx_metadata.sqlite_metadata_connection_config(sqlite_path)
+def is_mysql(uri):
+    return str(uri).startswith(configs.MYSQL_SCHEME + "://")
 
 
-def open_store(sqlite_path):
+def connection_config(uri):
+    """The ConnectionConfig a pipeline writes to: SQLite at a path, or MySQL at a URL."""
+    if is_mysql(uri):
+        m = configs.parse_mysql_url(uri)
+        return tfx_metadata.mysql_metadata_connection_config(
+            host=m["host"], port=m["port"], database=m["database"], username=m["user"],
+            password=m["password"])
+    return tfx_metadata.sqlite_metadata_connection_config(uri)
+
+
+def open_store(uri):
+    """The store a run wrote, for reading: SQLite read-only, or the MySQL database."""
+    if is_mysql(uri):
+        return mlmd.MetadataStore(connection_config(uri))
     config = metadata_store_pb2.ConnectionConfig()
-    config.sqlite.filename_uri = sqlite_path
+    config.sqlite.filename_uri = uri
     config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
     return mlmd.MetadataStore(config)
+
+
+def without_password(url):
+    m = configs.parse_mysql_url(url)
+    return f"{configs.MYSQL_SCHEME}://{m['user']}@{m['host']}:{m['port']}/{m['database']}"
+
+
+def shown(uri):
+    """A store's name for messages and logs: a MySQL URL without its password."""
+    return without_password(uri) if is_mysql(uri) else uri
+
+
+def record_store(config):
+    """OUTPUT/metadata_store.json names the MySQL store of the runs in OUTPUT (no password);
+    a run on the embedded SQLite removes it, so readers of the folder find that one."""
+    record = os.path.join(os.path.abspath(config.output), keys.METADATA_STORE_RECORD)
+    if not config.metadata_store:
+        if os.path.exists(record):
+            os.remove(record)
+        return
+    password = bool(configs.parse_mysql_url(config.metadata_store)["password"])
+    os.makedirs(os.path.dirname(record), exist_ok=True)  # the pipeline root may be elsewhere
+    with open(record, "w", encoding="utf-8") as f:
+        json.dump({"metadata_store": without_password(config.metadata_store), "password": password}, f)
+
+
+def run_store_uri(output, given=None):
+    """The store of the runs in the folder `output`: `given` (a mysql:// URL), else the MySQL
+    store its runs recorded (metadata_store.json), else OUTPUT/metadata.sqlite."""
+    if given:
+        return configs.parse_mysql_url(given) and given
+    record = os.path.join(os.path.abspath(output), keys.METADATA_STORE_RECORD)
+    if not os.path.isfile(record):
+        return configs.RunConfig(data="", output=output).metadata_path
+    with open(record, encoding="utf-8") as f:
+        recorded = json.load(f)
+    url = recorded["metadata_store"]
+    if recorded.get("password"):
+        m = configs.parse_mysql_url(url)
+        raise ConfigError(f"the runs in {output} wrote their metadata to MySQL {url} ({record}), "
+                          f"which needs a password: give --metadata {configs.MYSQL_SCHEME}://"
+                          f"{m['user']}:PASSWORD@{m['host']}:{m['port']}/{m['database']}",
+                          field="metadata_store")
+    return url
 
 
 def latest_execution(store, pipeline_name, node_id):

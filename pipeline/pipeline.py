@@ -9,11 +9,15 @@ Every node is a regular component: no Resolver, no driver hook that an orchestra
 run (the open-source KFP v2 backend runs neither), so the same DAG runs locally, on Vertex AI
 Pipelines and on KFP v2.
 """
+import os
+
+from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
 
 from bit_tfx.components import keys
 from bit_tfx.components import tfx_api as tfx  # tfx.v1's names without its eager extensions
+from bit_tfx.components.anomalies_gate.component import AnomaliesGate
 from bit_tfx.components.evaluation import evaluator as gate_evaluator
 from bit_tfx.components.evaluation import gate
 from bit_tfx.components.hyperrule.component import HyperRule, UpstreamRecipe
@@ -44,6 +48,12 @@ def example_gen(config, source):
     return ImageExampleGen(source, output_config=output_config,
                            max_bad_fraction=config.max_bad_fraction,
                            max_image_pixels=config.max_image_pixels)
+
+
+def _absolute(path):
+    """A local path made absolute (MLMD records it, and a run may be read from elsewhere);
+    a URL (gs://) unchanged."""
+    return path if "://" in path else os.path.abspath(path)
 
 
 def trainer_custom_config(config):
@@ -100,7 +110,9 @@ def create_components(config, source, through=THROUGH_PUSHER, platform=None):
     examples = gen.outputs[keys.EXAMPLES_KEY]
     statistics_gen = tfx.components.StatisticsGen(examples=examples)
     statistics = statistics_gen.outputs[keys.STATISTICS_KEY]
-    schema_gen = ImageSchemaGen(statistics=statistics)
+    # A curated schema (--schema: TFX's ImportSchemaGen), or the one inferred from the statistics.
+    schema_gen = (ImportSchemaGen(schema_file=_absolute(config.schema_file)) if config.schema_file
+                  else ImageSchemaGen(statistics=statistics))
     schema = schema_gen.outputs[keys.SCHEMA_KEY]
     validator = tfx.components.ExampleValidator(statistics=statistics, schema=schema)
     # What is serving now, and the schema it shipped with: the drift check's and the gate's
@@ -110,6 +122,11 @@ def create_components(config, source, through=THROUGH_PUSHER, platform=None):
     hyperrule = decision_step(config, statistics)
     hyperparameters = hyperrule.outputs[keys.HYPERPARAMETERS_KEY]
     components = [gen, statistics_gen, schema_gen, validator, serving, drift, hyperrule]
+    # --fail-on-anomalies: a step that fails on any anomaly, before Transform and the Trainer.
+    anomalies_gate = (AnomaliesGate(anomalies=validator.outputs[keys.ANOMALIES_KEY])
+                      if config.fail_on_anomalies else None)
+    if anomalies_gate is not None:
+        components.insert(components.index(validator) + 1, anomalies_gate)
     if through == THROUGH_HYPERRULE:
         return components
 
@@ -136,6 +153,9 @@ def create_components(config, source, through=THROUGH_PUSHER, platform=None):
         examples=examples, schema=schema, input_base=source.input_base,
         training=trainer_custom_config(config))
     pusher = platform.pusher(model=card.outputs[keys.MODEL_KEY], model_blessing=blessing)
+    if anomalies_gate is not None:
+        transform.add_upstream_node(anomalies_gate)
+        trainer.add_upstream_node(anomalies_gate)
     return components + [transform, trainer, evaluator, card, pusher]
 
 
@@ -150,20 +170,28 @@ def class_count(config, source):
 def build(config, through=THROUGH_PUSHER):
     """The pipeline for a RunConfig, with every data check made before it starts: the
     source is resolved and planned (configuration errors now), the class count recorded
-    for per-class metrics, and metadata goes to the config's SQLite store."""
-    from . import metadata
+    for per-class metrics, the model checked to be reachable when the run trains
+    (spec.preflight: offline, a hub URL with no cached copy fails now, not after 8 steps),
+    and metadata goes to the config's store (SQLite in OUTPUT, or its MySQL, recorded in
+    OUTPUT for the readers of the run)."""
+    from bit_tfx.components.bit_model import spec as model_spec
+    from . import backbones, metadata
     source = sources.resolve(config.data, config.layout)
     config.num_classes = class_count(config, source)
-    return create_pipeline(config, source, metadata.connection_config(config.metadata_path),
+    if through == THROUGH_PUSHER:
+        model_spec.preflight(config.model_spec, shipped=backbones.FRACTAL_TINY.model_spec)
+    metadata.record_store(config)
+    return create_pipeline(config, source, metadata.connection_config(config.metadata_uri),
                            through=through)
 
 
-def create_pipeline(config, source, metadata_connection_config=None, enable_cache=True,
+def create_pipeline(config, source, metadata_connection_config=None, enable_cache=None,
                     through=THROUGH_PUSHER, platform=None):
+    """enable_cache: the config's (False with --no-cache: every step runs again) unless given."""
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=config.pipeline_root,
         components=create_components(config, source, through, platform),
-        enable_cache=enable_cache,
+        enable_cache=config.enable_cache if enable_cache is None else enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=list(config.beam_args))

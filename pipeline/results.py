@@ -26,7 +26,7 @@ def decision_output(store, pipeline_name):
 
 
 def summarize(config):
-    store = metadata.open_store(config.metadata_path)
+    store = metadata.open_store(config.metadata_uri)
     evaluation = _artifact(store, config, keys.NODE_EVALUATOR, keys.EVALUATION_KEY)
     blessing = _artifact(store, config, keys.NODE_EVALUATOR, keys.BLESSING_KEY)
     pushed = _artifact(store, config, keys.NODE_PUSHER, keys.PUSHED_MODEL_KEY)

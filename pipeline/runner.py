@@ -69,7 +69,7 @@ def run_until_hyperrule(config):
     from bit_tfx.components.hyperrule.component import read_decision
     from . import metadata, pipeline, results
     run_local(pipeline.build(config, pipeline.THROUGH_HYPERRULE))
-    store = metadata.open_store(config.metadata_path)
+    store = metadata.open_store(config.metadata_uri)
     execution, artifact = results.decision_output(store, config.pipeline_name)
     decision = read_decision(artifact.uri)
     log.info("HyperRule %s: %s", "cached" if metadata.was_cached(execution) else "ran", artifact.uri)

@@ -37,7 +37,7 @@ def run(data, output, through=pipeline.THROUGH_HYPERRULE, **overrides):
 
 
 def latest(config, node_id, key):
-    store = metadata.open_store(config.metadata_path)
+    store = metadata.open_store(config.metadata_uri)
     return metadata.latest_output(store, config.pipeline_name, node_id, key)
 
 

@@ -21,21 +21,29 @@ def test_artifact_keys_are_tfxs_own():
         {name: (value, getattr(specs, name, None)) for name, value in ours.items()}
 
 
-@pytest.mark.parametrize("data, layout, example_gen, pretrain", [
-    ("/images", "class_folders", keys.NODE_IMAGE_EXAMPLE_GEN, False),
-    ("/records/data.tfrecord", "tfrecord", keys.NODE_IMPORT_EXAMPLE_GEN, False),
-    ("/images", "class_folders", keys.NODE_IMAGE_EXAMPLE_GEN, True),
+@pytest.mark.parametrize("data, layout, example_gen, pretrain, curated", [
+    ("/images", "class_folders", keys.NODE_IMAGE_EXAMPLE_GEN, False, False),
+    ("/records/data.tfrecord", "tfrecord", keys.NODE_IMPORT_EXAMPLE_GEN, False, False),
+    ("/images", "class_folders", keys.NODE_IMAGE_EXAMPLE_GEN, True, False),
+    ("/images", "class_folders", keys.NODE_IMAGE_EXAMPLE_GEN, False, True),
 ])
-def test_the_dag_node_ids_are_the_keys(data, layout, example_gen, pretrain):
+def test_the_dag_node_ids_are_the_keys(data, layout, example_gen, pretrain, curated, tmp_path):
     """Built, not run: every node of the whole DAG is named by a keys.NODE_* (the compiled
     Kubeflow/Vertex DAG is checked the same way in test_kubeflow.py); pre-training is the
-    same DAG with the UpstreamRecipe in the HyperRule's place."""
+    same DAG with the UpstreamRecipe in the HyperRule's place; `curated`: --schema (the
+    ImportSchemaGen in the ImageSchemaGen's place) and --fail-on-anomalies (AnomaliesGate)."""
     from bit_tfx.components.image_example_gen import sources
     from bit_tfx.pipeline import pipeline
-    config = configs.RunConfig(data=data, layout=layout, num_classes=2, pretrain=pretrain).validate()
+    extra = {}
+    if curated:
+        (tmp_path / "schema.pbtxt").write_text('feature { name: "image/encoded" type: BYTES }')
+        extra = dict(schema_file=str(tmp_path / "schema.pbtxt"), fail_on_anomalies=True)
+    config = configs.RunConfig(data=data, layout=layout, num_classes=2, pretrain=pretrain,
+                               **extra).validate()
     components = pipeline.create_components(config, sources.source_from_names(data, layout))
     others = set(keys.EXAMPLE_GEN_NODES) - {example_gen}
     others |= set(keys.DECISION_NODES) - {keys.NODE_UPSTREAM_RECIPE if pretrain else keys.NODE_HYPERRULE}
+    others |= {keys.NODE_SCHEMA} if curated else {keys.NODE_IMPORT_SCHEMA, keys.NODE_ANOMALIES_GATE}
     assert sorted(c.id for c in components) == sorted(NODE_IDS - others)
 
 

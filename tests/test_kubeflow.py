@@ -95,7 +95,8 @@ def test_both_files_parse_with_kfp_classes_and_hold_every_component(compiled):
         # The compiled DAG's nodes are exactly those keys.py names (an image source: ImageExampleGen).
         assert set(summary["components"]) == \
             {v for k, v in vars(keys).items() if k.startswith("NODE_")} - {
-                keys.NODE_IMPORT_EXAMPLE_GEN, keys.NODE_UPSTREAM_RECIPE}
+                keys.NODE_IMPORT_EXAMPLE_GEN, keys.NODE_UPSTREAM_RECIPE, keys.NODE_IMPORT_SCHEMA,
+                keys.NODE_ANOMALIES_GATE}
         # Every input artifact comes from a task of this DAG and an output it declares.
         for name, task in spec.root.dag.tasks.items():
             for key, source in task.inputs.artifacts.items():
@@ -126,6 +127,35 @@ def test_pretraining_compiles_as_the_same_dag_with_the_upstream_recipe(tmp_path)
     assert keys.HYPERPARAMETERS_KEY in trainer.inputs.artifacts
     assert trainer.inputs.artifacts[keys.HYPERPARAMETERS_KEY].task_output_artifact.producer_task \
         == keys.NODE_UPSTREAM_RECIPE
+
+
+def test_curated_schema_and_anomalies_gate_compile_for_both_targets(tmp_path):
+    """`schema_file` and `fail_on_anomalies` (--schema, --fail-on-anomalies) in a deployment:
+    TFX's ImportSchemaGen in the ImageSchemaGen's place feeds the validator, Transform and the
+    Trainer; the AnomaliesGate is an ordinary container step that reads the validator's
+    anomalies, and Transform and the Trainer wait for it (dependentTasks), on Vertex and KFP."""
+    from bit_tfx.kubeflow import compile as compiling
+    schema = "gs://bit-bucket/schemas/flowers.pbtxt"  # remote: read by the step, not at compile time
+    for values, name in ((VERTEX, "gated.json"), (dict(KFP, data="gs://bit-bucket/d/span-{SPAN}",
+                                                       layout="class_folders", num_classes=2), "gated.yaml")):
+        deploy = _validated(dict(values, output=str(tmp_path / name), schema_file=schema,
+                                 fail_on_anomalies=True))
+        summary = compiling.compile_pipeline(deploy)
+        spec, _ = compiling.load(deploy.output)
+        tasks = spec.root.dag.tasks
+        assert set(summary["components"]) == set(tasks)
+        assert keys.NODE_IMPORT_SCHEMA in tasks and keys.NODE_SCHEMA not in tasks, name
+        assert parameters(spec, keys.NODE_IMPORT_SCHEMA)["schema_file"] == schema
+        for node in (keys.NODE_VALIDATOR, keys.NODE_TRANSFORM, keys.NODE_TRAINER):
+            assert tasks[node].inputs.artifacts[keys.SCHEMA_KEY].task_output_artifact.producer_task \
+                == keys.NODE_IMPORT_SCHEMA, (name, node)
+        gate = tasks[keys.NODE_ANOMALIES_GATE]
+        assert gate.inputs.artifacts[keys.ANOMALIES_KEY].task_output_artifact.producer_task == keys.NODE_VALIDATOR
+        for node in (keys.NODE_TRANSFORM, keys.NODE_TRAINER):
+            assert keys.NODE_ANOMALIES_GATE in tasks[node].dependent_tasks, (name, node)
+        assert any("bit_tfx.components.anomalies_gate.component.Executor" in " ".join(c.args)
+                   for c in executors(spec).values()), name
+        assert compiling.kfp_backend_gaps(compiling._executors(spec)) == [], name
 
 
 def test_every_task_is_an_executor_kind_the_open_source_kfp_backend_implements(compiled):
@@ -346,7 +376,7 @@ def _flags(values):
     ({"trainer_accelerator_type": "TPU_V3"}, "trainer_accelerator_type TPU_V3 needs a TPU machine type"),
     ({"output": "pipeline.yaml"}, "name the file *.json"),
     ({"trainer_cpu": 4}, "trainer_cpu applies to trainer_placement: step"),
-    ({"metadata": "mysql"}, "metadata 'mysql'"),
+    ({"metadata": "mysql"}, "metadata 'mysql' is not supported: a pipeline compiled for Vertex AI"),
     ({"cron": "TZ=UTC 0 3 * * 1", "time_zone": "UTC"}, "give the zone once"),
     ({"time_zone": "Mars/Olympus"}, "time_zone 'Mars/Olympus' is not an IANA time zone"),
 ])
@@ -417,6 +447,24 @@ def test_config_file_unknown_keys_and_kfp_time_zone_are_errors(tmp_path, capsys)
         _validated(dict(KFP, data="gs://b/d", trainer_accelerator_type="NVIDIA_TESLA_T4"))
     with pytest.raises(ConfigError, match="trainer_replica_count must be int"):
         deploy_config.load(dict(VERTEX, trainer_replica_count="three"))
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"metadata": "mysql"}, "metadata 'mysql' is not supported"),
+    ({"metadata": "kfp", "mysql_host": "db.internal"}, "mysql_host was removed with metadata: mysql"),
+    ({"metadata_store": "mysql://bit@db:3306/mlmd"}, "metadata_store is a local-run setting"),
+])
+def test_metadata_mysql_in_a_deployment_says_what_to_use_instead(tmp_path, capsys, values, message):
+    """KubeflowV2DagRunner compiles no metadata connection: the platform records to its own
+    store. `metadata: mysql` (and its keys) used to be accepted and do nothing; now it is a
+    configuration error that names what to use (kfp's metadata service, or a local run's
+    --metadata)."""
+    path = tmp_path / "deploy.yaml"
+    path.write_text(yaml.safe_dump(dict(KFP, data="gs://b/d", layout="class_folders", **values)))
+    code, _, err = _main(["compile", "--config", str(path), "--output", str(tmp_path / "p.yaml")], capsys)
+    assert code == 2 and message in err, err
+    assert "metadata: kfp" in err and "--metadata mysql://" in err, err
+    assert not (tmp_path / "p.yaml").exists()
 
 
 def test_flags_override_the_config_file_and_valid_crons_pass(tmp_path):

@@ -49,3 +49,80 @@ def test_the_decision_is_the_newest_decision_nodes_output(tmp_path):
         # the report asks the same question of its run's executions, with the same answer
         assert metadata.decision_node(newest()) == node
     assert results.decision_output(store, "another pipeline") == (None, None)
+
+
+# ---------------------------------------------------------------- which store a run uses
+import json  # noqa: E402
+
+import pytest  # noqa: E402
+
+import runs  # noqa: E402
+from bit_tfx.components.errors import ConfigError  # noqa: E402
+from bit_tfx.pipeline import configs  # noqa: E402
+
+
+def test_mysql_urls_parse_and_bad_ones_are_config_errors_without_the_password():
+    assert configs.parse_mysql_url("mysql://bit:p%40ss@db.internal:3307/ml_md") == dict(
+        host="db.internal", port=3307, database="ml_md", user="bit", password="p@ss")
+    assert configs.parse_mysql_url("mysql://root@127.0.0.1/mlmd")["port"] == 3306
+    for url, problem in (("postgres://u@h/db", "scheme"), ("mysql://h:3306/db", "no user"),
+                         ("mysql://u:secret@h:3306/", "no database"), ("mysql://u@h:99999/db", "port"),
+                         ("mysql://u:secret@h/db/x", "no database")):
+        with pytest.raises(ConfigError, match=problem) as e:
+            configs.RunConfig(data="d", metadata_store=url).validate()
+        assert e.value.field == "metadata_store" and "secret" not in str(e.value)
+        assert "mysql://user[:password]@host[:port]/database" in str(e.value)
+
+
+def test_the_connection_config_is_sqlite_by_default_and_mysql_with_a_url(tmp_path):
+    config = configs.RunConfig(data="d", output=str(tmp_path)).validate()
+    assert config.metadata_uri == str(tmp_path / "metadata.sqlite")
+    assert metadata.connection_config(config.metadata_uri).sqlite.filename_uri == config.metadata_uri
+    config = configs.RunConfig(data="d", output=str(tmp_path), metadata_store="mysql://bit:pw@10.0.0.5:3310/mlmd")
+    mysql = metadata.connection_config(config.validate().metadata_uri).mysql
+    assert (mysql.host, mysql.port, mysql.database, mysql.user, mysql.password) == (
+        "10.0.0.5", 3310, "mlmd", "bit", "pw")
+    assert metadata.shown(config.metadata_uri) == "mysql://bit@10.0.0.5:3310/mlmd"
+
+
+def test_the_store_a_run_wrote_is_recorded_for_the_readers_of_its_folder(tmp_path):
+    """A MySQL run leaves OUTPUT/metadata_store.json (no password); `bit-tfx report OUTPUT`
+    opens that store (asking for the password when it had one); a later SQLite run in the
+    same folder removes the record, so the folder's metadata.sqlite is read again."""
+    config = configs.RunConfig(data="d", output=str(tmp_path), metadata_store="mysql://bit@db:3306/mlmd")
+    metadata.record_store(config)
+    assert metadata.run_store_uri(str(tmp_path)) == "mysql://bit@db:3306/mlmd"
+    metadata.record_store(configs.RunConfig(data="d", output=str(tmp_path),
+                                            metadata_store="mysql://bit:pw@db:3306/mlmd"))
+    assert "pw" not in (tmp_path / keys.METADATA_STORE_RECORD).read_text()
+    with pytest.raises(ConfigError, match="give --metadata mysql://bit:PASSWORD@db:3306/mlmd"):
+        metadata.run_store_uri(str(tmp_path))
+    assert metadata.run_store_uri(str(tmp_path), "mysql://bit:pw@db:3306/mlmd").endswith("@db:3306/mlmd")
+    metadata.record_store(configs.RunConfig(data="d", output=str(tmp_path)))
+    assert not (tmp_path / keys.METADATA_STORE_RECORD).exists()
+    assert metadata.run_store_uri(str(tmp_path)) == str(tmp_path / "metadata.sqlite")
+
+
+def test_report_with_a_mysql_run_asks_for_the_password(tmp_path, capsys):
+    (tmp_path / keys.METADATA_STORE_RECORD).write_text(
+        json.dumps({"metadata_store": "mysql://bit@db:3306/mlmd", "password": True}))
+    code, _, err = runs.cli_in_process(["report", str(tmp_path)], capsys)
+    assert code == 2 and "--metadata mysql://bit:PASSWORD@db:3306/mlmd" in err, err
+
+
+@pytest.mark.parametrize("command", ["run", "demo", "pretrain", "hyperrule"])
+def test_no_cache_and_metadata_flags_reach_the_pipeline(tmp_path, command):
+    """--no-cache: the pipeline's enable_cache is False (every step runs again); --metadata:
+    the pipeline's connection config is that MySQL store; for each command that runs one."""
+    from bit_tfx.cli import common, main as cli
+    from bit_tfx.pipeline import pipeline
+    runs.colour_images(str(tmp_path / "images"), per_class=2, seed=1)
+    argv = [command, "--data", str(tmp_path / "images"), "--output", str(tmp_path / "out")]
+    argv += ["--model", "random:tiny"] if command != "hyperrule" else []
+    args = cli.build_parser().parse_args(argv)
+    assert common.run_config(args).enable_cache is True
+    args = cli.build_parser().parse_args(argv + ["--no-cache", "--metadata", "mysql://bit:pw@db:3306/m"])
+    config = common.run_config(args)
+    built = pipeline.build(config, pipeline.THROUGH_HYPERRULE)
+    assert built.enable_cache is False
+    assert built.metadata_connection_config.mysql.host == "db"

@@ -70,6 +70,8 @@ def _vertex(**change):
     (_vertex(output="pipeline.yaml"), "name the file *.json"),
     (["schedule", "--dry-run", "--cron", "61 3 * * 1"] + _vertex()[1:], "minute field '61'"),
     (["report", ".", "--max-examples", "-1"], "--max-examples"),
+    (["run", "--data", ".", "--metadata", "postgres://u@h/db"], "--metadata 'postgres://u@h/db' is not a MySQL URL"),
+    (["hyperrule", "--data", ".", "--schema", "no-such-schema.pbtxt"], "--schema 'no-such-schema.pbtxt' is not a file"),
 ])
 def test_configuration_errors_exit_2_without_importing_tensorflow(tmp_path, argv, message):
     code, loaded, err = _bit_tfx(argv, tmp_path)

@@ -33,13 +33,21 @@ Grammar (KIND:REST; the kind prefix is lower case):
 The two shorthands cannot collide: published names start with "BiT-", hub short names
 with "s-"/"m-" and contain no "/" or ":"; anything else must carry a kind prefix.
 Parsing checks syntax only; whether a path exists is checked when the model is built
-(the config may be written on a machine that does not see the data).
+(the config may be written on a machine that does not see the data), and, for a local run
+that trains, by preflight() before its first step (a hub URL offline fails there at once).
 """
 import dataclasses
+import hashlib
+import os
 import re
+import tempfile
+import threading
+import urllib.error
+import urllib.request
 from typing import Optional
 
 from . import archs
+from .. import keys
 from ..errors import ConfigError
 
 KINDS = ("hub", "npz", "random")
@@ -190,3 +198,102 @@ def parse(spec: str, allow_classification: bool = False) -> ModelSpec:
     if not arch:
         raise ModelSpecError(spec, f"{rest!r} is not an architecture")
     return ModelSpec("random", arch, None)
+
+
+# --- pre-flight: can the model be reached before any step runs? -------------------------
+PREFLIGHT_TIMEOUT_S = 5.0  # a URL that does not answer in this time counts as unreachable
+NPZ_BASE_URL = "https://storage.googleapis.com/bit_models/"  # = weights.BASE_URL (pure here)
+NPZ_CACHE_SUBDIR = "bit_models"                               # = weights.CACHE_SUBDIR
+
+
+def hub_cache_dirs():
+    """Where tensorflow_hub keeps downloaded modules: $TFHUB_CACHE_DIR, else its default
+    (<system temp>/tfhub_modules)."""
+    return [d for d in (os.environ.get("TFHUB_CACHE_DIR"),
+                        os.path.join(tempfile.gettempdir(), "tfhub_modules")) if d]
+
+
+def hub_cached(handle):
+    """The cached copy of a hub URL (tensorflow_hub: CACHE/<sha1 of the handle>/), or None."""
+    name = hashlib.sha1(handle.encode("utf8")).hexdigest()
+    for cache in hub_cache_dirs():
+        if os.path.isfile(os.path.join(cache, name, "saved_model.pb")):
+            return os.path.join(cache, name)
+    return None
+
+
+def url_problem(url, timeout=PREFLIGHT_TIMEOUT_S):
+    """None when `url` answers within `timeout` seconds (a 404 or 410 does not count), else
+    what went wrong, as urllib says it. Bounded even where name resolution hangs (urllib's
+    own timeout does not cover it): the request runs in a daemon thread."""
+    answer = {}
+
+    def probe():
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout):
+                answer["ok"] = True
+        except urllib.error.HTTPError as e:
+            answer["error" if e.code in (404, 410) else "ok"] = f"HTTP {e.code} {e.reason}"
+        except (urllib.error.URLError, OSError, ValueError) as e:
+            answer["error"] = str(e)
+
+    thread = threading.Thread(target=probe, daemon=True, name="model-preflight")
+    thread.start()
+    thread.join(timeout + 0.5)
+    if not answer:
+        return f"no answer within {timeout:g} s"
+    return answer.get("error")
+
+
+def _keras_cache(name):
+    homes = [os.environ.get("KERAS_HOME"), os.path.join(os.path.expanduser("~"), ".keras"),
+             os.path.join(tempfile.gettempdir(), ".keras")]
+    return any(h and os.path.isfile(os.path.join(h, NPZ_CACHE_SUBDIR, f"{name}.npz")) for h in homes)
+
+
+def preflight(spec, shipped=None, timeout=PREFLIGHT_TIMEOUT_S):
+    """Checks, cheaply and before any pipeline step, that the model of `spec` can be reached:
+    a hub URL has a cached copy under TFHUB_CACHE_DIR or answers within `timeout` seconds, a
+    published .npz is in the Keras cache or its URL answers, a local hub folder or .npz file
+    exists. gs:// and ram:// locations are left to the Trainer. Raises ConfigError (field
+    model_spec) saying how to work offline; `shipped` is the shipped backbone's spec."""
+    parsed = parse(spec)
+    cache = ("put the file into the Keras download cache (~/.keras/bit_models/NAME.npz)"
+             if parsed.kind == "npz" else "set TFHUB_CACHE_DIR to a folder holding the cached module "
+             "(TFHUB_CACHE_DIR/<sha1 of the URL>/saved_model.pb)")
+    offline = ("To work offline, point --model at a local copy (hub:/path/to/saved_model_dir, "
+               f"npz:/path/file.npz), or {cache}"
+               + (f", or use the shipped backbone (--model {shipped}, the demo's)" if shipped else ""))
+    location = parsed.location or ""
+    if parsed.kind == "random" or location.startswith(("gs://", "ram://")):
+        return parsed
+    if parsed.kind == "hub" and location.startswith(("http://", "https://")):
+        if hub_cached(location):
+            return parsed
+        problem = url_problem(location, timeout)
+        if problem:
+            raise ConfigError(
+                f"model_spec {spec!r}: cannot load TF Hub module {location!r}: {problem} (checked "
+                f"before any step; no cached copy under {' or '.join(hub_cache_dirs())}). {offline}",
+                field="model_spec")
+        return parsed
+    if parsed.kind == "npz" and parsed.published and location == parsed.published:
+        if _keras_cache(parsed.published):
+            return parsed
+        url = f"{NPZ_BASE_URL}{parsed.published}.npz"
+        problem = url_problem(url, timeout)
+        if problem:
+            raise ConfigError(f"model_spec {spec!r}: cannot download {url}: {problem} (checked "
+                              f"before any step). {offline}", field="model_spec")
+        return parsed
+    path = location[len("file://"):] if location.startswith("file://") else location
+    if parsed.kind == "npz":
+        missing = not os.path.isfile(path)
+    else:  # a SavedModel folder, or a pushed version with its backbone inside
+        missing = not any(os.path.isfile(os.path.join(path, inner, "saved_model.pb"))
+                          for inner in ("", keys.BACKBONE_DIR))
+    if missing:
+        what = "an .npz file" if parsed.kind == "npz" else "a folder holding saved_model.pb"
+        raise ConfigError(f"model_spec {spec!r}: {path!r} is not {what} (checked before any step): "
+                          f"give the path of a local copy. {offline}", field="model_spec")
+    return parsed

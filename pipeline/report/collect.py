@@ -223,17 +223,19 @@ def collect(metadata_path, pipeline_name, max_examples, run_dir=None, pipeline_r
     examples go through the model for the confused-examples scan (0 skips it). With
     `pipeline_root` (where RUN_DIR's artifacts should be), a copied or moved run folder is
     refused."""
-    _check_store(metadata_path)
     from .. import metadata
     from tfx.utils import path_utils
+    if not metadata.is_mysql(metadata_path):  # a MySQL URL (--metadata) is checked by connecting
+        _check_store(metadata_path)
+    shown = metadata.shown(metadata_path)
     try:
         store = metadata.open_store(metadata_path)
     except RuntimeError as e:  # what ML Metadata raises for a store it cannot use
-        raise ReportError(f"{metadata_path} cannot be opened as an ML Metadata store: {e}") from None
-    run = _Run(store, pipeline_name, metadata_path)
+        raise ReportError(f"{shown} cannot be opened as an ML Metadata store: {e}") from None
+    run = _Run(store, pipeline_name, shown)
     run_dir = os.path.abspath(run_dir) if run_dir else os.path.dirname(os.path.abspath(metadata_path))
     if pipeline_root:
-        _check_place(run, pipeline_root, run_dir, metadata_path)
+        _check_place(run, pipeline_root, run_dir, shown)
     gen = next((n for n in keys.EXAMPLE_GEN_NODES if n in run.executions), keys.NODE_IMAGE_EXAMPLE_GEN)
     decision = metadata.decision_node(run.executions) or keys.NODE_HYPERRULE
     wanted = {"examples": (gen, keys.EXAMPLES_KEY),

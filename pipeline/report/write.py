@@ -15,20 +15,24 @@ DEFAULT_MAX_EXAMPLES = 256   # eval examples the confused-examples scan runs thr
 
 
 def write_report(config_or_run_dir, output_dir=None, max_examples=DEFAULT_MAX_EXAMPLES,
-                 pipeline_name=configs.PIPELINE_NAME):
+                 pipeline_name=configs.PIPELINE_NAME, metadata_store=None):
     """Writes index.html, report.json and the model card into output_dir (default
     RUN_DIR/report); returns their paths. Takes a RunConfig or a run folder (the --output of
-    `bit-tfx run`/`demo`)."""
+    `bit-tfx run`/`demo`), whose store is `metadata_store` (a mysql:// URL), else the one its
+    runs recorded (metadata.run_store_uri)."""
+    from .. import metadata
     if isinstance(config_or_run_dir, configs.RunConfig):
         config = config_or_run_dir
-    else:  # only the folder and the pipeline name matter here
-        config = configs.RunConfig(data="", output=os.fspath(config_or_run_dir),
-                                   pipeline_name=pipeline_name).validate()
-    if not os.path.isfile(config.metadata_path):
+    else:  # only the folder, the pipeline name and the store matter here
+        run_dir = os.fspath(config_or_run_dir)
+        uri = metadata.run_store_uri(run_dir, metadata_store)
+        config = configs.RunConfig(data="", output=run_dir, pipeline_name=pipeline_name,
+                                   metadata_store=uri if metadata.is_mysql(uri) else None).validate()
+    if not metadata.is_mysql(config.metadata_uri) and not os.path.isfile(config.metadata_path):
         raise ReportError(f"{config.metadata_path} does not exist: RUN_DIR must be the --output "
                           "folder of `bit-tfx run` or `bit-tfx demo` (it holds metadata.sqlite and "
                           "pipeline_root)")
-    data = collect(config.metadata_path, config.pipeline_name, max_examples, config.output,
+    data = collect(config.metadata_uri, config.pipeline_name, max_examples, config.output,
                    config.pipeline_root)
     output_dir = os.path.abspath(output_dir or os.path.join(config.output, REPORT_DIR))
     os.makedirs(output_dir, exist_ok=True)
