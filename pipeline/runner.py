@@ -81,6 +81,10 @@ def run_all(config):
     from . import pipeline, results
     run_local(pipeline.build(config, pipeline.THROUGH_PUSHER))
     summary = results.summarize(config)
+    if summary["verdict"] == results.VERDICT_NOTHING_NEW:
+        log.warning("Nothing new, nothing trained: %s", summary["same_data_because"])
+        summary["report"] = None  # the report of the run that trained stays as it was
+        return summary
     if summary["blessed"]:
         log.info("Blessed; pushed to %s", summary["pushed_to"])
     else:
