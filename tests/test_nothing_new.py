@@ -114,6 +114,21 @@ def test_on_kubeflow_the_examples_properties_arrive_as_json_numbers():
     assert training_data.record_of(remote, "/data") == training_data.record_of(local, "/data")
 
 
+def test_progress_says_a_step_of_the_skipped_branch_was_skipped(caplog):
+    """LocalDagRunner logs a step whose conditional is false as running and finished, with
+    TFX's "Skipping execution" between: one progress line says `skipped`."""
+    import logging
+    from bit_tfx.pipeline import runner
+    tfx_log = logging.getLogger("absl")
+    with caplog.at_level(logging.INFO), runner.step_progress(2):
+        for message in ("Component ServingBaseline is running.", "A cached execution 7 is used.",
+                        "Component ServingBaseline is finished.", "Component Trainer is running.",
+                        "Skipping execution for Trainer", "Component Trainer is finished."):
+            tfx_log.info(message)
+    assert "[1/2] ServingBaseline reused from cache" in caplog.text
+    assert "[2/2] Trainer skipped" in caplog.text
+
+
 # --- real runs ---------------------------------------------------------------------------------
 
 def _cli(pushed_run, output, capsys, *extra, data=None):
@@ -127,7 +142,7 @@ def _cli(pushed_run, output, capsys, *extra, data=None):
          "--min-accuracy", str(config.min_accuracy), "--checkpoint-every", str(config.checkpoint_every),
          *extra], capsys)
     assert out.strip(), err[-3000:]
-    return code, json.loads(out), time.monotonic() - started
+    return code, json.loads(out), time.monotonic() - started, err
 
 
 def _executions(config, node):
@@ -151,8 +166,9 @@ def copied_run(pushed_run, tmp_path_factory):
 def test_the_same_data_again_trains_nothing_and_exits_4(pushed_run, copied_run, capsys):
     config, version = copied_run
     trainers = len(_executions(config, keys.NODE_TRAINER))
-    code, answer, seconds = _cli(pushed_run, config.output, capsys)
+    code, answer, seconds, err = _cli(pushed_run, config.output, capsys)
     assert code == common.EXIT_NOTHING_NEW == 4, answer
+    assert "Trainer skipped" in err and "Pusher skipped" in err and "Nothing new" in err
     assert answer["verdict"] == "nothing_new" and answer["serving_version"] == version
     assert answer["pushed_to"] is None and answer["blessed"] is None
     assert "input fingerprint" in answer["same_data_because"] and str(version) in answer["same_data_because"]
@@ -160,7 +176,7 @@ def test_the_same_data_again_trains_nothing_and_exits_4(pushed_run, copied_run, 
     assert len(_executions(config, keys.NODE_TRAINER)) == trainers  # no Trainer execution at all
     assert os.listdir(os.path.join(config.output, "serving")) == [str(version)]
     # Again: now every step is a cache hit, ServingBaseline's `train` 0 included.
-    code, again, cached_seconds = _cli(pushed_run, config.output, capsys)
+    code, again, cached_seconds, _ = _cli(pushed_run, config.output, capsys)
     assert code == 4 and again["verdict"] == "nothing_new"
     assert len(_executions(config, keys.NODE_TRAINER)) == trainers
     print(f"nothing-new run: {seconds:.1f} s (ServingBaseline ran), {cached_seconds:.1f} s (fully cached)")
