@@ -2,7 +2,9 @@
 
 Each scheduled run is the whole pipeline: ImageExampleGen's driver resolves {SPAN} in the
 input pattern to the newest span, and the Evaluator gates the new model against the latest
-blessed one (min_accuracy, max_accuracy_drop), so a run never pushes a worse model.
+blessed one (min_accuracy, max_accuracy_drop), so a run never pushes a worse model. A run
+whose data is what the serving model was trained on trains nothing: the training branch's
+steps carry a trigger condition on ServingBaseline's `train` (pipeline.training_predicate).
 
 The requests are built by the clients' own code: google-cloud-aiplatform's
 PipelineJob / PipelineJobSchedule.create() for Vertex (ScheduleService.CreateSchedule), and
