@@ -168,7 +168,9 @@ def test_the_same_data_again_trains_nothing_and_exits_4(pushed_run, copied_run, 
     trainers = len(_executions(config, keys.NODE_TRAINER))
     code, answer, seconds, err = _cli(pushed_run, config.output, capsys)
     assert code == common.EXIT_NOTHING_NEW == 4, answer
-    assert "Trainer skipped" in err and "Pusher skipped" in err and "Nothing new" in err
+    # (the per-step "skipped" lines are test_progress_says_...: in this process TFX's own INFO
+    # records may not reach the progress handler, as they do in a fresh `bit-tfx` process)
+    assert "Nothing new, nothing trained: this run's data is what the serving version" in err
     assert answer["verdict"] == "nothing_new" and answer["serving_version"] == version
     assert answer["pushed_to"] is None and answer["blessed"] is None
     assert "input fingerprint" in answer["same_data_because"] and str(version) in answer["same_data_because"]
