@@ -16,6 +16,7 @@ DEFAULTS = configs.RunConfig
 EXIT_OK = 0
 EXIT_RUN = 1      # the work ran and failed, or some inputs failed and were reported
 EXIT_CONFIG = 2   # bad flags, configuration or input paths: nothing was run
+EXIT_NOTHING_NEW = 4  # the data is what the serving model was trained on: nothing trained (--force trains)
 EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT): a re-run continues
 EXIT_TERMINATED = preemption.RESTARTABLE_EXIT_CODE  # SIGTERM (143): orchestrators retry; a re-run resumes
 
@@ -171,6 +172,9 @@ def add_train_args(p, pretrain=False):
     g.add_argument("--max-accuracy-drop", type=float, default=DEFAULTS.max_accuracy_drop,
                    help="allowed accuracy drop against the model now serving "
                         "(default %(default)s; 0: no regression)")
+    g.add_argument("--force", action="store_true",
+                   help="train, gate and push even when the data is what the model now serving "
+                        f"was trained on (otherwise such a run stops with exit code {EXIT_NOTHING_NEW})")
 
 
 # The HyperRule group's flags that `pretrain` does not offer (RunConfig refuses them there).
@@ -222,7 +226,7 @@ def run_config(args):
                      linear_probe=args.linear_probe, freeze_until=args.freeze_until,
                      mixed_precision=args.mixed_precision,
                      checkpoint_every=args.checkpoint_every, min_accuracy=args.min_accuracy,
-                     max_accuracy_drop=args.max_accuracy_drop)
+                     max_accuracy_drop=args.max_accuracy_drop, force=args.force)
     if getattr(args, "pretrain", False):
         train.update(pretrain=True, upstream_schedule=args.upstream_schedule,
                      upstream_overrides=args.upstream_overrides)

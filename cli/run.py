@@ -1,5 +1,6 @@
 """`bit-tfx hyperrule`, `bit-tfx run`, `bit-tfx pretrain` and `bit-tfx demo`: the local pipeline
 (`pretrain` is `run` with the upstream recipe: RunConfig.pretrain)."""
+import json
 import logging
 import os
 
@@ -20,7 +21,17 @@ def cmd_hyperrule(args):
 def cmd_run(args):
     config = common.run_config(args)
     from bit_tfx.pipeline import runner
-    return runner.run_all(config)
+    return answer(runner.run_all(config))
+
+
+def answer(summary):
+    """The run's JSON; a run that trained nothing (the data is what the model serving was
+    trained on) ends with EXIT_NOTHING_NEW, so a schedule or a script can tell."""
+    from bit_tfx.pipeline import results
+    if summary.get("verdict") != results.VERDICT_NOTHING_NEW:
+        return summary
+    return common.Output(json.dumps(summary, indent=1, sort_keys=True, ensure_ascii=False),
+                         exit_code=common.EXIT_NOTHING_NEW)
 
 
 def cmd_demo(args):
@@ -35,7 +46,7 @@ def cmd_demo(args):
     logging.info("DEMO: fine-tuning %s on %s with the BiT-HyperRule (batch %d, %s); the gate "
                  "blesses at eval accuracy %s or above", args.model_spec, args.data, args.batch_size,
                  args.batch_policy, args.min_accuracy)
-    return runner.run_all(config)
+    return answer(runner.run_all(config))
 
 
 def add_parsers(sub):

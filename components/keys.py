@@ -85,6 +85,21 @@ SERVED_FROM_PROPERTY = "served_from"
 NOT_SERVED_REASON_PROPERTY = "not_served_because"
 # On the Evaluator's blessing: the served version the candidate was compared with.
 BASELINE_SERVED_FROM_PROPERTY = "baseline_served_from"
+# "Nothing new" (no training on the data the serving model was trained on). Every pushed
+# version records what data it was trained on (ModelCardGen writes the file beside the card);
+# ServingBaseline compares this run's Examples with it and marks its `model` output: `train`
+# 1 (new data, nothing served, no record, or forced) or 0 (the same data), with the reason.
+# The training branch of the DAG runs under tfx.dsl.Cond(train == 1).
+TRAINING_DATA_FILE = "training_data.json"    # in assets.extra/ of every pushed version
+TRAIN_PROPERTY = "train"
+TRAIN_BECAUSE_PROPERTY = "train_because"
+NOTHING_NEW_BECAUSE_PROPERTY = "nothing_new_because"
+SERVED_TRAINING_DATA_PROPERTY = "served_training_data"  # the served version's record (JSON)
+# What identifies the data an Examples artifact was made from: TFX's file-based ExampleGen
+# custom properties (tfx.components.example_gen.utils *_PROPERTY_NAME; test_keys checks them).
+SPAN_PROPERTY = "span"
+VERSION_PROPERTY = "version"
+INPUT_FINGERPRINT_PROPERTY = "input_fingerprint"
 
 # --- pipeline defaults ---------------------------------------------------------
 DEFAULT_PIPELINE_NAME = "bit-tfx"

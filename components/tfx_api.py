@@ -19,6 +19,7 @@ from types import SimpleNamespace as _Namespace
 
 from tfx import components
 from tfx.dsl.components.common.resolver import Resolver
+from tfx.dsl.experimental.conditionals.conditional import Cond
 from tfx.dsl.input_resolution.strategies.latest_artifact_strategy import LatestArtifactStrategy
 from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import LatestBlessedModelStrategy
 from tfx.orchestration.pipeline import Pipeline
@@ -27,7 +28,7 @@ from tfx.types import standard_artifacts
 from tfx.types.channel import Channel
 
 dsl = _Namespace(
-    Pipeline=Pipeline, Resolver=Resolver, Channel=Channel,
+    Pipeline=Pipeline, Resolver=Resolver, Channel=Channel, Cond=Cond,
     experimental=_Namespace(LatestArtifactStrategy=LatestArtifactStrategy,
                             LatestBlessedModelStrategy=LatestBlessedModelStrategy))
 proto = _Namespace(TrainArgs=trainer_pb2.TrainArgs, EvalArgs=trainer_pb2.EvalArgs,

@@ -98,12 +98,13 @@ class KubeflowPlatform(pipeline.LocalPlatform):
         return {"project": d.project, "job_spec": job_spec}
 
     # ------------------------------------------------------------------ Pusher
-    def serving_baseline(self, examples):
+    def serving_baseline(self, examples, input_base=None):
         d = self.deploy
-        if not d.vertex_endpoint:
-            return super().serving_baseline(examples)  # the newest version in the gs:// serving_dir
+        if not d.vertex_endpoint:  # the newest version in the gs:// serving_dir
+            return super().serving_baseline(examples, input_base=input_base)
         return ServingBaseline(examples, vertex_project=d.project, vertex_region=d.region,
-                               vertex_endpoint=d.vertex_endpoint)
+                               vertex_endpoint=d.vertex_endpoint, force=self.config.force,
+                               input_base=input_base)
 
     def pusher(self, model, model_blessing):
         d = self.deploy

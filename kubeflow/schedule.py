@@ -4,7 +4,9 @@ Each scheduled run is the whole pipeline: the compiled spec has no driver hook, 
 ImageExampleGen's executor resolves {SPAN} in the input pattern to the newest span itself
 (components/image_example_gen/span.py), and the Evaluator gates the new model against the model
 the Pusher's destination serves now, found by ServingBaseline (min_accuracy,
-max_accuracy_drop), so a run never pushes a worse model than the one serving.
+max_accuracy_drop), so a run never pushes a worse model than the one serving. A run whose data
+is what the serving model was trained on trains nothing: the training branch's steps carry a
+trigger condition on ServingBaseline's `train` (pipeline.training_predicate).
 
 The requests are built by the clients' own code: google-cloud-aiplatform's
 PipelineJob / PipelineJobSchedule.create() for Vertex (ScheduleService.CreateSchedule), and

@@ -64,6 +64,7 @@ class RunConfig:
     serving_dir: Optional[str] = None          # default OUTPUT/serving
     min_accuracy: float = DEFAULT_MIN_ACCURACY  # absolute gate, also on a first run
     max_accuracy_drop: float = 0.0             # no-regression gate against the model now serving
+    force: bool = False                        # train even on the data the serving model was trained on
     num_classes: Optional[int] = None          # for per-class metrics; the CLI counts the labels
     # --- upstream pre-training (bit-tfx pretrain): the UpstreamRecipe replaces the HyperRule ---
     pretrain: bool = False

@@ -8,6 +8,10 @@ pushed backbone (TF Hub layout + official .npz) instead of a fine-tuned classifi
 Every node is a regular component: no Resolver, no driver hook that an orchestrator might not
 run (the open-source KFP v2 backend runs neither), so the same DAG runs locally, on Vertex AI
 Pipelines and on KFP v2.
+
+The training branch (Transform, Trainer, Evaluator, ModelCardGen, Pusher) runs under a TFX
+conditional (tfx.dsl.Cond): only when ServingBaseline says this run's data is not what the
+serving model was trained on, or the run is forced (RunConfig.force, --force).
 """
 import os
 
@@ -76,9 +80,10 @@ class LocalPlatform:
     def trainer(self, **kwargs):
         return tfx.components.Trainer(**kwargs)
 
-    def serving_baseline(self, examples):
+    def serving_baseline(self, examples, input_base=None):
         """ServingBaseline looking where pusher() pushes."""
-        return ServingBaseline(examples, serving_directory=self.config.serving_directory)
+        return ServingBaseline(examples, serving_directory=self.config.serving_directory,
+                               force=self.config.force, input_base=input_base)
 
     def pusher(self, model, model_blessing):
         return tfx.components.Pusher(
@@ -117,7 +122,7 @@ def create_components(config, source, through=THROUGH_PUSHER, platform=None):
     validator = tfx.components.ExampleValidator(statistics=statistics, schema=schema)
     # What is serving now, and the schema it shipped with: the drift check's and the gate's
     # baseline (empty, saying why, when nothing is served).
-    serving = platform.serving_baseline(examples)
+    serving = platform.serving_baseline(examples, input_base=source.input_base)
     drift = SpanDriftValidator(statistics=statistics, serving_schema=serving.outputs[keys.SCHEMA_KEY])
     hyperrule = decision_step(config, statistics)
     hyperparameters = hyperrule.outputs[keys.HYPERPARAMETERS_KEY]
@@ -130,6 +135,23 @@ def create_components(config, source, through=THROUGH_PUSHER, platform=None):
     if through == THROUGH_HYPERRULE:
         return components
 
+    with tfx.dsl.Cond(training_predicate(serving)):
+        training = training_branch(config, source, platform, examples, statistics, schema,
+                                   hyperparameters, serving, anomalies_gate)
+    return components + training
+
+
+def training_predicate(serving):
+    """Train only on data the serving model was not trained on (or when forced):
+    ServingBaseline's `train` on its model output (components/serving/executor.py). A TFX
+    conditional: a trigger condition on each step in the compiled KFP / Vertex spec."""
+    return serving.outputs[keys.MODEL_KEY].future()[0].custom_property(keys.TRAIN_PROPERTY) == 1
+
+
+def training_branch(config, source, platform, examples, statistics, schema, hyperparameters, serving,
+                    anomalies_gate=None):
+    """Transform, Trainer, Evaluator, ModelCardGen, Pusher: what a run with nothing new skips.
+    With --fail-on-anomalies, Transform and the Trainer wait for the anomalies gate."""
     transform = HyperRuleTransform(examples=examples, schema=schema, hyperparameters=hyperparameters)
     trainer = platform.trainer(
         run_fn=RUN_FN,
@@ -156,7 +178,7 @@ def create_components(config, source, through=THROUGH_PUSHER, platform=None):
     if anomalies_gate is not None:
         transform.add_upstream_node(anomalies_gate)
         trainer.add_upstream_node(anomalies_gate)
-    return components + [transform, trainer, evaluator, card, pusher]
+    return [transform, trainer, evaluator, card, pusher]
 
 
 def class_count(config, source):

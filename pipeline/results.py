@@ -1,4 +1,6 @@
-"""What a finished run did, in plain words: blessing, why not, metrics, where the model went."""
+"""What a finished run did, in plain words: blessing, why not, metrics, where the model went;
+or, when its data was what the serving model was trained on, that nothing was trained."""
+import json
 import os
 
 from bit_tfx.components import keys
@@ -25,8 +27,47 @@ def decision_output(store, pipeline_name):
     return newest[node], metadata.first_output(store, newest[node], keys.HYPERPARAMETERS_KEY)
 
 
+VERDICT_TRAINED = "trained"          # the run trained and gated (blessed or not)
+VERDICT_NOTHING_NEW = "nothing_new"  # the serving model's own data: nothing trained
+
+
+def training_decision(store, pipeline_name):
+    """(this run trains?, ServingBaseline's model output) of the newest run: ServingBaseline
+    runs (or is reused from the cache) in every run, and its `train` says whether the training
+    branch ran (pipeline.training_predicate)."""
+    _, artifact = metadata.latest_output(store, pipeline_name, keys.NODE_SERVING_BASELINE, keys.MODEL_KEY)
+    if artifact is None or keys.TRAIN_PROPERTY not in artifact.custom_properties:
+        return True, artifact
+    return bool(artifact.custom_properties[keys.TRAIN_PROPERTY].int_value), artifact
+
+
+def nothing_new(config, artifact):
+    """The answer of a run that trained nothing: which version serves, and why its data counts
+    as this run's."""
+    served_from = artifact.custom_properties[keys.SERVED_FROM_PROPERTY].string_value
+    record = artifact.custom_properties.get(keys.SERVED_TRAINING_DATA_PROPERTY)
+    version = os.path.basename(served_from.rstrip("/"))
+    return {
+        "verdict": VERDICT_NOTHING_NEW,
+        "blessed": None,
+        "pushed_to": None,
+        "serving_version": int(version) if version.isdigit() else version,
+        "served_from": served_from,
+        "same_data_because": artifact.custom_properties[keys.NOTHING_NEW_BECAUSE_PROPERTY].string_value,
+        "trained_on": json.loads(record.string_value) if record is not None else None,
+        "metrics": {},
+        "thresholds": {"min_accuracy": config.min_accuracy,
+                       "max_accuracy_drop": config.max_accuracy_drop},
+        "next": "nothing was trained, evaluated or pushed; new data (a new span, or changed "
+                "files) trains; --force trains on this data anyway",
+    }
+
+
 def summarize(config):
     store = metadata.open_store(config.metadata_uri)
+    trains, baseline = training_decision(store, config.pipeline_name)
+    if not trains:
+        return nothing_new(config, baseline)
     evaluation = _artifact(store, config, keys.NODE_EVALUATOR, keys.EVALUATION_KEY)
     blessing = _artifact(store, config, keys.NODE_EVALUATOR, keys.BLESSING_KEY)
     pushed = _artifact(store, config, keys.NODE_PUSHER, keys.PUSHED_MODEL_KEY)
@@ -34,6 +75,7 @@ def summarize(config):
     hyperparameters = decision_artifact(store, config.pipeline_name)
     blessed = bool(blessing and blessing.custom_properties["blessed"].int_value)
     summary = {
+        "verdict": VERDICT_TRAINED,
         "blessed": blessed,
         "model": os.path.join(model.uri, "Format-Serving") if model else None,
         "hyperparameters": os.path.join(hyperparameters.uri, keys.HYPERPARAMETERS_FILE)

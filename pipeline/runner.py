@@ -31,6 +31,9 @@ class _StepProgress(logging.Handler):
         if message.startswith("A cached execution"):
             self._cached = True
             return
+        if message.startswith("Skipping execution for"):  # its inputs did not resolve (a Cond)
+            self._cached = "skipped"
+            return
         match = _COMPONENT_RE.match(message)
         if not match:
             return
@@ -39,6 +42,8 @@ class _StepProgress(logging.Handler):
             self._index += 1
             self._started, self._cached = time.monotonic(), False
             log.info("[%d/%d] %s running", self._index, self._total, node)
+        elif self._cached == "skipped":
+            log.info("[%d/%d] %s skipped", self._index, self._total, node)
         elif self._cached:
             log.info("[%d/%d] %s reused from cache", self._index, self._total, node)
         else:
@@ -81,6 +86,10 @@ def run_all(config):
     from . import pipeline, results
     run_local(pipeline.build(config, pipeline.THROUGH_PUSHER))
     summary = results.summarize(config)
+    if summary["verdict"] == results.VERDICT_NOTHING_NEW:
+        log.warning("Nothing new, nothing trained: %s", summary["same_data_because"])
+        summary["report"] = None  # the report of the run that trained stays as it was
+        return summary
     if summary["blessed"]:
         log.info("Blessed; pushed to %s", summary["pushed_to"])
     else:

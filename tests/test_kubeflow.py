@@ -211,9 +211,48 @@ def test_scheduled_runs_take_the_newest_span_and_gate_against_what_is_serving(co
         threshold = eval_config["metrics_specs"][0]["metrics"][1]["per_slice_thresholds"][0]["threshold"]
         assert threshold["change_threshold"]["direction"] == "HIGHER_IS_BETTER"  # no drop allowed (default 0)
     # It looks where the Pusher pushes: the Vertex AI Endpoint, or the gs:// serving folder.
-    assert parameters(compiled["vertex"][2], "ServingBaseline") == {
-        "vertex_project": "bit-project", "vertex_region": "us-central1", "vertex_endpoint": "flowers"}
-    assert parameters(compiled["kfp"][2], "ServingBaseline") == {"serving_directory": "gs://bit-bucket/serving"}
+    # (and whether to train on the data the serving version was trained on: not unless forced)
+    vertex_baseline = parameters(compiled["vertex"][2], "ServingBaseline")
+    assert vertex_baseline == {"vertex_project": "bit-project", "vertex_region": "us-central1",
+                               "vertex_endpoint": "flowers", "force": 0,
+                               "input_base": vertex_baseline["input_base"]}
+    kfp_baseline = parameters(compiled["kfp"][2], "ServingBaseline")
+    assert kfp_baseline == {"serving_directory": "gs://bit-bucket/serving", "force": 0,
+                            "input_base": kfp_baseline["input_base"]}
+
+
+TRAINING_BRANCH = (keys.NODE_TRANSFORM, keys.NODE_TRAINER, keys.NODE_EVALUATOR, keys.NODE_MODEL_CARD,
+                   keys.NODE_PUSHER)
+
+
+def test_a_scheduled_run_on_the_serving_model_s_data_skips_the_training_branch(compiled):
+    """The tfx.dsl.Cond of the DAG, compiled: each step of the training branch carries the
+    trigger condition on ServingBaseline's `train` (a CEL expression over the task's inputs,
+    which Vertex AI Pipelines and the KFP v2 driver evaluate before the step starts), with
+    ServingBaseline's model among its inputs; the steps before it carry none."""
+    for target, (_, _, spec, _) in compiled.items():
+        tasks = spec.root.dag.tasks
+        for name, task in tasks.items():
+            condition = task.trigger_policy.condition
+            if name not in TRAINING_BRANCH:
+                assert condition == "", (target, name)
+                continue
+            key = next(k for k, a in task.inputs.artifacts.items()
+                       if (a.task_output_artifact.producer_task, a.task_output_artifact.output_artifact_key)
+                       == (keys.NODE_SERVING_BASELINE, keys.MODEL_KEY))
+            assert condition == (f"(inputs.artifacts['{key}'].artifacts[0]"
+                                 f".metadata['{keys.TRAIN_PROPERTY}'] == 1.0)"), (target, name, condition)
+            component = spec.components[task.component_ref.name]
+            assert key in component.input_definitions.artifacts, (target, name)
+
+
+def test_force_compiles_into_the_serving_baseline_step():
+    """`force: true` (or --force) in a deployment: every scheduled run trains."""
+    from bit_tfx.kubeflow import compile as compiling
+    tfx_pipeline, _ = compiling.build(_validated(dict(KFP, data="gs://bit-bucket/images/span-{SPAN}",
+                                                      layout="class_folders", force=True)))
+    serving = next(c for c in tfx_pipeline.components if c.id == keys.NODE_SERVING_BASELINE)
+    assert serving.exec_properties["force"] == 1
 
 
 def test_configured_beam_args_resources_and_placements(compiled):

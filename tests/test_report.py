@@ -20,10 +20,11 @@ import tempfile
 import pytest
 from PIL import Image
 
+from bit_tfx.components import keys
 from bit_tfx.components.hyperrule import rule
 from bit_tfx.components.model_card import card
 from bit_tfx.cli import common, main as cli
-from bit_tfx.pipeline import report
+from bit_tfx.pipeline import metadata, report
 
 CHROMIUM = "/usr/bin/chromium"
 WINDOW = (1280, 2400)
@@ -361,16 +362,17 @@ def _rerun_on_a_copy(pushed_run, tmp_path, command, *extra):
 
 @pytest.fixture(scope="module")
 def rerun(pushed_run, tmp_path_factory):
-    """`bit-tfx run` once more on a copy of the finished run (same data): (its printed answer,
-    the copy). The Evaluator, ModelCardGen and Pusher ran again, into the copy's pipeline_root.
-    A test that changes the copy puts it back."""
+    """`bit-tfx run --force` once more on a copy of the finished run (same data, which without
+    --force is a nothing-new run: tests/test_nothing_new.py): (its printed answer, the copy).
+    The training branch ran again, into the copy's pipeline_root. A test that changes the copy
+    puts it back."""
     config, _, _ = pushed_run
     answer = io.StringIO()
     with contextlib.redirect_stdout(answer):
         code, output = _rerun_on_a_copy(pushed_run, tmp_path_factory.mktemp("rerun"), "run",
                                         "--model", config.model_spec,
                                         "--min-accuracy", str(config.min_accuracy),
-                                        "--checkpoint-every", str(config.checkpoint_every))
+                                        "--checkpoint-every", str(config.checkpoint_every), "--force")
     assert code == 0
     return json.loads(answer.getvalue()), output
 
@@ -389,6 +391,10 @@ def test_run_writes_the_report_and_the_next_run_compares_with_the_model_serving(
     assert any(t["is_diff"] for t in data["verdict"]["thresholds"])
     assert second["blessed"] and os.path.exists(
         os.path.join(second["pushed_to"], card.CARD_DIR, card.CARD_MARKDOWN))
+    # --force trained again on the data the serving version was trained on (not the cache's model).
+    store = metadata.open_store(str(output / "metadata.sqlite"))
+    trainer = metadata.latest_execution(store, config.pipeline_name, keys.NODE_TRAINER)
+    assert not metadata.was_cached(trainer) and second["verdict"] == "trained"
 
 
 @pytest.mark.pipeline

@@ -1,5 +1,5 @@
-"""ModelCardGen's executor: the trained model, copied, with its model card and the schema of
-its training data in assets.extra/.
+"""ModelCardGen's executor: the trained model, copied, with its model card, the schema of
+its training data and what data that was (training_data.json) in assets.extra/.
 
 The facts come from facts.model_facts, the function the evaluation report uses too, so
 the card and the report state the same numbers. The output keeps the Trainer's Model layout
@@ -15,6 +15,7 @@ from tfx.types import artifact_utils
 from tfx.utils import io_utils, path_utils
 
 from .. import keys
+from ..serving import training_data
 from . import card
 from . import facts as model_facts
 
@@ -51,3 +52,10 @@ class Executor(base_executor.BaseExecutor):
         shipped = os.path.join(card_dir, keys.SCHEMA_FILE)
         tf.io.gfile.copy(os.path.join(schema_uri, keys.SCHEMA_FILE), shipped, overwrite=True)
         logging.info("Training schema shipped as %s", shipped)
+        # What data this model was trained on: a later run on the same data, with this version
+        # serving, trains nothing (ServingBaseline reads it back, serving/training_data.py).
+        record = os.path.join(card_dir, keys.TRAINING_DATA_FILE)
+        with tf.io.gfile.GFile(record, "w") as f:
+            f.write(training_data.dumps(training_data.record_of(
+                single(keys.EXAMPLES_KEY), exec_properties[keys.INPUT_BASE_KEY])))
+        logging.info("Training data recorded in %s", record)

@@ -7,7 +7,12 @@ which a metadata query for the last blessed model is not. See executor.py for th
 
 Its input is this run's Examples: it runs once per ingested span, early (the drift check needs
 its schema before training), and a new span is always a cache miss for it, as for every step
-after ExampleGen. A fully cached run (same span, same data) reuses its lookup with the rest.
+after ExampleGen. Locally its driver adds the version serving now to its execution properties:
+a run on the same data is a cache hit for it only while the same version serves.
+
+It also says whether this run trains (`train` on its model output, which the DAG's
+tfx.dsl.Cond reads): not when this run's Examples are the data the serving version was
+trained on (assets.extra/training_data.json), unless `force`.
 """
 from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec
@@ -24,6 +29,8 @@ class ServingBaselineSpec(ComponentSpec):
         executor.VERTEX_PROJECT_KEY: ExecutionParameter(type=str, optional=True),
         executor.VERTEX_REGION_KEY: ExecutionParameter(type=str, optional=True),
         executor.VERTEX_ENDPOINT_KEY: ExecutionParameter(type=str, optional=True),
+        executor.FORCE_KEY: ExecutionParameter(type=int, optional=True),
+        executor.INPUT_BASE_KEY: ExecutionParameter(type=str, optional=True),
     }
     INPUTS = {keys.EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples)}
     OUTPUTS = {keys.MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
@@ -35,11 +42,14 @@ class ServingBaseline(base_component.BaseComponent):
 
     SPEC_CLASS = ServingBaselineSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
+    DRIVER_CLASS = executor.ServingDriver
 
     def __init__(self, examples, serving_directory=None, vertex_project=None, vertex_region=None,
-                 vertex_endpoint=None):
+                 vertex_endpoint=None, force=False, input_base=None):
         """Give serving_directory (the filesystem Pusher's base directory), or the Vertex AI
-        Endpoint the Pusher deploys to (project, region, endpoint display name)."""
+        Endpoint the Pusher deploys to (project, region, endpoint display name). `force`:
+        train even on the data the serving version was trained on; `input_base`: the data's
+        folder, recorded with the comparison."""
         if bool(serving_directory) == bool(vertex_endpoint):
             raise ValueError("ServingBaseline looks in one place: give serving_directory or "
                              "vertex_endpoint (with vertex_project and vertex_region)")
@@ -48,6 +58,6 @@ class ServingBaseline(base_component.BaseComponent):
         super().__init__(spec=ServingBaselineSpec(
             examples=examples, serving_directory=serving_directory,
             vertex_project=vertex_project, vertex_region=vertex_region,
-            vertex_endpoint=vertex_endpoint,
+            vertex_endpoint=vertex_endpoint, force=int(bool(force)), input_base=input_base,
             model=types.Channel(type=standard_artifacts.Model),
             schema=types.Channel(type=standard_artifacts.Schema)))
