@@ -3,8 +3,10 @@ output in OUTPUT/logs, a progress line for every step, a full disk named as such
 tests; the real runs are in tests/test_operator_run.py (slow)."""
 import errno
 import gc
+import json
 import logging
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -14,7 +16,35 @@ import pytest
 from bit_tfx.cli import common, console
 from bit_tfx.cli import main as cli
 
-OVERRIDE = '{"warmup": 2, "boundaries": [4, 6, 8], "total": 10}'
+# Every line a normal pipeline run prints on stderr: our own (cli/console.py lets nothing
+# else through). tests/test_operator_run.py reads whole runs against them.
+OWN_LINES = [re.compile(p) for p in (
+    r"INFO Running pipeline \S+ locally \(root .+\)",
+    r"INFO \[\d+/\d+\] \w+ (running|done in \d+\.\d s|reused from cache)",
+    r"INFO Ingesting .+ \(\w+\): \d+ classes",
+    r"INFO Ingested \d+ images; .+",
+    r"INFO Nothing is serving .+",
+    r"INFO Baseline model: .+",
+    r"INFO No baseline model .+",
+    r"INFO HyperRule decision written to .+",
+    r"INFO HyperRule (ran|cached): .+",
+    r"INFO Schema written to .+",
+    r"INFO No baseline schema .+",
+    r"INFO Distribution: .+",
+    r"INFO step \d+/\d+  loss .+",
+    r"INFO Pushed the nested SavedModel .+",
+    r"INFO Model card written to .+",
+    r"INFO Training schema shipped as .+",
+    r"INFO Blessed; pushed to .+",
+    r"WARNING NOT blessed, not pushed: .+",
+    r"INFO Report: .+",
+    r"bit-tfx: log \(libraries included\): .+\.log",
+)]
+
+
+def strangers(stderr):
+    """The lines of `stderr` that are not ours."""
+    return [line for line in stderr.splitlines() if not any(p.fullmatch(line) for p in OWN_LINES)]
 
 # ---- exit codes ---------------------------------------------------------------------------
 
@@ -107,6 +137,27 @@ def test_verbose_shows_everything_on_stderr(tmp_path):
     for line in LIBRARY_LINES + ["INFO [1/1] ours running"]:
         assert line in err, (line, err)
     assert "Tables initialized" in log.read_text()  # the Python records are logged too
+
+
+def test_a_real_command_shows_only_our_lines_and_logs_the_rest(tmp_path):
+    """`bit-tfx hyperrule` for real (TensorFlow, TFX, Beam): ingestion to the HyperRule."""
+    import runs
+    runs.colour_images(str(tmp_path / "images"), 10, seed=1)
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-m", "bit_tfx.cli.main", "hyperrule", "--data",
+                           str(tmp_path / "images"), "--output", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["total_steps"] > 0
+    assert strangers(done.stderr) == [], done.stderr
+    for n in range(1, 7):  # every step of the DAG up to the HyperRule
+        assert sum(line.startswith(f"INFO [{n}/") for line in done.stderr.splitlines()) == 2, done.stderr
+    (log,) = (out / "logs").iterdir()
+    assert done.stderr.splitlines()[-1] == f"bit-tfx: log (libraries included): {log}"
+    text = log.read_text()
+    # TensorFlow's C++ start-up lines (where this build prints them) and TFX's own lines
+    assert "Component HyperRule is running." in text
+    assert "Unable to register cuFFT factory" in text or "cuFFT" not in done.stderr
 
 
 def test_a_configuration_error_writes_no_log(tmp_path, capsys):
