@@ -38,18 +38,21 @@ def _own_code():
 
 
 class _OwnLines(logging.Filter):
-    """On the console: our own records at INFO and above; a library's only with --verbose
-    (else they are in the log file)."""
+    """On the console: our own records at INFO and above; a library's with --verbose, and
+    at WARNING and above where no log file takes them (the commands that write none)."""
 
     def __init__(self, verbose):
         super().__init__()
         self._verbose = verbose
         self._own = _own_code()
+        self.to_file = False  # the libraries' records go to the log file
 
     def filter(self, record):
         if record.name == LOG_ONLY or any(n in str(record.msg) for n in _NOISE):
             return False
-        return self._verbose or record.pathname.startswith(self._own)
+        if self._verbose or record.pathname.startswith(self._own):
+            return True
+        return record.levelno >= logging.WARNING and not self.to_file
 
 
 def _is_real_stderr(stream):
@@ -68,17 +71,19 @@ class Console:
         self.stream = sys.stderr  # where our own lines go
         self.log_path = None
         self._handler = None
+        self._filter = None
         self._file = None
         self._file_handler = None
         self._saved_fd = None
         self._captured_warnings = False
 
     def setup(self):
-        """Our lines on stderr (the libraries' too with --verbose); until start() the
-        libraries' records are dropped below WARNING, as nothing has been run yet."""
+        """Our lines on stderr (the libraries' too with --verbose, and their warnings until
+        start(): the commands that write no log file show them as before)."""
         self._handler = logging.StreamHandler(self.stream)
         self._handler.setFormatter(logging.Formatter(_CONSOLE_FORMAT))
-        self._handler.addFilter(_OwnLines(self.verbose))
+        self._filter = _OwnLines(self.verbose)
+        self._handler.addFilter(self._filter)
         root = logging.getLogger()
         root.handlers[:] = [self._handler]
         root.setLevel(logging.INFO)
@@ -103,6 +108,7 @@ class Console:
         self._captured_warnings = True
         if self.verbose:
             return
+        self._filter.to_file = True
         _flush(sys.stderr)
         self._saved_fd = os.dup(2)
         if _is_real_stderr(sys.stderr):
@@ -123,6 +129,8 @@ class Console:
         if self._captured_warnings:
             logging.captureWarnings(False)
             self._captured_warnings = False
+        if self._filter is not None:
+            self._filter.to_file = False
         if self._file_handler is not None:
             logging.getLogger().removeHandler(self._file_handler)
             self._file_handler = None

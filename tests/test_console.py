@@ -337,3 +337,20 @@ def test_a_run_on_a_full_disk_says_so_naming_the_folder(full_disk, tmp_path):
     assert last.endswith("free space there, or pick another --output (or --pipeline-root / "
                          "--serving-dir when the full folder is one of those)")
     assert "Traceback" not in done.stderr
+
+
+def test_without_a_log_file_library_warnings_stay_on_the_console(capsys):
+    """predict, report, compile, schedule write no log file: a library's warning is shown,
+    its INFO chatter is not (as before)."""
+    screen = console.Console(verbose=False)
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        screen.setup()
+        logging.getLogger("tensorflow").warning("a library warning")
+        logging.getLogger("absl").info("a library's INFO chatter")
+    finally:
+        screen.stop()
+        root.handlers[:], root.level = handlers, level
+    err = capsys.readouterr().err
+    assert "WARNING a library warning" in err and "chatter" not in err, err
