@@ -68,8 +68,11 @@ _PIPELINE_RUNS = ("run", "hyperrule", "demo", "pretrain")
 _EXIT_CODE_HELP_COMMANDS = ("run", "demo", "pretrain")
 
 # What a full disk says, wherever it is raised: OSError ENOSPC (Python, TensorFlow's file
-# system: "No space left on device") and SQLite ("database or disk is full", ML Metadata).
-_DISK_FULL_MESSAGES = ("no space left on device", "database or disk is full")
+# system: "No space left on device", with the path) and SQLite ("database or disk is full",
+# through ML Metadata: the store, under OUTPUT; its message quotes the query, whose paths
+# are not the full folder).
+_NO_SPACE = "no space left on device"
+_STORE_FULL = "database or disk is full"
 _PATH_IN_MESSAGE = re.compile(r"(?:^|[\s'\"(=])(/[^\s'\";:,)]+)")
 
 
@@ -94,9 +97,10 @@ def disk_full_folder(error, output):
     """The folder that is full when `error` (or what it was raised from) says the disk is
     full: the folder of the path the error names, else OUTPUT (`output`); None otherwise."""
     for e in _chain(error):
-        full = (isinstance(e, OSError) and e.errno == errno.ENOSPC) or \
-            any(m in str(e).lower() for m in _DISK_FULL_MESSAGES)
-        if not full:
+        message = str(e).lower()
+        if _STORE_FULL in message:
+            return os.path.abspath(output) if output else None
+        if not ((isinstance(e, OSError) and e.errno == errno.ENOSPC) or _NO_SPACE in message):
             continue
         path = getattr(e, "filename", None) if isinstance(e, OSError) else None
         if not path:

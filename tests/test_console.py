@@ -301,6 +301,10 @@ def test_sqlite_full_names_the_output_folder(tmp_path):
     assert "database or disk is full" in str(error)
     line = cli.disk_full_line("run", error, str(tmp_path))
     assert f"no space left in {tmp_path} " in line, line
+    # ML Metadata quotes the query, paths included: those are not the full folder
+    quoted = RuntimeError("Error when executing query: database or disk is full query: INSERT "
+                          "INTO `Artifact`(`uri`) VALUES('/data/images/span-1')")
+    assert f"no space left in {tmp_path} " in cli.disk_full_line("run", quoted, str(tmp_path))
 
 
 def test_other_errors_are_not_a_full_disk():
