@@ -16,9 +16,22 @@ DEFAULTS = configs.RunConfig
 EXIT_OK = 0
 EXIT_RUN = 1      # the work ran and failed, or some inputs failed and were reported
 EXIT_CONFIG = 2   # bad flags, configuration or input paths: nothing was run
+EXIT_REFUSED = 3  # the run finished; the gate did not bless the candidate, nothing was pushed
 EXIT_NOTHING_NEW = 4  # the data is what the serving model was trained on: nothing trained (--force trains)
 EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT): a re-run continues
 EXIT_TERMINATED = preemption.RESTARTABLE_EXIT_CODE  # SIGTERM (143): orchestrators retry; a re-run resumes
+
+# `bit-tfx --help` and the run/demo/pretrain help end with this (README.md, docs/operations.md).
+EXIT_CODES_HELP = f"""exit codes:
+  {EXIT_OK:<4} pushed: a new version is serving (hyperrule: the decision was printed)
+  {EXIT_RUN:<4} failure: a step failed (the log file under OUTPUT/logs has the details)
+  {EXIT_CONFIG:<4} configuration error: nothing ran
+  {EXIT_REFUSED:<4} refused by the gate: the run finished, the candidate was not blessed and
+       not pushed (why: not_blessed_because in the JSON on stdout)
+  {EXIT_NOTHING_NEW:<4} nothing new: no new data since the serving model was trained, nothing
+       trained (--force trains anyway)
+  {EXIT_INTERRUPTED:<4} interrupted (Ctrl-C): run it again to continue
+  {EXIT_TERMINATED:<4} stopped by SIGTERM: run it again to continue"""
 
 
 @dataclasses.dataclass
@@ -219,7 +232,17 @@ def suppress_defaults(parser, keep=("help",)):
 
 
 def run_config(args):
-    """The RunConfig of the data (and, where present, training) flags, validated."""
+    """The RunConfig of the data (and, where present, training) flags, validated. Once it is
+    valid, a pipeline command's console (args.console, set by main) starts its log file under
+    OUTPUT: a configuration error writes nothing there."""
+    config = _run_config(args)
+    console = getattr(args, "console", None)
+    if console is not None:
+        console.start(config.output)
+    return config
+
+
+def _run_config(args):
     train = {}
     if hasattr(args, "model_spec"):
         train = dict(model_spec=args.model_spec, serving_dir=args.serving_dir,

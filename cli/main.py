@@ -1,4 +1,5 @@
-"""The `bit-tfx` command line. Logs go to stderr; results (JSON) go to stdout.
+"""The `bit-tfx` command line. Our progress goes to stderr, results (JSON) to stdout; a
+pipeline run's library logs go to OUTPUT/logs (console.py).
 
 Heavy imports (TensorFlow, TFX, Beam) happen inside the commands, after the
 arguments and the configuration have been checked, so a bad flag fails at once
@@ -6,12 +7,13 @@ arguments and the configuration have been checked, so a bad flag fails at once
 """
 import argparse
 import contextlib
+import errno
 import json
 import logging
 import os
+import re
 import signal
 import sys
-import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ INFO lines are not for users
 
@@ -19,57 +21,27 @@ from bit_tfx import components  # noqa: E402  first: sets the environment Tensor
 from bit_tfx.components.errors import ConfigError  # noqa: E402
 from bit_tfx.components.trainer import preemption  # noqa: E402  pure: SIGTERM while training
 
-from . import common, deploy, predict, report, run  # noqa: E402
+from . import common, console, deploy, predict, report, run  # noqa: E402
 
 DESCRIPTION = "Fine-tune BigTransfer (BiT) image models with the BiT-HyperRule as a TFX pipeline."
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="bit-tfx", description=DESCRIPTION)
-    parser.add_argument("-v", "--verbose", action="store_true", help="show the libraries' INFO logs too")
+    parser = argparse.ArgumentParser(prog="bit-tfx", description=DESCRIPTION,
+                                     epilog=common.EXIT_CODES_HELP,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show everything on stderr (the libraries' logs and warnings too); "
+                             "without it they go to OUTPUT/logs/<time>-<pid>.log")
     sub = parser.add_subparsers(dest="command", required=True)
     run.add_parsers(sub)
     predict.add_parser(sub)
     report.add_parser(sub)
     deploy.add_parsers(sub)
+    for command in _EXIT_CODE_HELP_COMMANDS:
+        sub.choices[command].epilog = common.EXIT_CODES_HELP
+        sub.choices[command].formatter_class = argparse.RawDescriptionHelpFormatter
     return parser
-
-
-def _own_code():
-    """The folders of our packages: their INFO logs are progress, not library chatter."""
-    import bit_tfx.kubeflow
-    import bit_tfx.pipeline
-    packages = (components, bit_tfx.pipeline, bit_tfx.kubeflow, sys.modules[__package__])
-    return tuple(os.path.dirname(os.path.abspath(p.__file__)) + os.sep for p in packages)
-
-
-_NOISE = ("ArtifactQuery.property_predicate is not supported",)
-
-
-class _ReadableLog(logging.Filter):
-    """Our own progress at INFO; the libraries' INFO chatter only with --verbose."""
-
-    def __init__(self, verbose):
-        super().__init__()
-        self._verbose = verbose
-        self._own = _own_code()
-
-    def filter(self, record):
-        if any(n in str(record.msg) for n in _NOISE):
-            return False
-        return (self._verbose or record.levelno >= logging.WARNING
-                or record.pathname.startswith(self._own))
-
-
-def _setup_logging(verbose):
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
-    handler.addFilter(_ReadableLog(verbose))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.INFO)
-    if not verbose:  # Google client libraries warn about Python 3.10 on every import
-        warnings.filterwarnings("ignore", category=FutureWarning)
 
 
 def failure_line(command, error):
@@ -90,7 +62,73 @@ def failure_line(command, error):
     return f"bit-tfx: {command} failed: {type(error).__name__}: {message}"
 
 
-_PIPELINE_RUNS = ("run", "hyperrule", "demo")
+# The pipeline runs: a quiet console and a log file under OUTPUT (console.py).
+_PIPELINE_RUNS = ("run", "hyperrule", "demo", "pretrain")
+# Their help ends with the exit codes (they push, or are refused by the gate).
+_EXIT_CODE_HELP_COMMANDS = ("run", "demo", "pretrain")
+
+# What a full disk says, wherever it is raised: OSError ENOSPC (Python, TensorFlow's file
+# system: "No space left on device", with the path) and SQLite ("database or disk is full",
+# through ML Metadata: the store, under OUTPUT; its message quotes the query, whose paths
+# are not the full folder).
+_NO_SPACE = "no space left on device"
+_STORE_FULL = "database or disk is full"
+_PATH_IN_MESSAGE = re.compile(r"(?:^|[\s'\"(=])(/[^\s'\";:,)]+)")
+
+
+def _chain(error):
+    """The error, the errors it was raised from and during, and so on."""
+    seen = []
+    while error is not None and error not in seen:
+        seen.append(error)
+        error = error.__cause__ or error.__context__
+    return seen
+
+
+def _existing_folder(path):
+    """The nearest existing folder at or above `path`."""
+    folder = os.path.abspath(path)
+    while not os.path.isdir(folder) and os.path.dirname(folder) != folder:
+        folder = os.path.dirname(folder)
+    return folder
+
+
+def disk_full_folder(error, output):
+    """The folder that is full when `error` (or what it was raised from) says the disk is
+    full: the folder of the path the error names, else OUTPUT (`output`); None otherwise."""
+    for e in _chain(error):
+        message = str(e).lower()
+        if _STORE_FULL in message:
+            return os.path.abspath(output) if output else None
+        if not ((isinstance(e, OSError) and e.errno == errno.ENOSPC) or _NO_SPACE in message):
+            continue
+        path = getattr(e, "filename", None) if isinstance(e, OSError) else None
+        if not path:
+            found = _PATH_IN_MESSAGE.search(str(e))
+            path = found.group(1) if found else None
+        if path and os.path.isabs(str(path)):
+            return _existing_folder(str(path) if os.path.isdir(str(path)) else os.path.dirname(str(path)))
+        return os.path.abspath(output) if output else None
+    return None
+
+
+def disk_full_line(command, error, output):
+    """One line for a full disk, naming the folder; None when `error` is something else."""
+    folder = disk_full_folder(error, output)
+    if folder is None:
+        return None
+    return (f"bit-tfx: {command} failed: the disk is full: no space left in {folder} "
+            f"({type(error).__name__}); free space there, or pick another --output (or "
+            "--pipeline-root / --serving-dir when the full folder is one of those)")
+
+
+def exit_code_of(command, result):
+    """A pipeline run's answer as an exit code: 3 when the gate refused the candidate (the
+    run finished, nothing was pushed: not_blessed_because says why), else 0."""
+    if command in _EXIT_CODE_HELP_COMMANDS and isinstance(result, dict) and \
+            result.get("blessed") is False:
+        return common.EXIT_REFUSED
+    return common.EXIT_OK
 
 
 class _Terminated(BaseException):
@@ -103,36 +141,55 @@ def _terminate(signum, frame):  # pylint: disable=unused-argument
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    _setup_logging(args.verbose)
+    screen = console.Console(args.verbose)
+    screen.setup()
+    if args.command in _PIPELINE_RUNS:
+        args.console = screen  # common.run_config starts the log file once the config is valid
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        # Whatever the libraries print goes to stderr: stdout carries only the result.
+        return _main(args, screen)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        screen.stop()
+
+
+def _main(args, screen):
+    try:
+        # Whatever the libraries print goes to stderr (the log file): stdout carries only the result.
         with contextlib.redirect_stdout(sys.stderr):
             result = args.func(args)
     except ConfigError as e:
-        print(f"bit-tfx: configuration error: {common.config_error_text(e, args)}", file=sys.stderr)
-        return common.EXIT_CONFIG
+        return _ended(screen, common.EXIT_CONFIG,
+                      f"bit-tfx: configuration error: {common.config_error_text(e, args)}")
     except preemption.Preempted as e:
-        print(f"bit-tfx: {args.command} stopped: {e}", file=sys.stderr)
-        return common.EXIT_TERMINATED
+        return _ended(screen, common.EXIT_TERMINATED, f"bit-tfx: {args.command} stopped: {e}")
     except (KeyboardInterrupt, _Terminated) as e:
         how = "interrupted (Ctrl-C)" if isinstance(e, KeyboardInterrupt) else "stopped by SIGTERM"
         again = ("; run it again to continue: finished steps are reused from the cache and "
                  "training resumes from its last checkpoint") if args.command in _PIPELINE_RUNS else ""
-        print(f"bit-tfx: {args.command} {how}{again}", file=sys.stderr)
-        return common.EXIT_INTERRUPTED if isinstance(e, KeyboardInterrupt) else common.EXIT_TERMINATED
+        return _ended(screen, common.EXIT_INTERRUPTED if isinstance(e, KeyboardInterrupt)
+                      else common.EXIT_TERMINATED, f"bit-tfx: {args.command} {how}{again}")
     except Exception as e:  # pylint: disable=broad-except
-        logging.debug("failure", exc_info=True)
-        print(failure_line(args.command, e), file=sys.stderr)
-        return common.EXIT_RUN
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+        logging.getLogger(console.LOG_ONLY).error("%s failed", args.command, exc_info=True)
+        return _ended(screen, common.EXIT_RUN,
+                      disk_full_line(args.command, e, getattr(args, "output", None))
+                      or failure_line(args.command, e))
     if isinstance(result, common.Output):
         sys.stdout.write(result.text if result.text.endswith("\n") or not result.text
                          else result.text + "\n")
-        return result.exit_code
+        return _ended(screen, result.exit_code)
     print(json.dumps(result, indent=1, sort_keys=True, ensure_ascii=False))
-    return common.EXIT_OK
+    return _ended(screen, exit_code_of(args.command, result))
+
+
+def _ended(screen, code, last_line=None):
+    """The exit code, after naming the log file (when the command wrote one) and then, as
+    the last line on stderr, why the command stopped (when it did not finish)."""
+    if screen.log_path:
+        screen.say(f"bit-tfx: log (libraries included): {screen.log_path}")
+    if last_line:
+        screen.say(last_line)
+    return code
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ PRETRAIN_MODEL_SPEC = "random:R50x1"
 DEFAULT_MIN_ACCURACY = 0.5
 SERVING_DIR = "serving"      # under --output: the pushed versions of a fine-tuning run
 BACKBONES_DIR = "backbones"  # under --output: the pushed backbones of a pre-training run
+LOGS_DIR = "logs"            # under --output: each command's full log (libraries included), <time>-<pid>.log
 PRETRAIN_PIPELINE_NAME = PIPELINE_NAME + "-pretrain"
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,127}$")
 

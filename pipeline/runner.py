@@ -53,13 +53,23 @@ class _StepProgress(logging.Handler):
 
 @contextlib.contextmanager
 def step_progress(total):
+    """TFX logs "Component X is running." through absl at INFO. TensorFlow's SavedModel
+    export (the first one is Transform's) sets absl's verbosity to the value of its flag
+    around each save (trackable/autotrackable.py) and, the flag being unparsed (-1), leaves
+    the absl logger at WARNING: every later step's lines were dropped before any handler saw
+    them. With the flag at INFO for the run, the save puts INFO back; the console shows the
+    libraries' INFO records only with --verbose (cli/console.py)."""
+    from absl import logging as absl_logging
     handler = _StepProgress(total)
     root = logging.getLogger()
+    verbosity = absl_logging.get_verbosity()
+    absl_logging.set_verbosity(absl_logging.INFO)
     root.addHandler(handler)
     try:
         yield
     finally:
         root.removeHandler(handler)
+        absl_logging.set_verbosity(verbosity)
 
 
 def run_local(pipeline):

@@ -52,11 +52,17 @@ def _reads_back_whole(prefix):
 
 def restore_latest(checkpoint, directory):
     """Restores the newest complete checkpoint in `directory` into `checkpoint`; returns
-    its prefix, or None when there is none (a fresh start)."""
+    its prefix, or None when there is none (a fresh start).
+
+    Values of objects made later (the optimizer's momentum slots, its current learning
+    rate: created by the first training step) are restored when those are created; a value
+    no object takes is left alone. Without expect_partial() TensorFlow logs a "Value in
+    checkpoint could not be found" warning for each value not yet taken when the restore is
+    garbage-collected, on every resume."""
     recorded = tf.train.latest_checkpoint(directory)
     for prefix in _numbered(directory):
         if prefix == recorded or _reads_back_whole(prefix):
-            checkpoint.restore(prefix)
+            checkpoint.restore(prefix).expect_partial()
             return prefix
     return None
 

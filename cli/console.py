@@ -1,0 +1,156 @@
+"""What an operator sees on stderr during a pipeline run (`run`, `demo`, `pretrain`,
+`hyperrule`): our own progress lines, our warnings and the verdict. Everything else, the
+libraries' log lines and Python warnings (TensorFlow, absl, Beam, TFX, TFMA) and what native
+code writes straight to file descriptor 2 (TensorFlow's C++ `E ... Unable to register cuFFT
+factory` lines, the TFLite converter's `W0000 ...` lines), goes to a log file,
+OUTPUT/logs/<UTC time>-<pid>.log, named on stderr at the end of the run.
+
+Native code does not go through Python's logging, so fd 2 itself is pointed at the log file
+(os.dup2) while the work runs; our own lines go to a duplicate of the original stderr.
+Subprocesses (Beam workers, multi-worker training) inherit fd 2 and so log to the file too.
+`--verbose` keeps everything on stderr, as before, and still writes the Python log records
+to the file.
+"""
+import logging
+import os
+import sys
+import time
+import warnings
+
+from bit_tfx.pipeline import configs
+
+# Records of this logger go to the log file only (the traceback of a failure).
+LOG_ONLY = "bit_tfx.log_only"
+_CONSOLE_FORMAT = "%(levelname)s %(message)s"
+_FILE_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_NOISE = ("ArtifactQuery.property_predicate is not supported",)
+
+
+def _own_code():
+    """The folders of our packages: their log records are progress, not library chatter."""
+    import bit_tfx.components
+    import bit_tfx.kubeflow
+    import bit_tfx.pipeline
+    folders = [os.path.dirname(os.path.abspath(p.__file__))
+               for p in (bit_tfx.components, bit_tfx.pipeline, bit_tfx.kubeflow)]
+    folders.append(os.path.dirname(os.path.abspath(__file__)))  # cli/
+    return tuple(folder + os.sep for folder in folders)
+
+
+class _OwnLines(logging.Filter):
+    """On the console: our own records at INFO and above; a library's with --verbose, and
+    at WARNING and above where no log file takes them (the commands that write none)."""
+
+    def __init__(self, verbose):
+        super().__init__()
+        self._verbose = verbose
+        self._own = _own_code()
+        self.to_file = False  # the libraries' records go to the log file
+
+    def filter(self, record):
+        if record.name == LOG_ONLY or any(n in str(record.msg) for n in _NOISE):
+            return False
+        if self._verbose or record.pathname.startswith(self._own):
+            return True
+        return record.levelno >= logging.WARNING and not self.to_file
+
+
+def _is_real_stderr(stream):
+    try:
+        return stream.fileno() == 2
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError
+        return False
+
+
+class Console:
+    """The console of one command: `setup()` at start, `start(output)` once the
+    configuration is valid (nothing is written into OUTPUT before), `stop()` at the end."""
+
+    def __init__(self, verbose):
+        self.verbose = verbose
+        self.stream = sys.stderr  # where our own lines go
+        self.log_path = None
+        self._handler = None
+        self._filter = None
+        self._file = None
+        self._file_handler = None
+        self._saved_fd = None
+        self._captured_warnings = False
+
+    def setup(self):
+        """Our lines on stderr (the libraries' too with --verbose, and their warnings until
+        start(): the commands that write no log file show them as before)."""
+        self._handler = logging.StreamHandler(self.stream)
+        self._handler.setFormatter(logging.Formatter(_CONSOLE_FORMAT))
+        self._filter = _OwnLines(self.verbose)
+        self._handler.addFilter(self._filter)
+        root = logging.getLogger()
+        root.handlers[:] = [self._handler]
+        root.setLevel(logging.INFO)
+        if not self.verbose:  # Google client libraries warn about Python 3.10 on every import
+            warnings.filterwarnings("ignore", category=FutureWarning)
+
+    def log_file_path(self, output):
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        return os.path.join(os.path.abspath(output), configs.LOGS_DIR, f"{stamp}-{os.getpid()}.log")
+
+    def start(self, output):
+        """From here on the libraries write to OUTPUT/logs/<time>-<pid>.log."""
+        if self._file is not None:
+            return
+        self.log_path = self.log_file_path(output)
+        os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
+        self._file = open(self.log_path, "a", buffering=1, encoding="utf-8", errors="backslashreplace")
+        self._file_handler = logging.StreamHandler(self._file)
+        self._file_handler.setFormatter(logging.Formatter(_FILE_FORMAT))
+        logging.getLogger().addHandler(self._file_handler)
+        logging.captureWarnings(True)  # warnings.warn -> the py.warnings logger -> the file
+        self._captured_warnings = True
+        if self.verbose:
+            return
+        self._filter.to_file = True
+        _flush(sys.stderr)
+        self._saved_fd = os.dup(2)
+        if _is_real_stderr(sys.stderr):
+            # Our lines go to the terminal through a copy of the original fd 2.
+            self.stream = os.fdopen(os.dup(self._saved_fd), "w", buffering=1,
+                                    encoding=getattr(sys.stderr, "encoding", None) or "utf-8",
+                                    errors="backslashreplace")
+            self._handler.setStream(self.stream)
+        os.dup2(self._file.fileno(), 2)
+
+    def stop(self):
+        """fd 2 back to the original stderr; the log file closed."""
+        if self._saved_fd is not None:
+            _flush(sys.stderr)
+            os.dup2(self._saved_fd, 2)
+            os.close(self._saved_fd)
+            self._saved_fd = None
+        if self._captured_warnings:
+            logging.captureWarnings(False)
+            self._captured_warnings = False
+        if self._filter is not None:
+            self._filter.to_file = False
+        if self._file_handler is not None:
+            logging.getLogger().removeHandler(self._file_handler)
+            self._file_handler = None
+        if self._file is not None:
+            _flush(self._file)
+            self._file.close()
+            self._file = None
+        if self.stream is not sys.stderr:
+            _flush(self.stream)
+            self._handler.setStream(sys.stderr)
+            self.stream.close()
+            self.stream = sys.stderr
+
+    def say(self, text):
+        """One line of ours on the console."""
+        print(text, file=self.stream, flush=True)
+
+
+def _flush(stream):
+    try:
+        stream.flush()
+    except (OSError, ValueError):  # a full disk, a closed stream: nothing more to do
+        pass
