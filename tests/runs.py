@@ -79,3 +79,12 @@ def cli_in_process(argv, capsys):
         root.handlers[:], root.level = handlers, level
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+def raised(make):
+    """The exception `make()` raises (a test fails when it raises none)."""
+    try:
+        make()
+    except Exception as e:  # pylint: disable=broad-except
+        return e
+    raise AssertionError("nothing raised")

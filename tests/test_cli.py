@@ -2,14 +2,7 @@
 import tensorflow as tf
 
 from bit_tfx.cli import main as cli
-
-
-def _raised(make):
-    try:
-        make()
-    except Exception as e:  # pylint: disable=broad-except
-        return e
-    raise AssertionError("nothing raised")
+from runs import raised
 
 
 def _empty_not_found_from(cause):
@@ -22,7 +15,7 @@ def _empty_not_found_from(cause):
 
 
 def test_an_error_without_a_message_shows_its_cause():
-    error = _raised(_empty_not_found_from(FileNotFoundError(2, "No such file or directory",
+    error = raised(_empty_not_found_from(FileNotFoundError(2, "No such file or directory",
                                                             "/data/a/link.jpg")))
     line = cli.failure_line("run", error)
     assert line.startswith("bit-tfx: run failed: NotFoundError")
@@ -33,8 +26,8 @@ def _raise_empty_not_found():
     raise tf.errors.NotFoundError(None, None, "")
 
 
-def test_an_error_without_message_or_cause_says_where_it_was_raised():
-    line = cli.failure_line("run", _raised(_raise_empty_not_found))
+def test_an_error_without_message_or_cause_says_where_it_wasraised():
+    line = cli.failure_line("run", raised(_raise_empty_not_found))
     assert line.startswith("bit-tfx: run failed: NotFoundError") and not line.rstrip().endswith(":")
     assert "test_cli.py" in line and "_raise_empty_not_found" in line
 

@@ -15,6 +15,7 @@ import pytest
 
 from bit_tfx.cli import common, console
 from bit_tfx.cli import main as cli
+from runs import raised
 
 # Every line a normal pipeline run prints on stderr: our own (cli/console.py lets nothing
 # else through). tests/test_operator_run.py reads whole runs against them.
@@ -250,14 +251,6 @@ def test_a_resume_logs_no_unrestored_value_warnings(tmp_path, caplog):
 # ---- a full disk ------------------------------------------------------------------------------
 
 
-def _raised(make):
-    try:
-        make()
-    except Exception as e:  # pylint: disable=broad-except
-        return e
-    raise AssertionError("nothing raised")
-
-
 def _write_dev_full():
     with open("/dev/full", "w") as f:
         f.write("x")
@@ -265,7 +258,7 @@ def _write_dev_full():
 
 
 def test_a_full_disk_without_a_path_names_the_output_folder(tmp_path):
-    error = _raised(_write_dev_full)
+    error = raised(_write_dev_full)
     assert isinstance(error, OSError) and error.errno == errno.ENOSPC and not error.filename
     out = tmp_path / "out"
     line = cli.disk_full_line("run", error, str(out))
@@ -277,7 +270,7 @@ def test_a_full_disk_without_a_path_names_the_output_folder(tmp_path):
             _write_dev_full()
         except OSError as e:
             raise RuntimeError("step failed") from e
-    assert f"no space left in {out} " in cli.disk_full_line("run", _raised(wrapped), str(out))
+    assert f"no space left in {out} " in cli.disk_full_line("run", raised(wrapped), str(out))
 
 
 def test_tensorflow_no_space_names_the_path_in_its_message(tmp_path):
@@ -286,7 +279,7 @@ def test_tensorflow_no_space_names_the_path_in_its_message(tmp_path):
     def write():
         with tf.io.gfile.GFile("/dev/full", "w") as f:
             f.write("x" * 100000)
-    error = _raised(write)
+    error = raised(write)
     assert "no space" in str(error).lower(), repr(error)
     line = cli.disk_full_line("run", error, str(tmp_path / "out"))
     assert line and "no space left in /dev " in line, (line, repr(error))
@@ -300,7 +293,7 @@ def test_sqlite_full_names_the_output_folder(tmp_path):
         for _ in range(100):
             db.execute("INSERT INTO t VALUES (?)", ("x" * 1000,))
         db.commit()
-    error = _raised(fill)
+    error = raised(fill)
     assert "database or disk is full" in str(error)
     line = cli.disk_full_line("run", error, str(tmp_path))
     assert f"no space left in {tmp_path} " in line, line
