@@ -45,6 +45,7 @@ OWN_LINES = [re.compile(p) for p in (
     r"INFO Pushed the nested SavedModel .+",
     r"INFO Model card written to .+",
     r"INFO Training schema shipped as .+",
+    r"INFO Training data recorded in .+",
     r"INFO Blessed; pushed to .+",
     r"WARNING NOT blessed, not pushed: .+",
     r"INFO Report: .+",
