@@ -51,9 +51,10 @@ def _defaults(cls):
     return {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
 
 
-def test_cli_and_run_config_defaults_are_the_components():
+def test_cli_and_run_config_defaults_are_the_components(tmp_path, monkeypatch):
     """Changing nothing: `bit-tfx run --data D` configures exactly RunConfig(data=D), whose
     Trainer and HyperRule settings are the components' own defaults."""
+    monkeypatch.chdir(tmp_path)  # the default --output is created in the working folder
     from bit_tfx.cli import common
     from bit_tfx.cli.main import build_parser
     from bit_tfx.components.hyperrule.component import HyperRule
