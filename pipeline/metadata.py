@@ -16,6 +16,9 @@ from bit_tfx.components.errors import ConfigError
 from . import configs
 
 
+PIPELINE_RUN_CONTEXT = "pipeline_run"  # TFX's context type of one run, named by its run id
+
+
 def is_mysql(uri):
     return str(uri).startswith(configs.MYSQL_SCHEME + "://")
 
@@ -84,12 +87,18 @@ def run_store_uri(output, given=None):
     return url
 
 
-def latest_execution(store, pipeline_name, node_id):
-    """The newest execution of a node (a cached run counts: TFX records it as CACHED)."""
+def latest_execution(store, pipeline_name, node_id, run_id=None):
+    """The newest execution of a node (a cached run counts: TFX records it as CACHED); with
+    `run_id` (runner.run_local's answer), the newest of that run's own, so that a run started at
+    the same time on the same store is never read as this one."""
     context = store.get_context_by_type_and_name("node", f"{pipeline_name}.{node_id}")
     if context is None:
         return None
     executions = store.get_executions_by_context(context.id)
+    if run_id is not None:
+        run = store.get_context_by_type_and_name(PIPELINE_RUN_CONTEXT, run_id)
+        in_run = {e.id for e in store.get_executions_by_context(run.id)} if run is not None else set()
+        executions = [e for e in executions if e.id in in_run]
     return max(executions, key=lambda e: e.id) if executions else None
 
 
@@ -105,9 +114,9 @@ def was_cached(execution):
     return execution.last_known_state == metadata_store_pb2.Execution.CACHED
 
 
-def latest_output(store, pipeline_name, node_id, key):
+def latest_output(store, pipeline_name, node_id, key, run_id=None):
     """(newest execution of the node, its first output under `key`), or (None, None)."""
-    execution = latest_execution(store, pipeline_name, node_id)
+    execution = latest_execution(store, pipeline_name, node_id, run_id)
     return (execution, first_output(store, execution, key)) if execution is not None else (None, None)
 
 

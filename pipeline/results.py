@@ -8,19 +8,20 @@ from bit_tfx.components.evaluation import gate
 from . import metadata
 
 
-def _artifact(store, config, node, key):
-    return metadata.latest_output(store, config.pipeline_name, node, key)[1]
+def _artifact(store, config, node, key, run_id=None):
+    return metadata.latest_output(store, config.pipeline_name, node, key, run_id)[1]
 
 
-def decision_artifact(store, pipeline_name):
+def decision_artifact(store, pipeline_name, run_id=None):
     """The HyperParameters artifact of the newest run: the HyperRule's, or the UpstreamRecipe's
     for a pre-training pipeline; None when neither has run."""
-    return decision_output(store, pipeline_name)[1]
+    return decision_output(store, pipeline_name, run_id)[1]
 
 
-def decision_output(store, pipeline_name):
-    """(execution, artifact) of whichever decision node ran newest (metadata.decision_node)."""
-    newest = {n: metadata.latest_execution(store, pipeline_name, n) for n in keys.DECISION_NODES}
+def decision_output(store, pipeline_name, run_id=None):
+    """(execution, artifact) of whichever decision node ran newest (metadata.decision_node);
+    with `run_id`, in that run."""
+    newest = {n: metadata.latest_execution(store, pipeline_name, n, run_id) for n in keys.DECISION_NODES}
     node = metadata.decision_node(newest)
     if node is None:
         return None, None
@@ -31,11 +32,12 @@ VERDICT_TRAINED = "trained"          # the run trained and gated (blessed or not
 VERDICT_NOTHING_NEW = "nothing_new"  # the serving model's own data: nothing trained
 
 
-def training_decision(store, pipeline_name):
+def training_decision(store, pipeline_name, run_id=None):
     """(this run trains?, ServingBaseline's model output) of the newest run: ServingBaseline
     runs (or is reused from the cache) in every run, and its `train` says whether the training
     branch ran (pipeline.training_predicate)."""
-    _, artifact = metadata.latest_output(store, pipeline_name, keys.NODE_SERVING_BASELINE, keys.MODEL_KEY)
+    _, artifact = metadata.latest_output(store, pipeline_name, keys.NODE_SERVING_BASELINE, keys.MODEL_KEY,
+                                         run_id)
     if artifact is None or keys.TRAIN_PROPERTY not in artifact.custom_properties:
         return True, artifact
     return bool(artifact.custom_properties[keys.TRAIN_PROPERTY].int_value), artifact
@@ -63,16 +65,17 @@ def nothing_new(config, artifact):
     }
 
 
-def summarize(config):
+def summarize(config, run_id=None):
+    """What the newest run did; with `run_id` (runner.run_local's), what that run did."""
     store = metadata.open_store(config.metadata_uri)
-    trains, baseline = training_decision(store, config.pipeline_name)
+    trains, baseline = training_decision(store, config.pipeline_name, run_id)
     if not trains:
         return nothing_new(config, baseline)
-    evaluation = _artifact(store, config, keys.NODE_EVALUATOR, keys.EVALUATION_KEY)
-    blessing = _artifact(store, config, keys.NODE_EVALUATOR, keys.BLESSING_KEY)
-    pushed = _artifact(store, config, keys.NODE_PUSHER, keys.PUSHED_MODEL_KEY)
-    model = _artifact(store, config, keys.NODE_TRAINER, keys.MODEL_KEY)
-    hyperparameters = decision_artifact(store, config.pipeline_name)
+    evaluation = _artifact(store, config, keys.NODE_EVALUATOR, keys.EVALUATION_KEY, run_id)
+    blessing = _artifact(store, config, keys.NODE_EVALUATOR, keys.BLESSING_KEY, run_id)
+    pushed = _artifact(store, config, keys.NODE_PUSHER, keys.PUSHED_MODEL_KEY, run_id)
+    model = _artifact(store, config, keys.NODE_TRAINER, keys.MODEL_KEY, run_id)
+    hyperparameters = decision_artifact(store, config.pipeline_name, run_id)
     blessed = bool(blessing and blessing.custom_properties["blessed"].int_value)
     summary = {
         "verdict": VERDICT_TRAINED,

@@ -2,11 +2,15 @@
 readable progress line per step, and the two runs the CLI offers: up to the HyperRule
 decision, and the whole DAG followed by its summary and report."""
 import contextlib
+import datetime
 import logging
+import os
 import re
 import time
 
+from tfx.dsl.compiler import compiler, constants
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+from tfx.orchestration.portable import runtime_parameter_utils
 
 
 log = logging.getLogger("bit_tfx.progress")
@@ -73,19 +77,29 @@ def step_progress(total):
 
 
 def run_local(pipeline):
+    """Runs the pipeline; returns its run id (the name of its `pipeline_run` context in ML
+    Metadata). LocalDagRunner names a run by the time it starts, so two runs started at once on
+    one store (a cron job and a person) could not tell their executions apart afterwards; the
+    process id makes the name this run's own, and everything read back after the run
+    (metadata.latest_execution's run_id) reads this run's executions only."""
     log.info("Running pipeline %s locally (root %s)", pipeline.pipeline_info.pipeline_name,
              pipeline.pipeline_info.pipeline_root)
+    ir = compiler.Compiler().compile(pipeline)
+    run_id = f"{datetime.datetime.now().isoformat()}-{os.getpid()}"
+    runtime_parameter_utils.substitute_runtime_parameter(
+        ir, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id})
     with step_progress(len(pipeline.components)):
-        LocalDagRunner().run(pipeline)
+        LocalDagRunner().run_with_ir(ir)
+    return run_id
 
 
 def run_until_hyperrule(config):
     """Runs ingestion -> statistics -> schema -> validation -> HyperRule; returns the decision."""
     from bit_tfx.components.hyperrule.component import read_decision
     from . import metadata, pipeline, results
-    run_local(pipeline.build(config, pipeline.THROUGH_HYPERRULE))
+    run_id = run_local(pipeline.build(config, pipeline.THROUGH_HYPERRULE))
     store = metadata.open_store(config.metadata_uri)
-    execution, artifact = results.decision_output(store, config.pipeline_name)
+    execution, artifact = results.decision_output(store, config.pipeline_name, run_id)
     decision = read_decision(artifact.uri)
     log.info("HyperRule %s: %s", "cached" if metadata.was_cached(execution) else "ran", artifact.uri)
     return decision
@@ -94,8 +108,8 @@ def run_until_hyperrule(config):
 def run_all(config):
     """The whole DAG; returns its summary (results.summarize) with the report's path."""
     from . import pipeline, results
-    run_local(pipeline.build(config, pipeline.THROUGH_PUSHER))
-    summary = results.summarize(config)
+    run_id = run_local(pipeline.build(config, pipeline.THROUGH_PUSHER))
+    summary = results.summarize(config, run_id)
     if summary["verdict"] == results.VERDICT_NOTHING_NEW:
         log.warning("Nothing new, nothing trained: %s", summary["same_data_because"])
         summary["report"] = None  # the report of the run that trained stays as it was
@@ -104,16 +118,16 @@ def run_all(config):
         log.info("Blessed; pushed to %s", summary["pushed_to"])
     else:
         log.warning("NOT blessed, not pushed: %s", "; ".join(summary.get("not_blessed_because", [])))
-    summary["report"] = write_report_safely(config)
+    summary["report"] = write_report_safely(config, run_id)
     return summary
 
 
-def write_report_safely(config):
+def write_report_safely(config, run_id=None):
     """The evaluation report and model card under OUTPUT/report; None when that fails. The
     model was already evaluated and pushed (or refused), so a report error must not fail the run."""
     from . import report
     try:
-        path = report.write_report(config)["report"]
+        path = report.write_report(config, run_id=run_id)["report"]
     except Exception as e:  # pylint: disable=broad-except
         log.warning("The run finished, but its report could not be written (retry with "
                     "`bit-tfx report %s`): %s: %s", config.output, type(e).__name__, e)

@@ -15,8 +15,9 @@ def _store(path):
     return mlmd.MetadataStore(config)
 
 
-def _record(store, pipeline, node, uri):
-    """One COMPLETE execution of `node` with a HyperParameters output, as TFX records it."""
+def _record(store, pipeline, node, uri, run_id=None, state=pb.Execution.COMPLETE):
+    """One execution of `node` (COMPLETE: with a HyperParameters output at `uri`) in the
+    pipeline_run context `run_id`, as TFX records it."""
     node_type = store.put_context_type(pb.ContextType(name="node"))
     exec_type = store.put_execution_type(pb.ExecutionType(name=node))
     art_type = store.put_artifact_type(pb.ArtifactType(name="HyperParameters"))
@@ -24,12 +25,22 @@ def _record(store, pipeline, node, uri):
     if context is None:
         [context_id] = store.put_contexts([pb.Context(type_id=node_type, name=f"{pipeline}.{node}")])
         [context] = store.get_contexts_by_id([context_id])
-    execution = pb.Execution(type_id=exec_type, last_known_state=pb.Execution.COMPLETE)
-    artifact = pb.Artifact(type_id=art_type, uri=uri)
-    event = pb.Event(type=pb.Event.OUTPUT)
-    event.path.steps.add().key = keys.HYPERPARAMETERS_KEY
-    event.path.steps.add().index = 0
-    store.put_execution(execution, [(artifact, event)], [context])
+    contexts = [context]
+    if run_id is not None:
+        run_type = store.put_context_type(pb.ContextType(name=metadata.PIPELINE_RUN_CONTEXT))
+        run = store.get_context_by_type_and_name(metadata.PIPELINE_RUN_CONTEXT, run_id)
+        if run is None:
+            [run_context_id] = store.put_contexts([pb.Context(type_id=run_type, name=run_id)])
+            [run] = store.get_contexts_by_id([run_context_id])
+        contexts.append(run)
+    execution = pb.Execution(type_id=exec_type, last_known_state=state)
+    outputs = []
+    if state == pb.Execution.COMPLETE:
+        event = pb.Event(type=pb.Event.OUTPUT)
+        event.path.steps.add().key = keys.HYPERPARAMETERS_KEY
+        event.path.steps.add().index = 0
+        outputs.append((pb.Artifact(type_id=art_type, uri=uri), event))
+    store.put_execution(execution, outputs, contexts)
 
 
 def test_the_decision_is_the_newest_decision_nodes_output(tmp_path):
@@ -49,6 +60,19 @@ def test_the_decision_is_the_newest_decision_nodes_output(tmp_path):
         # the report asks the same question of its run's executions, with the same answer
         assert metadata.decision_node(newest()) == node
     assert results.decision_output(store, "another pipeline") == (None, None)
+
+
+def test_a_run_reads_its_own_decision_while_another_run_is_at_the_same_step(tmp_path):
+    """Two runs at once on one store (the CI failure of stop 25): run B's HyperRule has started
+    (RUNNING, no output yet) when run A, finished, reads its decision back. The newest
+    execution is B's; A's own run id finds A's."""
+    store = _store(tmp_path / "metadata.sqlite")
+    _record(store, "p", keys.NODE_HYPERRULE, "/runs/hyperrule/7", run_id="A")
+    _record(store, "p", keys.NODE_HYPERRULE, None, run_id="B", state=pb.Execution.RUNNING)
+    assert results.decision_output(store, "p")[1] is None  # the newest: B's, with nothing yet
+    execution, artifact = results.decision_output(store, "p", run_id="A")
+    assert artifact.uri == "/runs/hyperrule/7" and execution.last_known_state == pb.Execution.COMPLETE
+    assert results.decision_output(store, "p", run_id="C") == (None, None)
 
 
 # ---------------------------------------------------------------- which store a run uses

@@ -63,20 +63,24 @@ def _check_store(metadata_path):
 
 
 class _Run:
-    """The newest run of a pipeline in an MLMD store: its executions by node id."""
+    """The newest run of a pipeline in an MLMD store (or the one `run_id` names): its
+    executions by node id."""
 
-    def __init__(self, store, pipeline_name, metadata_path):
+    def __init__(self, store, pipeline_name, metadata_path, run_id=None):
         from ml_metadata.proto import metadata_store_pb2
+        from .. import metadata
         self.store = store
         pipeline = store.get_context_by_type_and_name("pipeline", pipeline_name)
         if pipeline is None:
             known = sorted(c.name for c in store.get_contexts_by_type("pipeline"))
             raise ReportError(f"{metadata_path} has no pipeline named {pipeline_name!r} (it has "
                               f"{known or 'none'}); pass --pipeline-name")
-        run_type = store.get_context_type("pipeline_run").id
-        runs = [c for c in store.get_children_contexts_by_context(pipeline.id) if c.type_id == run_type]
+        run_type = store.get_context_type(metadata.PIPELINE_RUN_CONTEXT).id
+        runs = [c for c in store.get_children_contexts_by_context(pipeline.id) if c.type_id == run_type
+                and run_id in (None, c.name)]
         if not runs:
-            raise ReportError(f"{metadata_path} records no run of pipeline {pipeline_name!r}")
+            raise ReportError(f"{metadata_path} records no run of pipeline {pipeline_name!r}"
+                              + (f" named {run_id!r}" if run_id is not None else ""))
         self.context = max(runs, key=lambda c: c.id)
         in_run = {e.id for e in store.get_executions_by_context(self.context.id)}
         prefix = pipeline_name + "."
@@ -217,7 +221,7 @@ def _training_curves(model_run_uri):
     return {tag: [[step, v] for step, v in sorted(points.items())] for tag, points in curves.items()}
 
 
-def collect(metadata_path, pipeline_name, max_examples, run_dir=None, pipeline_root=None):
+def collect(metadata_path, pipeline_name, max_examples, run_dir=None, pipeline_root=None, run_id=None):
     """Everything the report shows about the newest run, as a plain (JSON-ready) dict.
     A part the run did not produce is None, and notes[part] says why. `max_examples` eval
     examples go through the model for the confused-examples scan (0 skips it). With
@@ -232,7 +236,7 @@ def collect(metadata_path, pipeline_name, max_examples, run_dir=None, pipeline_r
         store = metadata.open_store(metadata_path)
     except RuntimeError as e:  # what ML Metadata raises for a store it cannot use
         raise ReportError(f"{shown} cannot be opened as an ML Metadata store: {e}") from None
-    run = _Run(store, pipeline_name, shown)
+    run = _Run(store, pipeline_name, shown, run_id)
     run_dir = os.path.abspath(run_dir) if run_dir else os.path.dirname(os.path.abspath(metadata_path))
     if pipeline_root:
         _check_place(run, pipeline_root, run_dir, shown)

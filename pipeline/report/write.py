@@ -15,11 +15,12 @@ DEFAULT_MAX_EXAMPLES = 256   # eval examples the confused-examples scan runs thr
 
 
 def write_report(config_or_run_dir, output_dir=None, max_examples=DEFAULT_MAX_EXAMPLES,
-                 pipeline_name=configs.PIPELINE_NAME, metadata_store=None):
+                 pipeline_name=configs.PIPELINE_NAME, metadata_store=None, run_id=None):
     """Writes index.html, report.json and the model card into output_dir (default
     RUN_DIR/report); returns their paths. Takes a RunConfig or a run folder (the --output of
     `bit-tfx run`/`demo`), whose store is `metadata_store` (a mysql:// URL), else the one its
-    runs recorded (metadata.run_store_uri)."""
+    runs recorded (metadata.run_store_uri). The run shown is the newest, or the one `run_id`
+    names (runner.run_local's answer)."""
     from .. import metadata
     if isinstance(config_or_run_dir, configs.RunConfig):
         config = config_or_run_dir
@@ -33,7 +34,7 @@ def write_report(config_or_run_dir, output_dir=None, max_examples=DEFAULT_MAX_EX
                           "folder of `bit-tfx run` or `bit-tfx demo` (it holds metadata.sqlite and "
                           "pipeline_root)")
     data = collect(config.metadata_uri, config.pipeline_name, max_examples, config.output,
-                   config.pipeline_root)
+                   config.pipeline_root, run_id)
     output_dir = os.path.abspath(output_dir or os.path.join(config.output, REPORT_DIR))
     os.makedirs(output_dir, exist_ok=True)
     paths = {"report": os.path.join(output_dir, REPORT_HTML), "data": os.path.join(output_dir, REPORT_JSON),
