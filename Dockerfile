@@ -43,6 +43,8 @@ COPY --from=beam /opt/apache/beam /opt/apache/beam
 COPY setup.py ./
 COPY cli ./cli
 COPY components ./components
+COPY models ./models
+COPY datasets ./datasets
 COPY pipeline ./pipeline
 COPY kubeflow ./kubeflow
 RUN uv pip install --python "$(command -v python)" --no-deps --compile-bytecode . \

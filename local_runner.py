@@ -11,7 +11,8 @@ executes this file again from wherever it is called.
 import json
 import os
 
-from bit_tfx.pipeline import configs, demo_data, pipeline, runner
+from bit_tfx.datasets import digits
+from bit_tfx.pipeline import configs, pipeline, runner
 
 
 def load_config():
@@ -23,7 +24,7 @@ def load_config():
         demo = configs.DEMO_DEFAULTS
         values = dict(demo, data=os.path.abspath(os.path.join(demo["output"], configs.DEMO_DATA_DIR)))
         if not os.path.isdir(values["data"]):
-            demo_data.write_digits(values["data"], per_class=configs.DEMO_PER_CLASS)
+            digits.write_digits(values["data"], per_class=configs.DEMO_PER_CLASS)
     values["output"] = os.path.abspath(values.get("output", configs.RunConfig.output))
     return configs.RunConfig(**values).validate()
 

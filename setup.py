@@ -1,13 +1,16 @@
 """bit-tfx: fine-tune BigTransfer (BiT) image models with the BiT-HyperRule as a TFX pipeline.
 
-The code lives in the folders the repository shows (cli/, pipeline/, components/, kubeflow/)
-and installs under one import name of ours, `bit_tfx`, so that nothing collides with other
+The code lives in the folders the repository shows (cli/, kubeflow/, pipeline/, models/,
+datasets/, components/) and installs under one import name of ours, `bit_tfx`, so that nothing collides with other
 distributions (PyPI's Kubeflow SDK installs a top-level `kubeflow`):
 
     cli/        -> bit_tfx.cli         the command-line faces (argparse, printing, exit codes)
     pipeline/   -> bit_tfx.pipeline    configuration, the DAG assembly, local running, report
     kubeflow/   -> bit_tfx.kubeflow    Vertex AI / KFP v2 compilation, placement, schedules
-    components/ -> bit_tfx.components  the TFX components and the BiT model library
+    models/     -> bit_tfx.models      the BiT model library, training, preprocessing, export,
+                                       the shipped backbones, predict and the transfer study
+    datasets/   -> bit_tfx.datasets    the generated datasets (the demo's digits, the fractals)
+    components/ -> bit_tfx.components  the TFX components, keys, errors and the pure rules
 
 `bit_tfx` itself is an implicit namespace package. Beam/Dataflow workers install the project
 from this file (--setup_file). requirements.lock holds the exact version of every dependency
@@ -16,7 +19,7 @@ imports, with the ranges the lock satisfies (README: "Installing without make").
 """
 import setuptools
 
-FOLDERS = ("cli", "pipeline", "kubeflow", "components")
+FOLDERS = ("cli", "pipeline", "kubeflow", "models", "datasets", "components")
 
 packages, package_dir = [], {}
 for folder in FOLDERS:
@@ -33,7 +36,7 @@ setuptools.setup(
     package_dir=package_dir,
     package_data={"bit_tfx.pipeline.report": ["*.html"],
                   # the shipped pre-trained backbone: weights, card, provenance, checksum
-                  "bit_tfx.pipeline.backbones": ["*/*.npz", "*/*.md", "*/*.json", "*/SHA256SUMS"]},
+                  "bit_tfx.models.backbones": ["*/*.npz", "*/*.md", "*/*.json", "*/SHA256SUMS"]},
     install_requires=[
         # The TFX 1.16 family, as requirements.lock pins it.
         "tfx==1.16.0", "tensorflow==2.16.2", "tf-keras==2.16.0",

@@ -38,7 +38,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
-from bit_tfx.components.bit_model import resnet_v2  # noqa: E402
+from bit_tfx.models.bit import resnet_v2  # noqa: E402
 
 CLASSES = 10
 MODES = ("eager", "function", "xla")

@@ -3,7 +3,7 @@ the SavedModel, in the same run, on the same images.
 
 For each architecture and size: a classifier with deterministic random weights (a random
 head, so the classes differ), converted by the pipeline's own code
-(components/bit_model/tflite.py), and saved as a SavedModel of the same function
+(models/export/tflite.py), and saved as a SavedModel of the same function
 (images [1, size, size, 3] in [0, 1] -> probabilities). Each is called one image at a time
 (what a mobile app or a single-image request does), after one warm-up call; the table gives
 the median ms per image over --images images, the model's size on disk, the conversion time,
@@ -25,7 +25,7 @@ import bit_tfx.components  # noqa: E402,F401  first: the environment TensorFlow 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from bit_tfx.components.bit_model import build_classifier, resnet_v2, tflite  # noqa: E402
+from bit_tfx.models.bit import build_classifier, resnet_v2, tflite  # noqa: E402
 
 CLASSES = 10
 

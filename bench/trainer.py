@@ -9,7 +9,7 @@ storage ratio, and the demo's wall time fresh and fully cached.
    the same model, data and batch:
    - bare loop: a plain tf.function SGD step on batches already in memory (the model's
      own consumption rate, no input work);
-   - pipeline Trainer: bit_tfx.components.trainer.run's optimiser step fed by its real input
+   - pipeline Trainer: bit_tfx.models.training.run's optimiser step fed by its real input
      pipeline (raw examples -> Transform graph -> crop/flip -> MixUp);
    - input pipeline alone: the same dataset iterated without a model.
    Ratios: Trainer / bare (target >= 0.95) and input / model (target >= 3).
@@ -67,8 +67,8 @@ def measure(output, model_spec, steps, repeats):
     import tensorflow_transform as tft
     import tf_keras as keras
 
-    from bit_tfx.components.bit_model import build_classifier
-    from bit_tfx.components.trainer import augment, run
+    from bit_tfx.models.bit import build_classifier
+    from bit_tfx.models.training import augment, run
     from bit_tfx.pipeline import metadata
 
     store = metadata.open_store(os.path.join(output, "metadata.sqlite"))

@@ -10,12 +10,12 @@ random init, treated alike, in one run:
                 about 2 minutes;
   --fine-tune   also fine-tuned as `bit-tfx demo` fine-tunes: the BiT-HyperRule's decision for
                 each k (resolution, 500 steps), the digits' task semantics (no flip, no random
-                crop: pipeline/demo_data.py), the demo's batch, batch policy and head start
+                crop: datasets/digits.py), the demo's batch, batch policy and head start
                 (--head-init), the same seed and batches for both arms (about 2-4 minutes per
                 run on 2 cores: 10 runs).
 
 Each accuracy carries its standard error over the eval set. Prints a Markdown table with the
-gain and the ratio pre-trained / random init per row (pipeline/transfer.py does the work).
+gain and the ratio pre-trained / random init per row (models/transfer_study.py does the work).
 
     python bench/transfer.py [--fine-tune] [--ks 1 2 5 10 full] [--head-init linear_probe] [--write]
     python bench/transfer.py --data FOLDER [--fine-tune] [--preserve-orientation] [--preserve-count]
@@ -24,7 +24,7 @@ gain and the ratio pre-trained / random init per row (pipeline/transfer.py does 
 5th file by name hash held out), with the HyperRule's resolution for its images and the task
 semantics you declare (no flip, no random crop); the default is the digits with theirs.
 
---write stores the result beside the backbone (pipeline/backbones/<name>/transfer.json, which
+--write stores the result beside the backbone (models/backbones/<name>/transfer.json, which
 the report shows) and the plot as docs/transfer.svg.
 """
 import argparse
@@ -40,13 +40,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import bit_tfx.components  # noqa: E402,F401  first: the environment TensorFlow reads at import
 
 from bit_tfx.components.hyperrule import rule  # noqa: E402
-from bit_tfx.pipeline import backbones, configs, demo_data, transfer  # noqa: E402
+from bit_tfx.datasets import digits  # noqa: E402
+from bit_tfx.models import backbones, transfer_study  # noqa: E402
+from bit_tfx.pipeline import configs  # noqa: E402
 from bit_tfx.pipeline.report.render import transfer_chart  # noqa: E402
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ks", nargs="+", default=["1", "2", "5", "10", transfer.FULL])
+    parser.add_argument("--ks", nargs="+", default=["1", "2", "5", "10", transfer_study.FULL])
     parser.add_argument("--fine-tune", action="store_true", help="also fine-tune as the demo does (slow)")
     parser.add_argument("--batch-size", type=int, default=configs.DEMO_DEFAULTS["batch_size"])
     parser.add_argument("--batch-policy", default=configs.DEMO_DEFAULTS["batch_policy"])
@@ -60,32 +62,32 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.write and args.data:
         parser.error("--write stores the digits' measurement beside the backbone; not with --data")
-    ks = [k if k == transfer.FULL else int(k) for k in args.ks]
+    ks = [k if k == transfer_study.FULL else int(k) for k in args.ks]
     backbone = backbones.FRACTAL_TINY
     backbones.check(backbone)
     started = time.perf_counter()
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
     random_spec = f"random:{backbone.arch}"
     semantics = dict(preserve_orientation=args.preserve_orientation, preserve_count=args.preserve_count) \
-        if args.data else dict(preserve_orientation=demo_data.PRESERVE_ORIENTATION,
-                               preserve_count=demo_data.PRESERVE_COUNT)
+        if args.data else dict(preserve_orientation=digits.PRESERVE_ORIENTATION,
+                               preserve_count=digits.PRESERVE_COUNT)
     with tempfile.TemporaryDirectory() as work:
         if args.data:
             work = args.data
         else:
-            demo_data.write_digits(work)
-        result = transfer.measure_probe(work, backbone.model_spec, random_spec, ks=ks, log=log)
+            digits.write_digits(work)
+        result = transfer_study.measure_probe(work, backbone.model_spec, random_spec, ks=ks, log=log)
         if args.fine_tune:
-            tuned = transfer.measure(work, backbone.model_spec, random_spec, ks=ks,
+            tuned = transfer_study.measure(work, backbone.model_spec, random_spec, ks=ks,
                                      batch_size=args.batch_size, batch_policy=args.batch_policy,
                                      head_init=args.head_init, seed=args.seed, log=log, **semantics)
             result["rows"] = tuned["rows"] + result["rows"]
             result["fine_tune"] = {k: tuned[k] for k in ("batch_policy", "seed")}
             result["fine_tune"]["head_init"] = args.head_init
-    result["pretrained"] = f"{backbone.name} ({backbone.arch}, pipeline/backbones/{backbone.name})"
-    result["data"] = args.data or "scikit-learn digits (pipeline/demo_data.py)"
+    result["pretrained"] = f"{backbone.name} ({backbone.arch}, models/backbones/{backbone.name})"
+    result["data"] = args.data or "scikit-learn digits (datasets/digits.py)"
     result["seconds"] = round(time.perf_counter() - started)
-    print(transfer.markdown(result))
+    print(transfer_study.markdown(result))
     ratios = [r["pretrained"] / r["random"] for r in result["rows"] if r["random"]]
     print("\npre-trained / random init accuracy: " + ", ".join(
         f"{r['method']} k={r['k']}: {r['pretrained'] / r['random']:.2f}x"

@@ -4,10 +4,10 @@ import argparse
 import dataclasses
 import json
 
-from bit_tfx.components import keys
-from bit_tfx.components.hyperrule import rule, upstream
-from bit_tfx.components.trainer import preemption
-from bit_tfx.pipeline import configs
+from ..components import keys
+from ..components.hyperrule import rule, upstream
+from ..models.training import preemption
+from ..pipeline import configs
 
 # Every flag's default is the RunConfig field's default (configs.py), which takes the component
 # defaults (keys.py, hyperrule/rule.py, trainer/config.py): a default changes in one place.

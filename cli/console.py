@@ -17,7 +17,7 @@ import sys
 import time
 import warnings
 
-from bit_tfx.pipeline import configs
+from ..pipeline import configs
 
 # Records of this logger go to the log file only (the traceback of a failure).
 LOG_ONLY = "bit_tfx.log_only"
@@ -28,11 +28,9 @@ _NOISE = ("ArtifactQuery.property_predicate is not supported",)
 
 def _own_code():
     """The folders of our packages: their log records are progress, not library chatter."""
-    import bit_tfx.components
-    import bit_tfx.kubeflow
-    import bit_tfx.pipeline
+    from .. import components, datasets, kubeflow, models, pipeline
     folders = [os.path.dirname(os.path.abspath(p.__file__))
-               for p in (bit_tfx.components, bit_tfx.pipeline, bit_tfx.kubeflow)]
+               for p in (components, datasets, models, pipeline, kubeflow)]
     folders.append(os.path.dirname(os.path.abspath(__file__)))  # cli/
     return tuple(folder + os.sep for folder in folders)
 

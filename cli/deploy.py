@@ -15,9 +15,9 @@ import logging
 import os
 import tempfile
 
-from bit_tfx.components.errors import ConfigError
-from bit_tfx.kubeflow import config as deploy_config
-from bit_tfx.kubeflow import validation
+from ..components.errors import ConfigError
+from ..kubeflow import config as deploy_config
+from ..kubeflow import validation
 
 from . import common
 
@@ -114,7 +114,7 @@ def cmd_compile(args):
     if not deploy.output:
         raise ConfigError("output: name the compiled file (--output pipeline.json for vertex, "
                           "pipeline.yaml for kfp)")
-    from bit_tfx.kubeflow import compile as compiling
+    from ..kubeflow import compile as compiling
     return compiling.compile_pipeline(deploy)
 
 
@@ -123,7 +123,7 @@ def cmd_schedule(args):
     if deploy.run.max_accuracy_drop > 0:
         logging.warning("max_accuracy_drop is %s: a scheduled run may push a model that much worse than "
                         "the model serving (0 forbids any drop)", deploy.run.max_accuracy_drop)
-    from bit_tfx.kubeflow import compile as compiling, schedule
+    from ..kubeflow import compile as compiling, schedule
     with tempfile.TemporaryDirectory(prefix="bit-tfx-schedule-") as tmp:
         if not deploy.output:
             suffix = deploy_config.OUTPUT_SUFFIXES[deploy.target][0]

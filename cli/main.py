@@ -17,9 +17,9 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ INFO lines are not for users
 
-from bit_tfx import components  # noqa: E402  first: sets the environment TensorFlow reads at import
-from bit_tfx.components.errors import ConfigError  # noqa: E402
-from bit_tfx.components.trainer import preemption  # noqa: E402  pure: SIGTERM while training
+from .. import components  # noqa: E402  first: sets the environment TensorFlow reads at import
+from ..components.errors import ConfigError  # noqa: E402
+from ..models.training import preemption  # noqa: E402  pure: SIGTERM while training
 
 from . import common, console, deploy, predict, report, run  # noqa: E402
 

@@ -1,5 +1,5 @@
 """`bit-tfx predict`: classify image files with a pushed model or an ImageNet-1k BiT
-or write a pushed model's embeddings (--embeddings); the work is bit_tfx.pipeline.predict.
+or write a pushed model's embeddings (--embeddings); the work is bit_tfx.models.predict.
 Exit codes: 0 all classified (embedded), 1 some files reported unreadable, 2 a bad --model,
 option or missing path."""
 import argparse
@@ -12,7 +12,7 @@ DESCRIPTION = ("Classify image files with a pushed model or an ImageNet-1k BiT, 
 
 
 def add_parser(subparsers):
-    from bit_tfx.pipeline import predict
+    from ..models import predict
     p = subparsers.add_parser(
         "predict", help="classify images with a pushed model or an ImageNet-1k BiT",
         description=DESCRIPTION + "\n\n" + predict.MODEL_FORMS,
@@ -47,7 +47,7 @@ def add_parser(subparsers):
 
 
 def cmd_predict(args):
-    from bit_tfx.pipeline import predict
+    from ..models import predict
     if args.l2_normalize and not args.embeddings:
         raise predict.PredictError("--l2-normalize applies to --embeddings only")
     if args.embeddings:

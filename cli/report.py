@@ -1,14 +1,14 @@
 """`bit-tfx report RUN_DIR`: the evaluation report and model card of a finished run (the
 work is bit_tfx.pipeline.report)."""
-from bit_tfx.components.errors import ConfigError
-from bit_tfx.pipeline import configs
-from bit_tfx.pipeline.report import DEFAULT_MAX_EXAMPLES
+from ..components.errors import ConfigError
+from ..pipeline import configs
+from ..pipeline.report import DEFAULT_MAX_EXAMPLES
 
 
 def cmd_report(args):
     if args.max_examples < 0:
         raise ConfigError(f"--max-examples must be 0 (skip the scan) or more, got {args.max_examples}")
-    from bit_tfx.pipeline.report import write_report
+    from ..pipeline.report import write_report
     return write_report(args.run_dir, args.report_dir, args.max_examples, args.pipeline_name,
                         metadata_store=args.metadata_store)
 

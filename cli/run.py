@@ -4,7 +4,8 @@ import json
 import logging
 import os
 
-from bit_tfx.pipeline import backbones, configs
+from ..models import backbones
+from ..pipeline import configs
 
 from . import common
 
@@ -14,20 +15,20 @@ from . import common
 
 def cmd_hyperrule(args):
     config = common.run_config(args)
-    from bit_tfx.pipeline import runner
+    from ..pipeline import runner
     return runner.run_until_hyperrule(config)
 
 
 def cmd_run(args):
     config = common.run_config(args)
-    from bit_tfx.pipeline import runner
+    from ..pipeline import runner
     return answer(runner.run_all(config))
 
 
 def answer(summary):
     """The run's JSON; a run that trained nothing (the data is what the model serving was
     trained on) ends with EXIT_NOTHING_NEW, so a schedule or a script can tell."""
-    from bit_tfx.pipeline import results
+    from ..pipeline import results
     if summary.get("verdict") != results.VERDICT_NOTHING_NEW:
         return summary
     return common.Output(json.dumps(summary, indent=1, sort_keys=True, ensure_ascii=False),
@@ -37,9 +38,10 @@ def answer(summary):
 def cmd_demo(args):
     args.data = os.path.join(args.output, configs.DEMO_DATA_DIR)
     config = common.run_config(args)  # before the demo data is written into --output
-    from bit_tfx.pipeline import demo_data, runner
+    from ..datasets import digits
+    from ..pipeline import runner
     if not os.path.isdir(args.data):
-        n = demo_data.write_digits(args.data, per_class=args.per_class)
+        n = digits.write_digits(args.data, per_class=args.per_class)
         logging.info("Wrote the demo dataset (scikit-learn digits): %d images in %s", n, args.data)
     if args.model_spec == configs.DEMO_DEFAULTS["model_spec"]:
         backbones.check()  # the shipped weights are the ones recorded (SHA256SUMS)

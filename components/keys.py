@@ -71,6 +71,8 @@ SPAN_SPEC = "{SPAN}"                 # in --data: every run takes the newest spa
 QUARANTINE_DIR = "quarantine"
 QUARANTINE_REPORT = "quarantine_report.json"
 HYPERPARAMETERS_FILE = "hyperparameters.json"
+# Transform's custom_config key under which the decision reaches preprocessing_fn.
+HYPERRULE_CUSTOM_CONFIG = "hyperrule"
 SCHEMA_FILE = "schema.pbtxt"          # a Schema artifact's file (ImageSchemaGen writes it)
 # Beside the SavedModel in every pushed version (TF Serving ignores the folder): the model
 # card, and the schema of the data the model was trained on (the next span's drift baseline).
@@ -153,11 +155,11 @@ CUSTOM_CONFIG_KEY = "custom_config"          # the Trainer's custom_config (JSON
 
 # --- fine-tuning ---------------------------------------------------------------------------
 # Where `--freeze-until BLOCK` may stop: the native ResNet-v2's layer-name prefixes in forward
-# order (components/bit_model/resnet_v2.py names its layers so; tests check it). Freezing
+# order (models/bit/resnet_v2.py names its layers so; tests check it). Freezing
 # through block3 trains block4, the final GroupNorm and the head.
 BACKBONE_BLOCKS = ("root_block", "block1", "block2", "block3", "block4")
 
-# --- the pushed model's serving contract (components/trainer/export.py) ------------------
+# --- the pushed model's serving contract (models/export/saved_model.py) ------------------
 # Signature names, their inputs and outputs, and the files every pushed version carries under
 # assets.extra/ (TF Serving loads only saved_model.pb and variables/; it reads the warm-up
 # file from this exact place, and ignores everything else there).

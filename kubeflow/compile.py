@@ -24,8 +24,8 @@ import yaml
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
-from bit_tfx.components import keys
-from bit_tfx.components.image_example_gen import sources
+from ..components import keys
+from ..components.image_example_gen import sources
 from . import config as deploy_config
 
 SCHEMA_2_1 = {deploy_config.VERTEX: False, deploy_config.KFP: True}
@@ -46,7 +46,7 @@ def resolve_source(run):
                             "no per-class precision/recall or top-5 accuracy (set num_classes)")
         return source, run, warnings
     import dataclasses  # pylint: disable=import-outside-toplevel
-    from bit_tfx.pipeline import pipeline  # pylint: disable=import-outside-toplevel
+    from ..pipeline import pipeline  # pylint: disable=import-outside-toplevel
     source = sources.resolve(run.data, run.layout)
     run = dataclasses.replace(run, num_classes=pipeline.class_count(run, source))
     warnings.append(f"data {run.data!r} is a local path: the cloud steps cannot read it; give a "
@@ -63,7 +63,7 @@ def build(deploy):
 def _build(deploy):
     """(its KubeflowPlatform, the TFX pipeline, warnings)."""
     from . import placement  # pylint: disable=import-outside-toplevel
-    from bit_tfx.pipeline import pipeline  # pylint: disable=import-outside-toplevel
+    from ..pipeline import pipeline  # pylint: disable=import-outside-toplevel
     platform = placement.KubeflowPlatform(deploy)
     source, run, warnings = resolve_source(platform.config)
     tfx_pipeline = pipeline.create_pipeline(

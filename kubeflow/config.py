@@ -33,8 +33,8 @@ from typing import Optional
 
 import yaml
 
-from bit_tfx.components.errors import ConfigError
-from bit_tfx.pipeline import configs
+from ..components.errors import ConfigError
+from ..pipeline import configs
 
 from . import cron
 

@@ -13,7 +13,7 @@ import os
 
 from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner as v2
 
-from bit_tfx.components.image_example_gen import span
+from ..components.image_example_gen import span
 
 
 def span_steps(tfx_pipeline):

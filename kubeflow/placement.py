@@ -9,7 +9,7 @@ Trainer, two ways:
   vertex_training  the step launches a Vertex AI Training CustomJob (the
                    google_cloud_ai_platform Trainer): worker pools for GPU machines, several
                    replicas (multi-worker), or TPU VMs. Each replica runs the same run_fn in
-                   our image; components/trainer/distribution.py picks the strategy from what
+                   our image; models/training/distribution.py picks the strategy from what
                    it finds there (TF_CONFIG with several workers, several GPUs, TPU_NAME).
 Pusher: a filesystem Pusher to a gs:// folder (as locally), or the google_cloud_ai_platform
 Pusher, which uploads the model to the Vertex AI Model Registry and deploys it to an Endpoint.
@@ -19,9 +19,9 @@ the gs:// folder, or the model the Endpoint serves.
 from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx.extensions.google_cloud_ai_platform import constants as vertex_constants  # plain strings
 
-from bit_tfx.components import keys
-from bit_tfx.components.serving.component import ServingBaseline
-from bit_tfx.pipeline import pipeline
+from ..components import keys
+from ..components.serving.component import ServingBaseline
+from ..pipeline import pipeline
 
 from . import config as deploy_config
 

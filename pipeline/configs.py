@@ -1,7 +1,7 @@
 """Pipeline-level defaults and the run configuration (TFX template style).
 
 Feature keys and artifact file names live in components/keys.py, the Trainer's defaults in
-components/trainer/config.py and the HyperRule's in components/hyperrule/rule.py; this file
+models/training/config.py and the HyperRule's in components/hyperrule/rule.py; this file
 holds what a user configures per run, with its defaults (those, where a component has one), and
 the checks that reject an invalid configuration before any component runs.
 """
@@ -11,12 +11,13 @@ import re
 import tempfile
 from typing import List, Optional
 
-from bit_tfx.components import keys
-from bit_tfx.components.errors import ConfigError
-from bit_tfx.components.hyperrule import rule, upstream
-from bit_tfx.components.trainer.config import (  # pure Python
+from ..components import keys
+from ..components.errors import ConfigError
+from ..components.hyperrule import rule, upstream
+from ..models.training.config import (  # pure Python
     MIXED_PRECISION, TrainerConfig, check_freeze_until)
-from . import backbones, demo_data
+from ..datasets import digits
+from ..models import backbones
 
 PIPELINE_NAME = keys.DEFAULT_PIPELINE_NAME
 # DirectRunner defaults for local runs: in-memory, one worker. Multi-processing pays
@@ -132,7 +133,7 @@ class RunConfig:
             rule.check_schedule_override(self.schedule_override)
         if self.k_shot is not None and self.k_shot < 1:
             raise ConfigError(f"k_shot must be a positive integer, got {self.k_shot}", field="k_shot")
-        from bit_tfx.components.bit_model import spec as model_spec  # pure Python
+        from ..models.bit import spec as model_spec  # pure Python
         model_spec.parse(self.model_spec)  # raises ModelSpecError listing the valid forms
         check_freeze_until(self.freeze_until, self.linear_probe, self.model_spec)
         if self.mixed_precision not in MIXED_PRECISION:
@@ -286,7 +287,7 @@ def check_writable_folder(path, field):
 
 
 # The demo is transfer learning, offline: the backbone this project pre-trained with `bit-tfx
-# pretrain` (pipeline/backbones: FRACTAL_TINY, a tiny ResNet-v2 pre-trained on a generated
+# pretrain` (models/backbones: FRACTAL_TINY, a tiny ResNet-v2 pre-trained on a generated
 # fractal corpus) fine-tuned on the embedded digits with the BiT-HyperRule's own decision (its
 # 500-step schedule and resolution, the digits' task semantics: no flip, no random crop,
 # demo_data), the head started from a linear probe (LP-FT, the product's default), at batch 16
@@ -298,7 +299,7 @@ def check_writable_folder(path, field):
 DEMO_MIN_ACCURACY = 0.80
 DEMO_DEFAULTS = dict(output="demo-output", model_spec=backbones.FRACTAL_TINY.model_spec,
                      batch_size=16, batch_policy=rule.SCALE_LR, min_accuracy=DEMO_MIN_ACCURACY,
-                     preserve_orientation=demo_data.PRESERVE_ORIENTATION,
-                     preserve_count=demo_data.PRESERVE_COUNT)
+                     preserve_orientation=digits.PRESERVE_ORIENTATION,
+                     preserve_count=digits.PRESERVE_COUNT)
 DEMO_DATA_DIR = "demo-data"      # under the demo's output folder
 DEMO_PER_CLASS = 100   # 1,000 of the 1,797 digits: about 100 eval images for the gate

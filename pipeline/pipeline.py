@@ -19,21 +19,21 @@ from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGe
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
 
-from bit_tfx.components import keys
-from bit_tfx.components import tfx_api as tfx  # tfx.v1's names without its eager extensions
-from bit_tfx.components.anomalies_gate.component import AnomaliesGate
-from bit_tfx.components.evaluation import evaluator as gate_evaluator
-from bit_tfx.components.evaluation import gate
-from bit_tfx.components.hyperrule.component import HyperRule, UpstreamRecipe
-from bit_tfx.components.image_example_gen import sources
-from bit_tfx.components.image_example_gen.component import ImageExampleGen, ImportExampleGen, split_output_config
-from bit_tfx.components.image_schema.component import ImageSchemaGen, SpanDriftValidator
-from bit_tfx.components.model_card.component import ModelCardGen
-from bit_tfx.components.pusher import executor as pusher_executor
-from bit_tfx.components.serving.component import ServingBaseline
-from bit_tfx.components.transform.component import HyperRuleTransform
+from ..components import keys
+from ..components import tfx_api as tfx  # tfx.v1's names without its eager extensions
+from ..components.anomalies_gate.component import AnomaliesGate
+from ..components.evaluation import evaluator as gate_evaluator
+from ..components.evaluation import gate
+from ..components.hyperrule.component import HyperRule, UpstreamRecipe
+from ..components.image_example_gen import sources
+from ..components.image_example_gen.component import ImageExampleGen, ImportExampleGen, split_output_config
+from ..components.image_schema.component import ImageSchemaGen, SpanDriftValidator
+from ..components.model_card.component import ModelCardGen
+from ..components.pusher import executor as pusher_executor
+from ..components.serving.component import ServingBaseline
+from ..components.transform.component import HyperRuleTransform
 
-RUN_FN = "bit_tfx.components.trainer.run.run_fn"
+RUN_FN = "bit_tfx.models.training.run.run_fn"
 THROUGH_HYPERRULE = "hyperrule"
 THROUGH_PUSHER = "pusher"
 
@@ -61,7 +61,7 @@ def _absolute(path):
 
 
 def trainer_custom_config(config):
-    """What run_fn reads (components/trainer/config.py TrainerConfig)."""
+    """What run_fn reads (models/training/config.py TrainerConfig)."""
     return {"model_spec": config.model_spec, "linear_probe": config.linear_probe,
             "freeze_until": config.freeze_until,
             "mixed_precision": config.mixed_precision, "checkpoint_every": config.checkpoint_every,
@@ -196,8 +196,9 @@ def build(config, through=THROUGH_PUSHER):
     (spec.preflight: offline, a hub URL with no cached copy fails now, not after 8 steps),
     and metadata goes to the config's store (SQLite in OUTPUT, or its MySQL, recorded in
     OUTPUT for the readers of the run)."""
-    from bit_tfx.components.bit_model import spec as model_spec
-    from . import backbones, metadata
+    from ..models.bit import spec as model_spec
+    from ..models import backbones
+    from . import metadata
     source = sources.resolve(config.data, config.layout)
     config.num_classes = class_count(config, source)
     if through == THROUGH_PUSHER:

@@ -3,8 +3,8 @@ or, when its data was what the serving model was trained on, that nothing was tr
 import json
 import os
 
-from bit_tfx.components import keys
-from bit_tfx.components.evaluation import gate
+from ..components import keys
+from ..components.evaluation import gate
 from . import metadata
 
 

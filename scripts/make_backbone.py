@@ -1,9 +1,9 @@
 """Regenerates the shipped backbone with the pipeline itself: `make backbone`.
 
-1. writes the FractalDB-style corpus (pipeline/upstream_data.py, fixed seed);
-2. runs `bit-tfx pretrain` on it with the flags recorded in pipeline/backbones (FRACTAL_TINY);
+1. writes the FractalDB-style corpus (datasets/fractals.py, fixed seed);
+2. runs `bit-tfx pretrain` on it with the flags recorded in models/backbones (FRACTAL_TINY);
 3. copies the pushed backbone's official-naming .npz and model card into
-   pipeline/backbones/<name>/ with provenance.json (command, time, metrics) and SHA256SUMS.
+   models/backbones/<name>/ with provenance.json (command, time, metrics) and SHA256SUMS.
 
     python scripts/make_backbone.py [--work build/backbone]
 """
@@ -16,7 +16,8 @@ import sys
 import time
 
 from bit_tfx.components import keys
-from bit_tfx.pipeline import backbones, upstream_data
+from bit_tfx.datasets import fractals
+from bit_tfx.models import backbones
 
 
 def main(argv=None):
@@ -27,7 +28,7 @@ def main(argv=None):
     corpus, output = os.path.join(args.work, "corpus"), os.path.join(args.work, "run")
     started = time.time()
     if not os.path.isdir(corpus):
-        upstream_data.write_fractals(corpus, num_classes=b.corpus_classes,
+        fractals.write_fractals(corpus, num_classes=b.corpus_classes,
                                      per_class=b.corpus_per_class, size=b.corpus_size)
     corpus_seconds = time.time() - started
     command = [os.path.join(os.path.dirname(sys.executable), "bit-tfx")] + b.pretrain_args(corpus, output)
@@ -49,9 +50,9 @@ def main(argv=None):
         "backbone": b.name, "arch": b.arch,
         "regenerate": "make backbone",
         "command": ["bit-tfx"] + b.pretrain_args("<corpus>", "<output>"),
-        "corpus": {"generator": "bit_tfx.pipeline.upstream_data.write_fractals",
+        "corpus": {"generator": "bit_tfx.datasets.fractals.write_fractals",
                    "num_classes": b.corpus_classes, "per_class": b.corpus_per_class,
-                   "size": b.corpus_size, "seed": upstream_data.DEFAULT_SEED},
+                   "size": b.corpus_size, "seed": fractals.DEFAULT_SEED},
         "recipe": recipe,
         "metrics": summary["metrics"],
         "seconds": {"corpus": round(corpus_seconds), "total": round(time.time() - started)},

@@ -5,7 +5,7 @@ import ast
 import os
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PACKAGES = ("cli", "kubeflow", "pipeline", "components")  # the layers, top to bottom
+PACKAGES = ("cli", "kubeflow", "pipeline", "models", "datasets", "components")  # the layers, top to bottom
 
 
 def modules():

@@ -1,11 +1,12 @@
-"""The shipped backbone: what pipeline/backbones records about it holds."""
+"""The shipped backbone: what models/backbones records about it holds."""
 import dataclasses
 import json
 import os
 
 import pytest
 
-from bit_tfx.pipeline import backbones, configs
+from bit_tfx.models import backbones
+from bit_tfx.pipeline import configs
 
 B = backbones.FRACTAL_TINY
 

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_hub as tfhub
 
-from bit_tfx.components.bit_model import factory, hub, resnet_v2, weights
+from bit_tfx.models.bit import factory, hub, resnet_v2, weights
 from test_bit_model_resnet import random_official_arrays
 
 U = np.random.default_rng(0).random((2, 32, 32, 3)).astype(np.float32)  # [0, 1] images

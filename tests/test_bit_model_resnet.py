@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-from bit_tfx.components.bit_model import resnet_v2, weights
+from bit_tfx.models.bit import resnet_v2, weights
 
 R50, R101, R152 = (3, 4, 6, 3), (3, 4, 23, 3), (3, 8, 36, 3)
 

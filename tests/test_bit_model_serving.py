@@ -1,4 +1,4 @@
-"""The serving base every exported model shares (components/bit_model/serving.py): image
+"""The serving base every exported model shares (models/bit/signatures.py): image
 sizes read from headers, and the pixel limit that refuses a decompression bomb before it
 is decoded. Real files made here, a real tiny classifier behind the real signature."""
 import io
@@ -12,8 +12,8 @@ from PIL import Image
 
 import images
 from bit_tfx.components import keys
-from bit_tfx.components.bit_model import factory, imagenet, serving
-from bit_tfx.pipeline import predict
+from bit_tfx.models.bit import factory, imagenet, serving
+from bit_tfx.models import predict
 
 
 def huge_png(width=12000, height=12000):
@@ -91,7 +91,7 @@ def test_imagenet_classifiers_parse_hub_handles_with_the_spec_s_checks():
 
 
 def test_native_model_keeps_or_drops_the_head_and_takes_unit_range():
-    from bit_tfx.components.bit_model import resnet_v2, weights
+    from bit_tfx.models.bit import resnet_v2, weights
     from test_bit_model_resnet import random_official_arrays
     net = resnet_v2.build("tiny", num_classes=7)
     arrays = random_official_arrays(net, seed=3)

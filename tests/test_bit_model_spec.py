@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from bit_tfx.components.bit_model import spec as S
+from bit_tfx.models.bit import spec as S
 from bit_tfx.components.errors import ConfigError
 
 VALID = {
@@ -72,6 +72,6 @@ def test_grammar_documented_in_module_and_docs():
 
 
 def test_spec_module_does_not_import_tensorflow():
-    code = ("import sys; import bit_tfx.components.bit_model.spec as s; s.parse('random:tiny'); "
-            "import bit_tfx.components.bit_model; assert 'tensorflow' not in sys.modules")
+    code = ("import sys; import bit_tfx.models.bit.spec as s; s.parse('random:tiny'); "
+            "import bit_tfx.models.bit; assert 'tensorflow' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)

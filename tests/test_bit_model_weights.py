@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bit_tfx.components.bit_model import resnet_v2, weights
+from bit_tfx.models.bit import resnet_v2, weights
 from test_bit_model_resnet import random_official_arrays
 
 X = np.random.default_rng(0).uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32)

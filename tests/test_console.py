@@ -223,7 +223,7 @@ def test_a_resume_logs_no_unrestored_value_warnings(tmp_path, caplog):
     never makes them, and TensorFlow warned once per slot (45 for random:tiny)."""
     import tensorflow as tf
     import tf_keras as keras
-    from bit_tfx.components.trainer import checkpoints
+    from bit_tfx.models.training import checkpoints
 
     def make():
         model = keras.Sequential([keras.layers.Dense(3, input_shape=(4,)), keras.layers.Dense(2)])

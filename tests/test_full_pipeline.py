@@ -74,7 +74,7 @@ def test_runs_push_blessed_models_and_refuse_a_worse_one(tmp_path):
     layer = hub.KerasLayer(version_dir, trainable=True)
     assert layer(tf.zeros([1, 40, 40, 3])).shape == (1, 2) and layer.trainable_weights
     # ... and a pushed version is the backbone spec of a later run (warm start).
-    from bit_tfx.components.bit_model import build_classifier, hub as bit_hub
+    from bit_tfx.models.bit import build_classifier, hub as bit_hub
     # The backbone itself (pre-logits), not the whole 2-class classifier.
     backbone_dir = bit_hub.warm_start_location(version_dir)
     assert backbone_dir.endswith(bit_hub.WARM_START_DIR), backbone_dir

@@ -7,7 +7,7 @@ import pytest
 
 from bit_tfx.components import keys
 from bit_tfx.components.hyperrule import rule
-from bit_tfx.components.trainer.config import TrainerConfig
+from bit_tfx.models.training.config import TrainerConfig
 from bit_tfx.pipeline import configs
 
 NODE_IDS = {value for name, value in vars(keys).items() if name.startswith("NODE_")}

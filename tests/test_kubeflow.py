@@ -35,8 +35,8 @@ KFP = dict(BASE, target="kfp", serving_dir="gs://bit-bucket/serving", trainer_cp
 OUR_CODE = {
     "bit_tfx.components.image_example_gen.executor.Executor", "bit_tfx.components.image_schema.component.Executor",
     "bit_tfx.components.image_schema.component.SpanDriftExecutor", "bit_tfx.components.hyperrule.component.Executor",
-    "bit_tfx.components.transform.component.Executor", "bit_tfx.components.transform.preprocessing.preprocessing_fn",
-    "bit_tfx.components.trainer.run.run_fn", "bit_tfx.components.model_card.executor.Executor",
+    "bit_tfx.components.transform.component.Executor", "bit_tfx.models.preprocessing.preprocessing_fn",
+    "bit_tfx.models.training.run.run_fn", "bit_tfx.components.model_card.executor.Executor",
     "bit_tfx.components.pusher.executor.Executor", "bit_tfx.components.serving.executor.Executor",
     "bit_tfx.components.evaluation.evaluator.Executor"}
 BEAM_TASKS = (keys.NODE_IMAGE_EXAMPLE_GEN, keys.NODE_STATISTICS, keys.NODE_TRANSFORM, keys.NODE_EVALUATOR)
@@ -257,7 +257,7 @@ def test_force_compiles_into_the_serving_baseline_step():
 
 def test_configured_beam_args_resources_and_placements(compiled):
     from google.cloud.aiplatform_v1.types import custom_job
-    from bit_tfx.components.trainer.config import TrainerConfig
+    from bit_tfx.models.training.config import TrainerConfig
 
     deploy, summary, spec, _ = compiled["vertex"]
     containers = executors(spec)
@@ -271,7 +271,7 @@ def test_configured_beam_args_resources_and_placements(compiled):
     assert trainer_args[trainer_args.index("--executor_class_path") + 1] == \
         "tfx.extensions.google_cloud_ai_platform.trainer.executor.GenericExecutor"
     trainer = parameters(spec, keys.NODE_TRAINER)
-    assert trainer["run_fn"] == "bit_tfx.components.trainer.run.run_fn"
+    assert trainer["run_fn"] == "bit_tfx.models.training.run.run_fn"
     custom_config = json.loads(trainer["custom_config"])
     assert custom_config["ai_platform_enable_vertex"] is True
     assert custom_config["ai_platform_vertex_region"] == "us-central1"
@@ -317,7 +317,7 @@ def test_every_import_path_in_the_specs_imports(compiled):
     assert OUR_CODE <= set(paths)
     assert "tfx.scripts.run_executor" in paths  # the Vertex AI Training replicas' entrypoint
     assert image_contract.check_imports(paths) == {}
-    assert image_contract.check_imports(["bit_tfx.components.trainer.run.no_such_fn"])  # the check can fail
+    assert image_contract.check_imports(["bit_tfx.models.training.run.no_such_fn"])  # the check can fail
 
 
 def test_image_contract_checks_a_compiled_file(compiled, capsys):

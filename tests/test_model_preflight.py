@@ -13,9 +13,9 @@ import time
 import pytest
 
 import runs
-from bit_tfx.components.bit_model import spec
+from bit_tfx.models.bit import spec
 from bit_tfx.components.errors import ConfigError
-from bit_tfx.pipeline import backbones
+from bit_tfx.models import backbones
 
 OFFLINE_HINTS = ("hub:/path/to/saved_model_dir", "npz:/path/file.npz", "TFHUB_CACHE_DIR")
 

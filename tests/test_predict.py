@@ -10,7 +10,7 @@ import tensorflow as tf
 from PIL import Image
 
 import images
-from bit_tfx.components.bit_model import hub, imagenet, resnet_v2, weights
+from bit_tfx.models.bit import hub, imagenet, resnet_v2, weights
 from bit_tfx.cli import common, main as cli
 from test_bit_model_resnet import random_official_arrays
 
@@ -295,7 +295,7 @@ def test_pushed_model_refuses_an_image_above_the_run_s_pixel_limit_and_classifie
 # --- what a folder search takes ------------------------------------------------------------
 
 def test_folder_search_skips_os_metadata_reports_fifos_and_follows_symlinked_folders(tmp_path):
-    from bit_tfx.pipeline import predict as predict_lib
+    from bit_tfx.models import predict as predict_lib
     png = images.rgb_png()
     images.write(str(tmp_path / "elsewhere" / "b.png"), png)
     images.write(str(tmp_path / "in" / "a.png"), png)
@@ -397,7 +397,7 @@ def _ingestion_says(data):
 
 
 def test_the_serving_header_reader_takes_a_png_signature_then_junk_for_no_header():
-    from bit_tfx.components.bit_model import serving
+    from bit_tfx.models.bit import serving
     assert serving.header_size(tf.constant(PNG_SIGNATURE_THEN_JUNK)).numpy().tolist() == [0, 0]
     assert serving.header_size(tf.constant(images.rgb_png(30, 20))).numpy().tolist() == [30, 20]
     # No "send it downscaled": the pixel check passes it, the decoder refuses it.

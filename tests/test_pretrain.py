@@ -7,7 +7,8 @@ import pytest
 
 import runs
 from bit_tfx.components import keys
-from bit_tfx.pipeline import results, upstream_data
+from bit_tfx.datasets import fractals
+from bit_tfx.pipeline import results
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.slow]
 
@@ -18,10 +19,10 @@ def test_pretrain_pushes_a_backbone_that_hub_and_npz_runs_fine_tune_from(tmp_pat
     import tensorflow as tf
     import tensorflow_hub as hub
 
-    from bit_tfx.components.bit_model import factory, weights
+    from bit_tfx.models.bit import factory, weights
     from bit_tfx.components.hyperrule.component import read_decision
 
-    upstream_data.write_fractals(str(tmp_path / "corpus"), num_classes=4, per_class=12, size=32)
+    fractals.write_fractals(str(tmp_path / "corpus"), num_classes=4, per_class=12, size=32)
     config = runs.run(tmp_path / "corpus", tmp_path / "up", through="pusher", pretrain=True,
                       model_spec="random:tiny", batch_size=16, batch_policy="scale_lr",
                       upstream_overrides=OVERRIDES, min_accuracy=0.0, num_classes=4,

@@ -1,12 +1,12 @@
-"""The LP-FT head start (components/trainer/probe.py): the probe fitted on standardised features,
+"""The LP-FT head start (models/training/probe.py): the probe fitted on standardised features,
 folded into a head on the raw pre-logits, and set on a real classifier."""
 import numpy as np
 import pytest
 import tensorflow as tf
 from sklearn.linear_model import LogisticRegression
 
-from bit_tfx.components.bit_model import build_classifier
-from bit_tfx.components.trainer import probe
+from bit_tfx.models.bit import build_classifier
+from bit_tfx.models.training import probe
 
 
 def _blobs(classes, per_class, dim=16, seed=0):

@@ -14,7 +14,7 @@ from tfx.types import artifact_utils, standard_artifacts
 
 import runs
 from bit_tfx.components import keys
-from bit_tfx.components.bit_model import build_classifier
+from bit_tfx.models.bit import build_classifier
 from bit_tfx.pipeline import metadata, pipeline
 
 

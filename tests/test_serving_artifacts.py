@@ -12,8 +12,8 @@ import tensorflow as tf
 
 import images
 from bit_tfx.components import keys
-from bit_tfx.components.bit_model import build_classifier, serving, tflite
-from bit_tfx.components.trainer import export, warmup
+from bit_tfx.models.bit import build_classifier, serving, tflite
+from bit_tfx.models.training import export, warmup
 
 SIZE = 32
 CLASSES = ["cat", "dog", "fox", "owl"]

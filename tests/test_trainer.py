@@ -11,8 +11,8 @@ import pytest
 import tensorflow as tf
 
 from bit_tfx.components.hyperrule import rule
-from bit_tfx.components.trainer import augment
-from bit_tfx.components.trainer.schedule import HyperRuleSchedule
+from bit_tfx.models.training import augment
+from bit_tfx.models.training.schedule import HyperRuleSchedule
 
 
 @pytest.mark.parametrize("dataset_size", [1000, 50_000, 1_000_000])
@@ -67,9 +67,9 @@ _AGREEMENT = textwrap.dedent("""
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(
             cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
-    from bit_tfx.components.bit_model import build_classifier
+    from bit_tfx.models.bit import build_classifier
     from bit_tfx.components.hyperrule import rule
-    from bit_tfx.components.trainer import distribution, run
+    from bit_tfx.models.training import distribution, run
     strategy = distribution.choose_strategy()
     decision = rule.decide(1000, 3, 32 * 32, batch_size=4, batch_policy="accumulate",
                            schedule_override={"warmup": 1, "boundaries": [2], "total": 4})
@@ -156,7 +156,7 @@ def test_multi_worker_on_loopback_agrees_with_one_device(single_device):
 
 
 def test_k_shot_choice_is_k_per_class_and_independent_of_order():
-    from bit_tfx.components.trainer import kshot
+    from bit_tfx.models.training import kshot
     pairs = [(f"{label}/{i}.jpg", label) for label in ("a", "b", "c") for i in range(50)]
     chosen = kshot.select(pairs, 5)
     assert len(chosen) == 15 and all(sum(f.startswith(f"{c}/") for f in chosen) == 5 for c in "abc")
@@ -172,9 +172,9 @@ _MIXED = textwrap.dedent("""
     import tensorflow as tf
     import tf_keras as keras
     keras.mixed_precision.set_global_policy("mixed_" + sys.argv[1])
-    from bit_tfx.components.bit_model import build_classifier
+    from bit_tfx.models.bit import build_classifier
     from bit_tfx.components.hyperrule import rule
-    from bit_tfx.components.trainer import run
+    from bit_tfx.models.training import run
     decision = rule.decide(1000, 3, 32 * 32, batch_size=4, batch_policy="accumulate",
                            schedule_override={"warmup": 1, "boundaries": [2], "total": 4})
     decision["effective_batch_size"] = 8; decision["gradient_accumulation_steps"] = 2
@@ -197,7 +197,7 @@ def test_mixed_precision_trains_with_a_float32_head(mode):
 def test_trainer_config_reads_ours_ignores_the_vertex_extension_keys_and_refuses_typos():
     from tfx.extensions.google_cloud_ai_platform import constants
     from tfx.extensions.google_cloud_ai_platform.trainer import executor as vertex_trainer
-    from bit_tfx.components.trainer.config import TrainerConfig
+    from bit_tfx.models.training.config import TrainerConfig
     # What the Vertex AI Trainer extension forwards to run_fn inside the training job.
     config = TrainerConfig.from_custom_config({
         "model_spec": "random:tiny", "checkpoint_every": 7,
@@ -215,7 +215,7 @@ def _counter_checkpoint():
 
 
 def _save_steps(directory, steps):
-    from bit_tfx.components.trainer import checkpoints
+    from bit_tfx.models.training import checkpoints
     checkpoint, step, weights = _counter_checkpoint()
     manager = checkpoints.manager(checkpoint, directory, None)
     for n in steps:
@@ -226,7 +226,7 @@ def _save_steps(directory, steps):
 
 def test_resume_takes_a_complete_checkpoint_the_state_file_missed(tmp_path):
     """Killed after ckpt-10's files but before the `checkpoint` state file named it."""
-    from bit_tfx.components.trainer import checkpoints
+    from bit_tfx.models.training import checkpoints
     directory = str(tmp_path / "ckpt")
     _save_steps(directory, [5])
     state = open(os.path.join(directory, "checkpoint")).read()
@@ -244,7 +244,7 @@ def test_resume_takes_a_complete_checkpoint_the_state_file_missed(tmp_path):
 
 
 def test_resume_skips_a_checkpoint_cut_off_while_being_written(tmp_path):
-    from bit_tfx.components.trainer import checkpoints
+    from bit_tfx.models.training import checkpoints
     directory = str(tmp_path / "ckpt")
     _save_steps(directory, [5, 10])
     data = [p for p in os.listdir(directory) if p.startswith("ckpt-10.data")][0]
@@ -259,7 +259,7 @@ def test_resume_skips_a_checkpoint_cut_off_while_being_written(tmp_path):
 
 
 def test_a_vocabulary_short_of_the_counted_classes_stops_training():
-    from bit_tfx.components.trainer import run
+    from bit_tfx.models.training import run
     decision = rule.decide(30, 3, 40 * 50)  # the statistics counted 3 labels
     with pytest.raises(ValueError, match="vocabulary has 2 classes.*count 3 classes.*line break"):
         run.check_vocabulary([b"a", b"b"], decision)
@@ -281,9 +281,9 @@ def test_inception_crop_takes_boxes_within_the_area_and_aspect_ranges():
 
 
 def test_upstream_weight_decay_shrinks_kernels_not_group_norm():
-    from bit_tfx.components.bit_model import build_classifier
+    from bit_tfx.models.bit import build_classifier
     from bit_tfx.components.hyperrule import upstream
-    from bit_tfx.components.trainer import run
+    from bit_tfx.models.training import run
     decision = upstream.decide(100, 3, batch_size=4, batch_policy="scale_lr",
                                overrides={"epochs": 2, "decay_epochs": [1]})
     decision["learning_rate"], decision["warmup_steps"] = 1.0, 0
@@ -302,8 +302,8 @@ def test_upstream_weight_decay_shrinks_kernels_not_group_norm():
 
 
 def test_class_weights_scale_each_example_s_loss_by_its_class():
-    from bit_tfx.components.bit_model import build_classifier
-    from bit_tfx.components.trainer import run
+    from bit_tfx.models.bit import build_classifier
+    from bit_tfx.models.training import run
     decision = rule.decide(100, 3, 32 * 32, batch_size=4, batch_policy="scale_lr",
                            class_counts={"a": 60, "b": 30, "c": 10})
     names = [b"c", b"a", b"b"]  # the vocabulary's order, not the decision's

@@ -11,7 +11,8 @@ HyperRule's full budget is bench/transfer.py (minutes per run).
 """
 import pytest
 
-from bit_tfx.pipeline import backbones, demo_data, transfer
+from bit_tfx.datasets import digits
+from bit_tfx.models import backbones, transfer_study
 
 pytestmark = pytest.mark.pipeline
 
@@ -22,20 +23,20 @@ MARGIN = 0.3
 @pytest.fixture(scope="module")
 def digits(tmp_path_factory):
     root = tmp_path_factory.mktemp("digits")
-    demo_data.write_digits(str(root), per_class=60)
-    names, train, held = transfer.image_folder_splits(str(root))
-    return transfer.k_shot_subset(train, 10), held
+    digits.write_digits(str(root), per_class=60)
+    names, train, held = transfer_study.image_folder_splits(str(root))
+    return transfer_study.k_shot_subset(train, 10), held
 
 
 def test_the_shipped_backbone_s_features_beat_random_init_by_a_clear_margin(digits, tmp_path):
-    from bit_tfx.components.bit_model import factory, hub, weights
+    from bit_tfx.models.bit import factory, hub, weights
     backbones.check(B)
     train, held = digits
-    random = transfer.linear_probe(f"random:{B.arch}", train, held, 128)
-    npz = transfer.linear_probe(B.model_spec, train, held, 128)
+    random = transfer_study.linear_probe(f"random:{B.arch}", train, held, 128)
+    npz = transfer_study.linear_probe(B.model_spec, train, held, 128)
     exported = str(tmp_path / "hub")
     hub.export_hub_savedmodel(factory.native_model(weights.read_npz(B.weights)), exported)
-    via_hub = transfer.linear_probe(f"hub:{exported}", train, held, 128)
+    via_hub = transfer_study.linear_probe(f"hub:{exported}", train, held, 128)
     assert npz - random >= MARGIN, (npz, random)
     assert abs(via_hub - npz) < 0.02, (via_hub, npz)  # the same weights through TF Hub
 
@@ -45,8 +46,8 @@ def test_the_shipped_backbone_loads_by_npz_and_through_its_tf_hub_export_alike(t
     import numpy as np
     import tensorflow as tf
 
-    from bit_tfx.components.bit_model import build_classifier, factory, hub, weights
-    from bit_tfx.components.trainer.export import features_model
+    from bit_tfx.models.bit import build_classifier, factory, hub, weights
+    from bit_tfx.models.export.saved_model import features_model
     arrays = weights.read_npz(B.weights)
     native = factory.native_model(arrays, keep_head=False)
     hub.export_hub_savedmodel(native, str(tmp_path / "hub"))
@@ -67,7 +68,7 @@ def test_fine_tuning_keeps_what_the_shipped_backbone_gives_and_the_zero_head_did
     """The bug of issue 22, as a regression test: fine-tuning lost what the backbone's features
     give (the demo at 0.225 where a linear probe on the same backbone scored 0.94). The product's
     fine-tuning path (the Trainer's seeding, head start, optimiser step and augmentation, through
-    transfer.fine_tune) on 10 digits per class, with the HyperRule's decision as the demo takes
+    transfer_study.fine_tune) on 10 digits per class, with the HyperRule's decision as the demo takes
     it (batch 16, its batch policy, the digits' task semantics) and a short schedule
     (FINE_TUNE_STEPS), must end at least at the linear probe's accuracy less 0.02; with the
     rule's zero head instead it stays far below (the check can fail). The full-budget table,
@@ -78,13 +79,13 @@ def test_fine_tuning_keeps_what_the_shipped_backbone_gives_and_the_zero_head_did
     demo = configs.DEMO_DEFAULTS
 
     def decision(head_init):
-        return transfer.decision_for(
-            train, 10, 32 * 32, transfer.FULL, demo["batch_size"], demo["batch_policy"],
+        return transfer_study.decision_for(
+            train, 10, 32 * 32, transfer_study.FULL, demo["batch_size"], demo["batch_policy"],
             {"warmup": 6, "boundaries": [30, 45, 55], "total": FINE_TUNE_STEPS},
             preserve_orientation=demo["preserve_orientation"], preserve_count=demo["preserve_count"],
             head_init=head_init)
-    probe = transfer.linear_probe(B.model_spec, train, held, 128)
-    lp_ft = transfer.fine_tune(B.model_spec, train, held, 10, decision(rule.HEAD_LINEAR_PROBE))
-    zero = transfer.fine_tune(B.model_spec, train, held, 10, decision(rule.HEAD_ZERO))
+    probe = transfer_study.linear_probe(B.model_spec, train, held, 128)
+    lp_ft = transfer_study.fine_tune(B.model_spec, train, held, 10, decision(rule.HEAD_LINEAR_PROBE))
+    zero = transfer_study.fine_tune(B.model_spec, train, held, 10, decision(rule.HEAD_ZERO))
     assert lp_ft >= probe - 0.02, (lp_ft, probe)
     assert zero <= probe - MARGIN, (zero, probe)

@@ -1,4 +1,4 @@
-"""The offline upstream corpus (pipeline/upstream_data.py): deterministic, many distinct
+"""The offline upstream corpus (datasets/fractals.py): deterministic, many distinct
 classes, and no image shared with the downstream demo data."""
 import hashlib
 import os
@@ -6,7 +6,7 @@ import os
 import numpy as np
 from PIL import Image
 
-from bit_tfx.pipeline import demo_data, upstream_data
+from bit_tfx.datasets import digits, fractals
 
 
 def _hashes(root):
@@ -19,20 +19,20 @@ def _hashes(root):
 
 
 def test_the_same_seed_writes_the_same_bytes_and_another_seed_other_ones(tmp_path):
-    assert upstream_data.write_fractals(tmp_path / "a", num_classes=6, per_class=4) == 24
-    upstream_data.write_fractals(tmp_path / "b", num_classes=6, per_class=4)
-    upstream_data.write_fractals(tmp_path / "c", num_classes=6, per_class=4, seed=7)
+    assert fractals.write_fractals(tmp_path / "a", num_classes=6, per_class=4) == 24
+    fractals.write_fractals(tmp_path / "b", num_classes=6, per_class=4)
+    fractals.write_fractals(tmp_path / "c", num_classes=6, per_class=4, seed=7)
     a, b, c = _hashes(tmp_path / "a"), _hashes(tmp_path / "b"), _hashes(tmp_path / "c")
     assert len(a) == 24 and a == b
     assert not set(a.values()) & set(c.values())
-    assert sorted(os.listdir(tmp_path / "a")) == [upstream_data.class_name(i) for i in range(6)]
+    assert sorted(os.listdir(tmp_path / "a")) == [fractals.class_name(i) for i in range(6)]
 
 
 def test_every_image_is_a_distinct_shape_and_classes_have_their_own_coverage(tmp_path):
-    upstream_data.write_fractals(tmp_path, num_classes=5, per_class=6)
+    fractals.write_fractals(tmp_path, num_classes=5, per_class=6)
     masks = {}
     for c in range(5):
-        folder = tmp_path / upstream_data.class_name(c)
+        folder = tmp_path / fractals.class_name(c)
         images = [np.asarray(Image.open(folder / n).convert("L"), dtype=float) for n in sorted(os.listdir(folder))]
         assert all(img.shape == (32, 32) for img in images)
         masks[c] = [img > img.mean() for img in images]
@@ -44,6 +44,6 @@ def test_every_image_is_a_distinct_shape_and_classes_have_their_own_coverage(tmp
 
 
 def test_no_image_is_shared_with_the_downstream_demo_data(tmp_path):
-    upstream_data.write_fractals(tmp_path / "upstream", num_classes=10, per_class=10)
-    demo_data.write_digits(tmp_path / "digits", per_class=40)
+    fractals.write_fractals(tmp_path / "upstream", num_classes=10, per_class=10)
+    digits.write_digits(tmp_path / "digits", per_class=40)
     assert not set(_hashes(tmp_path / "upstream").values()) & set(_hashes(tmp_path / "digits").values())

@@ -3,7 +3,7 @@
 TFX's Pusher copies the model with every file named saved_model.pb held back, then copies the
 top-level one last (so TF Serving never loads a half-written version). The held-back nested
 ones are never copied: the backbone exported in TF Hub format under assets.extra/backbone
-(components/trainer/export.py) arrived without its saved_model.pb, and a warm start from the
+(models/export/saved_model.py) arrived without its saved_model.pb, and a warm start from the
 pushed version had no backbone to load. This executor copies them after the stock push.
 """
 import os

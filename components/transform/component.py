@@ -17,9 +17,8 @@ from tfx.types.component_spec import ChannelParameter
 from .. import keys
 from .. import tfx_api as tfx
 from ..hyperrule.component import read_decision
-from .preprocessing import HYPERRULE_CONFIG_KEY
 
-PREPROCESSING_FN = "bit_tfx.components.transform.preprocessing.preprocessing_fn"
+PREPROCESSING_FN = "bit_tfx.models.preprocessing.preprocessing_fn"
 
 
 class HyperRuleTransformSpec(specs.TransformSpec):
@@ -32,7 +31,7 @@ class Executor(transform_executor.Executor):
         input_dict = dict(input_dict)
         decision = read_decision(artifact_utils.get_single_uri(input_dict.pop(keys.HYPERPARAMETERS_KEY)))
         config = json.loads(exec_properties.get(specs.CUSTOM_CONFIG_KEY) or "null") or {}
-        config[HYPERRULE_CONFIG_KEY] = decision
+        config[keys.HYPERRULE_CUSTOM_CONFIG] = decision
         exec_properties = dict(exec_properties, **{specs.CUSTOM_CONFIG_KEY: json.dumps(config)})
         return super().Do(input_dict, output_dict, exec_properties)
 

@@ -17,10 +17,10 @@ import os
 import pathlib
 import sqlite3
 
-from bit_tfx.components import keys
-from bit_tfx.components.errors import ConfigError
-from bit_tfx.components.model_card import card, facts
-from .. import backbones
+from ...components import keys
+from ...components.errors import ConfigError
+from ...components.model_card import card, facts
+from ...models import backbones
 from . import scan
 
 CURVES = ("loss", "accuracy", "learning_rate")  # the Trainer's tf.summary scalars

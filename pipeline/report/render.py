@@ -9,7 +9,7 @@ import os
 import jinja2
 import markupsafe
 
-from bit_tfx.components.model_card import card
+from ...components.model_card import card
 
 TEMPLATE = "template.html"  # beside this file; setup.py installs it as package data
 
@@ -53,7 +53,7 @@ def _line_chart(title, points, colour):
 
 
 TRANSFER_COLOURS = {"pretrained": "#1b6ac9", "random": "#b0562f"}
-# (method, how it is drawn, the legend's words); pipeline/transfer.py names the methods.
+# (method, how it is drawn, the legend's words); models/transfer_study.py names the methods.
 TRANSFER_SERIES = (("fine_tune", "", "fine-tuned"), ("linear_probe", "5,4", "linear probe"))
 RUN_COLOUR = "#2e8540"
 
@@ -66,7 +66,7 @@ def transfer_series(result):
 
 
 def transfer_chart(result, run=None):
-    """The k-shot transfer curves (pipeline/transfer.py's result) as SVG: eval accuracy against
+    """The k-shot transfer curves (models/transfer_study.py's result) as SVG: eval accuracy against
     k examples per class (evenly spaced, 'full' last), the pre-trained backbone and the same
     architecture from random init, fine-tuned (solid) and by linear probe (dashed) where
     measured; `run` ({"accuracy", "per_class"}) adds this run's own eval accuracy, drawn at

@@ -3,7 +3,7 @@ and the model card the run's ModelCardGen put into the model (model_card.md/.htm
 import json
 import os
 
-from bit_tfx.components.model_card import card
+from ...components.model_card import card
 from .. import configs
 from .collect import ReportError, collect
 from .render import render

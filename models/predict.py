@@ -1,11 +1,11 @@
 """`bit-tfx predict`: classify image files with a pushed model or an ImageNet-1k BiT.
 
 Every image goes through the serving signature that users deploy,
-serving_default(image_bytes) -> classes, scores (components/bit_model/serving.py), so what
+serving_default(image_bytes) -> classes, scores (models/bit/signatures.py), so what
 this prints is what TF Serving would answer:
   * a pushed model: SERVING_DIR (newest version, or --version N) or SERVING_DIR/<version>,
     loaded as a SavedModel, its own signature called;
-  * an ImageNet-1k classifier (components/bit_model/imagenet.py): the same signature
+  * an ImageNet-1k classifier (models/bit/imagenet.py): the same signature
     built around a TF Hub ilsvrc2012_classification module or an -ILSVRC2012 .npz.
 
 Folders are searched recursively, following symbolic links to folders as ingestion does
@@ -26,10 +26,10 @@ import os
 import stat
 import sys
 
-from bit_tfx.components import keys
-from bit_tfx.components.bit_model import imagenet
-from bit_tfx.components.errors import ConfigError
-from bit_tfx.components.image_example_gen import image_check
+from ..components import keys
+from ..models.bit import imagenet
+from ..components.errors import ConfigError
+from ..components.image_example_gen import image_check
 
 MODEL_FORMS = f"""--model takes:
   SERVING_DIR                 a pushed model: the newest version, or --version N
@@ -184,7 +184,7 @@ def resolve_version(model, version):
     if not tf.io.gfile.isdir(model):
         raise PredictError(f"--model {model!r} is neither a directory (a pushed model) nor a "
                            f"model spec\n{MODEL_FORMS}")
-    from bit_tfx.components.serving import versions as served  # pylint: disable=import-outside-toplevel
+    from ..components.serving import versions as served  # pylint: disable=import-outside-toplevel
     versions, _ = served.pushed_versions(model)
     if not versions:
         raise PredictError(f"--model {model}: no pushed version in it (numeric folders holding "
@@ -268,7 +268,7 @@ def embed_files(args):
     import json
 
     import numpy as np
-    from bit_tfx.components import keys
+    from ..components import keys
     path = args.embeddings
     if imagenet.parse(args.model) is not None:
         raise PredictError(f"--embeddings needs a pushed model (its {keys.SIGNATURE_EMBEDDINGS} "

@@ -7,7 +7,7 @@ docs/operations.md, checked by tests/test_serving_artifacts.py):
       ({"instances": [{"b64": ...}]}); classes best first, scores their probabilities.
       A request holding an image above the run's max_image_pixels (read from the image
       headers before decoding) or bytes that do not decode fails with InvalidArgument,
-      that request only (components/bit_model/serving.py).
+      that request only (models/bit/signatures.py).
   serving_top_k(image_bytes: string [None], k: int32 [None]) -> classes, scores [None, max k]
       the same with k classes per image (k <= 0: all); a SavedModel signature has no
       optional inputs, so this is a second signature beside serving_default.
@@ -22,10 +22,10 @@ docs/operations.md, checked by tests/test_serving_artifacts.py):
 Files beside the signatures, under assets.extra/ (TF Serving ignores all but the warm-up file):
   tf_serving_warmup_requests   one PredictRequest per serving signature (warmup.py)
   tflite/                      float32 and dynamic-range .tflite of the image function,
-                               labels.txt, tflite.json (components/bit_model/tflite.py)
+                               labels.txt, tflite.json (models/export/tflite.py)
   backbone/                    for warm starts, the backbone alone (images -> pre-logits) in
                                TF Hub format; the model spec `hub:<serving_dir>/<version>`
-                               loads that (components/bit_model/hub.py)
+                               loads that (models/bit/hub.py)
   backbone.npz                 (`bit-tfx pretrain` only) the same weights, head included, in
                                the official BiT .npz naming: `npz:<version>/assets.extra/backbone.npz`
 
@@ -43,12 +43,13 @@ import os
 import tensorflow as tf
 import tf_keras as keras
 
-from .. import keys
-from ..bit_model import resnet_v2, serving, tflite, weights
+from ...components import keys
+from ..bit import resnet_v2, signatures, weights
+from . import tflite
 from . import warmup
 
 
-class ServingModule(serving.BytesServingModule):
+class ServingModule(signatures.BytesServingModule):
     """The pushed model: bytes decoded and resized by the run's Transform graph."""
 
     def __init__(self, model, tft_output, class_names, max_pixels=keys.DEFAULT_MAX_IMAGE_PIXELS,
@@ -106,7 +107,7 @@ def export(model, tft_output, class_names, export_dir, image_size,
         keys.SIGNATURE_TRANSFORM: module.transform_features.get_concrete_function(),
     }
     tf.saved_model.save(module, export_dir, signatures=signatures)
-    backbone = serving.ReusableModule(features, name="bit_backbone").trace()
+    backbone = signatures.ReusableModule(features, name="bit_backbone").trace()
     tf.saved_model.save(backbone, os.path.join(export_dir, keys.BACKBONE_DIR))
     if backbone_npz:
         weights.save_npz(model, os.path.join(export_dir, keys.BACKBONE_NPZ))

@@ -50,7 +50,7 @@ def fit(features, labels, num_classes, c=L2_C):
 def pre_logits(model, batches):
     """(features, labels) of `batches` ((images in [0, 1], label ids) pairs) through `model`'s
     backbone, at most MAX_EXAMPLES of them."""
-    from .export import features_model
+    from ..export.saved_model import features_model
     backbone = features_model(model)
     features, labels, seen = [], [], 0
     for images, ids in batches:
@@ -65,7 +65,7 @@ def pre_logits(model, batches):
 def init_head(model, batches, num_classes):
     """Sets the classifier's head to the linear probe fitted on `batches`; returns
     {"examples": n, "train_accuracy": a} for the log and the record."""
-    from ..bit_model import resnet_v2
+    from ..bit import resnet_v2
     features, labels = pre_logits(model, batches)
     kernel, bias, accuracy = fit(features, labels, num_classes)
     head = model.get_layer(resnet_v2.HEAD_NAME)

@@ -47,8 +47,8 @@ import urllib.request
 from typing import Optional
 
 from . import archs
-from .. import keys
-from ..errors import ConfigError
+from ...components import keys
+from ...components.errors import ConfigError
 
 KINDS = ("hub", "npz", "random")
 HUB_BASE = "https://tfhub.dev/google/bit/"
@@ -175,7 +175,7 @@ def parse(spec: str, allow_classification: bool = False) -> ModelSpec:
 
     allow_classification: accept TF Hub classification modules (`hub:` URLs naming one),
     which a backbone spec refuses since a new head goes on top; `bit-tfx predict` wants
-    exactly those (components/bit_model/imagenet.py). Every other check still applies.
+    exactly those (models/bit/imagenet.py). Every other check still applies.
     """
     if not isinstance(spec, str) or not spec.strip():
         raise ModelSpecError(spec, "empty")

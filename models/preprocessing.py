@@ -2,7 +2,7 @@
 
 Decodes any supported image (JPEG, PNG incl. 16-bit and palette, GIF first frame,
 BMP; grayscale, alpha and CMYK all become 3-channel RGB) with TensorFlow's decoder
-(`decode_and_resize` of components/bit_model/serving.py, which the ImageNet classifiers
+(`decode_and_resize` of models/bit/signatures.py, which the ImageNet classifiers
 of `bit-tfx predict` use too), resizes it by the HyperRule decision (bilinear, aspect
 ratio not kept, as BiT does) and maps the label name to its id in a vocabulary computed
 over the data.
@@ -19,14 +19,12 @@ by HyperRuleTransform's executor from the HyperParameters artifact.
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from .. import keys
-from ..bit_model.serving import decode_and_resize
-
-HYPERRULE_CONFIG_KEY = "hyperrule"
+from ..components import keys
+from .bit.signatures import decode_and_resize
 
 
 def preprocessing_fn(inputs, custom_config):
-    decision = custom_config[HYPERRULE_CONFIG_KEY]
+    decision = custom_config[keys.HYPERRULE_CUSTOM_CONFIG]
     encoded = tf.reshape(inputs[keys.IMAGE_ENCODED], [-1])
     label = tf.reshape(inputs[keys.LABEL_TEXT], [-1])
     return {

@@ -6,9 +6,9 @@ fine-tuned on ILSVRC-2012. Both answer through the same signature:
   serving_default(image_bytes: string [None]) -> classes: string [None, 1000] (best first),
                                                  scores: float [None, 1000] (probabilities)
 
-`ImageNetServing` is the pushed model's own `serve_bytes` (serving.BytesServingModule, the
-base of components/trainer/export.py's ServingModule); only where the [0, 1] images come
-from differs: no Transform graph here, but the same decoder (`serving.decode_and_resize`,
+`ImageNetServing` is the pushed model's own `serve_bytes` (signatures.BytesServingModule, the
+base of models/export/saved_model.py's ServingModule); only where the [0, 1] images come
+from differs: no Transform graph here, but the same decoder (`signatures.decode_and_resize`,
 which the Transform graph uses: any supported format to RGB, bilinear resize without
 keeping the aspect ratio, [0, 1]), and the same pixel limit.
 
@@ -36,8 +36,8 @@ This module imports no TensorFlow at import time (parse runs before the heavy im
 from typing import Optional
 
 from . import spec as bit_spec, weights
-from ..errors import ConfigError
-from ..hyperrule import rule
+from ...components.errors import ConfigError
+from ...components.hyperrule import rule
 
 NUM_CLASSES = 1000
 DEFAULT_RESOLUTION = rule.LARGE_RESOLUTION[1]  # 480: the HyperRule crop for large images
@@ -151,9 +151,9 @@ def build_serving(parsed: bit_spec.ModelSpec, resolution: int = DEFAULT_RESOLUTI
 
 
 def _serving_class():
-    from . import serving
+    from . import signatures
 
-    class ImageNetServing(serving.BytesServingModule):
+    class ImageNetServing(signatures.BytesServingModule):
         """The pushed model's serve_bytes (pixel limit, decode, classify, softmax, top-k
         with names), with images decoded and resized here instead of by a Transform graph."""
 
@@ -162,6 +162,6 @@ def _serving_class():
             self.resolution = resolution
 
         def _images_from_bytes(self, image_bytes):
-            return serving.decode_and_resize(image_bytes, self.resolution)
+            return signatures.decode_and_resize(image_bytes, self.resolution)
 
     return ImageNetServing

@@ -16,7 +16,7 @@ Checkpoints every checkpoint_every steps, resume from the newest complete one
 (checkpoints.py), and, on SIGTERM, a checkpoint of the step reached before stopping with
 exit code 143 (preemption.py).
 
-custom_config keys (set by the pipeline; see components/trainer/config.py TrainerConfig):
+custom_config keys (set by the pipeline; see models/training/config.py TrainerConfig):
   model_spec, linear_probe, freeze_until, mixed_precision, checkpoint_every, log_every,
   max_image_pixels (the pushed model's serving pixel limit).
 """
@@ -32,10 +32,11 @@ import tensorflow_transform as tft
 import tf_keras as keras
 from tfx_bsl.public import tfxio
 
-from .. import keys
-from ..bit_model import build_classifier
-from ..hyperrule import rule, upstream
-from . import augment, checkpoints, distribution, export, kshot, preemption, probe
+from ...components import keys
+from ..bit import build_classifier
+from ...components.hyperrule import rule, upstream
+from ..export import saved_model as export
+from . import augment, checkpoints, distribution, kshot, preemption, probe
 from .config import TrainerConfig
 from .schedule import HyperRuleSchedule
 
@@ -126,7 +127,7 @@ class Trainer:
     def __init__(self, strategy, model, decision, config, num_classes, class_names=None):
         """decision: the HyperRule's (or the upstream recipe's) JSON decision; config: a
         TrainerConfig. The one training step of the Trainer, the transfer study and the
-        benchmarks (pipeline/transfer.py, bench/trainer.py)."""
+        benchmarks (models/transfer_study.py, bench/trainer.py)."""
         self.strategy = strategy
         self.model = model
         self.num_classes = num_classes

@@ -21,8 +21,8 @@ import tf_keras as keras
 
 from . import hub as bit_hub
 from . import resnet_v2, spec as bit_spec, weights
-from .. import keys
-from ..errors import ConfigError
+from ...components import keys
+from ...components.errors import ConfigError
 
 BACKBONE_NAME = "resnet"
 

@@ -15,7 +15,7 @@ Layout (F = bottleneck width of the block, wf = width factor):
   head:  GN, ReLU, global average pool (pre-logits, 2048*wf), Dense zero-initialised.
 
 The model returned by `build` takes images scaled to [-1, 1] (what the .npz weights were
-trained on); `bit_tfx.components.bit_model.factory` wraps it so callers feed [0, 1].
+trained on); `bit_tfx.models.bit.factory` wraps it so callers feed [0, 1].
 """
 import re
 from typing import Dict, Optional, Tuple

@@ -12,7 +12,7 @@ box placed uniformly, bilinearly resized to the crop size.
 """
 import tensorflow as tf
 
-from ..hyperrule import upstream
+from ...components.hyperrule import upstream
 
 
 def for_decision(images_train, images, decision, seed):

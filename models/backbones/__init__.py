@@ -2,7 +2,7 @@
 
 One backbone today: FRACTAL_TINY, the `tiny` ResNet-v2 (GroupNorm + Weight Standardisation,
 the BiT architecture at depth 1 per block and width 0.5) pre-trained on the offline FractalDB-
-style corpus of pipeline/upstream_data.py. Its folder holds the weights in the official BiT .npz
+style corpus of datasets/fractals.py. Its folder holds the weights in the official BiT .npz
 naming (head included: the upstream classes), the model card of the pre-training run, its
 provenance (the exact command, corpus, recipe, time taken and metrics) and SHA256SUMS.
 
@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 
-from bit_tfx.components.hyperrule import rule
+from ...components.hyperrule import rule
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WEIGHTS_FILE = "backbone.npz"
@@ -92,7 +92,7 @@ def check(backbone=FRACTAL_TINY):
 def transfer_of(model_spec):
     """The k-shot transfer measurement stored beside an .npz backbone (TRANSFER_FILE), for the
     report; None for other specs or when none was measured."""
-    from bit_tfx.components.bit_model import spec as bit_spec
+    from ...models.bit import spec as bit_spec
     try:
         parsed = bit_spec.parse(model_spec) if model_spec else None
     except ValueError:

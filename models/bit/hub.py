@@ -14,10 +14,10 @@ training True and False, and `variables`, `trainable_variables`, `regularization
 attributes, so `hub.KerasLayer(export_dir, trainable=True)` fine-tunes every weight. It
 takes float32 [B, H, W, 3] in [0, 1] and returns pre-logits (feature extractor) or logits
 (a model with a head). A `serving_default` signature {"images"} -> {"output"} is added.
-The module is serving.ReusableModule, the same base as the pushed model's.
+The module is signatures.ReusableModule, the same base as the pushed model's.
 """
-from .. import keys
-from ..errors import ConfigError
+from ...components import keys
+from ...components.errors import ConfigError
 
 WARM_START_DIR = keys.BACKBONE_DIR  # inside a pushed version; TF Serving ignores it
 
@@ -66,11 +66,11 @@ def export_hub_savedmodel(model, export_dir: str, verify: bool = False):
     """
     import tensorflow as tf
 
-    from . import resnet_v2, serving
+    from . import resnet_v2, signatures
 
     resnet_v2.official_variables(model)  # refuses hub-wrapping models: nothing native to export
     unit_model = model if resnet_v2.takes_unit_range(model) else resnet_v2.with_unit_input(model)
-    module = serving.ReusableModule(unit_model, name="bit").trace()
+    module = signatures.ReusableModule(unit_model, name="bit").trace()
     tf.saved_model.save(module, export_dir,
                         signatures={"serving_default": module.images_signature()})
     if verify:

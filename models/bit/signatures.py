@@ -5,14 +5,14 @@
                       and `variables`, `trainable_variables`, `regularization_losses`, so
                       hub.KerasLayer(path, trainable=True) fine-tunes every weight. Used by
                       the TF Hub export (hub.py), the pushed model and its warm-start
-                      backbone (components/trainer/export.py).
+                      backbone (models/export/saved_model.py).
   BytesServingModule  + serving_default(image_bytes) -> classes, scores: refuse images above
                       the pixel limit (read from their headers), decode, classify, softmax,
                       all classes with names, best first; serve_top_k(image_bytes, k) the
                       same with k per image; serve_embeddings(image_bytes) the pre-logits. Subclasses say how bytes become [0, 1] images: the
                       pushed model through its Transform graph, the ImageNet classifiers
                       (imagenet.py) through `decode_and_resize`, the Transform graph's own
-                      decoder (components/transform/preprocessing.py uses it).
+                      decoder (models/preprocessing.py uses it).
 
 The pixel limit: before anything is decoded, each image's width and height are read from its
 header (tf.image.extract_jpeg_shape for JPEG; the IHDR chunk of a PNG, the logical screen of a
@@ -25,7 +25,7 @@ request it is in; `bit-tfx predict` retries such a batch file by file (docs/oper
 """
 import tensorflow as tf
 
-from .. import keys
+from ...components import keys
 
 _IMAGES = tf.TensorSpec([None, None, None, 3], tf.float32, name="images")
 _HEADER_BYTES = 32  # enough for the size fields of PNG (16..24), GIF (6..10), BMP (18..26)

@@ -3,7 +3,7 @@
 For each k (examples per class) and each backbone, a classifier is fine-tuned with the
 BiT-HyperRule's decision for that data (rule.decide with k_shot: its resolution, random
 crop and flip, MixUp, schedule and learning rate at the batch and batch policy given) by the
-Trainer's own optimiser step (components/trainer/run.py `Trainer`: SGD momentum, gradient
+Trainer's own optimiser step (models/training/run.py `Trainer`: SGD momentum, gradient
 accumulation, MixUp), head start (probe.py) and augmentation (augment.for_decision) and evaluated on one fixed eval set. The pre-trained backbone and the
 same architecture from random init get the same budget: the same decision, steps, batches
 and seed. The k examples per class are chosen as the Trainer chooses them (kshot.select).
@@ -13,7 +13,7 @@ spec path as a run) standardised and fitted by logistic regression; it shows in 
 the weights that arrived carry the features.
 
 What differs from a pipeline run: the images are decoded and resized in memory by the same
-function as the Transform graph (bit_model/serving.decode_and_resize) instead of going through
+function as the Transform graph (models/bit/signatures.decode_and_resize) instead of going through
 ExampleGen and Transform, so ten runs fit in one benchmark. bench/transfer.py prints the table;
 tests/test_transfer.py checks that transfer does not silently break.
 """
@@ -25,10 +25,10 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from bit_tfx.components import keys
-from bit_tfx.components.hyperrule import rule
-from bit_tfx.components.image_example_gen import image_check
-from bit_tfx.components.trainer import kshot
+from ..components import keys
+from ..components.hyperrule import rule
+from ..components.image_example_gen import image_check
+from ..models.training import kshot
 
 FULL = "full"
 EVAL_EVERY = 5   # every 5th file (by the sha256 of its name) is held out for evaluation
@@ -83,7 +83,7 @@ def decision_for(train, num_classes, image_area, k, batch_size, batch_policy,
 def _images(data, size):
     import tensorflow as tf
 
-    from bit_tfx.components.bit_model.serving import decode_and_resize
+    from ..models.bit.signatures import decode_and_resize
     return decode_and_resize(tf.constant(data), size)
 
 
@@ -94,11 +94,11 @@ def fine_tune(spec, train, held, num_classes, decision, log=None):
     import tensorflow as tf
     import tf_keras as keras
 
-    from bit_tfx.components.bit_model import build_classifier
-    from bit_tfx.components.hyperrule import rule as hyperrule
-    from bit_tfx.components.trainer import augment, probe
-    from bit_tfx.components.trainer.config import TrainerConfig
-    from bit_tfx.components.trainer.run import Trainer
+    from ..models.bit import build_classifier
+    from ..components.hyperrule import rule as hyperrule
+    from ..models.training import augment, probe
+    from ..models.training.config import TrainerConfig
+    from ..models.training.run import Trainer
 
     seed = int(decision["seed"])
     keras.utils.set_random_seed(seed)
@@ -125,8 +125,8 @@ def fine_tune(spec, train, held, num_classes, decision, log=None):
 
 def pre_logits(spec, split, size, batch=128):
     """The pre-logits vectors (the head's input) of `spec`'s backbone for a split's images."""
-    from bit_tfx.components.bit_model import build_classifier
-    from bit_tfx.components.trainer.export import features_model
+    from ..models.bit import build_classifier
+    from ..models.export.saved_model import features_model
     features = features_model(build_classifier(spec, 2))
     images = _images(split.data, size)
     return np.concatenate([features(images[i:i + batch], training=False).numpy()
@@ -136,7 +136,7 @@ def pre_logits(spec, split, size, batch=128):
 def probe_accuracy(train_features, train_labels, eval_features, eval_labels, num_classes):
     """Eval accuracy of the linear probe (probe.fit: the Trainer's LP-FT head) fitted on the
     training features."""
-    from bit_tfx.components.trainer import probe
+    from ..models.training import probe
     kernel, bias, _ = probe.fit(train_features, train_labels, num_classes)
     return float(np.mean((eval_features @ kernel + bias).argmax(-1) == np.asarray(eval_labels)))
 

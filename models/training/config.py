@@ -5,8 +5,8 @@ here. Pure Python (no TensorFlow), so that configuration checks stay fast.
 import dataclasses
 from typing import Optional
 
-from .. import keys
-from ..errors import ConfigError
+from ...components import keys
+from ...components.errors import ConfigError
 
 MIXED_PRECISION = ("none", "bfloat16", "float16")
 # The Vertex AI Trainer extension forwards its own keys (ai_platform_*: training args, region,
