@@ -27,7 +27,7 @@ import stat
 import sys
 
 from ..components import keys
-from ..models.bit import imagenet
+from .bit import imagenet
 from ..components.errors import ConfigError
 from ..components.image_example_gen import image_check
 

@@ -28,7 +28,7 @@ import numpy as np
 from ..components import keys
 from ..components.hyperrule import rule
 from ..components.image_example_gen import image_check
-from ..models.training import kshot
+from .training import kshot
 
 FULL = "full"
 EVAL_EVERY = 5   # every 5th file (by the sha256 of its name) is held out for evaluation
@@ -83,7 +83,7 @@ def decision_for(train, num_classes, image_area, k, batch_size, batch_policy,
 def _images(data, size):
     import tensorflow as tf
 
-    from ..models.bit.signatures import decode_and_resize
+    from .bit.signatures import decode_and_resize
     return decode_and_resize(tf.constant(data), size)
 
 
@@ -94,11 +94,11 @@ def fine_tune(spec, train, held, num_classes, decision, log=None):
     import tensorflow as tf
     import tf_keras as keras
 
-    from ..models.bit import build_classifier
+    from .bit import build_classifier
     from ..components.hyperrule import rule as hyperrule
-    from ..models.training import augment, probe
-    from ..models.training.config import TrainerConfig
-    from ..models.training.run import Trainer
+    from .training import augment, probe
+    from .training.config import TrainerConfig
+    from .training.run import Trainer
 
     seed = int(decision["seed"])
     keras.utils.set_random_seed(seed)
@@ -125,8 +125,8 @@ def fine_tune(spec, train, held, num_classes, decision, log=None):
 
 def pre_logits(spec, split, size, batch=128):
     """The pre-logits vectors (the head's input) of `spec`'s backbone for a split's images."""
-    from ..models.bit import build_classifier
-    from ..models.export.saved_model import features_model
+    from .bit import build_classifier
+    from .export.saved_model import features_model
     features = features_model(build_classifier(spec, 2))
     images = _images(split.data, size)
     return np.concatenate([features(images[i:i + batch], training=False).numpy()
@@ -136,7 +136,7 @@ def pre_logits(spec, split, size, batch=128):
 def probe_accuracy(train_features, train_labels, eval_features, eval_labels, num_classes):
     """Eval accuracy of the linear probe (probe.fit: the Trainer's LP-FT head) fitted on the
     training features."""
-    from ..models.training import probe
+    from .training import probe
     kernel, bias, _ = probe.fit(train_features, train_labels, num_classes)
     return float(np.mean((eval_features @ kernel + bias).argmax(-1) == np.asarray(eval_labels)))
 

@@ -12,7 +12,7 @@ from PIL import Image
 
 import images
 from bit_tfx.components import keys
-from bit_tfx.models.bit import factory, imagenet, serving
+from bit_tfx.models.bit import factory, imagenet, signatures
 from bit_tfx.models import predict
 
 
@@ -39,18 +39,18 @@ def encoded(fmt, width, height):
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG", "GIF", "BMP"])
 def test_header_size_is_the_decoded_size(fmt):
     data = encoded(fmt, 37, 21)
-    height, width = serving.header_size(tf.constant(data)).numpy()
+    height, width = signatures.header_size(tf.constant(data)).numpy()
     assert (height, width) == (21, 37) == tuple(tf.io.decode_image(data, expand_animations=False).shape[:2])
 
 
 def test_header_size_of_no_image_is_zero():
-    assert serving.header_size(tf.constant(b"not an image")).numpy().tolist() == [0, 0]
-    assert serving.header_size(tf.constant(b"")).numpy().tolist() == [0, 0]
+    assert signatures.header_size(tf.constant(b"not an image")).numpy().tolist() == [0, 0]
+    assert signatures.header_size(tf.constant(b"")).numpy().tolist() == [0, 0]
 
 
-class TinyServing(serving.BytesServingModule):
+class TinyServing(signatures.BytesServingModule):
     def _images_from_bytes(self, image_bytes):
-        return serving.decode_and_resize(image_bytes, 32)
+        return signatures.decode_and_resize(image_bytes, 32)
 
 
 @pytest.fixture(scope="module")

@@ -397,11 +397,11 @@ def _ingestion_says(data):
 
 
 def test_the_serving_header_reader_takes_a_png_signature_then_junk_for_no_header():
-    from bit_tfx.models.bit import serving
-    assert serving.header_size(tf.constant(PNG_SIGNATURE_THEN_JUNK)).numpy().tolist() == [0, 0]
-    assert serving.header_size(tf.constant(images.rgb_png(30, 20))).numpy().tolist() == [30, 20]
+    from bit_tfx.models.bit import signatures
+    assert signatures.header_size(tf.constant(PNG_SIGNATURE_THEN_JUNK)).numpy().tolist() == [0, 0]
+    assert signatures.header_size(tf.constant(images.rgb_png(30, 20))).numpy().tolist() == [30, 20]
     # No "send it downscaled": the pixel check passes it, the decoder refuses it.
-    serving.check_pixels(tf.constant([PNG_SIGNATURE_THEN_JUNK]), tf.constant(1000, tf.int64))
+    signatures.check_pixels(tf.constant([PNG_SIGNATURE_THEN_JUNK]), tf.constant(1000, tf.int64))
 
 
 def test_predict_gives_ingestion_s_reason_for_the_same_file(tiny_imagenet, photos, tmp_path,

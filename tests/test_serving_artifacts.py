@@ -12,16 +12,16 @@ import tensorflow as tf
 
 import images
 from bit_tfx.components import keys
-from bit_tfx.models.bit import build_classifier, serving, tflite
-from bit_tfx.models.training import export, warmup
+from bit_tfx.models.bit import build_classifier, signatures
+from bit_tfx.models.export import saved_model as export, tflite, warmup
 
 SIZE = 32
 CLASSES = ["cat", "dog", "fox", "owl"]
 
 
-class _Module(serving.BytesServingModule):
+class _Module(signatures.BytesServingModule):
     def _images_from_bytes(self, image_bytes):
-        return serving.decode_and_resize(image_bytes, SIZE)
+        return signatures.decode_and_resize(image_bytes, SIZE)
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +74,7 @@ def test_embeddings_are_what_the_head_sees_raw_and_l2_normalised(model, module, 
     head = model.get_layer(export.resnet_v2.HEAD_NAME)
     logits = embedding @ head.kernel.numpy().reshape(1024, -1) + head.bias.numpy()
     np.testing.assert_allclose(tf.nn.softmax(logits).numpy(),
-                               tf.nn.softmax(model(serving.decode_and_resize(
+                               tf.nn.softmax(model(signatures.decode_and_resize(
                                    tf.constant(photos), SIZE))).numpy(), atol=1e-5)
     np.testing.assert_allclose(np.linalg.norm(l2, axis=1), 1.0, atol=1e-5)
     np.testing.assert_allclose(l2, embedding / np.linalg.norm(embedding, axis=1, keepdims=True),
@@ -89,7 +89,7 @@ def tflite_dir(model, tmp_path_factory):
 
 
 def test_tflite_variants_agree_with_the_model_within_their_tolerance(model, tflite_dir, photos):
-    pixels = serving.decode_and_resize(tf.constant(photos), SIZE).numpy()
+    pixels = signatures.decode_and_resize(tf.constant(photos), SIZE).numpy()
     expected = tf.nn.softmax(model(pixels)).numpy()
     assert len(set(expected.argmax(1))) > 1   # the head separates these images
     top2 = np.sort(expected, axis=1)[:, -2:]
@@ -180,7 +180,7 @@ def test_pushed_tflite_matches_the_saved_model_on_the_run_s_images(pushed_run):
     for row, (names, scores) in enumerate(zip(out["classes"].numpy(), out["scores"].numpy())):
         for name, score in zip(names, scores):
             expected[row, labels.index(name.decode())] = score
-    pixels = serving.decode_and_resize(tf.constant(encoded), size).numpy()
+    pixels = signatures.decode_and_resize(tf.constant(encoded), size).numpy()
     for name, atol in tflite.VARIANTS.items():
         got = tflite.run(os.path.join(tflite_dir, name), pixels)
         np.testing.assert_allclose(got, expected, atol=atol, err_msg=name)

@@ -92,7 +92,7 @@ def check(backbone=FRACTAL_TINY):
 def transfer_of(model_spec):
     """The k-shot transfer measurement stored beside an .npz backbone (TRANSFER_FILE), for the
     report; None for other specs or when none was measured."""
-    from ...models.bit import spec as bit_spec
+    from ..bit import spec as bit_spec
     try:
         parsed = bit_spec.parse(model_spec) if model_spec else None
     except ValueError:
