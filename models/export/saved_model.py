@@ -99,14 +99,14 @@ def export(model, tft_output, class_names, export_dir, image_size,
     features = features_model(model)
     module = ServingModule(model, tft_output, class_names, max_pixels=max_pixels,
                            features=features).trace()
-    signatures = {
+    served = {
         keys.SIGNATURE_CLASSIFY: module.serve_bytes.get_concrete_function(),
         keys.SIGNATURE_TOP_K: module.serve_top_k.get_concrete_function(),
         keys.SIGNATURE_EMBEDDINGS: module.serve_embeddings.get_concrete_function(),
         keys.SIGNATURE_EXAMPLES: module.serve_examples.get_concrete_function(),
         keys.SIGNATURE_TRANSFORM: module.transform_features.get_concrete_function(),
     }
-    tf.saved_model.save(module, export_dir, signatures=signatures)
+    tf.saved_model.save(module, export_dir, signatures=served)
     backbone = signatures.ReusableModule(features, name="bit_backbone").trace()
     tf.saved_model.save(backbone, os.path.join(export_dir, keys.BACKBONE_DIR))
     if backbone_npz:
