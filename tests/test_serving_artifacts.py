@@ -127,8 +127,8 @@ def _replay(loaded, requests):
 
 def test_warmup_requests_run_through_the_signatures_they_name(module, tmp_path):
     served = {keys.SIGNATURE_CLASSIFY: module.serve_bytes.get_concrete_function(),
-                  keys.SIGNATURE_TOP_K: module.serve_top_k.get_concrete_function(),
-                  keys.SIGNATURE_EMBEDDINGS: module.serve_embeddings.get_concrete_function()}
+              keys.SIGNATURE_TOP_K: module.serve_top_k.get_concrete_function(),
+              keys.SIGNATURE_EMBEDDINGS: module.serve_embeddings.get_concrete_function()}
     tf.saved_model.save(module, str(tmp_path), signatures=served)
     path = warmup.write(str(tmp_path))
     assert path == str(tmp_path / keys.WARMUP_FILE)
