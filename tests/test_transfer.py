@@ -21,17 +21,17 @@ MARGIN = 0.3
 
 
 @pytest.fixture(scope="module")
-def digits(tmp_path_factory):
+def digit_splits(tmp_path_factory):
     root = tmp_path_factory.mktemp("digits")
     digits.write_digits(str(root), per_class=60)
     names, train, held = transfer_study.image_folder_splits(str(root))
     return transfer_study.k_shot_subset(train, 10), held
 
 
-def test_the_shipped_backbone_s_features_beat_random_init_by_a_clear_margin(digits, tmp_path):
+def test_the_shipped_backbone_s_features_beat_random_init_by_a_clear_margin(digit_splits, tmp_path):
     from bit_tfx.models.bit import factory, hub, weights
     backbones.check(B)
-    train, held = digits
+    train, held = digit_splits
     random = transfer_study.linear_probe(f"random:{B.arch}", train, held, 128)
     npz = transfer_study.linear_probe(B.model_spec, train, held, 128)
     exported = str(tmp_path / "hub")
@@ -64,7 +64,7 @@ def test_the_shipped_backbone_loads_by_npz_and_through_its_tf_hub_export_alike(t
 FINE_TUNE_STEPS = 60
 
 
-def test_fine_tuning_keeps_what_the_shipped_backbone_gives_and_the_zero_head_did_not(digits):
+def test_fine_tuning_keeps_what_the_shipped_backbone_gives_and_the_zero_head_did_not(digit_splits):
     """The bug of issue 22, as a regression test: fine-tuning lost what the backbone's features
     give (the demo at 0.225 where a linear probe on the same backbone scored 0.94). The product's
     fine-tuning path (the Trainer's seeding, head start, optimiser step and augmentation, through
@@ -75,7 +75,7 @@ def test_fine_tuning_keeps_what_the_shipped_backbone_gives_and_the_zero_head_did
     random init included, is bench/transfer.py --fine-tune (docs/benchmarks.md)."""
     from bit_tfx.components.hyperrule import rule
     from bit_tfx.pipeline import configs
-    train, held = digits
+    train, held = digit_splits
     demo = configs.DEMO_DEFAULTS
 
     def decision(head_init):
