@@ -19,7 +19,6 @@ compete for the same cores, so the input/model ratio is lower than on a GPU host
 """
 import argparse
 import glob
-import json
 import os
 import statistics
 import subprocess
@@ -67,6 +66,7 @@ def measure(output, model_spec, steps, repeats):
     import tensorflow_transform as tft
     import tf_keras as keras
 
+    from bit_tfx.components.hyperrule.component import read_decision
     from bit_tfx.models.bit import build_classifier
     from bit_tfx.models.training import augment, run
     from bit_tfx.pipeline import metadata
@@ -76,21 +76,20 @@ def measure(output, model_spec, steps, repeats):
     def uri(node, key):
         return metadata.latest_output(store, keys.DEFAULT_PIPELINE_NAME, node, key)[1].uri
 
-    with open(os.path.join(uri(keys.NODE_HYPERRULE, keys.HYPERPARAMETERS_KEY), keys.HYPERPARAMETERS_FILE)) as f:
-        decision = json.load(f)
+    decision = read_decision(uri(keys.NODE_HYPERRULE, keys.HYPERPARAMETERS_KEY))
     tft_output = tft.TFTransformOutput(uri(keys.NODE_TRANSFORM, keys.TRANSFORM_GRAPH_KEY))
     files = glob.glob(os.path.join(uri(keys.NODE_IMAGE_EXAMPLE_GEN, keys.EXAMPLES_KEY), "Split-train", "*.gz"))
     num_classes = len(tft_output.vocabulary_by_name(keys.LABEL_VOCABULARY))
-    batch = int(decision["effective_batch_size"])
+    batch = int(decision.effective_batch_size)
     strategy = tf.distribute.get_strategy()
     config = run.TrainerConfig(model_spec=model_spec)
-    dataset = run.train_dataset(files, _Accessor(), tft_output, batch, decision, decision["seed"])
+    dataset = run.train_dataset(files, _Accessor(), tft_output, batch, decision, decision.seed)
     iterator = iter(dataset)
     trainer = run.Trainer(strategy, build_classifier(model_spec, num_classes), decision, config, num_classes)
 
     bare_model = build_classifier(model_spec, num_classes)
     optimizer = keras.optimizers.SGD(learning_rate=0.001, momentum=0.9)
-    crop = decision["crop_size"]
+    crop = decision.crop_size
     x = tf.constant(np.random.default_rng(0).random((batch, crop, crop, 3), np.float32))
     y = tf.one_hot(tf.constant(np.arange(batch) % num_classes), num_classes)
 
@@ -107,7 +106,7 @@ def measure(output, model_spec, steps, repeats):
 
     @tf.function
     def mix(images, labels):
-        lam = augment.sample_mixup_lambda(decision["mixup_alpha"] or 0.1, tf.constant([0, 1], tf.int64))
+        lam = augment.sample_mixup_lambda(decision.mixup_alpha or 0.1, tf.constant([0, 1], tf.int64))
         return augment.mixup(images, tf.one_hot(labels, num_classes), lam)
 
     results = {"bare": [], "trainer": [], "input": []}
@@ -144,7 +143,7 @@ def main():
     transform_stored = folder_bytes(os.path.join(output, "pipeline_root", keys.NODE_TRANSFORM,
                                                  keys.TRANSFORMED_EXAMPLES_KEY, "**"))
 
-    print(f"\nTrainer benchmark: model {args.model}, batch {batch}, crop {decision['crop_size']}, "
+    print(f"\nTrainer benchmark: model {args.model}, batch {batch}, crop {decision.crop_size}, "
           f"{args.steps} steps x {args.repeats} repeats (medians), {os.cpu_count()} CPU cores\n")
     print("| measurement | images/s |")
     print("|---|---:|")

@@ -16,7 +16,7 @@ from . import common
 def cmd_hyperrule(args):
     config = common.run_config(args)
     from ..pipeline import runner
-    return runner.run_until_hyperrule(config)
+    return runner.run_until_hyperrule(config).to_json()  # printed: the artifact's own JSON
 
 
 def cmd_run(args):

@@ -20,15 +20,16 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from ..components import keys
+from ..components.hyperrule.decision import Decision
 from .bit.signatures import decode_and_resize
 
 
 def preprocessing_fn(inputs, custom_config):
-    decision = custom_config[keys.HYPERRULE_CUSTOM_CONFIG]
+    decision = Decision.from_json(custom_config[keys.HYPERRULE_CUSTOM_CONFIG])
     encoded = tf.reshape(inputs[keys.IMAGE_ENCODED], [-1])
     label = tf.reshape(inputs[keys.LABEL_TEXT], [-1])
     return {
-        keys.IMAGE_TRAIN: decode_and_resize(encoded, decision["resize_size"]),
-        keys.IMAGE: decode_and_resize(encoded, decision["crop_size"]),
+        keys.IMAGE_TRAIN: decode_and_resize(encoded, decision.resize_size),
+        keys.IMAGE: decode_and_resize(encoded, decision.crop_size),
         keys.LABEL_ID: tft.compute_and_apply_vocabulary(label, vocab_filename=keys.LABEL_VOCABULARY),
     }

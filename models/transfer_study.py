@@ -89,7 +89,7 @@ def _images(data, size):
 
 def fine_tune(spec, train, held, num_classes, decision, log=None):
     """Fine-tunes `spec` by `decision` on `train`; returns eval accuracy on `held`. The Trainer's
-    own pieces: its seeding, head start (decision["head_init"]: the rule's zero head or the
+    own pieces: its seeding, head start (decision.head_init: the rule's zero head or the
     linear probe, probe.py), optimiser step (Trainer) and augmentation (augment.for_decision)."""
     import tensorflow as tf
     import tf_keras as keras
@@ -100,27 +100,27 @@ def fine_tune(spec, train, held, num_classes, decision, log=None):
     from .training.config import TrainerConfig
     from .training.run import Trainer
 
-    seed = int(decision["seed"])
+    seed = int(decision.seed)
     keras.utils.set_random_seed(seed)
     model = build_classifier(spec, num_classes)
     trainer = Trainer(tf.distribute.get_strategy(), model, decision, TrainerConfig(model_spec=spec),
                       num_classes)
-    at_crop = _images(train.data, decision["crop_size"])
-    at_resize = _images(train.data, decision["resize_size"]) if decision["random_crop"] else at_crop
+    at_crop = _images(train.data, decision.crop_size)
+    at_resize = _images(train.data, decision.resize_size) if decision.random_crop else at_crop
     labels = tf.constant(train.labels, tf.int32)
-    if decision["head_init"] == hyperrule.HEAD_LINEAR_PROBE:
+    if decision.head_init == hyperrule.HEAD_LINEAR_PROBE:
         probe.init_head(model, [(at_crop, train.labels)], num_classes)
-    batch, n = int(decision["effective_batch_size"]), len(train.files)
+    batch, n = int(decision.effective_batch_size), len(train.files)
     order = np.random.default_rng(seed)
-    stream = np.concatenate([order.permutation(n) for _ in range(-(-decision["total_steps"] * batch // n) + 1)])
-    for step in range(int(decision["total_steps"])):
+    stream = np.concatenate([order.permutation(n) for _ in range(-(-decision.total_steps * batch // n) + 1)])
+    for step in range(int(decision.total_steps)):
         index = tf.constant(stream[step * batch:(step + 1) * batch])
         images = augment.for_decision(tf.gather(at_resize, index), tf.gather(at_crop, index),
                                       decision, tf.constant([seed, step], tf.int64))
         loss, _ = trainer.step(images, tf.gather(labels, index))
         if log and (step + 1) % 100 == 0:
-            log(f"  {spec} step {step + 1}/{decision['total_steps']} loss {float(loss):.3f}")
-    return accuracy(model, _images(held.data, decision["crop_size"]), held.labels)
+            log(f"  {spec} step {step + 1}/{decision.total_steps} loss {float(loss):.3f}")
+    return accuracy(model, _images(held.data, decision.crop_size), held.labels)
 
 
 def pre_logits(spec, split, size, batch=128):
@@ -199,9 +199,9 @@ def measure(root, pretrained_spec, random_spec, ks: Sequence = (1, 2, 5, 10, FUL
                                 schedule_override, **options)
         row: Dict = {"k": k, "train_examples": len(subset.files), "eval_examples": len(held.files),
                      "method": FINETUNE,
-                     "steps": decision["total_steps"], "batch": decision["effective_batch_size"],
-                     "crop": decision["crop_size"], "learning_rate": decision["learning_rate"],
-                     "head_init": decision["head_init"], "random_flip": decision["random_flip"]}
+                     "steps": decision.total_steps, "batch": decision.effective_batch_size,
+                     "crop": decision.crop_size, "learning_rate": decision.learning_rate,
+                     "head_init": decision.head_init, "random_flip": decision.random_flip}
         for arm, spec in (("pretrained", pretrained_spec), ("random", random_spec)):
             started = time.perf_counter()
             row[arm] = fine_tune(spec, subset, held, len(names), decision, log=log)
@@ -211,7 +211,7 @@ def measure(root, pretrained_spec, random_spec, ks: Sequence = (1, 2, 5, 10, FUL
         if log:
             log(f"k={k}: pre-trained {row['pretrained']:.3f}, random init {row['random']:.3f}")
     return {"classes": names, "pretrained": pretrained_spec, "random": random_spec,
-            "method": FINETUNE, "batch_policy": batch_policy, "seed": decision["seed"], "rows": rows,
+            "method": FINETUNE, "batch_policy": batch_policy, "seed": decision.seed, "rows": rows,
             "schedule_overridden": schedule_override is not None}
 
 

@@ -71,7 +71,7 @@ def test_multi_processing_beam_gives_the_in_memory_run_s_examples_decision_and_m
     assert _examples(multi) == _examples(in_memory)
     decisions = [read_decision(_output(c, keys.NODE_HYPERRULE, "hyperparameters")) for c in (multi, in_memory)]
     for decision in decisions:  # each names its own statistics artifact; the numbers must agree
-        decision["statistics"].pop("source")
+        decision.statistics.pop("source")
     assert decisions[0] == decisions[1]
     vocabularies = _files(_output(multi, "HyperRuleTransform", "transform_graph"))
     assert vocabularies and vocabularies == _files(_output(in_memory, "HyperRuleTransform", "transform_graph"))

@@ -34,17 +34,17 @@ def stats(num_examples, num_classes, heights, widths):
 def test_decision_equals_official_rule_in_every_bucket_and_regime(n, side):
     decision = component.decide_from_statistics(stats(n, 10, (side, side), (side, side)), PARAMS)
     warmup, boundaries, total = PAPER_SCHEDULE[n]
-    assert (decision["warmup_steps"], decision["decay_boundaries"], decision["total_steps"]) == \
+    assert (decision.warmup_steps, list(decision.decay_boundaries), decision.total_steps) == \
         (warmup, boundaries, total)
-    assert decision["mixup_alpha"] == (0.1 if n >= 20_000 else 0.0)
-    assert (decision["resize_size"], decision["crop_size"]) == ((160, 128) if side < 96 else (512, 480))
-    assert decision["statistics"]["num_examples"] == n and decision["statistics"]["num_classes"] == 10
+    assert decision.mixup_alpha == (0.1 if n >= 20_000 else 0.0)
+    assert (decision.resize_size, decision.crop_size) == ((160, 128) if side < 96 else (512, 480))
+    assert decision.statistics["num_examples"] == n and decision.statistics["num_classes"] == 10
 
 
 def test_median_not_mean_decides_the_regime():
     # A few huge photos drag the mean past 96x96; the typical image is still tiny.
     decision = component.decide_from_statistics(stats(1000, 5, (400, 32), (400, 32)), PARAMS)
-    assert decision["statistics"]["image_area"] == 32 * 32 and decision["crop_size"] == 128
+    assert decision.statistics["image_area"] == 32 * 32 and decision.crop_size == 128
 
 
 def test_missing_feature_is_named():
@@ -78,7 +78,7 @@ def test_k_shot_larger_than_the_smallest_class_is_refused_naming_it():
     with pytest.raises(rule.RuleError, match="k_shot 6.*'dog': 5"):
         component.decide_from_statistics(d, dict(PARAMS, k_shot=6))
     decision = component.decide_from_statistics(d, dict(PARAMS, k_shot=5))
-    assert decision["inputs"]["dataset_size"] == 10
+    assert decision.inputs["dataset_size"] == 10
 
 
 def test_k_shot_with_more_classes_than_the_histogram_shows():
@@ -88,7 +88,7 @@ def test_k_shot_with_more_classes_than_the_histogram_shows():
     d.features[-1].string_stats.unique = 3
     with pytest.raises(rule.RuleError, match="k_shot 8"):
         component.decide_from_statistics(d, dict(PARAMS, k_shot=8))
-    assert component.decide_from_statistics(d, dict(PARAMS, k_shot=3))["inputs"]["k_shot"] == 3
+    assert component.decide_from_statistics(d, dict(PARAMS, k_shot=3)).inputs["k_shot"] == 3
 
 
 UPSTREAM = dict(schedule="bit-m", batch_size=64, batch_policy="accumulate", overrides="", seed=0)
@@ -97,20 +97,20 @@ UPSTREAM = dict(schedule="bit-m", batch_size=64, batch_policy="accumulate", over
 def test_upstream_recipe_reads_the_statistics_and_scales_the_paper_s_schedule():
     decision = component.upstream_from_statistics(stats(12_800, 100, (64, 64), (64, 64)), UPSTREAM)
     # 90 epochs of 12,800 examples at the paper's 4096 (64 x 64 accumulated), x0.1 at 30/60/80.
-    assert decision["recipe"] == "bit-upstream" and decision["inputs"]["num_classes"] == 100
-    assert decision["effective_batch_size"] == 4096 and decision["gradient_accumulation_steps"] == 64
-    assert decision["total_steps"] == 282 and decision["decay_boundaries"] == [94, 188, 250]
-    assert decision["learning_rate"] == pytest.approx(0.48) and decision["weight_decay"] == 1e-4
-    assert decision["crop"] == "inception" and decision["crop_size"] == 224
-    assert decision["statistics"]["num_examples"] == 12_800
+    assert decision.recipe == "bit-upstream" and decision.inputs["num_classes"] == 100
+    assert decision.effective_batch_size == 4096 and decision.gradient_accumulation_steps == 64
+    assert decision.total_steps == 282 and decision.decay_boundaries == (94, 188, 250)
+    assert decision.learning_rate == pytest.approx(0.48) and decision.weight_decay == 1e-4
+    assert decision.crop == "inception" and decision.crop_size == 224
+    assert decision.statistics["num_examples"] == 12_800
 
 
 def test_upstream_overrides_are_recorded_and_an_epochs_override_must_fit_its_decays():
     params = dict(UPSTREAM, batch_policy="scale_lr",
                   overrides='{"epochs": 12, "decay_epochs": [4, 8, 11], "crop_size": 64}')
     decision = component.upstream_from_statistics(stats(7200, 100, (64, 64), (64, 64)), params)
-    assert decision["overrides"]["epochs"] == {"value": 12, "recipe": 90}
-    assert decision["crop_size"] == 64 and decision["total_steps"] == 1350
+    assert decision.overrides["epochs"] == {"value": 12, "recipe": 90}
+    assert decision.crop_size == 64 and decision.total_steps == 1350
     with pytest.raises(ConfigError, match="decay_epochs"):
         component.UpstreamRecipe(statistics=None, overrides={"epochs": 12})
     with pytest.raises(ConfigError, match="schedule"):
@@ -124,8 +124,8 @@ def test_class_weighted_reads_the_label_histogram():
         hist.buckets.add(label=label, sample_count=n)
     off = component.decide_from_statistics(d, PARAMS)
     on = component.decide_from_statistics(d, dict(PARAMS, class_weighted=1))
-    assert off["class_weights"] is None
-    assert on["class_weights"] == pytest.approx({"cat": 1000 / 2100, "dog": 1000 / 600, "owl": 1000 / 300})
+    assert off.class_weights is None
+    assert on.class_weights == pytest.approx({"cat": 1000 / 2100, "dog": 1000 / 600, "owl": 1000 / 300})
 
 
 @pytest.mark.pipeline
@@ -147,6 +147,6 @@ def test_class_weighted_run_records_weights_from_the_real_statistics(tmp_path):
         label = example[keys.LABEL_TEXT].decode()
         counts[label] = counts.get(label, 0) + 1
     total = sum(counts.values())
-    assert decision["class_weighting"] == "inverse_frequency"
-    assert decision["class_weights"] == pytest.approx({c: total / (2 * n) for c, n in counts.items()})
-    assert decision["class_weights"]["rare"] > 2 * decision["class_weights"]["common"]
+    assert decision.class_weighting == "inverse_frequency"
+    assert decision.class_weights == pytest.approx({c: total / (2 * n) for c, n in counts.items()})
+    assert decision.class_weights["rare"] > 2 * decision.class_weights["common"]

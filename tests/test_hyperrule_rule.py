@@ -1,4 +1,5 @@
 """The HyperRule arithmetic against the official rule, on every boundary."""
+import dataclasses
 import subprocess
 import sys
 
@@ -50,55 +51,55 @@ def test_learning_rate_follows_official_get_lr():
 
 def test_decide_records_inputs_and_every_decision():
     d = rule.decide(19_999, 10, 32 * 32)
-    assert d["inputs"]["num_train_examples"] == 19_999
-    assert d["inputs"]["dataset_size"] == 19_999
-    assert (d["resize_size"], d["crop_size"]) == (160, 128)
-    assert d["random_crop"] and d["random_flip"]
-    assert d["mixup_alpha"] == 0.0
-    assert (d["warmup_steps"], d["decay_boundaries"], d["total_steps"]) == (100, [200, 300, 400], 500)
-    assert d["momentum"] == 0.9 and d["learning_rate"] == 0.003 and d["batch_size"] == 512
-    assert d["gradient_accumulation_steps"] == 1 and not d["schedule_overridden"]
+    assert d.inputs["num_train_examples"] == 19_999
+    assert d.inputs["dataset_size"] == 19_999
+    assert (d.resize_size, d.crop_size) == (160, 128)
+    assert d.random_crop and d.random_flip
+    assert d.mixup_alpha == 0.0
+    assert (d.warmup_steps, d.decay_boundaries, d.total_steps) == (100, (200, 300, 400), 500)
+    assert d.momentum == 0.9 and d.learning_rate == 0.003 and d.batch_size == 512
+    assert d.gradient_accumulation_steps == 1 and not d.schedule_overridden
 
 
 def test_task_semantics_switch_crop_and_flip_independently():
     d = rule.decide(1000, 3, 200 * 200, preserve_count=True)
-    assert not d["random_crop"] and d["random_flip"]
+    assert not d.random_crop and d.random_flip
     d = rule.decide(1000, 3, 200 * 200, preserve_orientation=True)
-    assert d["random_crop"] and not d["random_flip"]
+    assert d.random_crop and not d.random_flip
 
 
 def test_k_shot_uses_k_times_classes_as_dataset_size():
     d = rule.decide(60_000, 10, 32 * 32, k_shot=5)
-    assert d["inputs"]["dataset_size"] == 50
-    assert d["total_steps"] == 500 and d["mixup_alpha"] == 0.0
+    assert d.inputs["dataset_size"] == 50
+    assert d.total_steps == 500 and d.mixup_alpha == 0.0
     # 2000-shot on 10 classes crosses into the middle bucket and turns MixUp on.
     d = rule.decide(60_000, 10, 32 * 32, k_shot=2000)
-    assert d["total_steps"] == 10_000 and d["mixup_alpha"] == 0.1
+    assert d.total_steps == 10_000 and d.mixup_alpha == 0.1
 
 
 def test_smaller_batch_accumulates_or_scales_lr_as_recorded():
     d = rule.decide(1000, 3, 10_000, batch_size=128)
-    assert (d["learning_rate"], d["gradient_accumulation_steps"], d["effective_batch_size"]) == (0.003, 4, 512)
+    assert (d.learning_rate, d.gradient_accumulation_steps, d.effective_batch_size) == (0.003, 4, 512)
     d = rule.decide(1000, 3, 10_000, batch_size=128, batch_policy="scale_lr")
-    assert d["learning_rate"] == pytest.approx(0.00075) and d["gradient_accumulation_steps"] == 1
-    assert d["total_steps"] == 500  # step counts are kept, as in the official code
+    assert d.learning_rate == pytest.approx(0.00075) and d.gradient_accumulation_steps == 1
+    assert d.total_steps == 500  # step counts are kept, as in the official code
     d = rule.decide(1000, 3, 10_000, batch_size=16, batch_policy="keep_lr")
-    assert (d["learning_rate"], d["gradient_accumulation_steps"], d["effective_batch_size"]) == (0.003, 1, 16)
-    assert d["inputs"]["batch_policy"] == "keep_lr" and d["total_steps"] == 500
+    assert (d.learning_rate, d.gradient_accumulation_steps, d.effective_batch_size) == (0.003, 1, 16)
+    assert d.inputs["batch_policy"] == "keep_lr" and d.total_steps == 500
     with pytest.raises(rule.RuleError, match="divisor of 512"):
         rule.decide(1000, 3, 10_000, batch_size=100)
 
 
 def test_schedule_override_is_recorded_not_silent():
     d = rule.decide(1000, 3, 10_000, schedule_override={"warmup": 2, "boundaries": [4, 6, 8], "total": 10})
-    assert d["schedule_overridden"] is True
-    assert (d["warmup_steps"], d["decay_boundaries"], d["total_steps"]) == (2, [4, 6, 8], 10)
-    assert d["rule_schedule"] == {"warmup_steps": 100, "decay_boundaries": [200, 300, 400],
+    assert d.schedule_overridden is True
+    assert (d.warmup_steps, d.decay_boundaries, d.total_steps) == (2, (4, 6, 8), 10)
+    assert d.rule_schedule == {"warmup_steps": 100, "decay_boundaries": [200, 300, 400],
                                   "total_steps": 500, "learning_rate": 0.003}
-    assert d["learning_rate"] == 0.003
+    assert d.learning_rate == 0.003
     d = rule.decide(1000, 3, 10_000, schedule_override={"warmup": 2, "boundaries": [4], "total": 10,
                                                          "learning_rate": 0.1})
-    assert d["learning_rate"] == 0.1 and d["rule_schedule"]["learning_rate"] == 0.003
+    assert d.learning_rate == 0.1 and d.rule_schedule["learning_rate"] == 0.003
 
 
 @pytest.mark.parametrize("override", [
@@ -136,27 +137,26 @@ def test_rule_module_imports_no_tensorflow():
 
 def test_class_weights_are_inverse_frequency_and_off_by_default():
     d = rule.decide(1000, 3, 32 * 32)
-    assert d["class_weighting"] is None and d["class_weights"] is None  # the HyperRule's own
+    assert d.class_weighting is None and d.class_weights is None  # the HyperRule's own
     d = rule.decide(1000, 3, 32 * 32, class_counts={"a": 800, "b": 150, "c": 50})
-    assert d["class_weighting"] == "inverse_frequency"
-    w = d["class_weights"]
+    assert d.class_weighting == "inverse_frequency"
+    w = d.class_weights
     assert w == pytest.approx({"a": 1000 / 2400, "b": 1000 / 450, "c": 1000 / 150})
     # the mean weight over the training examples is 1: the loss keeps its scale
     assert (800 * w["a"] + 150 * w["b"] + 50 * w["c"]) / 1000 == pytest.approx(1.0)
     k = rule.decide(1000, 3, 32 * 32, k_shot=5, class_counts={"a": 800, "b": 150, "c": 50})
-    assert set(k["class_weights"].values()) == {1.0}  # k of every class: balanced already
+    assert set(k.class_weights.values()) == {1.0}  # k of every class: balanced already
     with pytest.raises(rule.RuleError, match="2 of 3 classes"):
         rule.decide(1000, 3, 32 * 32, class_counts={"a": 800, "b": 200})
 
 
 def test_head_start_and_seed_are_recorded_and_the_rule_s_zero_head_one_flag_away():
     d = rule.decide(1000, 3, 32 * 32)
-    assert d["head_init"] == rule.HEAD_LINEAR_PROBE and d["seed"] == 0  # the product's defaults
+    assert d.head_init == rule.HEAD_LINEAR_PROBE and d.seed == 0  # the product's defaults
     exact = rule.decide(1000, 3, 32 * 32, head_init=rule.HEAD_ZERO, seed=7)
-    assert exact["head_init"] == "zero" and exact["seed"] == 7
+    assert exact.head_init == "zero" and exact.seed == 7
     # nothing else of the rule moves with them
-    assert {k: v for k, v in exact.items() if k not in ("head_init", "seed")} == \
-        {k: v for k, v in d.items() if k not in ("head_init", "seed")}
+    assert dataclasses.replace(exact, head_init=d.head_init, seed=d.seed) == d
     with pytest.raises(rule.RuleError, match="head_init must be one of"):
         rule.decide(1000, 3, 32 * 32, head_init="probe")
     for bad in (-1, 2 ** 31, 1.5, True):

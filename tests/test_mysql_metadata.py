@@ -40,7 +40,7 @@ def test_a_run_writes_its_lineage_to_mysql_and_every_reader_opens_it(tmp_path, c
         store = metadata.open_store(url)
         execution, hyperparameters = results.decision_output(store, "bit-tfx")
         assert hyperparameters is not None and not metadata.was_cached(execution)
-        assert read_decision(hyperparameters.uri) == printed
+        assert read_decision(hyperparameters.uri).to_json() == printed
         _, examples = metadata.latest_output(store, "bit-tfx", keys.NODE_IMAGE_EXAMPLE_GEN, keys.EXAMPLES_KEY)
         assert examples.custom_properties["span"].int_value == 3
         _, schema = metadata.latest_output(store, "bit-tfx", keys.NODE_SCHEMA, keys.SCHEMA_KEY)

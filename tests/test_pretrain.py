@@ -33,8 +33,8 @@ def test_pretrain_pushes_a_backbone_that_hub_and_npz_runs_fine_tune_from(tmp_pat
     assert os.path.dirname(version) == str(tmp_path / "up" / "backbones")  # not OUTPUT/serving
 
     recipe = read_decision(os.path.dirname(summary["hyperparameters"]))
-    assert recipe["recipe"] == "bit-upstream" and recipe["weight_decay"] == 1e-4
-    assert recipe["overrides"]["epochs"] == {"value": 4, "recipe": 90}
+    assert recipe.upstream and recipe.recipe == "bit-upstream" and recipe.weight_decay == 1e-4
+    assert recipe.overrides["epochs"] == {"value": 4, "recipe": 90}
     with open(os.path.join(version, keys.ASSETS_EXTRA, "model_card.md")) as f:
         card = f.read()
     assert "BiT upstream recipe (pre-training)" in card and "weight decay" in card

@@ -56,7 +56,7 @@ def sample(blessed=False):
         "data": {"span": 3, "input_base": "/data/<b>pets</b>", "examples": "/runs/pets/examples/1",
                  "splits": {"train": _split(90, {"cat": 45, EVIL_CLASS: 45}),
                             "eval": _split(20, {"cat": 10, EVIL_CLASS: 10})}},
-        "decision": rule.decide(90, 2, 64 * 64, batch_size=16, batch_policy="scale_lr"),
+        "decision": rule.decide(90, 2, 64 * 64, batch_size=16, batch_policy="scale_lr").to_json(),
         "model": {"uri": "/runs/pets/Trainer/model/10", "model_spec": "random:tiny", "classes": classes},
         "metrics": {"overall": {"sparse_categorical_accuracy": 0.55, "example_count": 20.0},
                     "per_class": [{"id": 0, "name": "cat", "examples": 10.0, "precision": 0.6, "recall": 0.3},
@@ -168,7 +168,7 @@ def test_an_upstream_recipe_is_titled_and_listed_as_such():
     from bit_tfx.components.hyperrule import upstream
     data = sample(blessed=True)
     data["decision"] = upstream.decide(7200, 100, batch_size=64, batch_policy="scale_lr",
-                                       overrides={"epochs": 12, "decay_epochs": [4, 8, 11], "crop_size": 64})
+                                       overrides={"epochs": 12, "decay_epochs": [4, 8, 11], "crop_size": 64}).to_json()
     page = report.render(data)
     assert "BiT upstream recipe (pre-training)" in page and "Inception random resized crop" in page
     assert "epochs 12 (the recipe&#39;s: 90)" in page or "epochs 12 (the recipe's: 90)" in page

@@ -1,4 +1,5 @@
 """The Trainer's pieces: learning rate, augmentations, distribution agreement."""
+import dataclasses
 import json
 import os
 import socket
@@ -19,10 +20,10 @@ from bit_tfx.models.training.schedule import HyperRuleSchedule
 def test_learning_rate_equals_the_rule_at_every_step(dataset_size):
     decision = rule.decide(dataset_size, 10, 224 * 224, batch_size=128, batch_policy="scale_lr")
     schedule = HyperRuleSchedule.from_decision(decision)
-    steps = np.arange(decision["total_steps"])
+    steps = np.arange(decision.total_steps)
     got = schedule(tf.constant(steps)).numpy()
-    want = [rule.learning_rate(int(s), decision["learning_rate"], decision["warmup_steps"],
-                               decision["decay_boundaries"], decision["total_steps"]) for s in steps]
+    want = [rule.learning_rate(int(s), decision.learning_rate, decision.warmup_steps,
+                               decision.decay_boundaries, decision.total_steps) for s in steps]
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-12)
     assert got[0] == 0.0
 
@@ -59,7 +60,7 @@ def test_mixup_mixes_images_and_labels_with_one_lambda():
 
 
 _AGREEMENT = textwrap.dedent("""
-    import json, os, sys
+    import dataclasses, json, os, sys
     import numpy as np
     import bit_tfx.components  # before TensorFlow: Keras 2
     import tensorflow as tf
@@ -73,7 +74,7 @@ _AGREEMENT = textwrap.dedent("""
     strategy = distribution.choose_strategy()
     decision = rule.decide(1000, 3, 32 * 32, batch_size=4, batch_policy="accumulate",
                            schedule_override={"warmup": 1, "boundaries": [2], "total": 4})
-    decision["effective_batch_size"] = 8; decision["gradient_accumulation_steps"] = 2
+    decision = dataclasses.replace(decision, effective_batch_size=8, gradient_accumulation_steps=2)
     config = run.TrainerConfig(model_spec="random:tiny")
     tf.keras.utils.set_random_seed(0)
     with strategy.scope():
@@ -166,6 +167,7 @@ def test_k_shot_choice_is_k_per_class_and_independent_of_order():
 
 
 _MIXED = textwrap.dedent("""
+    import dataclasses
     import sys
     import numpy as np
     import bit_tfx.components  # before TensorFlow: Keras 2
@@ -177,7 +179,7 @@ _MIXED = textwrap.dedent("""
     from bit_tfx.models.training import run
     decision = rule.decide(1000, 3, 32 * 32, batch_size=4, batch_policy="accumulate",
                            schedule_override={"warmup": 1, "boundaries": [2], "total": 4})
-    decision["effective_batch_size"] = 8; decision["gradient_accumulation_steps"] = 2
+    decision = dataclasses.replace(decision, effective_batch_size=8, gradient_accumulation_steps=2)
     model = build_classifier("random:tiny", 3)
     trainer = run.Trainer(tf.distribute.get_strategy(), model, decision,
                            run.TrainerConfig(model_spec="random:tiny", mixed_precision=sys.argv[1]), 3)
@@ -286,8 +288,7 @@ def test_upstream_weight_decay_shrinks_kernels_not_group_norm():
     from bit_tfx.models.training import run
     decision = upstream.decide(100, 3, batch_size=4, batch_policy="scale_lr",
                                overrides={"epochs": 2, "decay_epochs": [1]})
-    decision["learning_rate"], decision["warmup_steps"] = 1.0, 0
-    decision["weight_decay"] = 0.1
+    decision = dataclasses.replace(decision, learning_rate=1.0, warmup_steps=0, weight_decay=0.1)
     model = build_classifier("random:tiny", 3)
     for v in model.trainable_variables:
         v.assign(tf.ones_like(v))
@@ -314,7 +315,7 @@ def test_class_weights_scale_each_example_s_loss_by_its_class():
     for weighted in (False, True):
         tf.keras.utils.set_random_seed(0)
         model = build_classifier("random:tiny", 3)
-        d = dict(decision) if weighted else dict(decision, class_weights=None)
+        d = decision if weighted else dataclasses.replace(decision, class_weights=None)
         trainer = run.Trainer(tf.distribute.get_strategy(), model, d,
                                run.TrainerConfig(model_spec="random:tiny"), 3, names)
         losses[weighted] = float(trainer._replica_step(images, labels, 0)[0])

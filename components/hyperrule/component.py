@@ -4,8 +4,9 @@ UpstreamRecipe does the same for upstream pre-training (`bit-tfx pretrain`; upst
 same input, same output type, so Transform and Trainer take either.
 
 Input: the ExampleStatistics of StatisticsGen. Output: a HyperParameters artifact
-holding one JSON file, so that Trainer(hyperparameters=...) receives the decision
-as fn_args.hyperparameters.
+holding one JSON file (decision.Decision.to_json), so that Trainer(hyperparameters=...)
+receives the decision as fn_args.hyperparameters; readers turn it back into a Decision
+(read_decision, Decision.from_json).
 
 Image area: median(image/height) x median(image/width) of the train split, from
 TFDV's numeric statistics. The median is robust to a few huge or tiny images that
@@ -24,6 +25,7 @@ from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionP
 
 from .. import keys
 from . import rule, upstream
+from .decision import Decision
 from .. import statistics
 from ..statistics import load_split_statistics, read_dataset_facts
 
@@ -65,14 +67,14 @@ def decide_from_statistics(dataset, params):
         k_shot=params["k_shot"] or None, schedule_override=override,
         class_counts=statistics.class_counts(dataset) if params.get("class_weighted") else None,
         head_init=params["head_init"], seed=params["seed"])
-    decision["statistics"] = facts
-    return decision
+    return decision.with_statistics(facts)
 
 
 def read_decision(hyperparameters_uri):
-    """The decision a HyperParameters artifact holds (local or gs:// URI)."""
-    with tf.io.gfile.GFile(os.path.join(hyperparameters_uri, keys.HYPERPARAMETERS_FILE)) as f:
-        return json.load(f)
+    """The Decision a HyperParameters artifact holds (local or gs:// URI)."""
+    path = os.path.join(hyperparameters_uri, keys.HYPERPARAMETERS_FILE)
+    with tf.io.gfile.GFile(path) as f:
+        return Decision.from_json(json.load(f), source=path)
 
 
 class Executor(base_executor.BaseExecutor):
@@ -85,15 +87,15 @@ class Executor(base_executor.BaseExecutor):
         statistics = artifact_utils.get_single_instance(input_dict[keys.STATISTICS_KEY])
         dataset = load_split_statistics(statistics, keys.TRAIN_SPLIT)
         decision = self.decide(dataset, {k: exec_properties[k] for k in self.params})
-        decision["statistics"]["source"] = statistics.uri
+        decision = decision.with_statistics(dict(decision.statistics, source=statistics.uri))
         out = artifact_utils.get_single_instance(output_dict[keys.HYPERPARAMETERS_KEY])
         path = os.path.join(out.uri, keys.HYPERPARAMETERS_FILE)
         with tf.io.gfile.GFile(path, "w") as f:
-            json.dump(decision, f, indent=1, sort_keys=True)
-        for name in ("crop_size", "total_steps"):
-            out.set_int_custom_property(name, decision[name])
-        out.set_float_custom_property("mixup_alpha", decision["mixup_alpha"])
-        logging.info("%s written to %s: %s", self.what, path, json.dumps(decision))
+            json.dump(decision.to_json(), f, indent=1, sort_keys=True)
+        out.set_int_custom_property("crop_size", decision.crop_size)
+        out.set_int_custom_property("total_steps", decision.total_steps)
+        out.set_float_custom_property("mixup_alpha", decision.mixup_alpha)
+        logging.info("%s written to %s: %s", self.what, path, json.dumps(decision.to_json()))
 
 
 class HyperRule(base_component.BaseComponent):
@@ -150,8 +152,7 @@ def upstream_from_statistics(dataset, params):
         batch_size=params["batch_size"], batch_policy=params["batch_policy"],
         overrides=json.loads(params["overrides"]) if params["overrides"] else None,
         seed=params["seed"])
-    decision["statistics"] = facts
-    return decision
+    return decision.with_statistics(facts)
 
 
 class UpstreamExecutor(Executor):

@@ -5,6 +5,7 @@ from the official bit_hyperrule.py). `decide` puts them together and records
 every number a decision came from.
 """
 from ..errors import ConfigError
+from .decision import DEFAULT_SEED, HEAD_LINEAR_PROBE, HEAD_ZERO, Decision
 
 BASE_LR = 0.003
 BASE_BATCH = 512
@@ -32,11 +33,10 @@ DEFAULT_BATCH_POLICY = ACCUMULATE  # exact: BiT has no batch statistics
 # the standardisation folded into the kernel and bias), then every layer fine-tunes by the rule.
 # A zero head on pre-logits of small between-class spread moves the backbone by gradients that
 # carry no class information at first; docs/benchmarks.md, "Transfer that works".
-HEAD_ZERO, HEAD_LINEAR_PROBE = "zero", "linear_probe"
 HEAD_INITS = (HEAD_ZERO, HEAD_LINEAR_PROBE)
 DEFAULT_HEAD_INIT = HEAD_LINEAR_PROBE
-# Seeds the weights a run initialises, the data order and every augmentation (recorded).
-DEFAULT_SEED = 0
+# DEFAULT_SEED (decision.py) seeds the weights a run initialises, the data order and every
+# augmentation (recorded).
 
 
 class RuleError(ConfigError):
@@ -195,7 +195,7 @@ def decide(num_train_examples, num_classes, image_area, *, preserve_count=False,
            preserve_orientation=False, batch_size=BASE_BATCH, batch_policy=DEFAULT_BATCH_POLICY,
            k_shot=None, schedule_override=None, class_counts=None, head_init=DEFAULT_HEAD_INIT,
            seed=DEFAULT_SEED):
-    """The whole HyperRule decision as a JSON-ready dict with its inputs. class_counts (the
+    """The whole HyperRule decision (a Decision) with its inputs. class_counts (the
     train split's {label: examples}) turns on inverse-frequency class weights (class_weights);
     None: every example weighs the same, as the HyperRule does. head_init: the rule's zero head,
     or the product's linear-probe start (LP-FT); seed: the run's seed, recorded."""
@@ -216,8 +216,8 @@ def decide(num_train_examples, num_classes, image_area, *, preserve_count=False,
     rule_lr = lr
     if schedule_override is not None and "learning_rate" in schedule_override:
         lr = float(schedule_override["learning_rate"])
-    return {
-        "inputs": {
+    return Decision(
+        inputs={
             "num_train_examples": num_train_examples,
             "num_classes": num_classes,
             "k_shot": k_shot,
@@ -228,33 +228,33 @@ def decide(num_train_examples, num_classes, image_area, *, preserve_count=False,
             "batch_size": batch_size,
             "batch_policy": batch_policy,
         },
-        "resize_size": resize,
-        "crop_size": crop,
-        "random_crop": not preserve_count,
-        "random_flip": not preserve_orientation,
-        "mixup_alpha": mixup_alpha(dataset_size),
-        "warmup_steps": warmup,
-        "decay_boundaries": boundaries,
-        "decay_factor": 0.1,
-        "total_steps": total,
-        "schedule_overridden": schedule_override is not None,
-        "rule_schedule": dict(rule_schedule, learning_rate=rule_lr),
-        "optimizer": "sgd",
-        "momentum": MOMENTUM,
-        "base_learning_rate": BASE_LR,
-        "base_batch_size": BASE_BATCH,
-        "learning_rate": lr,
-        "batch_size": batch_size,
-        "gradient_accumulation_steps": accumulation,
-        "effective_batch_size": batch_size * accumulation,
-        "weight_decay": 0.0,
-        "label_smoothing": 0.0,
+        resize_size=resize,
+        crop_size=crop,
+        random_crop=not preserve_count,
+        random_flip=not preserve_orientation,
+        mixup_alpha=mixup_alpha(dataset_size),
+        warmup_steps=warmup,
+        decay_boundaries=tuple(boundaries),
+        decay_factor=0.1,
+        total_steps=total,
+        schedule_overridden=schedule_override is not None,
+        rule_schedule=dict(rule_schedule, learning_rate=rule_lr),
+        optimizer="sgd",
+        momentum=MOMENTUM,
+        base_learning_rate=BASE_LR,
+        base_batch_size=BASE_BATCH,
+        learning_rate=lr,
+        batch_size=batch_size,
+        gradient_accumulation_steps=accumulation,
+        effective_batch_size=batch_size * accumulation,
+        weight_decay=0.0,
+        label_smoothing=0.0,
         # Not the HyperRule's (which weighs examples alike): an option, recorded when on.
-        "class_weighting": "inverse_frequency" if weights else None,
-        "class_weights": weights,
+        class_weighting="inverse_frequency" if weights else None,
+        class_weights=weights,
         # Not the HyperRule's either (its head starts at zero): recorded, --head-init zero
         # restores the rule exactly.
-        "head_init": head_init,
-        "seed": seed,
-    }
+        head_init=head_init,
+        seed=seed,
+    )
 

@@ -20,10 +20,11 @@ Scaling to a dataset of another size (the paper's runs are ImageNet-sized):
 """
 import math
 
+from .decision import UPSTREAM_RECIPE as RECIPE  # Decision.recipe: the Trainer pre-trains
+from .decision import Decision
 from .rule import ACCUMULATE, DEFAULT_SEED, HEAD_ZERO, MOMENTUM, SCALE_LR, RuleError, check_seed
 
-RECIPE = "bit-upstream"         # decision["recipe"]: the Trainer pre-trains (crop, decay, npz)
-INCEPTION_CROP = "inception"    # decision["crop"]: the Trainer's Inception-style random resized crop
+INCEPTION_CROP = "inception"    # Decision.crop: the Trainer's Inception-style random resized crop
 BASE_LR = 0.03
 BASE_LR_BATCH = 256            # the learning rate scales linearly: 0.03 x batch / 256
 BATCH = 4096                   # global batch of the paper's runs
@@ -138,8 +139,8 @@ def check_config(schedule, batch_size, batch_policy, overrides):
 
 def decide(num_train_examples, num_classes, *, schedule=DEFAULT_SCHEDULE, batch_size=BATCH,
            batch_policy=DEFAULT_BATCH_POLICY, overrides=None, seed=DEFAULT_SEED):
-    """The whole upstream decision as a JSON-ready dict, in the keys the Trainer reads for
-    the downstream rule too, plus the recipe values beside every override."""
+    """The whole upstream decision (a Decision: the fields the Trainer reads for the
+    downstream rule too, and the recipe's own), with the recipe values beside every override."""
     if num_classes is None or num_classes < 2:
         raise RuleError(f"num_classes must be at least 2 for classification, got {num_classes!r}")
     overrides = check_overrides(overrides)
@@ -157,37 +158,37 @@ def decide(num_train_examples, num_classes, *, schedule=DEFAULT_SCHEDULE, batch_
     warmup = overrides.get("warmup_steps", recipe["warmup_steps"])
     if warmup >= total:
         raise RuleError(f"warmup_steps {warmup} must be below the total of {total} steps")
-    return {
-        "recipe": RECIPE,
-        "inputs": {"num_train_examples": num_train_examples, "num_classes": num_classes,
-                   "dataset_size": num_train_examples, "schedule": schedule,
-                   "batch_size": batch_size, "batch_policy": batch_policy},
-        "epochs": chosen["epochs"],
-        "decay_epochs": chosen["decay_epochs"],
-        "crop": INCEPTION_CROP,
-        "crop_area_range": list(CROP_AREA),
-        "crop_aspect_range": [round(v, 6) for v in CROP_ASPECT],
-        "crop_size": chosen["crop_size"],
-        "resize_size": chosen["crop_size"],
-        "random_crop": True,
-        "random_flip": True,
-        "mixup_alpha": 0.0,
-        "warmup_steps": warmup,
-        "decay_boundaries": boundaries,
-        "decay_factor": DECAY_FACTOR,
-        "total_steps": total,
-        "optimizer": "sgd",
-        "momentum": MOMENTUM,
-        "base_learning_rate": BASE_LR,
-        "base_batch_size": BASE_LR_BATCH,
-        "learning_rate": lr,
-        "batch_size": batch_size,
-        "gradient_accumulation_steps": accumulation,
-        "effective_batch_size": effective,
-        "weight_decay": WEIGHT_DECAY,
-        "label_smoothing": 0.0,
-        "overrides": {k: {"value": v, "recipe": recipe[k]} for k, v in overrides.items()},
-        "recipe_values": recipe,
-        "head_init": HEAD_ZERO,   # pre-training: a new head over features still to be learnt
-        "seed": seed,
-    }
+    return Decision(
+        recipe=RECIPE,
+        inputs={"num_train_examples": num_train_examples, "num_classes": num_classes,
+                "dataset_size": num_train_examples, "schedule": schedule,
+                "batch_size": batch_size, "batch_policy": batch_policy},
+        epochs=chosen["epochs"],
+        decay_epochs=tuple(chosen["decay_epochs"]),
+        crop=INCEPTION_CROP,
+        crop_area_range=tuple(CROP_AREA),
+        crop_aspect_range=tuple(round(v, 6) for v in CROP_ASPECT),
+        crop_size=chosen["crop_size"],
+        resize_size=chosen["crop_size"],
+        random_crop=True,
+        random_flip=True,
+        mixup_alpha=0.0,
+        warmup_steps=warmup,
+        decay_boundaries=tuple(boundaries),
+        decay_factor=DECAY_FACTOR,
+        total_steps=total,
+        optimizer="sgd",
+        momentum=MOMENTUM,
+        base_learning_rate=BASE_LR,
+        base_batch_size=BASE_LR_BATCH,
+        learning_rate=lr,
+        batch_size=batch_size,
+        gradient_accumulation_steps=accumulation,
+        effective_batch_size=effective,
+        weight_decay=WEIGHT_DECAY,
+        label_smoothing=0.0,
+        overrides={k: {"value": v, "recipe": recipe[k]} for k, v in overrides.items()},
+        recipe_values=recipe,
+        head_init=HEAD_ZERO,   # pre-training: a new head over features still to be learnt
+        seed=seed,
+    )

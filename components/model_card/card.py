@@ -13,7 +13,7 @@ import re
 
 from .. import keys
 from ..hyperrule import rule
-from ..hyperrule.upstream import RECIPE as UPSTREAM_RECIPE
+from ..hyperrule.decision import Decision
 
 CARD_MARKDOWN = "model_card.md"
 CARD_HTML = "model_card.html"
@@ -72,9 +72,15 @@ def threshold_text(threshold):
     return f"{what} {'at least' if threshold['op'] == '>=' else 'at most'} {number(threshold['bound'])}"
 
 
+def typed(decision):
+    """facts["decision"] (the artifact's JSON object, as report.json holds it) as a Decision;
+    None stays None."""
+    return Decision.from_json(decision) if isinstance(decision, dict) else decision
+
+
 def is_upstream(decision):
     """A decision of the upstream pre-training recipe (bit-tfx pretrain), not the HyperRule."""
-    return bool(decision) and decision.get("recipe") == UPSTREAM_RECIPE
+    return bool(decision) and typed(decision).upstream
 
 
 def decision_title(decision):
@@ -84,43 +90,41 @@ def decision_title(decision):
 def decision_rows(decision):
     """The HyperRule decision (or the upstream recipe) as (what, value) pairs: what the report
     and the card show."""
-    schedule = (f"warmup {decision['warmup_steps']}, decay x{decision['decay_factor']} at "
-                f"{', '.join(str(b) for b in decision['decay_boundaries'])}, "
-                f"stop at {decision['total_steps']} steps")
-    upstream = is_upstream(decision)
+    d = typed(decision)
+    schedule = (f"warmup {d.warmup_steps}, decay x{d.decay_factor} at "
+                f"{', '.join(str(b) for b in d.decay_boundaries)}, "
+                f"stop at {d.total_steps} steps")
     crop = ("Inception random resized crop (area "
-            f"{'-'.join(number(v) for v in decision.get('crop_area_range', []))})" if upstream
-            else "random crop" if decision["random_crop"] else "no crop")
+            f"{'-'.join(number(v) for v in d.crop_area_range or ())})" if d.upstream
+            else "random crop" if d.random_crop else "no crop")
     rows = [
-        ("resolution", f"resize to {decision['resize_size']}, {crop} to {decision['crop_size']}"),
-        ("random flip", "yes" if decision["random_flip"] else "no"),
-        ("MixUp alpha", number(decision["mixup_alpha"])),
+        ("resolution", f"resize to {d.resize_size}, {crop} to {d.crop_size}"),
+        ("random flip", "yes" if d.random_flip else "no"),
+        ("MixUp alpha", number(d.mixup_alpha)),
         ("schedule", schedule),
-        ("learning rate", f"{decision['learning_rate']:g} ({decision['optimizer']}, momentum "
-                          f"{decision['momentum']})"),
-        ("batch", f"{decision['batch_size']} x {decision['gradient_accumulation_steps']} accumulation "
-                  f"= {decision['effective_batch_size']} per step ({decision['inputs']['batch_policy']})"),
+        ("learning rate", f"{d.learning_rate:g} ({d.optimizer}, momentum {d.momentum})"),
+        ("batch", f"{d.batch_size} x {d.gradient_accumulation_steps} accumulation "
+                  f"= {d.effective_batch_size} per step ({d.inputs['batch_policy']})"),
     ]
-    if upstream:
-        rows.insert(3, ("epochs", f"{decision['epochs']} (learning rate x{decision['decay_factor']} "
-                                  f"at epochs {', '.join(str(e) for e in decision['decay_epochs'])}; "
-                                  f"{decision['inputs']['schedule']})"))
-        rows.append(("weight decay", number(decision["weight_decay"])))
-        for name, change in sorted(decision.get("overrides", {}).items()):
+    if d.upstream:
+        rows.insert(3, ("epochs", f"{d.epochs} (learning rate x{d.decay_factor} "
+                                  f"at epochs {', '.join(str(e) for e in d.decay_epochs)}; "
+                                  f"{d.inputs['schedule']})"))
+        rows.append(("weight decay", number(d.weight_decay)))
+        for name, change in sorted((d.overrides or {}).items()):
             rows.append(("override", f"{name} {change['value']} (the recipe's: {change['recipe']})"))
-    if decision.get("class_weights"):
-        w = decision["class_weights"]
+    if d.class_weights:
+        w = d.class_weights
         rows.append(("class weights", f"inverse frequency (not the HyperRule's): "
                                       f"{number(min(w.values()))} to {number(max(w.values()))} "
                                       f"over {len(w)} classes"))
-    if decision["inputs"].get("k_shot"):
-        rows.append(("k-shot", f"{decision['inputs']['k_shot']} examples per class"))
-    if not upstream and "head_init" in decision:  # decisions before the option carry neither
-        rows.append(("head start", HEAD_INIT_TEXT.get(decision["head_init"], decision["head_init"])))
-    if "seed" in decision:
-        rows.append(("seed", str(decision["seed"])))
-    if decision.get("schedule_overridden"):
-        own = decision["rule_schedule"]
+    if d.inputs.get("k_shot"):
+        rows.append(("k-shot", f"{d.inputs['k_shot']} examples per class"))
+    if not d.upstream:
+        rows.append(("head start", HEAD_INIT_TEXT.get(d.head_init, d.head_init)))
+    rows.append(("seed", str(d.seed)))
+    if d.schedule_overridden:
+        own = d.rule_schedule
         rows.append(("override", f"schedule overridden (smoke run); the rule's own: warmup "
                                  f"{own['warmup_steps']}, total {own['total_steps']}, "
                                  f"learning rate {own['learning_rate']:g}"))
@@ -215,14 +219,14 @@ def limitations(facts):
         if never:
             notes.append("No eval image scored above 0.5 for (precision undefined): "
                          + ", ".join(never) + ".")
-    decision = facts.get("decision")
+    decision = typed(facts.get("decision"))
     if decision:
-        notes.append(f"Images are resized to {decision['resize_size']}x{decision['resize_size']} "
+        notes.append(f"Images are resized to {decision.resize_size}x{decision.resize_size} "
                      "without keeping the aspect ratio (evaluation and serving: straight to "
-                     f"{decision['crop_size']}x{decision['crop_size']}); EXIF orientation is not applied.")
-        if decision.get("schedule_overridden"):
+                     f"{decision.crop_size}x{decision.crop_size}); EXIF orientation is not applied.")
+        if decision.schedule_overridden:
             notes.append("The training schedule was overridden (a smoke run), not the BiT-HyperRule's.")
-        if decision.get("overrides"):
+        if decision.overrides:
             notes.append("Pre-trained with recipe values overridden (listed under the recipe): "
                          "not the paper's upstream schedule.")
     notes.append("The metrics describe the eval split of the same source only; images unlike the "

@@ -191,7 +191,8 @@ def model_facts(examples=None, statistics=None, hyperparameters=None, model=None
         data = {"span": span, "input_base": input_base,
                 "examples": examples.uri if examples is not None else None,
                 "splits": _split_statistics(statistics)}
-    decision = read_decision(hyperparameters.uri) if hyperparameters is not None else None
+    # JSON-ready like every fact (report.json); card.typed reads it back as a Decision
+    decision = read_decision(hyperparameters.uri).to_json() if hyperparameters is not None else None
     metrics = verdict = None
     if evaluation is not None and model is not None:  # the Evaluator evaluates the Trainer's model
         result, candidate = _eval_result(evaluation.uri)

@@ -31,7 +31,7 @@ class Executor(transform_executor.Executor):
         input_dict = dict(input_dict)
         decision = read_decision(artifact_utils.get_single_uri(input_dict.pop(keys.HYPERPARAMETERS_KEY)))
         config = json.loads(exec_properties.get(specs.CUSTOM_CONFIG_KEY) or "null") or {}
-        config[keys.HYPERRULE_CUSTOM_CONFIG] = decision
+        config[keys.HYPERRULE_CUSTOM_CONFIG] = decision.to_json()  # custom_config travels as JSON
         exec_properties = dict(exec_properties, **{specs.CUSTOM_CONFIG_KEY: json.dumps(config)})
         return super().Do(input_dict, output_dict, exec_properties)
 

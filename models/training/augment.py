@@ -21,14 +21,14 @@ def for_decision(images_train, images, decision, seed):
     (the resize size) and/or flip, or `images` (the crop size) when the rule keeps the whole
     image. Used by the Trainer's input pipeline and the transfer study alike.
     `seed`: a shape-[2] int tensor (stateless ops)."""
-    crop = decision["crop_size"]
-    if decision.get("crop") == upstream.INCEPTION_CROP:
+    crop = decision.crop_size
+    if decision.crop == upstream.INCEPTION_CROP:
         seeds = tf.random.experimental.stateless_split(seed, num=2)
-        cropped = inception_crop(images_train, crop, decision["crop_area_range"],
-                                 decision["crop_aspect_range"], seeds[0])
-        return flip(cropped, seeds[1]) if decision["random_flip"] else cropped
-    source = images_train if decision["random_crop"] else images
-    return crop_and_flip(source, crop, decision["random_crop"], decision["random_flip"], seed)
+        cropped = inception_crop(images_train, crop, decision.crop_area_range,
+                                 decision.crop_aspect_range, seeds[0])
+        return flip(cropped, seeds[1]) if decision.random_flip else cropped
+    source = images_train if decision.random_crop else images
+    return crop_and_flip(source, crop, decision.random_crop, decision.random_flip, seed)
 
 
 def crop_and_flip(images, crop_size, random_crop, random_flip, seed):

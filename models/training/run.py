@@ -34,7 +34,8 @@ from tfx_bsl.public import tfxio
 
 from ...components import keys
 from ..bit import build_classifier
-from ...components.hyperrule import rule, upstream
+from ...components.hyperrule import rule
+from ...components.hyperrule.decision import Decision
 from ..export import saved_model as export
 from . import augment, checkpoints, distribution, kshot, preemption, probe
 from .config import TrainerConfig
@@ -60,7 +61,7 @@ def _raw_examples(file_pattern, data_accessor, tft_output, batch_size, decision,
                   num_epochs=None):
     """Batches of raw examples: endless and shuffled (shuffle_seed given), or once in file order.
     In k-shot mode only the k examples per class chosen by kshot.select."""
-    k = decision["inputs"].get("k_shot")
+    k = decision.inputs.get("k_shot")
     endless = num_epochs is None
     raw = data_accessor.tf_dataset_factory(
         file_pattern, tfxio.TensorFlowDatasetOptions(
@@ -115,7 +116,7 @@ def train_dataset(file_pattern, data_accessor, tft_output, batch_size, decision,
 def _checkpoint_dir(fn_args, config, decision):
     """Stable across re-runs of the same training (same data, decision and model):
     a Trainer killed at step k and run again resumes from its last checkpoint."""
-    key = json.dumps([sorted(fn_args.train_files), fn_args.transform_output, decision,
+    key = json.dumps([sorted(fn_args.train_files), fn_args.transform_output, decision.to_json(),
                       dataclasses.asdict(config)], sort_keys=True)
     trainer_root = os.path.dirname(os.path.dirname(fn_args.model_run_dir.rstrip("/")))
     return os.path.join(trainer_root, "checkpoints", hashlib.sha256(key.encode()).hexdigest()[:16])
@@ -131,22 +132,22 @@ class Trainer:
         self.strategy = strategy
         self.model = model
         self.num_classes = num_classes
-        self.accumulation = int(decision["gradient_accumulation_steps"])
-        self.effective_batch = int(decision["effective_batch_size"])
-        self.mixup_alpha = float(decision["mixup_alpha"])
+        self.accumulation = int(decision.gradient_accumulation_steps)
+        self.effective_batch = int(decision.effective_batch_size)
+        self.mixup_alpha = float(decision.mixup_alpha)
         # L2 weight decay on the kernels (conv and dense, not GroupNorm's gamma/beta): the
         # upstream recipe's 1e-4; the HyperRule has none (0). Added to the gradient as
         # weight_decay * w, i.e. the gradient of weight_decay / 2 * ||w||^2, split over the
         # replicas because apply_gradients sums their gradients.
-        self.weight_decay = float(decision.get("weight_decay") or 0.0)
-        # Optional class weights (decision["class_weights"], by label name), in the vocabulary's
+        self.weight_decay = float(decision.weight_decay or 0.0)
+        # Optional class weights (decision.class_weights, by label name), in the vocabulary's
         # order: each example's loss is scaled by sum(targets * w), which MixUp's soft targets
         # mix as they mix the labels.
         self.class_weights = class_weight_vector(decision, class_names) \
-            if decision.get("class_weights") else None
-        self.seed = int(decision["seed"])
+            if decision.class_weights else None
+        self.seed = int(decision.seed)
         optimizer = keras.optimizers.SGD(learning_rate=HyperRuleSchedule.from_decision(decision),
-                                         momentum=decision["momentum"])
+                                         momentum=decision.momentum)
         if config.mixed_precision == "float16":
             optimizer = keras.mixed_precision.LossScaleOptimizer(optimizer)
         self.optimizer = optimizer
@@ -203,8 +204,8 @@ class Trainer:
 
 
 def class_weight_vector(decision, class_names):
-    """decision["class_weights"] ({label: weight}) as a float32 vector in vocabulary order."""
-    weights = decision["class_weights"]
+    """decision.class_weights ({label: weight}) as a float32 vector in vocabulary order."""
+    weights = decision.class_weights
     names = [c.decode("utf-8") if isinstance(c, bytes) else str(c) for c in class_names]
     missing = [n for n in names if n not in weights]
     if missing:
@@ -217,7 +218,7 @@ def check_vocabulary(class_names, decision):
     """The label vocabulary must hold every class the HyperRule counted in the statistics.
     tf.Transform's vocabulary leaves out empty labels and labels with a line break; their
     images would train as label -1 (a silently wrong model) and TFMA fail much later."""
-    counted = int(decision["inputs"]["num_classes"])
+    counted = int(decision.inputs["num_classes"])
     if len(class_names) != counted:
         raise ValueError(
             f"the label vocabulary has {len(class_names)} classes, but the statistics count "
@@ -227,7 +228,7 @@ def check_vocabulary(class_names, decision):
 
 
 def run_fn(fn_args):
-    decision = fn_args.hyperparameters
+    decision = Decision.from_json(fn_args.hyperparameters, source="the Trainer's hyperparameters input")
     config = TrainerConfig.from_custom_config(fn_args.custom_config)
     if config.mixed_precision != "none":
         keras.mixed_precision.set_global_policy(f"mixed_{config.mixed_precision}")
@@ -236,14 +237,14 @@ def run_fn(fn_args):
     check_vocabulary(class_names, decision)
     num_classes = len(class_names)
     strategy = distribution.choose_strategy()
-    seed = int(decision["seed"])
+    seed = int(decision.seed)
     keras.utils.set_random_seed(seed)  # the weights a run initialises (random:, the head)
-    total = int(decision["total_steps"])
-    per_step_batch = int(decision["effective_batch_size"])
-    if per_step_batch % (strategy.num_replicas_in_sync * decision["gradient_accumulation_steps"]):
+    total = int(decision.total_steps)
+    per_step_batch = int(decision.effective_batch_size)
+    if per_step_batch % (strategy.num_replicas_in_sync * decision.gradient_accumulation_steps):
         raise ValueError(f"the effective batch {per_step_batch} must divide evenly over "
                          f"{strategy.num_replicas_in_sync} replicas x "
-                         f"{decision['gradient_accumulation_steps']} accumulation steps")
+                         f"{decision.gradient_accumulation_steps} accumulation steps")
     with strategy.scope():
         model = build_classifier(config.model_spec, num_classes, linear_probe=config.linear_probe,
                                  freeze_until=config.freeze_until)
@@ -255,7 +256,7 @@ def run_fn(fn_args):
     start_step = int(trainer.optimizer.iterations.numpy())
     if restored:
         log.warning("Resuming from %s at step %d", restored, start_step)
-    elif decision["head_init"] == rule.HEAD_LINEAR_PROBE:
+    elif decision.head_init == rule.HEAD_LINEAR_PROBE:
         fitted = probe.init_head(model, probe_dataset(fn_args.train_files, fn_args.data_accessor,
                                                       tft_output, decision), num_classes)
         log.info("Head initialised from a linear probe on %d training examples (train accuracy "
@@ -305,7 +306,7 @@ def run_fn(fn_args):
     writer.flush()
     # A pre-trained backbone is also pushed as an official-naming .npz; a TF Hub backbone
     # (continued pre-training from hub:) has no native variables to name, only the TF Hub export.
-    pretrained = decision.get("recipe") == upstream.RECIPE
+    pretrained = decision.upstream
     backbone_npz = pretrained and not config.model_spec.startswith("hub:")
     if pretrained and not backbone_npz:
         log.warning("Pre-training from a TF Hub module: the backbone is pushed in TF Hub layout "
@@ -313,5 +314,5 @@ def run_fn(fn_args):
     export_dir = fn_args.serving_model_dir if chief else \
         os.path.join(fn_args.model_run_dir, f"worker-export-{os.getpid()}")
     # (other workers write a copy nobody reads, as MultiWorkerMirroredStrategy requires)
-    export.export(model, tft_output, class_names, export_dir, image_size=decision["crop_size"],
+    export.export(model, tft_output, class_names, export_dir, image_size=decision.crop_size,
                   max_pixels=config.max_image_pixels, backbone_npz=backbone_npz)

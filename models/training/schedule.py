@@ -17,8 +17,8 @@ class HyperRuleSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
     @classmethod
     def from_decision(cls, decision):
-        return cls(decision["learning_rate"], decision["warmup_steps"], decision["decay_boundaries"],
-                   decision["total_steps"])
+        return cls(decision.learning_rate, decision.warmup_steps, decision.decay_boundaries,
+                   decision.total_steps)
 
     def __call__(self, step):
         step = tf.cast(step, tf.float32)
