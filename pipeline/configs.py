@@ -14,8 +14,7 @@ from typing import List, Optional
 from ..components import keys
 from ..components.errors import ConfigError
 from ..components.hyperrule import rule, upstream
-from ..models.training.config import (  # pure Python
-    MIXED_PRECISION, TrainerConfig, check_freeze_until)
+from ..models.training.config import MIXED_PRECISION, TrainerConfig  # pure Python
 from ..datasets import digits
 from ..models import backbones
 
@@ -57,7 +56,8 @@ class RunConfig:
     seed: int = rule.DEFAULT_SEED              # weights, data order, augmentation (recorded)
     beam_args: List[str] = dataclasses.field(default_factory=lambda: list(DEFAULT_BEAM_ARGS))
     pipeline_root_override: Optional[str] = None  # e.g. gs://... for Dataflow workers
-    # --- training, evaluation, pushing (bit-tfx run); the Trainer's defaults are its own ---
+    # --- training, evaluation, pushing (bit-tfx run). The Trainer's settings are declared in
+    # TrainerConfig: these fields carry its names and defaults (trainer_config) ---
     model_spec: str = DEFAULT_MODEL_SPEC
     linear_probe: bool = TrainerConfig.linear_probe
     freeze_until: Optional[str] = TrainerConfig.freeze_until
@@ -102,6 +102,10 @@ class RunConfig:
         or the SQLite file's path (pipeline/metadata.py opens either)."""
         return self.metadata_store or self.metadata_path
 
+    def trainer_config(self):
+        """The Trainer's settings of this run (TrainerConfig, checked)."""
+        return TrainerConfig.from_settings(self).validate()
+
     def validate(self):
         """Every check that needs no data; raises ConfigError naming the field."""
         if not _NAME_RE.match(self.pipeline_name):
@@ -114,9 +118,6 @@ class RunConfig:
         if not 0 <= self.max_bad_fraction < 1:
             raise ConfigError(f"max_bad_fraction must be in [0, 1), got {self.max_bad_fraction}",
                               field="max_bad_fraction")
-        if self.max_image_pixels < 1:
-            raise ConfigError(f"max_image_pixels must be positive, got {self.max_image_pixels}",
-                              field="max_image_pixels")
         if self.pretrain:
             upstream.check_config(self.upstream_schedule, self.batch_size, self.batch_policy,
                                   self.upstream_overrides)
@@ -133,16 +134,7 @@ class RunConfig:
             rule.check_schedule_override(self.schedule_override)
         if self.k_shot is not None and self.k_shot < 1:
             raise ConfigError(f"k_shot must be a positive integer, got {self.k_shot}", field="k_shot")
-        from ..models.bit import spec as model_spec  # pure Python
-        model_spec.parse(self.model_spec)  # raises ModelSpecError listing the valid forms
-        check_freeze_until(self.freeze_until, self.linear_probe, self.model_spec)
-        if self.mixed_precision not in MIXED_PRECISION:
-            raise ConfigError(f"mixed_precision must be one of {', '.join(MIXED_PRECISION)}, "
-                              f"got {self.mixed_precision!r}",
-                              field="mixed_precision")
-        if self.checkpoint_every < 1:
-            raise ConfigError(f"checkpoint_every must be positive, got {self.checkpoint_every}",
-                              field="checkpoint_every")
+        self.trainer_config()  # the Trainer's own checks (TrainerConfig.validate)
         if not 0.0 <= self.min_accuracy <= 1.0:
             raise ConfigError(f"min_accuracy must be in [0, 1], got {self.min_accuracy}",
                               field="min_accuracy")

@@ -13,6 +13,7 @@ The training branch (Transform, Trainer, Evaluator, ModelCardGen, Pusher) runs u
 conditional (tfx.dsl.Cond): only when ServingBaseline says this run's data is not what the
 serving model was trained on, or the run is forced (RunConfig.force, --force).
 """
+import dataclasses
 import os
 
 from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
@@ -61,11 +62,9 @@ def _absolute(path):
 
 
 def trainer_custom_config(config):
-    """What run_fn reads (models/training/config.py TrainerConfig)."""
-    return {"model_spec": config.model_spec, "linear_probe": config.linear_probe,
-            "freeze_until": config.freeze_until,
-            "mixed_precision": config.mixed_precision, "checkpoint_every": config.checkpoint_every,
-            "max_image_pixels": config.max_image_pixels}
+    """What run_fn reads: every TrainerConfig field (models/training/config.py), from the
+    run configuration's same-named fields."""
+    return dataclasses.asdict(config.trainer_config())
 
 
 class LocalPlatform:

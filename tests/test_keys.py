@@ -73,3 +73,32 @@ def test_cli_and_run_config_defaults_are_the_components(tmp_path, monkeypatch):
                  if p.default is not inspect.Parameter.empty}
     assert {name: getattr(config, name) for name in hyperrule} == hyperrule
     assert (config.batch_size, config.batch_policy) == (rule.BASE_BATCH, rule.DEFAULT_BATCH_POLICY)
+
+
+def test_the_trainer_settings_are_declared_once_and_reach_run_fn_as_set():
+    """TrainerConfig declares the Trainer's settings; RunConfig carries the same names with the
+    same defaults, and what a user sets arrives in run_fn's config, checked by one validate."""
+    import dataclasses
+    from bit_tfx.components.errors import ConfigError
+    from bit_tfx.pipeline import pipeline
+    declared = {f.name for f in dataclasses.fields(TrainerConfig)}
+    run_fields = {f.name: f for f in dataclasses.fields(configs.RunConfig)}
+    carried = declared & set(run_fields)
+    assert carried >= {"model_spec", "linear_probe", "freeze_until", "mixed_precision",
+                       "checkpoint_every", "max_image_pixels"}
+    trainer_defaults = _defaults(TrainerConfig)
+    for name in carried - {"model_spec"}:  # the run's default backbone is the run's to choose
+        assert run_fields[name].default == trainer_defaults[name], name
+    config = configs.RunConfig(data="/images", model_spec="random:tiny", freeze_until="block2",
+                               mixed_precision="bfloat16", checkpoint_every=7,
+                               max_image_pixels=123).validate()
+    custom = pipeline.trainer_custom_config(config)
+    assert set(custom) == declared
+    assert TrainerConfig.from_custom_config(custom) == TrainerConfig(
+        model_spec="random:tiny", freeze_until="block2", mixed_precision="bfloat16",
+        checkpoint_every=7, max_image_pixels=123)
+    for bad, field in ((dict(mixed_precision="fp8"), "mixed_precision"),
+                       (dict(checkpoint_every=0), "checkpoint_every")):
+        with pytest.raises(ConfigError) as e:
+            configs.RunConfig(data="/images", **bad).validate()
+        assert e.value.field == field

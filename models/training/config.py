@@ -1,6 +1,9 @@
-"""What run_fn reads from the Trainer's custom_config, with its defaults: the one home of the
-training defaults. pipeline/configs.py RunConfig and the CLI's training flags take theirs from
-here. Pure Python (no TensorFlow), so that configuration checks stay fast.
+"""What run_fn reads from the Trainer's custom_config, with its defaults and its checks: the
+one declaration of the Trainer's settings. pipeline/configs.py RunConfig takes its training
+fields' defaults from here and hands them on by these fields' names (RunConfig.trainer_config,
+pipeline.trainer_custom_config); the CLI's training flags take their defaults from RunConfig.
+A new Trainer setting is a field here, the same-named field on RunConfig and its flag.
+Pure Python (no TensorFlow), so that configuration checks stay fast.
 """
 import dataclasses
 from typing import Optional
@@ -35,12 +38,27 @@ class TrainerConfig:
         unknown = set(custom_config) - known
         if unknown:
             raise ValueError(f"unknown Trainer custom_config keys {sorted(unknown)}; known: {sorted(known)}")
-        config = cls(**custom_config)
-        check_freeze_until(config.freeze_until, config.linear_probe, config.model_spec)
-        if config.mixed_precision not in MIXED_PRECISION:
-            raise ValueError(f"mixed_precision must be one of {MIXED_PRECISION}, got {config.mixed_precision!r}")
-        return config
+        return cls(**custom_config).validate()
 
+    def validate(self):
+        """Raises ConfigError naming the field; returns self."""
+        from ..bit import spec as model_spec  # pure Python
+        model_spec.parse(self.model_spec)  # raises ModelSpecError listing the valid forms
+        check_freeze_until(self.freeze_until, self.linear_probe, self.model_spec)
+        if self.mixed_precision not in MIXED_PRECISION:
+            raise ConfigError(f"mixed_precision must be one of {', '.join(MIXED_PRECISION)}, "
+                              f"got {self.mixed_precision!r}", field="mixed_precision")
+        for name in ("checkpoint_every", "log_every", "max_image_pixels"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}", field=name)
+        return self
+
+    @classmethod
+    def from_settings(cls, settings):
+        """The Trainer's settings out of an object that has them as same-named attributes
+        (RunConfig, the Kubeflow config); those it lacks keep their defaults."""
+        return cls(**{f.name: getattr(settings, f.name) for f in dataclasses.fields(cls)
+                      if hasattr(settings, f.name)})
 
 
 def check_freeze_until(freeze_until, linear_probe, model_spec):
