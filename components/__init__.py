@@ -1,5 +1,6 @@
-"""The TFX components of bit-tfx and the BiT model library (the bottom layer: nothing here
-imports bit_tfx.pipeline, bit_tfx.kubeflow or bit_tfx.cli).
+"""The TFX components of bit-tfx, the keys, the errors and the pure rules with the typed
+decision (the bottom layer: nothing here imports another layer of ours; the model code in
+bit_tfx.models, which TFX runs by import path, reads these).
 
 Importing this package sets the environment TensorFlow reads when it is first imported, once,
 here: TFX, TFMA and hub.KerasLayer need Keras 2 (tf_keras), which TensorFlow 2.16 uses only

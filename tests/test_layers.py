@@ -143,3 +143,22 @@ def test_the_layer_check_can_fail(bad, message):
     """The checks above are not vacuous: an arrow back up is seen as one."""
     up = [f"{m} -> {t}" for m, targets in bad.items() for t in targets if _layer(t) < _layer(m)]
     assert up == ["bit_tfx.components.a -> bit_tfx.pipeline.b"], message
+
+
+def test_a_plain_checkout_resolves_every_import_of_ours_by_path():
+    """What an editor or an import-graph tool sees without installing: the root __init__.py
+    makes the checkout the bit_tfx package, and every relative import names a module or a
+    package folder that is there on disk."""
+    assert os.path.isfile(os.path.join(ROOT, "__init__.py"))
+    missing = []
+    for module, path in sorted(_modules().items()):
+        for line, base, names, relative in statements(module, path):
+            if not relative:
+                continue
+            place = os.path.join(ROOT, *base.split(".")[1:])
+            candidates = [place + ".py", os.path.join(place, "__init__.py")]
+            candidates += [os.path.join(place, n + ".py") for n in names] + \
+                [os.path.join(place, n, "__init__.py") for n in names]
+            if not any(os.path.isfile(c) for c in candidates):
+                missing.append(f"{os.path.relpath(path, ROOT)}:{line}: {base}")
+    assert not missing, "\n".join(missing)
