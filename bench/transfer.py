@@ -57,10 +57,13 @@ def main(argv=None):
     parser.add_argument("--data", help="a class-folder dataset instead of the digits")
     parser.add_argument("--preserve-orientation", action="store_true", help="with --data: no flip")
     parser.add_argument("--preserve-count", action="store_true", help="with --data: no random crop")
+    parser.add_argument("--eval-every", type=int, default=transfer_study.EVAL_EVERY,
+                        help="hold out every Nth file (by name hash) for evaluation; 2 for a small "
+                             "--data set whose k-shot rows need most of it as eval")
     parser.add_argument("--write", action="store_true",
                         help="store transfer.json beside the backbone and docs/transfer.svg")
     args = parser.parse_args(argv)
-    if args.write and args.data:
+    if args.write and (args.data or args.eval_every != transfer_study.EVAL_EVERY):
         parser.error("--write stores the digits' measurement beside the backbone; not with --data")
     ks = [k if k == transfer_study.FULL else int(k) for k in args.ks]
     backbone = backbones.FRACTAL_TINY
@@ -76,11 +79,13 @@ def main(argv=None):
             work = args.data
         else:
             digits.write_digits(work)
-        result = transfer_study.measure_probe(work, backbone.model_spec, random_spec, ks=ks, log=log)
+        result = transfer_study.measure_probe(work, backbone.model_spec, random_spec, ks=ks, log=log,
+                                              eval_every=args.eval_every)
         if args.fine_tune:
             tuned = transfer_study.measure(work, backbone.model_spec, random_spec, ks=ks,
                                      batch_size=args.batch_size, batch_policy=args.batch_policy,
-                                     head_init=args.head_init, seed=args.seed, log=log, **semantics)
+                                     head_init=args.head_init, seed=args.seed, log=log,
+                                     eval_every=args.eval_every, **semantics)
             result["rows"] = tuned["rows"] + result["rows"]
             result["fine_tune"] = {k: tuned[k] for k in ("batch_policy", "seed")}
             result["fine_tune"]["head_init"] = args.head_init

@@ -159,10 +159,10 @@ PROBE, FINETUNE = "linear_probe", "fine_tune"
 
 
 def measure_probe(root, pretrained_spec, random_spec, ks: Sequence = (1, 2, 5, 10, FULL),
-                  log=None):
+                  log=None, eval_every=EVAL_EVERY):
     """The k-shot table by linear probe: each backbone's pre-logits at the HyperRule's crop size
     for these images, computed once, then logistic regression on the k examples per class."""
-    names, train, held = image_folder_splits(root)
+    names, train, held = image_folder_splits(root, eval_every)
     image_area = float(np.median([_area(d) for d in train.data]))
     crop = rule.resolution(image_area)[1]
     features = {arm: (pre_logits(spec, train, crop), pre_logits(spec, held, crop))
@@ -186,11 +186,11 @@ def measure_probe(root, pretrained_spec, random_spec, ks: Sequence = (1, 2, 5, 1
 
 def measure(root, pretrained_spec, random_spec, ks: Sequence = (1, 2, 5, 10, FULL), batch_size=8,
             batch_policy=rule.KEEP_LR, schedule_override: Optional[dict] = None, log=None,
-            **options):
+            eval_every=EVAL_EVERY, **options):
     """The k-shot table by fine-tuning: one row per k with both accuracies, the HyperRule's
     steps and batch, and seconds per run. Both arms of a row use the same decision, data and
     seed. `options`: rule.decide's (preserve_orientation, head_init, seed)."""
-    names, train, held = image_folder_splits(root)
+    names, train, held = image_folder_splits(root, eval_every)
     image_area = float(np.median([_area(d) for d in train.data]))
     rows = []
     for k in ks:
