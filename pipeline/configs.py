@@ -282,7 +282,7 @@ def check_writable_folder(path, field):
 # pretrain` (models/backbones: FRACTAL_TINY, a tiny ResNet-v2 pre-trained on a generated
 # fractal corpus) fine-tuned on the embedded digits with the BiT-HyperRule's own decision (its
 # 500-step schedule and resolution, the digits' task semantics: no flip, no random crop,
-# demo_data), the head started from a linear probe (LP-FT, the product's default), at batch 16
+# datasets/digits.py), the head started from a linear probe (LP-FT, the product's default), at batch 16
 # with the rule's learning rate scaled linearly (scale_lr: 0.003 x 16/512, the rule's rate per
 # example), to finish in a few minutes on 2 CPU cores; docs/benchmarks.md, "The demo".
 # The gate is what a user needs of a digit classifier, fixed before it was measured: 0.80 (a
