@@ -8,7 +8,7 @@ import os
 import re
 import time
 
-from tfx.dsl.compiler import compiler, constants
+from tfx.dsl.compiler import constants
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 from tfx.orchestration.portable import runtime_parameter_utils
 
@@ -76,21 +76,33 @@ def step_progress(total):
         absl_logging.set_verbosity(verbosity)
 
 
+class _NamedRunDagRunner(LocalDagRunner):
+    """LocalDagRunner with a run id of ours. It names a run by the time it starts, so two runs
+    started at once on one store (a cron job and a person) could not tell their executions
+    apart afterwards; the process id makes the name this run's own. Only run_with_ir is
+    overridden: TFX's CLI (`tfx pipeline create` on local_runner.py) finds the pipeline by
+    patching LocalDagRunner.run, which this class inherits."""
+
+    def __init__(self, run_id):
+        super().__init__()
+        self.run_id = run_id
+
+    def run_with_ir(self, pipeline, run_options=None, **kwargs):
+        runtime_parameter_utils.substitute_runtime_parameter(
+            pipeline, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: self.run_id})
+        return super().run_with_ir(pipeline, run_options=run_options, **kwargs)
+
+
 def run_local(pipeline):
     """Runs the pipeline; returns its run id (the name of its `pipeline_run` context in ML
-    Metadata). LocalDagRunner names a run by the time it starts, so two runs started at once on
-    one store (a cron job and a person) could not tell their executions apart afterwards; the
-    process id makes the name this run's own, and everything read back after the run
-    (metadata.latest_execution's run_id) reads this run's executions only."""
+    Metadata): everything read back after the run (metadata.latest_execution's run_id) reads
+    this run's executions only."""
     log.info("Running pipeline %s locally (root %s)", pipeline.pipeline_info.pipeline_name,
              pipeline.pipeline_info.pipeline_root)
-    ir = compiler.Compiler().compile(pipeline)
-    run_id = f"{datetime.datetime.now().isoformat()}-{os.getpid()}"
-    runtime_parameter_utils.substitute_runtime_parameter(
-        ir, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id})
+    runner = _NamedRunDagRunner(f"{datetime.datetime.now().isoformat()}-{os.getpid()}")
     with step_progress(len(pipeline.components)):
-        LocalDagRunner().run_with_ir(ir)
-    return run_id
+        runner.run(pipeline)
+    return runner.run_id
 
 
 def run_until_hyperrule(config):
