@@ -56,7 +56,7 @@ class TrainerConfig:
     @classmethod
     def from_settings(cls, settings):
         """The Trainer's settings out of an object that has them as same-named attributes
-        (RunConfig, the Kubeflow config); those it lacks keep their defaults."""
+        (RunConfig, which the Kubeflow config wraps); those it lacks keep their defaults."""
         return cls(**{f.name: getattr(settings, f.name) for f in dataclasses.fields(cls)
                       if hasattr(settings, f.name)})
 
