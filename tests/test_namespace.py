@@ -32,14 +32,9 @@ def test_the_distribution_installs_one_top_level_name(tmp_path):
                      "bit_tfx.kubeflow": True}
 
 
-@pytest.mark.skipif(os.environ.get("BIT_TFX_OFFLINE") == "1", reason="needs PyPI (BIT_TFX_OFFLINE=1)")
-def test_the_kubeflow_sdk_installs_beside_it_and_both_import(tmp_path):
-    target = tmp_path / "site"
-    done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-                           "--disable-pip-version-check", "--target", str(target), KUBEFLOW_SDK],
-                          capture_output=True, text=True)
-    assert done.returncode == 0, "pip could not install the Kubeflow SDK from PyPI: " + done.stderr[-2000:]
-    # With the SDK first on the path: both packages import, and our KFP compile still works.
+def _both_import_and_compile(tmp_path, site, version):
+    """With the distribution in `site` first on the path: its `kubeflow` and ours both import,
+    and our KFP compile still works."""
     spec = tmp_path / "bit-tfx.yaml"
     code = (
         "import json, kubeflow, kubeflow.common.constants\n"
@@ -50,10 +45,38 @@ def test_the_kubeflow_sdk_installs_beside_it_and_both_import(tmp_path):
         "    'gs://bit-bucket/root', '--image', 'europe-docker.pkg.dev/p/r/bit-tfx:1', '--serving-dir', 'gs://bit-bucket/serving'])\n"
         "print(json.dumps({'sdk': kubeflow.__file__, 'sdk_version': kubeflow.__version__,\n"
         "                  'ours': bit_tfx.kubeflow.__file__, 'code': code}))\n")
-    found = _python(code, cwd=str(tmp_path), env={"PYTHONPATH": str(target)})
-    assert found["sdk"].startswith(str(target)) and found["sdk_version"] == KUBEFLOW_SDK.split("==")[1]
-    assert not found["ours"].startswith(str(target))
+    found = _python(code, cwd=str(tmp_path), env={"PYTHONPATH": str(site)})
+    assert found["sdk"].startswith(str(site)) and found["sdk_version"] == version
+    assert not found["ours"].startswith(str(site))
     assert found["code"] == 0 and "pipelineInfo" in spec.read_text()
+
+
+def _pip(*args):
+    done = subprocess.run([sys.executable, "-m", "pip", *args, "--quiet", "--no-deps",
+                           "--disable-pip-version-check"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_a_distribution_owning_top_level_kubeflow_installs_beside_it(tmp_path):
+    """Offline: a wheel in the Kubeflow SDK's shape (distribution `kubeflow`, a regular top-level
+    package `kubeflow` with `kubeflow/common/constants.py`), built and installed by pip here."""
+    source = tmp_path / "sdk"
+    (source / "kubeflow" / "common").mkdir(parents=True)
+    (source / "kubeflow" / "__init__.py").write_text('__version__ = "0.0.1"\n')
+    (source / "kubeflow" / "common" / "__init__.py").write_text("")
+    (source / "kubeflow" / "common" / "constants.py").write_text('SDK = "kubeflow"\n')
+    (source / "setup.py").write_text("import setuptools\nsetuptools.setup(name='kubeflow', version='0.0.1', "
+                                     "packages=['kubeflow', 'kubeflow.common'])\n")
+    _pip("wheel", "--no-build-isolation", "--no-index", "--wheel-dir", str(tmp_path / "wheels"), str(source))
+    [wheel] = (tmp_path / "wheels").glob("kubeflow-0.0.1-*.whl")
+    _pip("install", "--no-index", "--target", str(tmp_path / "site"), str(wheel))
+    _both_import_and_compile(tmp_path, tmp_path / "site", "0.0.1")
+
+
+@pytest.mark.slow  # CI (.ci/run): the real SDK from the package index
+def test_the_kubeflow_sdk_installs_beside_it_and_both_import(tmp_path):
+    _pip("install", "--target", str(tmp_path / "site"), KUBEFLOW_SDK)
+    _both_import_and_compile(tmp_path, tmp_path / "site", KUBEFLOW_SDK.split("==")[1])
 
 
 # Imported but not declared, on purpose: tfx pins tensorflow-hub<0.16, whose 0.15.0 does not import
