@@ -7,6 +7,7 @@ import json
 from ..components import keys
 from ..components.hyperrule import rule, upstream
 from ..models.training import preemption
+from ..models.training.config import MIXED_PRECISION
 from ..pipeline import configs
 
 # Every flag's default is the RunConfig field's default (configs.py), which takes the component
@@ -175,7 +176,7 @@ def add_train_args(p, pretrain=False):
                    metavar="BLOCK",
                    help="freeze a native backbone from its input through BLOCK ("
                         + ", ".join(keys.BACKBONE_BLOCKS) + "); train the rest (not the HyperRule)")
-    g.add_argument("--mixed-precision", choices=configs.MIXED_PRECISION, default=DEFAULTS.mixed_precision,
+    g.add_argument("--mixed-precision", choices=MIXED_PRECISION, default=DEFAULTS.mixed_precision,
                    help="default %(default)s")
     g.add_argument("--checkpoint-every", type=int, default=DEFAULTS.checkpoint_every, metavar="STEPS",
                    help="default %(default)s")

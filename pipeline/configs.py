@@ -14,7 +14,7 @@ from typing import List, Optional
 from ..components import keys
 from ..components.errors import ConfigError
 from ..components.hyperrule import rule, upstream
-from ..models.training.config import MIXED_PRECISION, TrainerConfig  # pure Python
+from ..models.training.config import TrainerConfig  # pure Python
 from ..datasets import digits
 from ..models import backbones
 

@@ -5,7 +5,6 @@ import errno
 import gc
 import json
 import logging
-import os
 import re
 import sqlite3
 import subprocess
