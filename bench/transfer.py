@@ -19,6 +19,8 @@ gain and the ratio pre-trained / random init per row (models/transfer_study.py d
 
     python bench/transfer.py [--fine-tune] [--ks 1 2 5 10 full] [--head-init linear_probe] [--write]
     python bench/transfer.py --data FOLDER [--fine-tune] [--preserve-orientation] [--preserve-count]
+    python bench/transfer.py --backbone npz:tiny:/path/backbone.npz   (any backbone; random init
+                                                                      of its architecture beside it)
 
 --data measures the same on a class-folder dataset of your own (FOLDER/<label>/<image>; every
 5th file by name hash held out), with the HyperRule's resolution for its images and the task
@@ -42,6 +44,7 @@ import bit_tfx.components  # noqa: E402,F401  first: the environment TensorFlow 
 from bit_tfx.components.hyperrule import rule  # noqa: E402
 from bit_tfx.datasets import digits  # noqa: E402
 from bit_tfx.models import backbones, transfer_study  # noqa: E402
+from bit_tfx.models.bit import spec as bit_spec  # noqa: E402
 from bit_tfx.pipeline import configs  # noqa: E402
 from bit_tfx.pipeline.report.render import transfer_chart  # noqa: E402
 
@@ -60,17 +63,33 @@ def main(argv=None):
     parser.add_argument("--eval-every", type=int, default=transfer_study.EVAL_EVERY,
                         help="hold out every Nth file (by name hash) for evaluation; 2 for a small "
                              "--data set whose k-shot rows need most of it as eval")
+    parser.add_argument("--backbone", help="a model spec to measure instead of the shipped backbone "
+                        "(e.g. npz:tiny:build/backbone/run/backbones/<version>/assets.extra/"
+                        "backbone.npz); needs its architecture in the spec")
     parser.add_argument("--write", action="store_true",
                         help="store transfer.json beside the backbone and docs/transfer.svg")
     args = parser.parse_args(argv)
-    if args.write and (args.data or args.eval_every != transfer_study.EVAL_EVERY):
-        parser.error("--write stores the digits' measurement beside the backbone; not with --data")
+    if args.write and (args.data or args.backbone or args.eval_every != transfer_study.EVAL_EVERY):
+        parser.error("--write stores the digits' measurement beside the shipped backbone; "
+                     "not with --data or --backbone")
     ks = [k if k == transfer_study.FULL else int(k) for k in args.ks]
     backbone = backbones.FRACTAL_TINY
-    backbones.check(backbone)
+    if args.backbone:
+        try:
+            parsed = bit_spec.parse(args.backbone)
+        except ValueError as e:
+            parser.error(str(e))
+        if parsed.arch is None:
+            parser.error(f"--backbone {args.backbone!r}: state the architecture "
+                         "(npz:<arch>:<path>) so that random init of the same one stands beside it")
+        pretrained_spec, arch, name = str(parsed), parsed.arch, args.backbone
+    else:
+        backbones.check(backbone)
+        pretrained_spec, arch = backbone.model_spec, backbone.arch
+        name = f"{backbone.name} ({backbone.arch}, models/backbones/{backbone.name})"
     started = time.perf_counter()
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
-    random_spec = f"random:{backbone.arch}"
+    random_spec = f"random:{arch}"
     semantics = dict(preserve_orientation=args.preserve_orientation, preserve_count=args.preserve_count) \
         if args.data else dict(preserve_orientation=digits.PRESERVE_ORIENTATION,
                                preserve_count=digits.PRESERVE_COUNT)
@@ -79,17 +98,17 @@ def main(argv=None):
             work = args.data
         else:
             digits.write_digits(work)
-        result = transfer_study.measure_probe(work, backbone.model_spec, random_spec, ks=ks, log=log,
-                                              eval_every=args.eval_every)
+        result = transfer_study.measure_probe(work, pretrained_spec, random_spec, ks=ks, log=log,
+                                              eval_every=args.eval_every, seed=args.seed)
         if args.fine_tune:
-            tuned = transfer_study.measure(work, backbone.model_spec, random_spec, ks=ks,
+            tuned = transfer_study.measure(work, pretrained_spec, random_spec, ks=ks,
                                      batch_size=args.batch_size, batch_policy=args.batch_policy,
                                      head_init=args.head_init, seed=args.seed, log=log,
                                      eval_every=args.eval_every, **semantics)
             result["rows"] = tuned["rows"] + result["rows"]
             result["fine_tune"] = {k: tuned[k] for k in ("batch_policy", "seed")}
             result["fine_tune"]["head_init"] = args.head_init
-    result["pretrained"] = f"{backbone.name} ({backbone.arch}, models/backbones/{backbone.name})"
+    result["pretrained"] = name
     result["data"] = args.data or "scikit-learn digits (datasets/digits.py)"
     result["seconds"] = round(time.perf_counter() - started)
     print(transfer_study.markdown(result))

@@ -159,14 +159,18 @@ PROBE, FINETUNE = "linear_probe", "fine_tune"
 
 
 def measure_probe(root, pretrained_spec, random_spec, ks: Sequence = (1, 2, 5, 10, FULL),
-                  log=None, eval_every=EVAL_EVERY):
+                  log=None, eval_every=EVAL_EVERY, seed=rule.DEFAULT_SEED):
     """The k-shot table by linear probe: each backbone's pre-logits at the HyperRule's crop size
-    for these images, computed once, then logistic regression on the k examples per class."""
+    for these images, computed once, then logistic regression on the k examples per class.
+    `seed` seeds random init's weights (the same table twice is the same table)."""
+    import tf_keras as keras
     names, train, held = image_folder_splits(root, eval_every)
     image_area = float(np.median([_area(d) for d in train.data]))
     crop = rule.resolution(image_area)[1]
-    features = {arm: (pre_logits(spec, train, crop), pre_logits(spec, held, crop))
-                for arm, spec in (("pretrained", pretrained_spec), ("random", random_spec))}
+    features = {}
+    for arm, spec in (("pretrained", pretrained_spec), ("random", random_spec)):
+        keras.utils.set_random_seed(seed)
+        features[arm] = (pre_logits(spec, train, crop), pre_logits(spec, held, crop))
     rows = []
     for k in ks:
         chosen = set(k_shot_subset(train, k).files)
