@@ -4,6 +4,7 @@ import hashlib
 import os
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from bit_tfx.datasets import digits, fractals
@@ -47,3 +48,19 @@ def test_no_image_is_shared_with_the_downstream_demo_data(tmp_path):
     fractals.write_fractals(tmp_path / "upstream", num_classes=10, per_class=10)
     digits.write_digits(tmp_path / "digits", per_class=40)
     assert not set(_hashes(tmp_path / "upstream").values()) & set(_hashes(tmp_path / "digits").values())
+
+
+def test_patch_rendering_draws_thicker_strokes_of_the_same_shapes_and_is_off_by_default(tmp_path):
+    """FractalDB's patch rendering (points drawn as squares): the same images cover more of the
+    canvas, and patch=1 is exactly the point rendering the shipped backbone was made from."""
+    fractals.write_fractals(tmp_path / "points", num_classes=3, per_class=4)
+    fractals.write_fractals(tmp_path / "one", num_classes=3, per_class=4, patch=1)
+    fractals.write_fractals(tmp_path / "patch", num_classes=3, per_class=4, patch=4)
+    assert _hashes(tmp_path / "points") == _hashes(tmp_path / "one")
+
+    def coverage(root):
+        return np.mean([(np.asarray(Image.open(os.path.join(d, n)).convert("L"), float) > 120).mean()
+                        for d, _, names in os.walk(root) for n in names])
+    assert coverage(tmp_path / "patch") > 1.2 * coverage(tmp_path / "points")
+    with pytest.raises(ValueError, match="patch"):
+        fractals.write_fractals(tmp_path / "bad", num_classes=1, per_class=1, patch=0)
