@@ -37,8 +37,8 @@ test-all: venv
 bench: venv
 	$(PY) bench/ingestion.py
 
-# Regenerate the shipped backbone (models/backbones/fractal_tiny) with `bit-tfx pretrain` on
-# the generated corpus: about 20 minutes on 2 CPU cores (docs/benchmarks.md).
+# Regenerate the shipped backbone (models/backbones/fractal_small) with `bit-tfx pretrain` on
+# the generated corpus: about 10 minutes on 2 CPU cores (docs/benchmarks.md).
 backbone: venv
 	$(PY) scripts/make_backbone.py --work build/backbone
 

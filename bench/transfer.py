@@ -73,7 +73,7 @@ def main(argv=None):
         parser.error("--write stores the digits' measurement beside the shipped backbone; "
                      "not with --data or --backbone")
     ks = [k if k == transfer_study.FULL else int(k) for k in args.ks]
-    backbone = backbones.FRACTAL_TINY
+    backbone = backbones.FRACTAL_SMALL
     if args.backbone:
         try:
             parsed = bit_spec.parse(args.backbone)

@@ -279,7 +279,7 @@ def check_writable_folder(path, field):
 
 
 # The demo is transfer learning, offline: the backbone this project pre-trained with `bit-tfx
-# pretrain` (models/backbones: FRACTAL_TINY, a tiny ResNet-v2 pre-trained on a generated
+# pretrain` (models/backbones: FRACTAL_SMALL, a small ResNet-v2 pre-trained on a generated
 # fractal corpus) fine-tuned on the embedded digits with the BiT-HyperRule's own decision (its
 # 500-step schedule and resolution, the digits' task semantics: no flip, no random crop,
 # datasets/digits.py), the head started from a linear probe (LP-FT, the product's default), at batch 16
@@ -289,7 +289,7 @@ def check_writable_folder(path, field):
 # logistic regression on the raw 8x8 pixels scores 0.96; chance is 0.10).
 # `bit-tfx demo` and the runner file without BIT_TFX_CONFIG (local_runner.py) use these.
 DEMO_MIN_ACCURACY = 0.80
-DEMO_DEFAULTS = dict(output="demo-output", model_spec=backbones.FRACTAL_TINY.model_spec,
+DEMO_DEFAULTS = dict(output="demo-output", model_spec=backbones.FRACTAL_SMALL.model_spec,
                      batch_size=16, batch_policy=rule.SCALE_LR, min_accuracy=DEMO_MIN_ACCURACY,
                      preserve_orientation=digits.PRESERVE_ORIENTATION,
                      preserve_count=digits.PRESERVE_COUNT)

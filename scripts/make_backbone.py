@@ -1,7 +1,7 @@
 """Regenerates the shipped backbone with the pipeline itself: `make backbone`.
 
 1. writes the FractalDB-style corpus (datasets/fractals.py, fixed seed);
-2. runs `bit-tfx pretrain` on it with the flags recorded in models/backbones (FRACTAL_TINY);
+2. runs `bit-tfx pretrain` on it with the flags recorded in models/backbones (FRACTAL_SMALL);
 3. copies the pushed backbone's official-naming .npz and model card into
    models/backbones/<name>/ with provenance.json (command, time, metrics) and SHA256SUMS.
 
@@ -24,7 +24,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", default="build/backbone", help="corpus and pipeline run go here")
     args = parser.parse_args(argv)
-    b = backbones.FRACTAL_TINY
+    b = backbones.FRACTAL_SMALL
     corpus, output = os.path.join(args.work, "corpus"), os.path.join(args.work, "run")
     started = time.time()
     if not os.path.isdir(corpus):

@@ -64,13 +64,13 @@ def test_an_unreachable_hub_url_fails_fast_saying_how_to_work_offline(empty_hub_
     url = f"http://127.0.0.1:{_closed_port()}/google/bit/m-r50x1/1"
     started = time.monotonic()
     with pytest.raises(ConfigError) as e:
-        spec.preflight(f"hub:{url}", shipped=backbones.FRACTAL_TINY.model_spec)
+        spec.preflight(f"hub:{url}", shipped=backbones.FRACTAL_SMALL.model_spec)
     assert time.monotonic() - started < 3
     message = str(e.value)
     assert e.value.field == "model_spec" and f"cannot load TF Hub module '{url}'" in message
     assert "Connection refused" in message and str(empty_hub_cache) in message, message
     assert all(hint in message for hint in OFFLINE_HINTS), message
-    assert f"--model {backbones.FRACTAL_TINY.model_spec}" in message
+    assert f"--model {backbones.FRACTAL_SMALL.model_spec}" in message
 
 
 def test_a_cached_copy_or_an_answering_url_passes(empty_hub_cache):
@@ -101,7 +101,7 @@ def test_local_copies_must_exist(tmp_path):
     (tmp_path / "module").mkdir()
     (tmp_path / "module" / "saved_model.pb").write_bytes(b"")
     spec.preflight(f"hub:{tmp_path / 'module'}")
-    spec.preflight(backbones.FRACTAL_TINY.model_spec)  # the shipped backbone
+    spec.preflight(backbones.FRACTAL_SMALL.model_spec)  # the shipped backbone
     spec.preflight("random:tiny")
     spec.preflight("hub:gs://bucket/module")  # left to the Trainer (no credentials here)
 

@@ -138,7 +138,7 @@ def test_render_shows_the_backbone_s_k_shot_transfer_curve_when_it_has_one():
     rows = [{"k": k, "train_examples": 10 * n, "eval_examples": 360, "crop": 128,
              "method": "linear_probe", "pretrained": p, "random": r, "gain": p - r}
             for k, n, p, r in ((1, 1, 0.31, 0.12), (5, 5, 0.62, 0.2), ("full", 144, 0.91, 0.55))]
-    data["transfer"] = {"rows": rows, "pretrained": "fractal_tiny", "random": "random:tiny"}
+    data["transfer"] = {"rows": rows, "pretrained": "fractal_small", "random": "random:small"}
     page = report.render(data)
     section = page.split('<section id="transfer">')[1].split("</section>")[0]
     assert section.count("<svg") == 1 and "random init" in section and "+36.0 points" in section
@@ -154,7 +154,7 @@ def test_the_transfer_chart_puts_fine_tuning_probe_and_this_run_side_by_side():
              for k, p, r in ((1, 0.36, 0.09), (10, 0.79, 0.13))]
     tuned = [dict(r, method="fine_tune", steps=500, batch=16, pretrained=r["pretrained"] + 0.01,
                   pretrained_se=0.02, random_se=0.01) for r in probe]
-    data["transfer"] = {"rows": tuned + probe, "pretrained": "fractal_tiny", "random": "random:tiny"}
+    data["transfer"] = {"rows": tuned + probe, "pretrained": "fractal_small", "random": "random:small"}
     section = report.render(data).split('<section id="transfer">')[1].split("</section>")[0]
     for legend in ("fine-tuned, pre-trained", "fine-tuned, random init", "linear probe, pre-trained",
                    "linear probe, random init"):
