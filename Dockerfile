@@ -12,7 +12,8 @@
 # Dataflow (--sdk_container_image). The pipeline steps give their own command
 # (python -m tfx.orchestration.kubeflow.v2...), which replaces that entrypoint; it is kept.
 #
-# Build and push: scripts/build_image.sh IMAGE (make image IMAGE=...). See docs/deploy.md.
+# Build and push: scripts/build_image.sh IMAGE (make image IMAGE=...), which builds the wheel
+# first; a plain `docker build .` finds no wheel. See docs/deploy.md.
 ARG TFX_IMAGE=gcr.io/tfx-oss-public/tfx:1.16.0
 # The apache-beam version of requirements.lock (scripts/build_image.sh passes it).
 ARG BEAM_VERSION=2.74.0
@@ -37,17 +38,14 @@ RUN python -m pip install --no-cache-dir "uv==${UV_VERSION}" \
 #    image's comes from its own Beam 2.59).
 COPY --from=beam /opt/apache/beam /opt/apache/beam
 
-# 3. This project (its folders install as bit_tfx.cli, .pipeline, .kubeflow, .components),
-#    not editable, byte-compiled: the base image sets PYTHONDONTWRITEBYTECODE, so nothing
-#    would ever be cached and every step would compile every module it imports again.
-COPY setup.py ./
-COPY cli ./cli
-COPY components ./components
-COPY models ./models
-COPY datasets ./datasets
-COPY pipeline ./pipeline
-COPY kubeflow ./kubeflow
-RUN uv pip install --python "$(command -v python)" --no-deps --compile-bytecode . \
+# 3. This project, as the wheel scripts/build_image.sh builds from the checkout into build/image/
+#    (the only file of ours in the build context, .dockerignore; tests/test_wheel.py builds one
+#    the same way, checks what it holds and runs it installed on its own). Not editable,
+#    --no-deps (step 1 installed every dependency), byte-compiled: the base image sets
+#    PYTHONDONTWRITEBYTECODE, so nothing would ever be cached and every step would compile every
+#    module it imports again.
+COPY build/image/bit_tfx-*.whl ./
+RUN uv pip install --python "$(command -v python)" --no-deps --compile-bytecode ./bit_tfx-*.whl \
  && cd / && python -m bit_tfx.kubeflow.image_contract > /opt/bit-tfx/image_contract.json
 
 WORKDIR /

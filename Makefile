@@ -47,8 +47,10 @@ lock: venv
 	$(VENV)/bin/uv pip compile requirements.in --override requirements-overrides.txt \
 	  --python-version 3.10 --python-platform x86_64-manylinux_2_28 --no-header -o requirements.lock
 
-# The pipeline image for Vertex AI / KFP (needs Docker): make image IMAGE=REGISTRY/PATH/bit-tfx:TAG
-image:
+# The pipeline image for Vertex AI / KFP (needs Docker): builds this project's wheel into
+# build/image/ with the venv's Python, then the image that installs it (Dockerfile), and pushes.
+# make image IMAGE=REGISTRY/PATH/bit-tfx:TAG
+image: venv
 	@test -n "$(IMAGE)" || { echo "usage: make image IMAGE=REGION-docker.pkg.dev/PROJECT/REPOSITORY/bit-tfx:TAG" >&2; exit 1; }
 	scripts/build_image.sh $(IMAGE)
 

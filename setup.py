@@ -1,31 +1,70 @@
 """bit-tfx: fine-tune BigTransfer (BiT) image models with the BiT-HyperRule as a TFX pipeline.
 
-The code lives in the folders the repository shows (cli/, kubeflow/, pipeline/, models/,
-datasets/, components/) and installs under one import name of ours, `bit_tfx`, so that nothing collides with other
-distributions (PyPI's Kubeflow SDK installs a top-level `kubeflow`):
+The code lives in the folders the repository shows (FOLDERS below: cli/, kubeflow/, pipeline/,
+models/, datasets/, components/) and installs under one import name of ours, `bit_tfx`, so that
+nothing collides with other distributions (PyPI's Kubeflow SDK installs a top-level `kubeflow`):
 
     cli/        -> bit_tfx.cli         the command-line faces (argparse, printing, exit codes)
-    pipeline/   -> bit_tfx.pipeline    configuration, the DAG assembly, local running, report
     kubeflow/   -> bit_tfx.kubeflow    Vertex AI / KFP v2 compilation, placement, schedules
+    pipeline/   -> bit_tfx.pipeline    configuration, the DAG assembly, local running, report
     models/     -> bit_tfx.models      the BiT model library, training, preprocessing, export,
                                        the shipped backbones, predict and the transfer study
     datasets/   -> bit_tfx.datasets    the generated datasets (the demo's digits, the fractals)
     components/ -> bit_tfx.components  the TFX components, keys, errors and the pure rules
+
+Nothing below lists the subpackages or the data files by hand: every folder under FOLDERS that
+holds a file is a package (bit_tfx.models.export for models/export/), and every file in it
+that is not Python source is shipped beside it (the report's template, the shipped backbone's
+weights, card, provenance and checksums). A folder of Python code without an `__init__.py`
+still ships, but tests/test_wheel.py asks for one, and checks that the wheel holds every file
+git tracks under FOLDERS: the wheel is what the image installs (Dockerfile).
 
 `bit_tfx` itself is an implicit namespace package. Beam/Dataflow workers install the project
 from this file (--setup_file). requirements.lock holds the exact version of every dependency
 and `make venv` installs it with --no-deps; install_requires below declares what our code
 imports, with the ranges the lock satisfies (README: "Installing without make").
 """
+import os
+import shutil
+
 import setuptools
+from setuptools.command.build_py import build_py
 
-FOLDERS = ("cli", "pipeline", "kubeflow", "models", "datasets", "components")
+# The top-level folders: the layers, top to bottom, each importing only those after it. The one
+# list of them: tests/imports.py reads it from here (tests/test_layers.py checks the layers).
+FOLDERS = ("cli", "kubeflow", "pipeline", "models", "datasets", "components")
+HERE = os.path.dirname(os.path.abspath(__file__))
 
-packages, package_dir = [], {}
+
+def _shipped(folder):
+    """(package, [its data files]) for every folder at or under `folder` that holds a file,
+    byte-code caches and hidden files (editor swap files, .DS_Store) left out."""
+    for path, dirs, files in os.walk(os.path.join(HERE, folder)):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__" and not d.startswith("."))
+        files = [f for f in files if not f.startswith(".") and not f.endswith((".pyc", ".pyo"))]
+        if files or path == os.path.join(HERE, folder):
+            package = "bit_tfx." + ".".join(os.path.relpath(path, HERE).split(os.sep))
+            yield package, sorted(f for f in files if not f.endswith(".py"))
+
+
+packages, package_dir, package_data = [], {}, {}
 for folder in FOLDERS:
-    for sub in [folder] + [f"{folder}.{p}" for p in setuptools.find_packages(folder)]:
-        packages.append(f"bit_tfx.{sub}")
-    package_dir[f"bit_tfx.{folder}"] = folder
+    package_dir[f"bit_tfx.{folder}"] = folder  # relative to this file, as setuptools wants
+    for package, data in _shipped(folder):
+        packages.append(package)
+        if data:
+            package_data[package] = data
+
+
+class BuildPy(build_py):
+    """Starts from an empty build/lib/bit_tfx: setuptools adds to what an earlier build left
+    there and a wheel takes all of it, so a module deleted or moved since would still ship."""
+
+    def run(self):
+        if not getattr(self, "editable_mode", False):
+            shutil.rmtree(os.path.join(self.build_lib, "bit_tfx"), ignore_errors=True)
+        super().run()
+
 
 setuptools.setup(
     name="bit-tfx",
@@ -34,9 +73,7 @@ setuptools.setup(
     python_requires=">=3.9,<3.11",
     packages=packages,
     package_dir=package_dir,
-    package_data={"bit_tfx.pipeline.report": ["*.html"],
-                  # the shipped pre-trained backbone: weights, card, provenance, checksum
-                  "bit_tfx.models.backbones": ["*/*.npz", "*/*.md", "*/*.json", "*/SHA256SUMS"]},
+    package_data=package_data,
     install_requires=[
         # The TFX 1.16 family, as requirements.lock pins it.
         "tfx==1.16.0", "tensorflow==2.16.2", "tf-keras==2.16.0",
@@ -63,4 +100,5 @@ setuptools.setup(
         "setuptools<81",
     ],
     entry_points={"console_scripts": ["bit-tfx = bit_tfx.cli.main:main"]},
+    cmdclass={"build_py": BuildPy},
 )

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Builds the pipeline image from the Dockerfile (whose last step checks the image contract),
-# shows that check's result, and pushes it. Needs a Docker engine and push access to the registry (docs/deploy.md, "The image").
+# Builds the wheel of this checkout (build/image/), then the pipeline image from the Dockerfile,
+# which installs that wheel and, as its last step, checks the image contract; shows that check's
+# result, and pushes the image. Needs `make venv` (the wheel is built with its Python), a Docker
+# engine and push access to the registry (docs/deploy.md, "The image").
 #
 #   scripts/build_image.sh REGION-docker.pkg.dev/PROJECT/REPOSITORY/bit-tfx:TAG [--no-push]
 #   make image IMAGE=REGION-docker.pkg.dev/PROJECT/REPOSITORY/bit-tfx:TAG
@@ -17,6 +19,16 @@ push=true
 # The Beam worker boot program must match the apache-beam version the lock installs.
 beam_version=$(sed -n 's/^apache-beam==\([0-9.]*\).*/\1/p' requirements.lock)
 [[ -n "$beam_version" ]] || { echo "apache-beam is not pinned in requirements.lock" >&2; exit 1; }
+
+# The wheel: what the image installs of this project, and nothing else of the checkout goes into
+# the build context (.dockerignore). Built as tests/test_wheel.py builds the wheel it checks;
+# setup.py finds every package and data file under its folders and starts each build afresh.
+python=${PYTHON:-.venv/bin/python}
+[[ -x "$python" ]] || { echo "no $python: run make venv (or set PYTHON)" >&2; exit 1; }
+rm -rf build/image
+"$python" -m pip wheel --no-deps --no-build-isolation --disable-pip-version-check --quiet \
+  --wheel-dir build/image .
+ls build/image/bit_tfx-*.whl >&2
 
 docker build --build-arg "BEAM_VERSION=${beam_version}" -t "$image" .
 

@@ -26,3 +26,15 @@ def pushed_run(tmp_path_factory):
     summary = results.summarize(config)
     assert summary["blessed"] and summary["pushed_to"], summary
     return config, summary, data
+
+
+@pytest.fixture(scope="session")
+def wheel_venv(tmp_path_factory):
+    """A virtual environment outside the checkout holding what ships: requirements.lock as
+    `make venv` installs it, then the wheel of this checkout (not editable, --no-deps,
+    byte-compiled), as the Dockerfile installs them. A wheels.WheelVenv (python, bin, wheel,
+    site, seconds); shared by the slow tests that run the installed package (test_wheel.py,
+    test_rehearse.py), built once per session. Run its commands with wheels.environment(bin)
+    and a cwd outside the checkout, so that only the installed package can be imported."""
+    import wheels
+    return wheels.make_venv(tmp_path_factory.mktemp("wheel_venv"))

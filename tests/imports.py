@@ -1,11 +1,23 @@
 """Our modules and their import statements, read with `ast` (nothing is imported), for the tests
-that check imports: test_layers.py (the layers, the import forms) and test_namespace.py (what
-install_requires must declare)."""
+that check imports: test_layers.py (the layers, the import forms), test_namespace.py (what
+install_requires must declare) and test_wheel.py (every module imports from the wheel)."""
 import ast
 import os
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PACKAGES = ("cli", "kubeflow", "pipeline", "models", "datasets", "components")  # the layers, top to bottom
+
+
+def _setup_folders():
+    """setup.py's FOLDERS, read with `ast` (running setup.py would build)."""
+    path = os.path.join(ROOT, "setup.py")
+    with open(path, encoding="utf-8") as f:
+        tree = ast.parse(f.read(), path)
+    [value] = [node.value for node in tree.body if isinstance(node, ast.Assign)
+               and [getattr(t, "id", None) for t in node.targets] == ["FOLDERS"]]
+    return ast.literal_eval(value)
+
+
+PACKAGES = _setup_folders()  # the top-level folders: the layers, top to bottom
 
 
 def modules():
