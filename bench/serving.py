@@ -25,7 +25,8 @@ import bit_tfx.components  # noqa: E402,F401  first: the environment TensorFlow 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from bit_tfx.models.bit import build_classifier, resnet_v2, tflite  # noqa: E402
+from bit_tfx.models.bit import build_classifier, resnet_v2  # noqa: E402
+from bit_tfx.models.export import tflite  # noqa: E402
 
 CLASSES = 10
 

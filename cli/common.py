@@ -3,6 +3,7 @@ data and training groups (`run`, `demo`, `hyperrule`, `compile`, `schedule`)."""
 import argparse
 import dataclasses
 import json
+import sys
 
 from ..components import keys
 from ..components.hyperrule import rule, upstream
@@ -11,7 +12,7 @@ from ..models.training.config import MIXED_PRECISION
 from ..pipeline import configs
 
 # Every flag's default is the RunConfig field's default (configs.py), which takes the component
-# defaults (keys.py, hyperrule/rule.py, trainer/config.py): a default changes in one place.
+# defaults (keys.py, hyperrule/rule.py, models/training/config.py): a default changes in one place.
 DEFAULTS = configs.RunConfig
 
 EXIT_OK = 0
@@ -33,6 +34,35 @@ EXIT_CODES_HELP = f"""exit codes:
        trained (--force trains anyway)
   {EXIT_INTERRUPTED:<4} interrupted (Ctrl-C): run it again to continue
   {EXIT_TERMINATED:<4} stopped by SIGTERM: run it again to continue"""
+
+
+# Flags whose value may itself start with "-" (a Beam argument is a flag): argparse takes the
+# space form, `--beam-arg --runner=X`, for two options and refuses it ("expected one argument"),
+# so Parser joins it into `--beam-arg=--runner=X`, which it takes.
+DASH_VALUE_FLAGS = ("--beam-arg",)
+
+
+def join_dash_values(argv):
+    """argv with every `FLAG VALUE` of DASH_VALUE_FLAGS whose VALUE starts with "-" written
+    `FLAG=VALUE`; nothing after a `--` (the end of the options) is touched."""
+    joined, rest = [], list(argv)
+    while rest:
+        arg = rest.pop(0)
+        if arg == "--":
+            return joined + [arg] + rest
+        if arg in DASH_VALUE_FLAGS and rest and rest[0].startswith("-"):
+            arg = f"{arg}={rest.pop(0)}"
+        joined.append(arg)
+    return joined
+
+
+class Parser(argparse.ArgumentParser):
+    """The `bit-tfx` parser (cli/main.py); its subcommands' parsers are made of the same class.
+    Both spellings of a flag in DASH_VALUE_FLAGS parse alike, for every subcommand."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        args = sys.argv[1:] if args is None else args
+        return super().parse_known_args(join_dash_values(args), namespace)
 
 
 @dataclasses.dataclass
@@ -109,7 +139,8 @@ def add_data_args(p, data_required=True, pretrain=False, local=True):
                         "augmentation; recorded in the decision and the model card (default %(default)s)")
     g.add_argument("--beam-arg", action="append", default=None, metavar="ARG",
                    help="Beam pipeline argument, repeatable (default: in-memory DirectRunner); "
-                        "e.g. --beam-arg=--direct_running_mode=multi_processing --beam-arg=--direct_num_workers=2")
+                        "e.g. --beam-arg=--direct_running_mode=multi_processing --beam-arg "
+                        "--direct_num_workers=2 (both forms)")
     if local:  # a compiled pipeline's store and cache are the platform's (docs/deploy.md)
         g.add_argument("--no-cache", dest="enable_cache", action="store_false",
                        help="run every step again (default: reuse a step's cached result when its "

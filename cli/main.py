@@ -27,9 +27,9 @@ DESCRIPTION = "Fine-tune BigTransfer (BiT) image models with the BiT-HyperRule a
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="bit-tfx", description=DESCRIPTION,
-                                     epilog=common.EXIT_CODES_HELP,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = common.Parser(prog="bit-tfx", description=DESCRIPTION,
+                           epilog=common.EXIT_CODES_HELP,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="show everything on stderr (the libraries' logs and warnings too); "
                              "without it they go to OUTPUT/logs/<time>-<pid>.log")

@@ -1,7 +1,7 @@
 """The command line's failure line: whatever failed, the user reads a cause, never an empty one."""
 import tensorflow as tf
 
-from bit_tfx.cli import main as cli
+from bit_tfx.cli import common, main as cli
 from runs import raised
 
 
@@ -78,3 +78,25 @@ def test_pretrain_offers_the_upstream_recipe_not_the_hyperrule(capsys):
     with pytest.raises(SystemExit) as refused:  # argparse: exit 2, before any work
         cli.main(["pretrain", "--data", "x", "--k-shot", "5"])
     assert refused.value.code == 2 and "--k-shot" in capsys.readouterr().err
+
+
+def test_a_beam_arg_parses_alike_in_both_forms_for_every_command_that_takes_one():
+    """`--beam-arg=--runner=X` and `--beam-arg --runner=X` (argparse alone refuses the second:
+    a value that starts with "--" reads as an option). Parsing only; nothing runs."""
+    import argparse
+    parser = cli.build_parser()
+    [commands] = [a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    takes = {name: p for name, p in commands.items()
+             if any("--beam-arg" in a.option_strings for a in p._actions)}
+    assert {"run", "demo", "pretrain", "hyperrule", "compile", "schedule"} <= set(takes)
+    # --project and --region are flags of compile and schedule too: here they are Beam's.
+    beam = ["--runner=DataflowRunner", "--project=p", "--region", "-x", "plain"]
+    for name, sub in takes.items():
+        required = [x for a in sub._actions if a.required and a.option_strings
+                    for x in (a.option_strings[0], "x")]
+        equals = parser.parse_args([name, *required] + [f"--beam-arg={b}" for b in beam])
+        space = parser.parse_args([name, *required] + [x for b in beam for x in ("--beam-arg", b)])
+        assert equals.beam_arg == beam and vars(space) == vars(equals), name
+    # What follows `--` is left alone.
+    assert common.join_dash_values(["run", "--beam-arg", "--a", "--", "--beam-arg", "--b"]) == \
+        ["run", "--beam-arg=--a", "--", "--beam-arg", "--b"]

@@ -1,5 +1,5 @@
 """One fact, one home: the names and defaults that several layers use are the ones their home
-defines (components/keys.py, hyperrule/rule.py, trainer/config.py), not copies of them."""
+defines (components/keys.py, hyperrule/rule.py, models/training/config.py), not copies of them."""
 import dataclasses
 import inspect
 
