@@ -1,9 +1,11 @@
-"""`bit-tfx compile` and `bit-tfx schedule`: the pipeline for Vertex AI Pipelines or KFP v2.
+"""`bit-tfx compile`, `bit-tfx schedule` and `bit-tfx rehearse`: the pipeline for Vertex AI
+Pipelines or KFP v2, and a compiled spec run on this machine before its first cloud run.
 
     bit-tfx compile --target vertex --output pipeline.json --project P --region R \\
         --pipeline-root gs://B/root --image IMAGE --serving-dir gs://B/serving \\
         --data gs://B/images/span-{SPAN} --layout class_folders --num-classes 5
     bit-tfx schedule --config deploy.yaml --cron "0 3 * * 1" --dry-run
+    bit-tfx rehearse pipeline.json --data ./images --output ./rehearsal
 
 Every flag is also a key of the --config file (JSON or YAML; `--trainer-accelerator-type`
 is `trainer_accelerator_type`); flags win. The data and model flags are those of
@@ -99,6 +101,33 @@ def add_parsers(subparsers):
         _add_deploy_args(p, schedule=name == "schedule")
         common.suppress_defaults(p, keep=("help", "dry_run"))
         p.set_defaults(func=func)
+    p = subparsers.add_parser(
+        "rehearse", help="run a compiled spec here, task by task through each task's own container "
+                         "command, on local data (before the first cloud run)",
+        description="Runs a spec that `bit-tfx compile` wrote (Vertex AI .json or KFP .yaml) on this "
+                    "machine, task by task, as a KFP launcher hands each task to its container. The "
+                    "spec's data root becomes --data; its pipeline root, serving folder and metadata "
+                    "go under --output (other gs:// paths to OUTPUT/gcs/BUCKET/PATH, or --map); Google "
+                    "Cloud services run their local equivalent. See docs/deploy.md, 'Rehearse'.")
+    p.add_argument("spec", metavar="SPEC", help="the compiled file (bit-tfx compile --output)")
+    p.add_argument("--data", required=True, metavar="LOCAL_FOLDER",
+                   help="the local folder that stands for the spec's data root (for gs://B/images/span-{SPAN}: "
+                        "the folder holding span-1, span-2, ...)")
+    p.add_argument("--output", required=True, metavar="DIR",
+                   help="the pipeline root, serving folder, metadata and logs of the rehearsal, as "
+                        "`bit-tfx run --output` lays them out")
+    p.add_argument("--map", action="append", default=[], metavar="GS_PREFIX=LOCAL_FOLDER",
+                   help="another gs:// prefix the spec names and the local folder standing for it "
+                        "(e.g. the model's weights); repeatable")
+    p.set_defaults(func=cmd_rehearse)
+
+
+def cmd_rehearse(args):
+    from ..kubeflow import rehearse
+    rehearsal = rehearse.Rehearsal(args.spec, args.data, args.output, tuple(args.map)).check()
+    args.console.start(args.output)
+    from . import run
+    return run.answer(rehearse.rehearse(rehearsal))
 
 
 def deploy_from_args(args):

@@ -63,9 +63,9 @@ def failure_line(command, error):
 
 
 # The pipeline runs: a quiet console and a log file under OUTPUT (console.py).
-_PIPELINE_RUNS = ("run", "hyperrule", "demo", "pretrain")
+_PIPELINE_RUNS = ("run", "hyperrule", "demo", "pretrain", "rehearse")
 # Their help ends with the exit codes (they push, or are refused by the gate).
-_EXIT_CODE_HELP_COMMANDS = ("run", "demo", "pretrain")
+_EXIT_CODE_HELP_COMMANDS = ("run", "demo", "pretrain", "rehearse")
 
 # What a full disk says, wherever it is raised: OSError ENOSPC (Python, TensorFlow's file
 # system: "No space left on device", with the path) and SQLite ("database or disk is full",

@@ -330,51 +330,26 @@ def test_image_contract_checks_a_compiled_file(compiled, capsys):
 
 
 # --------------------------------------------------------------------------- a step, as a pod runs it
-def _executor_input(spec, task_name, task_root):
-    """The ExecutorInput an orchestrator hands the container ({{$}}): the task's constant
-    parameters from the spec, output artifacts under a local stand-in of the pipeline root."""
-    from kfp.pipeline_spec import pipeline_spec_pb2
-    task = spec.root.dag.tasks[task_name]
-    component = spec.components[task.component_ref.name]
-    executor_input = pipeline_spec_pb2.ExecutorInput()
-    for name, parameter in task.inputs.parameters.items():
-        value = parameter.runtime_value
-        if value.HasField("constant"):  # schema 2.1
-            executor_input.inputs.parameter_values[name].CopyFrom(value.constant)
-        else:
-            executor_input.inputs.parameters[name].CopyFrom(value.constant_value)
-    for key, definition in component.output_definitions.artifacts.items():
-        artifact = executor_input.outputs.artifacts[key].artifacts.add()
-        artifact.name = f"{task_name}-{key}-1"
-        artifact.type.CopyFrom(definition.artifact_type)
-        artifact.uri = os.path.join(task_root, key)
-    executor_input.outputs.output_file = os.path.join(task_root, "executor_output.json")
-    return executor_input
-
-
-def _as_pod(command, args, executor_input, cwd):
-    """Runs the container command line exactly as the spec states it; only the interpreter
-    `python` becomes this venv's python, and {{$}} the ExecutorInput JSON."""
-    argv = [sys.executable if i == 0 and part == "python" else part for i, part in enumerate(command)]
-    argv += [json_format.MessageToJson(executor_input) if a == "{{$}}" else a for a in args]
-    assert not any("{{$" in a for a in argv), argv
-    env = dict(os.environ, TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="2")
-    done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-4000:]
-
-
 def test_image_example_gen_runs_from_the_compiled_spec_like_a_pod(compiled, tmp_path):
+    """The step's own command line from the compiled KFP spec, handed the ExecutorInput a
+    launcher builds (kubeflow/rehearse.py, as `bit-tfx rehearse` runs every task)."""
     from kfp.pipeline_spec import pipeline_spec_pb2
+    from bit_tfx.kubeflow import rehearse
     deploy, _, spec, _ = compiled["kfp"]
-    container = executors(spec)[keys.NODE_IMAGE_EXAMPLE_GEN]
+    (task,) = [t for t in rehearse.tasks_in_order(spec) if t.name == keys.NODE_IMAGE_EXAMPLE_GEN]
     task_root = str(tmp_path / "root" / "ImageExampleGen_1")
-    executor_input = _executor_input(spec, keys.NODE_IMAGE_EXAMPLE_GEN, task_root)
+    executor_input = rehearse.executor_input(task, rehearse.constant_parameters(task.spec), {}, task_root, "run")
     output_file = executor_input.outputs.output_file
 
     # No driver runs (the open-source KFP backend runs no hook): the executor alone picks the
     # newest span, ingests it and records span and fingerprint on the artifact, as the driver does.
     assert not os.path.exists(output_file)
-    _as_pod(container.command, container.args, executor_input, tmp_path)
+    argv = rehearse.command_line(task, list(task.container.args), executor_input, "run", str(tmp_path / "root"))
+    at = list(task.container.args).index("{{$}}") + len(task.container.command)
+    assert argv[0] == sys.executable and argv[1:at] + argv[at + 1:] == \
+        list(task.container.command[1:]) + [a for a in task.container.args if a != "{{$}}"]
+    assert json_format.Parse(argv[at], pipeline_spec_pb2.ExecutorInput()) == executor_input
+    rehearse.run_task(argv, task_root, str(tmp_path / "ImageExampleGen.log"))
     with open(output_file) as f:
         output = json_format.Parse(f.read(), pipeline_spec_pb2.ExecutorOutput())
     (examples,) = output.artifacts[keys.EXAMPLES_KEY].artifacts

@@ -47,7 +47,7 @@ def _bit_tfx(argv, tmp_path, watched=HEAVY):
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["compile", "--help"], ["run", "--help"],
-                                  ["predict", "--help"], ["report", "--help"]])
+                                  ["predict", "--help"], ["report", "--help"], ["rehearse", "--help"]])
 def test_help_imports_no_tensorflow(tmp_path, argv):
     code, loaded, err = _bit_tfx(argv, tmp_path)
     assert code == 0, err
@@ -72,6 +72,7 @@ def _vertex(**change):
     (["report", ".", "--max-examples", "-1"], "--max-examples"),
     (["run", "--data", ".", "--metadata", "postgres://u@h/db"], "--metadata 'postgres://u@h/db' is not a MySQL URL"),
     (["hyperrule", "--data", ".", "--schema", "no-such-schema.pbtxt"], "--schema 'no-such-schema.pbtxt' is not a file"),
+    (["rehearse", "no-such-spec.json", "--data", ".", "--output", "demo"], "spec 'no-such-spec.json' does not exist"),
 ])
 def test_configuration_errors_exit_2_without_importing_tensorflow(tmp_path, argv, message):
     code, loaded, err = _bit_tfx(argv, tmp_path)

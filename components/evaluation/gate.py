@@ -49,6 +49,19 @@ def eval_config(min_accuracy, max_accuracy_drop, num_classes=None):
         metrics_specs=specs)
 
 
+def thresholds_of(config):
+    """{min_accuracy, max_accuracy_drop}: eval_config's gate read back from its JSON form (the
+    Evaluator's parameter in a compiled spec, field names as in the proto)."""
+    for spec in config.get("metrics_specs", []):
+        for metric in spec.get("metrics", []):
+            if metric.get("class_name") == "SparseCategoricalAccuracy" and metric.get("per_slice_thresholds"):
+                threshold = metric["per_slice_thresholds"][0]["threshold"]
+                return {"min_accuracy": float(threshold["value_threshold"]["lower_bound"]),
+                        "max_accuracy_drop": -configured_change_bound(
+                            float(threshold["change_threshold"]["absolute"])) + 0.0}
+    return {}
+
+
 def overall_metrics(evaluation_uri):
     """The overall slice's metrics of the Evaluator's output."""
     import tensorflow_model_analysis as tfma
