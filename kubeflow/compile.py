@@ -114,6 +114,20 @@ def load(path):
     return json_format.ParseDict(yaml.safe_load(text), pipeline_spec_pb2.PipelineSpec()), None
 
 
+def constant_parameters(task):
+    """{name: (value as plain Python, schema '2.1' | '2.0')} of a PipelineTaskSpec's constant
+    parameters (2.1: runtimeValue.constant; 2.0: runtimeValue.constantValue)."""
+    found = {}
+    for name, parameter in task.inputs.parameters.items():
+        value = parameter.runtime_value
+        if value.HasField("constant"):
+            found[name] = (json_format.MessageToDict(value.constant), "2.1")
+        elif value.HasField("constant_value"):
+            legacy = value.constant_value
+            found[name] = (getattr(legacy, legacy.WhichOneof("value")), "2.0")
+    return found
+
+
 def _executors(spec):
     """{task name: its executor spec as a dict} ({"container": ...}, {"resolver": ...}, ...)."""
     executors = json_format.MessageToDict(spec.deployment_spec)["executors"]

@@ -16,26 +16,16 @@ import os
 import sys
 import tempfile
 
-from google.protobuf import json_format
-
 # Exec properties that hold import paths of our code.
 CODE_PARAMETERS = ("run_fn", "preprocessing_fn", "module_path")
 VERTEX_TRAINER_PACKAGE = "tfx.extensions.google_cloud_ai_platform.trainer."
 
 
 def task_parameters(spec, task_name):
-    """{parameter name: Python value} of a task's constant inputs, in either schema
-    (2.0: runtimeValue.constantValue; 2.1: runtimeValue.constant)."""
-    task = spec.root.dag.tasks[task_name]
-    result = {}
-    for name, parameter in task.inputs.parameters.items():
-        value = parameter.runtime_value
-        if value.HasField("constant"):
-            result[name] = json_format.MessageToDict(value.constant)
-        elif value.HasField("constant_value"):
-            legacy = value.constant_value
-            result[name] = getattr(legacy, legacy.WhichOneof("value"))
-    return result
+    """{parameter name: Python value} of a task's constant inputs, in either schema."""
+    from . import compile as compiling  # pylint: disable=import-outside-toplevel
+    return {name: value for name, (value, _) in
+            compiling.constant_parameters(spec.root.dag.tasks[task_name]).items()}
 
 
 def referenced_import_paths(spec):

@@ -115,16 +115,9 @@ def tasks_in_order(spec):
 
 
 def constant_parameters(task):
-    """{name: (value as plain Python, schema '2.1' | '2.0')} of a task's constant parameters."""
-    found = {}
-    for name, parameter in task.inputs.parameters.items():
-        value = parameter.runtime_value
-        if value.HasField("constant"):
-            found[name] = (json_format.MessageToDict(value.constant), "2.1")
-        elif value.HasField("constant_value"):
-            legacy = value.constant_value
-            found[name] = (getattr(legacy, legacy.WhichOneof("value")), "2.0")
-    return found
+    """compile.constant_parameters: {name: (value, schema '2.1' | '2.0')}."""
+    from . import compile as compiling  # pylint: disable=import-outside-toplevel
+    return compiling.constant_parameters(task)
 
 
 def _parameter(spec, names, key):
@@ -140,13 +133,15 @@ def _parameter(spec, names, key):
 # --------------------------------------------------------------------------- cloud paths
 class PathMap:
     """gs:// prefixes and the local folders that stand for them; any other gs://B/P goes to
-    DIR/gcs/B/P. Rewrites every gs:// path inside a string (JSON parameters included)."""
+    DIR/gcs/B/P. Rewrites every gs:// path inside a string (JSON parameters included), and
+    replaces a whole value found in `exact` (a data root compiled as a local path)."""
     _GS = re.compile(r"gs://[^\s\"',;)\]}]+")
 
-    def __init__(self, output, rules):
+    def __init__(self, output, rules, exact=None):
         self.output = os.path.abspath(output)
         self.rules = sorted(((p.rstrip("/"), os.path.abspath(local)) for p, local in rules if p),
                             key=lambda r: -len(r[0]))
+        self.exact = dict(exact or {})
 
     def local(self, uri):
         for prefix, folder in self.rules:
@@ -155,7 +150,9 @@ class PathMap:
         return os.path.join(self.output, GCS_DIR, uri[len("gs://"):])
 
     def rewrite(self, text):
-        return self._GS.sub(lambda m: self.local(m.group(0)), text) if isinstance(text, str) else text
+        if not isinstance(text, str):
+            return text
+        return self.exact.get(text) or self._GS.sub(lambda m: self.local(m.group(0)), text)
 
     def table(self):
         return {prefix: folder for prefix, folder in self.rules} | {"gs://BUCKET/PATH": os.path.join(
@@ -196,7 +193,8 @@ def path_map(spec, job, data, output, maps=()):
         rules.append((root, data))
     rules.append((pipeline_root(spec, job), os.path.join(output, keys.PIPELINE_ROOT_DIR)))
     rules.append((serving_root(spec), os.path.join(output, configs.SERVING_DIR)))
-    return PathMap(output, [(p, local) for p, local in rules if p and p.startswith("gs://")])
+    local_root = {root: os.path.abspath(data)} if root and not root.startswith("gs://") else {}
+    return PathMap(output, [(p, local) for p, local in rules if p and p.startswith("gs://")], local_root)
 
 
 def parse_maps(values):
@@ -452,11 +450,10 @@ class Recorder:
                 target[key].double_value = float(value)
             elif isinstance(value, str):
                 target[key].string_value = value
-            else:
-                target[key].struct_value.CopyFrom(json_format.ParseDict(value, struct_pb2.Struct())
-                                                  if isinstance(value, dict) else
-                                                  struct_pb2.Struct(fields={"__value__": json_format.ParseDict(
-                                                      value, struct_pb2.Value())}))
+            elif isinstance(value, dict):
+                target[key].struct_value.CopyFrom(json_format.ParseDict(value, struct_pb2.Struct()))
+            else:  # a list: its JSON
+                target[key].string_value = json.dumps(value)
         return artifact
 
     def record(self, task_name, inputs, outputs, state):

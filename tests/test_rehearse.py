@@ -78,6 +78,10 @@ def test_the_spec_s_cloud_paths_map_under_the_output(specs, tmp_path):
     # inside JSON parameters too
     assert json.loads(paths.rewrite(json.dumps({"a": [f"{BUCKET}/digits/x", "gs://other/y"]}))) == \
         {"a": [str(tmp_path / "data" / "x"), str(tmp_path / "out" / "gcs" / "other" / "y")]}
+    # a data root compiled as a local path (compile warns) is replaced as a whole value
+    local = rehearse.PathMap(str(tmp_path / "out"), [], {"/compiled/images": str(tmp_path / "data")})
+    assert local.rewrite("/compiled/images") == str(tmp_path / "data")
+    assert local.rewrite("/compiled/images2") == "/compiled/images2"
     # a KFP spec names no pipeline root (it is given at submission): the serving folder is in it
     _, spec, job = specs["kfp"]
     paths = rehearse.path_map(spec, job, str(tmp_path / "data"), str(tmp_path / "out"))
