@@ -3,10 +3,10 @@ command, as a KFP launcher hands it the ExecutorInput.
 
 Default suite: the launcher's pieces on specs compiled here (the DAG order, the executor input
 of both schemas, the path map, the trigger conditions, the local equivalents of Dataflow,
-Vertex AI Training and the Endpoint) and the configuration errors. Slow (CI): whole
-rehearsals of both targets with the installed wheel (tests/wheels.py), outside the checkout:
-trained, blessed and pushed; `bit-tfx predict` on what it pushed; and a second rehearsal on
-the same data that ends "nothing new".
+Vertex AI Training and the Endpoint) and the configuration errors. Slow (CI): rehearsals of
+both targets with the installed wheel (tests/wheels.py), outside the checkout: trained,
+blessed and pushed; `bit-tfx predict` on what it pushed; and a second rehearsal on the same
+data that ends "nothing new".
 """
 import json
 import os
@@ -208,9 +208,12 @@ def _installed(wheel_venv, argv, cwd, ok=(0,)):
 @pytest.mark.slow
 def test_compiled_specs_rehearse_with_the_installed_wheel(wheel_venv, tmp_path):
     """Both targets, each as `bit-tfx compile` wrote it, run by the installed bit-tfx from a
-    folder outside the checkout: KFP twice (trained, blessed, pushed; then nothing new, exit 4)
-    with `bit-tfx predict` on the pushed version between; Vertex once, through the local
-    equivalents of Dataflow, Vertex AI Training and the Endpoint."""
+    folder outside the checkout, into one OUTPUT as one project's specs would share its serving
+    folder: the Vertex JSON through the local equivalents of Dataflow, Vertex AI Training and
+    the Endpoint (trained, blessed, pushed; `bit-tfx predict` on the pushed version), then the
+    KFP YAML on the same data: its untrained tasks run, its condition skips the training branch,
+    nothing new (exit 4). (The KFP YAML's training branch ran in full by hand, docs/deploy.md;
+    one more trained rehearsal is four minutes of CI.)"""
     from bit_tfx.datasets import digits
     from bit_tfx.models import backbones
     data = tmp_path / "digits"
@@ -218,39 +221,45 @@ def test_compiled_specs_rehearse_with_the_installed_wheel(wheel_venv, tmp_path):
     # The installed wheel's shipped .npz, as if it were in the bucket.
     shipped = os.path.join(wheel_venv.site, "bit_tfx", "models", "backbones", backbones.FRACTAL_SMALL.name)
     assert os.path.isfile(os.path.join(shipped, backbones.WEIGHTS_FILE))
-    weights = f"{BUCKET}/models={shipped}"
-    for target, name in (("kfp", "pipeline.yaml"), ("vertex", "pipeline.json")):
-        spec, output = tmp_path / name, tmp_path / f"rehearsal-{target}"
+    output, weights = tmp_path / "rehearsal", f"{BUCKET}/models={shipped}"
+    specs = {target: tmp_path / name for target, name in (("vertex", "pipeline.json"), ("kfp", "pipeline.yaml"))}
+    for target, spec in specs.items():
         _installed(wheel_venv, compile_args(target, spec), tmp_path)
-        done = _installed(wheel_venv, ["rehearse", str(spec), "--data", str(data), "--output", str(output),
-                                       "--map", weights], tmp_path)
-        summary = json.loads(done.stdout)
-        assert summary["verdict"] == "trained" and summary["blessed"], (target, summary)
-        assert summary["metrics"]["sparse_categorical_accuracy"] >= 0.3
-        assert summary["pushed_to"] == os.path.join(str(output), "serving", str(summary["version"]))
-        assert os.path.isfile(os.path.join(summary["pushed_to"], "saved_model.pb"))
-        assert summary["report"] and os.path.isfile(summary["report"])
-        tasks = {t["task"]: t for t in summary["rehearsal"]["tasks"]}
-        assert set(tasks) == set(compiled_tasks(spec)) and not any("skipped" in t for t in tasks.values())
-        lines = done.stderr.splitlines()
-        assert any(f"] {keys.NODE_PUSHER} done in" in line for line in lines)
-        if target == "vertex":
-            said = " ".join(note for t in tasks.values() for note in t["local_equivalents"])
-            for service in ("Dataflow", "Vertex AI Training job", "Vertex AI Endpoint"):
-                assert service in said and any(service in line and "(local equivalent)" in line for line in lines)
-            job = output / "pipeline_root" / summary["rehearsal"]["run"] / keys.NODE_TRAINER / "vertex_custom_job.json"
-            pool = json.loads(job.read_text())["job_spec"]["worker_pool_specs"][0]
-            assert pool["container_spec"]["command"][:3] == ["python", "-m", "tfx.scripts.run_executor"]
-            assert pool["machine_spec"]["machine_type"] == "n1-standard-8"
-            continue
-        predicted = _installed(wheel_venv, ["predict", "--model", str(output / "serving"), "--json",
-                                            str(data / "seven")], tmp_path)
-        answers = [json.loads(line) for line in predicted.stdout.splitlines() if line.strip()]
-        assert len(answers) == 12
-        again = _installed(wheel_venv, ["rehearse", str(spec), "--data", str(data), "--output", str(output),
-                                        "--map", weights], tmp_path, ok=(4,))
-        assert json.loads(again.stdout)["verdict"] == "nothing_new"
-        assert f"{keys.NODE_TRAINER} skipped" in again.stderr
+    rehearse_args = ["--data", str(data), "--output", str(output), "--map", weights]
+
+    done = _installed(wheel_venv, ["rehearse", str(specs["vertex"])] + rehearse_args, tmp_path)
+    summary = json.loads(done.stdout)
+    assert summary["verdict"] == "trained" and summary["blessed"], summary
+    assert summary["metrics"]["sparse_categorical_accuracy"] >= 0.3
+    assert summary["pushed_to"] == os.path.join(str(output), "serving", str(summary["version"]))
+    assert os.path.isfile(os.path.join(summary["pushed_to"], "saved_model.pb"))
+    assert summary["report"] and os.path.isfile(summary["report"])
+    tasks = {t["task"]: t for t in summary["rehearsal"]["tasks"]}
+    assert set(tasks) == set(compiled_tasks(specs["vertex"])) and not any("skipped" in t for t in tasks.values())
+    lines = done.stderr.splitlines()
+    assert any(f"] {keys.NODE_PUSHER} done in" in line for line in lines)
+    said = " ".join(note for t in tasks.values() for note in t["local_equivalents"])
+    for service in ("Dataflow", "Vertex AI Training job", "Vertex AI Endpoint"):
+        assert service in said and any(service in line and "(local equivalent)" in line for line in lines)
+    job = output / "pipeline_root" / summary["rehearsal"]["run"] / keys.NODE_TRAINER / "vertex_custom_job.json"
+    pool = json.loads(job.read_text())["job_spec"]["worker_pool_specs"][0]
+    assert pool["container_spec"]["command"][:3] == ["python", "-m", "tfx.scripts.run_executor"]
+    assert pool["machine_spec"]["machine_type"] == "n1-standard-8"
+
+    predicted = _installed(wheel_venv, ["predict", "--model", str(output / "serving"), "--json",
+                                        str(data / "seven")], tmp_path)
+    answers = [json.loads(line) for line in predicted.stdout.splitlines() if line.strip()]
+    assert len(answers) == 12
+
+    again = _installed(wheel_venv, ["rehearse", str(specs["kfp"])] + rehearse_args, tmp_path, ok=(4,))
+    verdict = json.loads(again.stdout)
+    assert verdict["verdict"] == "nothing_new" and verdict["serving_version"] == summary["version"]
+    ran = {t["task"] for t in verdict["rehearsal"]["tasks"] if "seconds" in t}
+    skipped = {t["task"] for t in verdict["rehearsal"]["tasks"] if "skipped" in t}
+    assert skipped == {keys.NODE_TRANSFORM, keys.NODE_TRAINER, keys.NODE_EVALUATOR, keys.NODE_MODEL_CARD,
+                       keys.NODE_PUSHER}
+    assert ran == set(compiled_tasks(specs["kfp"])) - skipped
+    assert f"{keys.NODE_TRAINER} skipped" in again.stderr
 
 
 def compiled_tasks(path):
