@@ -525,7 +525,7 @@ def rehearse(rehearsal):
     """Runs a checked Rehearsal; returns the run summary of `bit-tfx run` (results.summarize)
     with the rehearsal's own record (tasks, local equivalents, paths)."""
     from kfp.local import executor_input_utils  # pylint: disable=import-outside-toplevel
-    from ..pipeline import configs, results, runner  # pylint: disable=import-outside-toplevel
+    from ..pipeline import configs, runner  # pylint: disable=import-outside-toplevel
     r = rehearsal
     pipeline_name = r.spec.pipeline_info.name
     run_name = executor_input_utils.get_local_pipeline_resource_name(pipeline_name)
@@ -575,16 +575,7 @@ def rehearse(rehearsal):
         seconds = time.monotonic() - started
         log.info("[%d/%d] %s done in %.1f s", index, len(r.tasks), task.name, seconds)
         record.append({"task": task.name, "seconds": round(seconds, 1), "local_equivalents": notes})
-    summary = results.summarize(config, run_name)
-    if summary["verdict"] == results.VERDICT_NOTHING_NEW:
-        log.warning("Nothing new, nothing trained: %s", summary["same_data_because"])
-        summary["report"] = None
-    else:
-        if summary["blessed"]:
-            log.info("Blessed; pushed to %s", summary["pushed_to"])
-        else:
-            log.warning("NOT blessed, not pushed: %s", "; ".join(summary.get("not_blessed_because", [])))
-        summary["report"] = runner.write_report_safely(config, run_name)
+    summary = runner.finish(config, run_name)
     summary["rehearsal"] = {"spec": os.path.abspath(r.spec_path), "run": run_name, "tasks": record,
                             "paths": r.paths.table(), "task_logs": logs}
     return summary

@@ -119,8 +119,14 @@ def run_until_hyperrule(config):
 
 def run_all(config):
     """The whole DAG; returns its summary (results.summarize) with the report's path."""
-    from . import pipeline, results
-    run_id = run_local(pipeline.build(config, pipeline.THROUGH_PUSHER))
+    from . import pipeline
+    return finish(config, run_local(pipeline.build(config, pipeline.THROUGH_PUSHER)))
+
+
+def finish(config, run_id):
+    """What run `run_id` did (results.summarize), said on the console, with its report written
+    (None when nothing was trained); `bit-tfx run` and `bit-tfx rehearse` end here."""
+    from . import results
     summary = results.summarize(config, run_id)
     if summary["verdict"] == results.VERDICT_NOTHING_NEW:
         log.warning("Nothing new, nothing trained: %s", summary["same_data_because"])
