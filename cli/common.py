@@ -143,8 +143,10 @@ def add_data_args(p, data_required=True, pretrain=False, local=True):
                         "--direct_num_workers=2 (both forms)")
     if local:  # a compiled pipeline's store and cache are the platform's (docs/deploy.md)
         g.add_argument("--no-cache", dest="enable_cache", action="store_false",
-                       help="run every step again (default: reuse a step's cached result when its "
-                            "inputs and settings are unchanged)")
+                       help="run every step again, nothing reused from the cache (default: reuse a "
+                            "step's result when its inputs and settings are unchanged); data the "
+                            "model now serving was trained on still ends 'nothing new' (exit "
+                            f"{EXIT_NOTHING_NEW}): --force trains on it")
         g.add_argument("--metadata", dest="metadata_store", default=DEFAULTS.metadata_store,
                        metavar="mysql://USER[:PASSWORD]@HOST[:PORT]/DB",
                        help="a shared MySQL ML Metadata store (default: SQLite at OUTPUT/metadata.sqlite)")
@@ -219,7 +221,8 @@ def add_train_args(p, pretrain=False):
                         "(default %(default)s; 0: no regression)")
     g.add_argument("--force", action="store_true",
                    help="train, gate and push even when the data is what the model now serving "
-                        f"was trained on (otherwise such a run stops with exit code {EXIT_NOTHING_NEW})")
+                        f"was trained on (otherwise such a run stops with exit code {EXIT_NOTHING_NEW}); "
+                        "every step runs again, from a fresh ingestion (as with --no-cache)")
 
 
 # The HyperRule group's flags that `pretrain` does not offer (RunConfig refuses them there).

@@ -209,11 +209,15 @@ def build(config, through=THROUGH_PUSHER):
 
 def create_pipeline(config, source, metadata_connection_config=None, enable_cache=None,
                     through=THROUGH_PUSHER, platform=None):
-    """enable_cache: the config's (False with --no-cache: every step runs again) unless given."""
+    """enable_cache: the config's unless given; False with --no-cache (every step runs again)
+    and with --force (a forced run trains from a fresh ingestion: with the cache, the Trainer
+    would be a cache hit of the model already trained on the same examples)."""
+    if enable_cache is None:
+        enable_cache = config.enable_cache and not config.force
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=config.pipeline_root,
         components=create_components(config, source, through, platform),
-        enable_cache=config.enable_cache if enable_cache is None else enable_cache,
+        enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=list(config.beam_args))

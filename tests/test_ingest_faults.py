@@ -195,8 +195,6 @@ def test_the_driver_resolves_the_newest_span_over_names_that_are_not_utf8(tmp_pa
     images.class_folders(str(tmp_path / "span-1"), ["a", "b"], 2)
     images.class_folders(str(tmp_path / "span-2"), ["a", "b"], 3)
     pattern = str(tmp_path / "span-2" / "*" / "*")
-    # Where TensorFlow's glob works, the fallback's fingerprint is TFX's own, to the character.
-    assert span._local_fingerprint("images", pattern) == io_utils.generate_fingerprint("images", pattern)
     with open(os.path.join(os.fsencode(tmp_path), b"span-2", b"a", b"caf\xe9.jpg"), "wb") as f:
         f.write(images.rgb_jpeg(seed=9))
     with pytest.raises(UnicodeDecodeError):  # what TFX's own driver does with it

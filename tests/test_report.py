@@ -395,6 +395,9 @@ def test_run_writes_the_report_and_the_next_run_compares_with_the_model_serving(
     store = metadata.open_store(str(output / "metadata.sqlite"))
     trainer = metadata.latest_execution(store, config.pipeline_name, keys.NODE_TRAINER)
     assert not metadata.was_cached(trainer) and second["verdict"] == "trained"
+    # ... from a fresh ingestion: --force reuses nothing from the cache.
+    gen = metadata.latest_execution(store, config.pipeline_name, keys.NODE_IMAGE_EXAMPLE_GEN)
+    assert not metadata.was_cached(gen)
 
 
 @pytest.mark.pipeline

@@ -21,7 +21,7 @@ fingerprint that makes unchanged data a cache hit covers <root>/<label>/<file> o
 other non-regular files, and repeated manifest rows. Labels are stripped of surrounding white
 space, in folder names and manifests alike; an empty label or one with a line break is refused
 (tf.Transform's vocabulary cannot hold it), and so is a dangling symbolic link anywhere under
-the data (TFX's input fingerprint would fail on it).
+the data (its target is nothing to read or fingerprint).
 """
 import collections
 import csv

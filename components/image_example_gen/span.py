@@ -1,7 +1,7 @@
 """{SPAN} resolution by the ExampleGen executor itself, where no driver ran.
 
 TFX's file-based ExampleGen driver resolves {SPAN} (and {VERSION}) in the input pattern to
-the newest span, computes the input fingerprint and records span/version/fingerprint on the
+the newest span, computes the input fingerprint (ours: files_fingerprint) and records span/version/fingerprint on the
 Examples artifact. LocalDagRunner runs it (it is our ExampleGens' DRIVER_CLASS) before its
 cache check, so an unchanged span is a cache hit. KubeflowV2DagRunner compiles it only for
 TFX's FileBasedExampleGen, as a lifecycle.preCacheCheck hook that the open-source KFP v2
@@ -14,20 +14,25 @@ uncached (docs/deploy.md).
 """
 import fnmatch
 import glob
+import hashlib
 import os
 import posixpath
 
+import tensorflow as tf
 from absl import logging
 from tfx.components.example_gen import component as example_gen_component
 from tfx.components.example_gen import driver, input_processor, utils
 from tfx.proto import example_gen_pb2
 
+from . import sources
+
 
 class Driver(driver.FileBasedDriver):
-    """TFX's file-based ExampleGen driver, whose input fingerprint copes with local file names
-    that are not UTF-8: TensorFlow's glob decodes every name it matches as UTF-8 and fails on
-    such a name with a bare UnicodeDecodeError naming nothing, before ingestion could
-    quarantine the file (executor: keys.NON_UTF8_NAME)."""
+    """TFX's file-based ExampleGen driver with our input processor: the fingerprint that
+    decides a cache hit covers every file's relative path (files_fingerprint), and a local
+    file name that is not UTF-8 does not fail it (TensorFlow's glob decodes every name it
+    matches as UTF-8 and fails on such a name with a bare UnicodeDecodeError, before ingestion
+    could quarantine the file: executor, keys.NON_UTF8_NAME)."""
 
     def get_input_processor(self, splits, range_config=None, input_base_uri=None):
         assert input_base_uri
@@ -35,30 +40,33 @@ class Driver(driver.FileBasedDriver):
 
 
 class _InputProcessor(input_processor.FileBasedInputProcessor):
+    """Span and version as TFX resolves them (on the folder names that hold {SPAN}, so a file
+    name that is not UTF-8 cannot fail it), and our input fingerprint (files_fingerprint)."""
+
     def resolve_span_and_version(self):
-        try:
-            return super().resolve_span_and_version()
-        except UnicodeDecodeError:
-            if "://" in self._input_base_uri:  # object stores name objects in UTF-8
-                raise
-        logging.warning("A file name under %s is not UTF-8: the input fingerprint is computed "
-                        "without TensorFlow's glob; ingestion quarantines the file",
-                        self._input_base_uri)
-        fingerprints, span, version = [], 0, None
+        fingerprints, span, version = [], None, None
         for split in self._splits:
             segments = split.pattern.split("/")
             last_spec = max((i for i, seg in enumerate(segments) if "{" in seg), default=-1)
             head, rest = "/".join(segments[:last_spec + 1]), "/".join(segments[last_spec + 1:])
-            pattern = split.pattern
-            if head:  # {SPAN} (or a date / {VERSION}) resolved by TFX on the folder names alone
+            pattern, split_span, split_version = split.pattern, 0, None
+            if head:  # {SPAN} (or a date / {VERSION}) resolved by TFX on the names it is in
                 probe = example_gen_pb2.Input.Split(name=split.name, pattern=head)
-                _, span, version = utils.calculate_splits_fingerprint_span_and_version(
-                    self._input_base_uri, [probe], self._range_config)
+                try:
+                    _, split_span, split_version = utils.calculate_splits_fingerprint_span_and_version(
+                        self._input_base_uri, [probe], self._range_config)
+                except UnicodeDecodeError:
+                    if "://" in self._input_base_uri:  # object stores name objects in UTF-8
+                        raise
+                    raise ValueError(f"a name matching {head!r} under {self._input_base_uri} "
+                                     "is not UTF-8: rename it") from None
                 pattern = posixpath.join(probe.pattern, rest) if rest else probe.pattern
-            fingerprints.append(_local_fingerprint(
-                split.name, os.path.join(self._input_base_uri, pattern)))
+            if span is not None and (split_span, split_version) != (span, version):
+                raise ValueError("Latest span and version should be the same for each split")
+            span, version = split_span, split_version
+            fingerprints.append(files_fingerprint(split.name, self._input_base_uri, pattern))
         self._fingerprint = "\n".join(fingerprints)
-        return span, version
+        return span or 0, version
 
 
 def _local_glob(pattern):
@@ -82,19 +90,62 @@ def _local_glob(pattern):
     return sorted(paths)
 
 
-def _local_fingerprint(split_name, pattern):
-    """tfx.utils.io_utils.generate_fingerprint's value (file count, bytes, mtimes), from
-    os.stat over _local_glob."""
-    files = _local_glob(pattern)
-    total_bytes = xor_checksum = sum_checksum = 0
+def _stat(path):
+    """(size, modification time in ns) of a local (bytes) or remote (str) path; None if missing."""
+    try:
+        if isinstance(path, bytes):
+            st = os.stat(path)
+            return st.st_size, st.st_mtime_ns
+        st = tf.io.gfile.stat(path)
+        return st.length, st.mtime_nsec
+    except (OSError, tf.errors.NotFoundError):
+        return None
+
+
+def _manifest_files(csv_path):
+    """The full paths a manifest's rows name (str), or [] when it cannot be parsed here (the
+    run's planning refuses such a manifest, naming the line)."""
+    try:
+        has_header, columns = sources.manifest_header(csv_path)
+        rows = []
+        for line_no, line in sources.manifest_lines(csv_path):
+            if (has_header and line_no == 1) or not line.strip():
+                continue
+            file, _, _ = sources.parse_manifest_line(line, line_no, csv_path, columns)
+            rows.append(sources.manifest_file(csv_path, file)[0])
+        return rows
+    except sources.SourceError:
+        return []
+
+
+def files_fingerprint(split_name, input_base, pattern):
+    """What defines a split's data, cheaply: every matched file's path relative to the input
+    base (so its label and split), size and modification time to the nanosecond; for a CSV
+    manifest also its content (a SHA-256) and each listed image's path, size and modification
+    time. One stat per file, no file read (a content hash would read the whole dataset, from
+    the bucket on gs://, on every run, nothing-new ones included; docs/operations.md). TFX's
+    own (tfx.utils.io_utils.generate_fingerprint) has only the count, bytes and mtimes to the
+    second: a file moved from red/ to blue/ looked the same."""
+    full = posixpath.join(input_base, pattern)
+    remote = "://" in full
+    files = tf.io.gfile.glob(full) if remote else _local_glob(full)
+    base = input_base.rstrip("/") + "/"
+    digest, total = hashlib.sha256(), 0
     for path in files:
-        stat = os.stat(path)
-        total_bytes += stat.st_size
-        mtime = stat.st_mtime_ns // 10 ** 9
-        xor_checksum ^= mtime
-        sum_checksum += mtime
-    return (f"split:{split_name},num_files:{len(files)},total_bytes:{total_bytes},"
-            f"xor_checksum:{xor_checksum},sum_checksum:{sum_checksum}")
+        stat = _stat(path)
+        name = os.fsdecode(path) if isinstance(path, bytes) else path
+        rel = name[len(base):] if name.startswith(base) else name
+        size, mtime = stat or (-1, -1)
+        total += max(size, 0)
+        digest.update(f"{rel}\0{size}\0{mtime}\n".encode("utf-8", "surrogateescape"))
+        if name.lower().endswith(".csv") and stat is not None:
+            with tf.io.gfile.GFile(name, "rb") as f:
+                digest.update(b"manifest " + hashlib.sha256(f.read()).hexdigest().encode() + b"\n")
+            for listed in _manifest_files(name):
+                size, mtime = _stat(listed if remote or "://" in listed else os.fsencode(listed)) or (-1, -1)
+                digest.update(f"row {listed}\0{size}\0{mtime}\n".encode("utf-8", "surrogateescape"))
+    return (f"split:{split_name},num_files:{len(files)},total_bytes:{total},"
+            f"files_sha256:{digest.hexdigest()[:32]}")
 
 
 def resolves_in_executor(component):

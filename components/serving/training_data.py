@@ -4,8 +4,8 @@ Every pushed version carries `assets.extra/training_data.json` (ModelCardGen wri
 Examples it was trained on): the span, the version and the input fingerprint that TFX's
 file-based ExampleGen driver records on the Examples artifact (or our executors, where no
 driver ran: image_example_gen/span.py), and the input base. The fingerprint is what makes
-ExampleGen a cache hit locally: the matched files' count, total size and modification times
-(tfx.utils.io_utils.generate_fingerprint). ServingBaseline compares this run's Examples with the
+ExampleGen a cache hit locally: every matched file's relative path, size and modification time
+(image_example_gen/span.files_fingerprint). ServingBaseline compares this run's Examples with the
 serving version's record (`compare`): the same span, version and fingerprint is the same data,
 and the training branch of the DAG is skipped (pipeline/pipeline.py, tfx.dsl.Cond).
 """
@@ -62,4 +62,4 @@ def compare(current, served, served_version):
                        + ", ".join(differ))
     return True, (f"this run's data is what the serving version {served_version} was trained on: "
                   f"{describe(current)} (its {keys.ASSETS_EXTRA_DIR}/{keys.TRAINING_DATA_FILE}); "
-                  "the same files, sizes and modification times as ExampleGen fingerprints them")
+                  "the same file paths, sizes and modification times as ExampleGen fingerprints them")
