@@ -118,6 +118,11 @@ def add_data_args(p, data_required=True, pretrain=False, local=True):
                         "(default %(default)s)")
     g.add_argument("--max-image-pixels", type=int, default=DEFAULTS.max_image_pixels,
                    help="refuse images with more pixels than this as decompression bombs")
+    g.add_argument("--eval-duplicates", choices=keys.EVAL_DUPLICATES_POLICIES,
+                   default=DEFAULTS.eval_duplicates,
+                   help="an image whose bytes are also in train: drop its eval copy from the "
+                        "evaluation (default), or keep it; either way listed in the quarantine "
+                        "report, the run's JSON and the report")
     g.add_argument("--schema", dest="schema_file", default=DEFAULTS.schema_file, metavar="PATH",
                    help="a curated schema.pbtxt (TFX ImportSchemaGen) instead of the one inferred "
                         "from the statistics; the rest of the DAG validates and trains with it")
@@ -292,7 +297,8 @@ def _run_config(args):
     return configs.RunConfig(**train, **rule_flags,
         data=args.data, output=args.output, pipeline_name=args.pipeline_name, layout=args.layout,
         split_ratio=args.split_ratio, max_bad_fraction=args.max_bad_fraction,
-        max_image_pixels=args.max_image_pixels, batch_size=args.batch_size,
+        max_image_pixels=args.max_image_pixels, eval_duplicates=args.eval_duplicates,
+        batch_size=args.batch_size,
         batch_policy=args.batch_policy, seed=args.seed,
         beam_args=args.beam_arg or list(configs.DEFAULT_BEAM_ARGS),
         pipeline_root_override=args.pipeline_root, schema_file=args.schema_file,

@@ -52,6 +52,13 @@ def is_hidden_or_os_metadata(name):
 # --- ingestion limits ----------------------------------------------------------
 DEFAULT_MAX_BAD_FRACTION = 0.01
 # A decoded image this large (~ 8k x 11k RGB) is refused as a decompression bomb.
+# Identical images in train and eval: their eval copies dropped from the eval split (default),
+# or kept (--eval-duplicates keep).
+EVAL_DUPLICATES_DROP = "drop"
+EVAL_DUPLICATES_KEEP = "keep"
+EVAL_DUPLICATES_POLICIES = (EVAL_DUPLICATES_DROP, EVAL_DUPLICATES_KEEP)
+# A train class with fewer than this fraction of the largest class's images is named (a warning).
+IMBALANCE_RATIO = 0.1
 DEFAULT_MAX_IMAGE_PIXELS = 89_478_485  # PIL's own warning threshold (0.25 GiB @ 24 bpp)
 
 # --- quarantine reasons (bad files: counted towards max_bad_fraction) ------------

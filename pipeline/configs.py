@@ -45,6 +45,7 @@ class RunConfig:
     split_ratio: tuple = keys.DEFAULT_SPLIT_RATIO
     max_bad_fraction: float = keys.DEFAULT_MAX_BAD_FRACTION
     max_image_pixels: int = keys.DEFAULT_MAX_IMAGE_PIXELS
+    eval_duplicates: str = keys.EVAL_DUPLICATES_DROP  # identical images in train and eval
     preserve_count: bool = False
     preserve_orientation: bool = False
     batch_size: int = rule.BASE_BATCH

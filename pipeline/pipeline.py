@@ -52,7 +52,8 @@ def example_gen(config, source):
             output_config=output_config)
     return ImageExampleGen(source, output_config=output_config,
                            max_bad_fraction=config.max_bad_fraction,
-                           max_image_pixels=config.max_image_pixels)
+                           max_image_pixels=config.max_image_pixels,
+                           eval_duplicates=config.eval_duplicates)
 
 
 def _absolute(path):

@@ -5,6 +5,7 @@ import os
 
 from ..components import keys
 from ..components.evaluation import gate
+from ..components.image_example_gen import data_checks
 from . import metadata
 
 
@@ -43,6 +44,14 @@ def training_decision(store, pipeline_name, run_id=None):
     return bool(artifact.custom_properties[keys.TRAIN_PROPERTY].int_value), artifact
 
 
+def data_checks_of_run(store, config, run_id=None):
+    """The data checks (image_example_gen/data_checks.summary) of the run's ImageExampleGen
+    Examples, or None (TFRecord input, or no ingestion recorded)."""
+    examples = _artifact(store, config, keys.NODE_IMAGE_EXAMPLE_GEN, keys.EXAMPLES_KEY, run_id)
+    prop = examples.custom_properties.get(data_checks.REPORT_PROPERTY) if examples is not None else None
+    return data_checks.of_artifact_property(prop.string_value) if prop is not None else None
+
+
 def nothing_new(config, artifact):
     """The answer of a run that trained nothing: which version serves, and why its data counts
     as this run's."""
@@ -70,7 +79,7 @@ def summarize(config, run_id=None):
     store = metadata.open_store(config.metadata_uri)
     trains, baseline = training_decision(store, config.pipeline_name, run_id)
     if not trains:
-        return nothing_new(config, baseline)
+        return dict(nothing_new(config, baseline), data_checks=data_checks_of_run(store, config, run_id))
     evaluation = _artifact(store, config, keys.NODE_EVALUATOR, keys.EVALUATION_KEY, run_id)
     blessing = _artifact(store, config, keys.NODE_EVALUATOR, keys.BLESSING_KEY, run_id)
     pushed = _artifact(store, config, keys.NODE_PUSHER, keys.PUSHED_MODEL_KEY, run_id)
@@ -93,4 +102,5 @@ def summarize(config, run_id=None):
         summary["version"] = int(pushed.custom_properties["pushed_version"].string_value)
     if not blessed and evaluation is not None:
         summary["not_blessed_because"] = gate.failures(evaluation.uri)
+    summary["data_checks"] = data_checks_of_run(store, config, run_id)
     return summary

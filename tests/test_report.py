@@ -112,6 +112,20 @@ def test_render_escapes_class_and_file_names():
     assert page.count("<svg") == 4  # three training curves and the confusion matrix
 
 
+def test_render_lists_duplicates_and_imbalance():
+    data = sample()
+    data["data_checks"] = {
+        "quarantine_report": "/q.json", "bad_files": 0, "skipped_files": 0,
+        "duplicates_across_splits": 1, "eval_duplicates_dropped": 1, "duplicates_within_split": 0,
+        "imbalanced_classes": {"<i>rare</i>": 3}, "eval_policy": "drop", "within_split": [],
+        "across_splits": [{"files": [{"file": "eval/a/copy.jpg", "split": "eval", "label": "a"},
+                                     {"file": "train/a/x.jpg", "split": "train", "label": "a"}]}]}
+    section = report.render(data).split('id="data-checks"')[1].split("</section>")[0]
+    assert "eval copies left out of the evaluation: 1" in section
+    assert "<code>eval/a/copy.jpg</code> (eval, a) = <code>train/a/x.jpg</code> (train, a)" in section
+    assert "&lt;i&gt;rare&lt;/i&gt; (3)" in section and "--class-weighted" in section
+
+
 def test_render_missing_parts_says_not_available():
     page = report.render(hyperrule_only())
     assert 'id="verdict">not evaluated<' in page
@@ -315,6 +329,11 @@ def test_report_of_a_pushed_run(pushed_run, tmp_path, capsys):
     nodes = {e["node"]: e["state"] for e in data["lineage"]["executions"]}
     assert nodes["ModelCardGen"] == nodes["Pusher"] == "COMPLETE"
     assert data["notes"] == {}
+    # The ingestion's checks, in the run's JSON and on the page: LICENSE.txt skipped, no
+    # duplicates, balanced classes.
+    checks = summary["data_checks"]
+    assert (checks["skipped_files"], checks["duplicates_across_splits"], checks["imbalanced_classes"]) == (1, 0, {})
+    assert {k: v for k, v in data["data_checks"].items() if k in checks} == checks
     # report.json is the whole input of the page
     with open(paths["report"], encoding="utf-8") as f:
         assert report.render(data) == f.read()
@@ -327,6 +346,7 @@ def test_report_of_a_pushed_run(pushed_run, tmp_path, capsys):
     assert pixels.size == WINDOW and _count(pixels, BLESSED_GREEN) > 1000
     assert 'id="verdict">BLESSED<' in dom and "<script" not in dom.lower()
     assert f"pushed version <b>{summary['version']}</b>" in dom
+    assert 'id="data-checks"' in dom
 
 
 @pytest.mark.pipeline

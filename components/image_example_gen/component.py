@@ -3,7 +3,8 @@
 It is a FileBasedExampleGen (same driver, so {SPAN} patterns resolve to the
 newest span, the input fingerprint makes unchanged data a cache hit, and the
 Kubeflow V2 runner gives it the file-based driver step) with its own executor and
-three extra parameters: the layout, the bad-file limit and the pixel limit.
+four extra parameters: the layout, the bad-file limit, the pixel limit and what becomes of
+an eval image whose bytes are also in train (dropped from eval by default).
 """
 from tfx import types
 from tfx.dsl.components.base import base_beam_component, executor_spec
@@ -22,6 +23,7 @@ class ImageExampleGenSpec(specs.FileBasedExampleGenSpec):
             executor.LAYOUT_KEY: ExecutionParameter(type=str),
             executor.MAX_BAD_FRACTION_KEY: ExecutionParameter(type=float),
             executor.MAX_IMAGE_PIXELS_KEY: ExecutionParameter(type=int),
+            executor.EVAL_DUPLICATES_KEY: ExecutionParameter(type=str, optional=True),
         })
     INPUTS = {}
     OUTPUTS = {specs.EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples)}
@@ -44,7 +46,8 @@ class ImageExampleGen(base_beam_component.BaseBeamComponent):
 
     def __init__(self, source, output_config=None, range_config=None,
                  max_bad_fraction=keys.DEFAULT_MAX_BAD_FRACTION,
-                 max_image_pixels=keys.DEFAULT_MAX_IMAGE_PIXELS):
+                 max_image_pixels=keys.DEFAULT_MAX_IMAGE_PIXELS,
+                 eval_duplicates=keys.EVAL_DUPLICATES_DROP):
         """source: a sources.Source (see sources.resolve)."""
         if source.layout not in (sources.CLASS_FOLDERS, sources.SPLIT_FOLDERS, sources.CSV):
             raise sources.SourceError(f"ImageExampleGen cannot read layout {source.layout!r}")
@@ -52,6 +55,9 @@ class ImageExampleGen(base_beam_component.BaseBeamComponent):
             raise sources.SourceError(f"max_bad_fraction must be in [0, 1), got {max_bad_fraction}")
         if max_image_pixels < 1:
             raise sources.SourceError(f"max_image_pixels must be positive, got {max_image_pixels}")
+        if eval_duplicates not in keys.EVAL_DUPLICATES_POLICIES:
+            raise sources.SourceError(f"eval_duplicates must be one of "
+                                      f"{keys.EVAL_DUPLICATES_POLICIES}, got {eval_duplicates!r}")
         spec = ImageExampleGenSpec(
             input_base=source.input_base,
             input_config=example_gen_pb2.Input(splits=[
@@ -63,6 +69,7 @@ class ImageExampleGen(base_beam_component.BaseBeamComponent):
             layout=source.layout,
             max_bad_fraction=float(max_bad_fraction),
             max_image_pixels=int(max_image_pixels),
+            eval_duplicates=eval_duplicates,
             examples=types.Channel(type=standard_artifacts.Examples))
         super().__init__(spec=spec)
 

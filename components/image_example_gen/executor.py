@@ -26,13 +26,15 @@ from tfx.types import standard_component_specs as specs
 from tfx.utils import proto_utils
 
 from .. import keys
-from . import image_check, sources, span
+from . import data_checks, image_check, sources, span
 
 LAYOUT_KEY = "layout"
 MAX_BAD_FRACTION_KEY = "max_bad_fraction"
 MAX_IMAGE_PIXELS_KEY = "max_image_pixels"
+EVAL_DUPLICATES_KEY = "eval_duplicates"
 _BAD_FILE = "_bad.jsonl"
 _COUNTS_FILE = "_counts.jsonl"
+_DUPLICATES_FILE = "_duplicates.jsonl"
 PROGRESS_EVERY = 1000  # files, per worker
 # The Examples artifact's counts (custom properties), also the names of the live Beam counters.
 VALID_IMAGES = "valid_images"
@@ -98,6 +100,11 @@ def hash_split(relpath, buckets):
     """Index of the output split for `relpath`: deterministic across runs and machines."""
     bucket = int(hashlib.sha256(relpath.encode("utf-8")).hexdigest(), 16) % buckets[-1]
     return bisect.bisect(buckets, bucket)
+
+
+def content_digest(data):
+    """What makes two files the same image: the SHA-256 of their bytes (hex)."""
+    return hashlib.sha256(data).hexdigest()
 
 
 def make_example(data, fmt, height, width, label, relpath):
@@ -220,7 +227,7 @@ class _ReadAndCheck(beam.DoFn):
         else:
             index = hash_split(item["file"], self._buckets)
         example = make_example(data, fmt, height, width, item["label"], item["file"])
-        return index, item["label"], example.SerializeToString()
+        return index, item["label"], example.SerializeToString(), content_digest(data), item["file"]
 
 
 def _split_names_and_buckets(output_config):
@@ -248,12 +255,45 @@ def _read_json_lines(path):
         return [json.loads(line) for line in f if line.strip()]
 
 
-def build_report(source, plan, split_names, max_bad_fraction, quarantine_dir):
+def duplicate_groups(records, eval_policy=keys.EVAL_DUPLICATES_DROP):
+    """The duplicates part of the report, from the Beam side output's groups of identical files
+    ({sha256, files: [{file, split, label}]}, two or more files each): groups spanning train and
+    eval (with "drop", their eval copies are left out of the eval split: `eval_dropped`), and
+    groups within one split (a warning: an image trained on twice; two labels on one image)."""
+    across, within, dropped = [], [], []
+    for group in sorted(records, key=lambda g: min(f["file"] for f in g["files"])):
+        files = sorted(group["files"], key=lambda f: (f["split"], f["file"]))
+        splits = {f["split"] for f in files}
+        record = {"sha256": group["sha256"], "files": files,
+                  "labels": sorted({f["label"] for f in files})}
+        if len(splits) > 1:
+            record["eval_dropped"] = ([f["file"] for f in files if f["split"] != keys.TRAIN_SPLIT]
+                                      if eval_policy == keys.EVAL_DUPLICATES_DROP else [])
+            dropped += [f for f in files if f["file"] in record["eval_dropped"]]
+            across.append(record)
+        else:
+            within.append(record)
+    return {"policy": eval_policy, "across_splits": across, "within_split": within,
+            "eval_dropped": len(dropped),
+            "eval_dropped_per_class": dict(collections.Counter(f["label"] for f in dropped))}
+
+
+def imbalanced_classes(valid, ratio=keys.IMBALANCE_RATIO):
+    """Train classes with fewer than `ratio` x the largest class's images, smallest first."""
+    train = valid.get(keys.TRAIN_SPLIT, {})
+    largest = max(train.values(), default=0)
+    return sorted((c for c, n in train.items() if n < largest * ratio), key=lambda c: (train[c], c))
+
+
+def build_report(source, plan, split_names, max_bad_fraction, quarantine_dir,
+                 eval_policy=keys.EVAL_DUPLICATES_DROP):
     """Merges the Beam side outputs into one report dict (and deletes the parts)."""
-    bad_path, counts_path = (posixpath.join(quarantine_dir, n) for n in (_BAD_FILE, _COUNTS_FILE))
+    bad_path, counts_path, dups_path = (posixpath.join(quarantine_dir, n)
+                                        for n in (_BAD_FILE, _COUNTS_FILE, _DUPLICATES_FILE))
     records = _read_json_lines(bad_path)
     counts = _read_json_lines(counts_path)
-    for p in (bad_path, counts_path):
+    duplicates = duplicate_groups(_read_json_lines(dups_path), eval_policy)
+    for p in (bad_path, counts_path, dups_path):
         if tf.io.gfile.exists(p):
             tf.io.gfile.remove(p)
     bad = sorted((r for r in records if r["kind"] == "bad"), key=lambda r: r["file"])
@@ -264,6 +304,11 @@ def build_report(source, plan, split_names, max_bad_fraction, quarantine_dir):
         valid[c["split"]][c["label"]] = c["count"]
     n_valid = sum(sum(v.values()) for v in valid.values())
     total = n_valid + len(bad)
+    # The eval split as written: without the eval copies of images that are also in train.
+    for label, n in duplicates["eval_dropped_per_class"].items():
+        valid[keys.EVAL_SPLIT][label] -= n
+        if not valid[keys.EVAL_SPLIT][label]:
+            del valid[keys.EVAL_SPLIT][label]
     return {
         "source": {"input_base": source.input_base, "pattern": source.pattern,
                    "layout": source.layout},
@@ -273,8 +318,12 @@ def build_report(source, plan, split_names, max_bad_fraction, quarantine_dir):
         "bad_fraction": (len(bad) / total) if total else 0.0,
         "max_bad_fraction": max_bad_fraction,
         "bad_by_reason": dict(collections.Counter(r["reason"] for r in bad)),
+        # Examples written per split and class (eval without the dropped duplicates).
         "valid_per_split_and_class": {s: dict(sorted(v.items())) for s, v in valid.items()},
         "classes": plan.labels,
+        # Train classes with fewer than a tenth of the largest class's images (log_report warns).
+        "imbalanced_classes": imbalanced_classes(valid),
+        "duplicates": duplicates,
         # Nothing of these is evaluated (log_report warns; not refused: the others are).
         "classes_without_eval_images": [c for c in plan.labels
                                         if not valid.get(keys.EVAL_SPLIT, {}).get(c)],
@@ -305,11 +354,59 @@ def log_report(report, report_path):
             "(without split folders, each image goes to train or eval by the hash of its name, "
             "in the --split-ratio), eval images in a split folder, or a CSV split column",
             len(no_eval), ", ".join(repr(c) for c in no_eval))
+    _log_duplicates(report.get("duplicates"), report_path)
+    imbalanced = report.get("imbalanced_classes") or []
+    if imbalanced:
+        train = report["valid_per_split_and_class"].get(keys.TRAIN_SPLIT, {})
+        largest = max(train, key=lambda c: (train[c], c))
+        logging.warning(
+            "Imbalanced classes: %s have fewer than a tenth of the training images of the "
+            "largest class (%r: %d); the model will rarely predict them. Add images, or train with "
+            "--class-weighted (the loss weighs each class by its inverse frequency)",
+            ", ".join(f"{c!r} ({train[c]})" for c in imbalanced), largest, train[largest])
     nested = [r["file"] for r in report["skipped"] if r["reason"] == sources.NESTED_FOLDER]
     if nested:
         shown = ", ".join(repr(f) for f in nested[:10]) + (" ..." if len(nested) > 10 else "")
         logging.warning("%d folder(s) inside class folders were not read: %s; %s", len(nested),
                         shown, sources.NESTED_FIX)
+
+
+def _shown_group(group):
+    return " = ".join(f"{f['file']} ({f['split']})" for f in group["files"][:3]) + (
+        " ..." if len(group["files"]) > 3 else "")
+
+
+def _log_duplicates(duplicates, report_path):
+    if not duplicates:
+        return
+    across, within = duplicates["across_splits"], duplicates["within_split"]
+    if across:
+        kept = ("their eval copies (%d) are left out of the evaluation (--eval-duplicates keep "
+                "evaluates them)" % duplicates["eval_dropped"]
+                if duplicates["policy"] == keys.EVAL_DUPLICATES_DROP else
+                "kept in the evaluation (--eval-duplicates keep): it measures memory on them")
+        logging.warning("%d image(s) are in both train and eval (identical bytes), e.g. %s; %s. "
+                        "Listed in %s", len(across), _shown_group(across[0]), kept, report_path)
+    if within:
+        relabelled = [g for g in within if len(g["labels"]) > 1]
+        logging.warning("%d group(s) of identical images within one split, e.g. %s: each is "
+                        "trained (or evaluated) more than once%s. Listed in %s", len(within),
+                        _shown_group(within[0]),
+                        f"; {len(relabelled)} of them carry different labels, so one is wrong"
+                        if relabelled else "", report_path)
+
+
+def drop_from_split(split_uri, files):
+    """Rewrites a split's gzip TFRecords without the examples of `files` (their FILENAME)."""
+    files = {f.encode("utf-8") for f in files}
+    for path in tf.io.gfile.glob(posixpath.join(split_uri, "*.gz")):
+        kept = path + ".kept"
+        with tf.io.TFRecordWriter(kept, options="GZIP") as writer:
+            for record in tf.data.TFRecordDataset(path, compression_type="GZIP").as_numpy_iterator():
+                example = tf.train.Example.FromString(record)
+                if example.features.feature[keys.FILENAME].bytes_list.value[0] not in files:
+                    writer.write(record)
+        tf.io.gfile.rename(kept, path, overwrite=True)
 
 
 def check_report(report, report_path):
@@ -367,6 +464,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         source = sources.Source(exec_properties[specs.INPUT_BASE_KEY], input_config.splits[0].pattern,
                                 exec_properties[LAYOUT_KEY])
         max_bad_fraction = float(exec_properties[MAX_BAD_FRACTION_KEY])
+        eval_policy = exec_properties.get(EVAL_DUPLICATES_KEY) or keys.EVAL_DUPLICATES_DROP
         max_pixels = int(exec_properties[MAX_IMAGE_PIXELS_KEY])
 
         plan = sources.plan(source)  # configuration errors surface here, before Beam
@@ -412,6 +510,15 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                       | "CountRecord" >> beam.Map(
                           lambda kv: {"split": kv[0][0], "label": kv[0][1], "count": kv[1]}))
             _write_json_lines(counts, posixpath.join(quarantine_dir, _COUNTS_FILE), "Counts")
+            # Identical content: only (digest, split, file, label) is grouped, never the bytes.
+            groups = (checked.good
+                      | "ByContent" >> beam.Map(lambda e: (e[3], {
+                          "split": split_names[e[0]], "file": e[4], "label": e[1]}))
+                      | "GroupContent" >> beam.GroupByKey()
+                      | "Duplicates" >> beam.FlatMap(
+                          lambda kv: [{"sha256": kv[0], "files": list(kv[1])}]
+                          if len(list(kv[1])) > 1 else []))
+            _write_json_lines(groups, posixpath.join(quarantine_dir, _DUPLICATES_FILE), "Duplicates")
             tagged = [checked.bad | "TagBad" >> beam.Map(lambda r: dict(r, kind="bad")),
                       checked.unreadable | "TagUnreadable" >> beam.Map(
                           lambda r: dict(r, kind="unreadable"))]
@@ -420,7 +527,10 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             _write_json_lines(tagged | "AllReported" >> beam.Flatten(),
                               posixpath.join(quarantine_dir, _BAD_FILE), "Report")
 
-        report = build_report(source, plan, split_names, max_bad_fraction, quarantine_dir)
+        report = build_report(source, plan, split_names, max_bad_fraction, quarantine_dir, eval_policy)
+        dropped = [f for g in report["duplicates"]["across_splits"] for f in g["eval_dropped"]]
+        if dropped:
+            drop_from_split(artifact_utils.get_split_uri([examples], keys.EVAL_SPLIT), dropped)
         report_path = posixpath.join(quarantine_dir, keys.QUARANTINE_REPORT)
         with tf.io.gfile.GFile(report_path, "w") as f:
             json.dump(report, f, indent=1, ensure_ascii=False)
@@ -428,7 +538,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         examples_utils.set_file_format(examples, "tfrecords_gzip")
         examples.set_int_custom_property(VALID_IMAGES, report["valid"])
         examples.set_int_custom_property(QUARANTINED_FILES, report["bad"])
-        examples.set_string_custom_property("quarantine_report", report_path)
+        examples.set_string_custom_property(data_checks.REPORT_PROPERTY, report_path)
         log_report(report, report_path)
         try:
             check_report(report, report_path)

@@ -19,6 +19,7 @@ import sqlite3
 
 from ...components import keys
 from ...components.errors import ConfigError
+from ...components.image_example_gen import data_checks
 from ...components.model_card import card, facts
 from ...models import backbones
 from . import scan
@@ -221,6 +222,21 @@ def _training_curves(model_run_uri):
     return {tag: [[step, v] for step, v in sorted(points.items())] for tag, points in curves.items()}
 
 
+def _data_checks(examples):
+    """The ingestion's checks (data_checks.summary) and its first duplicate groups, or None."""
+    if examples is None:
+        return None
+    path = examples.get_string_custom_property(data_checks.REPORT_PROPERTY)
+    quarantine = data_checks.read(path)
+    if quarantine is None:
+        return None
+    duplicates = quarantine.get("duplicates") or {}
+    return dict(data_checks.summary(quarantine, path),
+                across_splits=(duplicates.get("across_splits") or [])[:10],
+                within_split=(duplicates.get("within_split") or [])[:10],
+                eval_policy=duplicates.get("policy"))
+
+
 def collect(metadata_path, pipeline_name, max_examples, run_dir=None, pipeline_root=None, run_id=None):
     """Everything the report shows about the newest run, as a plain (JSON-ready) dict.
     A part the run did not produce is None, and notes[part] says why. `max_examples` eval
@@ -266,6 +282,7 @@ def collect(metadata_path, pipeline_name, max_examples, run_dir=None, pipeline_r
         "transfer": backbones.transfer_of(trainer_config["model_spec"]) if trainer_config else None,
         "confused": scan.most_confused(examples.uri, model.uri, data["model"]["classes"], max_examples)
         if model is not None and examples is not None and max_examples > 0 else None,
+        "data_checks": _data_checks(examples),
         "model_card": os.path.join(path_utils.serving_model_dir(card_model.uri), card.CARD_DIR,
                                    card.CARD_MARKDOWN) if card_model is not None else None,
         "lineage": dict(run.lineage(), trainer_config=trainer_config,

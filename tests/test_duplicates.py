@@ -1,0 +1,92 @@
+"""Identical images across and within splits, and imbalanced classes (issue 29): found during
+ingestion from the content hash, listed in the quarantine report, said on the console, and by
+default an eval copy of a training image is left out of the evaluation."""
+import json
+import os
+
+import pytest
+import tensorflow as tf
+from tfx.types import standard_artifacts
+from tfx.utils import proto_utils
+
+import images
+from bit_tfx.components import keys
+from bit_tfx.components.image_example_gen import component, executor, sources
+
+
+def _ingest(tmp_path, data, **kwargs):
+    """ImageExampleGen's executor on a real Beam pipeline: (its report, eval file names)."""
+    gen = component.ImageExampleGen(sources.resolve(data), **kwargs)
+    props = {k: (proto_utils.proto_to_json(v) if hasattr(v, "DESCRIPTOR") else v)
+             for k, v in gen.exec_properties.items() if v is not None}
+    examples = standard_artifacts.Examples()
+    examples.uri = str(tmp_path / "examples")
+    executor.Executor().Do({}, {keys.EXAMPLES_KEY: [examples]}, props)
+    with open(os.path.join(examples.uri, keys.QUARANTINE_DIR, keys.QUARANTINE_REPORT)) as f:
+        report = json.load(f)
+    names = []
+    for path in tf.io.gfile.glob(os.path.join(examples.uri, "Split-eval", "*.gz")):
+        for record in tf.data.TFRecordDataset(path, compression_type="GZIP").as_numpy_iterator():
+            example = tf.train.Example.FromString(record)
+            names.append(example.features.feature[keys.FILENAME].bytes_list.value[0].decode())
+    return report, sorted(names)
+
+
+@pytest.fixture
+def split_data(tmp_path):
+    """train/ and eval/ folders; eval/cat/copy.jpg is train/cat/c0.jpg under another name, and
+    train/dog/d9.jpg repeats train/dog/d0.jpg (the same image trained twice)."""
+    root = tmp_path / "data"
+    for label, seed in (("cat", 0), ("dog", 100)):
+        for i in range(4):
+            images.write(str(root / "train" / label / f"{label[0]}{i}.jpg"), images.rgb_jpeg(seed=seed + i))
+            images.write(str(root / "eval" / label / f"e{label[0]}{i}.jpg"), images.rgb_jpeg(seed=seed + 50 + i))
+    images.write(str(root / "eval" / "cat" / "copy.jpg"), images.rgb_jpeg(seed=0))
+    images.write(str(root / "train" / "dog" / "d9.jpg"), images.rgb_jpeg(seed=100))
+    return str(root)
+
+
+def test_an_eval_copy_of_a_training_image_is_dropped_and_listed(tmp_path, split_data, caplog):
+    report, eval_names = _ingest(tmp_path, split_data)
+    dups = report["duplicates"]
+    assert [[(f["split"], f["file"]) for f in g["files"]] for g in dups["across_splits"]] == [
+        [("eval", "eval/cat/copy.jpg"), ("train", "train/cat/c0.jpg")]]
+    assert dups["across_splits"][0]["eval_dropped"] == ["eval/cat/copy.jpg"] and dups["eval_dropped"] == 1
+    assert "eval/cat/copy.jpg" not in eval_names and len(eval_names) == 8
+    assert report["valid_per_split_and_class"]["eval"] == {"cat": 4, "dog": 4}
+    assert [[f["file"] for f in g["files"]] for g in dups["within_split"]] == [
+        ["train/dog/d0.jpg", "train/dog/d9.jpg"]]
+    assert "1 image(s) are in both train and eval" in caplog.text and "--eval-duplicates keep" in caplog.text
+    assert "1 group(s) of identical images within one split" in caplog.text
+    assert "train/dog/d0.jpg (train) = train/dog/d9.jpg (train)" in caplog.text
+
+
+def test_kept_when_asked(tmp_path, split_data):
+    report, eval_names = _ingest(tmp_path, split_data, eval_duplicates=keys.EVAL_DUPLICATES_KEEP)
+    assert report["duplicates"]["eval_dropped"] == 0 and len(report["duplicates"]["across_splits"]) == 1
+    assert "eval/cat/copy.jpg" in eval_names and report["valid_per_split_and_class"]["eval"]["cat"] == 5
+
+
+def test_one_image_under_two_labels_is_named(tmp_path):
+    root = tmp_path / "data"
+    for split in ("train", "eval"):
+        images.class_folders(str(root / split), ["a", "b"], 2, kind="png" if split == "eval" else "jpeg")
+    images.write(str(root / "train" / "b" / "same_as_a0.jpg"), (root / "train" / "a" / "img_0000.jpg").read_bytes())
+    report, _ = _ingest(tmp_path, str(root))
+    [group] = report["duplicates"]["within_split"]
+    assert group["labels"] == ["a", "b"] and report["duplicates"]["across_splits"] == []
+
+
+def test_a_class_with_under_a_tenth_of_the_largest_is_named(tmp_path, caplog):
+    root = tmp_path / "data"
+    images.class_folders(str(root / "train"), ["many"], 21)
+    images.class_folders(str(root / "train"), ["few"], 2, prefix="")
+    for label in ("many", "few"):
+        images.write(str(root / "eval" / label / "e.jpg"), images.rgb_jpeg(seed=hash(label) % 1000 + 5000))
+    # The same seeds in both folders: make "few" distinct from "many".
+    for i, path in enumerate(sorted((root / "train" / "few").iterdir())):
+        images.write(str(path), images.rgb_jpeg(seed=9000 + i))
+    report, _ = _ingest(tmp_path, str(root))
+    assert report["imbalanced_classes"] == ["few"]
+    assert "Imbalanced classes: 'few' (2)" in caplog.text and "--class-weighted" in caplog.text
+    assert "'many': 21" in caplog.text
