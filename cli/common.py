@@ -3,6 +3,7 @@ data and training groups (`run`, `demo`, `hyperrule`, `compile`, `schedule`)."""
 import argparse
 import dataclasses
 import json
+import os
 import sys
 
 from ..components import keys
@@ -274,11 +275,14 @@ def suppress_defaults(parser, keep=("help",)):
 def run_config(args):
     """The RunConfig of the data (and, where present, training) flags, validated. Once it is
     valid, a pipeline command's console (args.console, set by main) starts its log file under
-    OUTPUT: a configuration error writes nothing there."""
+    OUTPUT; a configuration error found later (from the data, the model, the metadata store)
+    makes main discard it (Console.discard): a configuration error writes nothing there."""
+    output = getattr(args, "output", None)
+    new_output = bool(output) and not os.path.exists(output)
     config = _run_config(args)
     console = getattr(args, "console", None)
     if console is not None:
-        console.start(config.output)
+        console.start(config.output, created=[config.output] if new_output else [])
     return config
 
 

@@ -17,7 +17,7 @@ import sys
 import time
 import warnings
 
-from ..pipeline import configs
+from ..pipeline import configs, redact
 
 # Records of this logger go to the log file only (the traceback of a failure).
 LOG_ONLY = "bit_tfx.log_only"
@@ -74,6 +74,7 @@ class Console:
         self._file_handler = None
         self._saved_fd = None
         self._captured_warnings = False
+        self._created = []
 
     def setup(self):
         """Our lines on stderr (the libraries' too with --verbose, and their warnings until
@@ -82,6 +83,7 @@ class Console:
         self._handler.setFormatter(logging.Formatter(_CONSOLE_FORMAT))
         self._filter = _OwnLines(self.verbose)
         self._handler.addFilter(self._filter)
+        self._handler.addFilter(redact.Filter())
         root = logging.getLogger()
         root.handlers[:] = [self._handler]
         root.setLevel(logging.INFO)
@@ -92,15 +94,21 @@ class Console:
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         return os.path.join(os.path.abspath(output), configs.LOGS_DIR, f"{stamp}-{os.getpid()}.log")
 
-    def start(self, output):
-        """From here on the libraries write to OUTPUT/logs/<time>-<pid>.log."""
+    def start(self, output, created=()):
+        """From here on the libraries write to OUTPUT/logs/<time>-<pid>.log. `created`: folders
+        this command made before (OUTPUT itself, when it was new), which discard() removes."""
         if self._file is not None:
             return
         self.log_path = self.log_file_path(output)
-        os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
-        self._file = open(self.log_path, "a", buffering=1, encoding="utf-8", errors="backslashreplace")
+        logs = os.path.dirname(self.log_path)
+        self._created = [logs] * (not os.path.isdir(logs)) + list(created)
+        os.makedirs(logs, exist_ok=True)
+        # Private (0600): a log holds paths, settings and library output of the whole run.
+        fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._file = open(fd, "a", buffering=1, encoding="utf-8", errors="backslashreplace")
         self._file_handler = logging.StreamHandler(self._file)
         self._file_handler.setFormatter(logging.Formatter(_FILE_FORMAT))
+        self._file_handler.addFilter(redact.Filter())
         logging.getLogger().addHandler(self._file_handler)
         logging.captureWarnings(True)  # warnings.warn -> the py.warnings logger -> the file
         self._captured_warnings = True
@@ -136,15 +144,34 @@ class Console:
             _flush(self._file)
             self._file.close()
             self._file = None
+            # What native code and subprocesses wrote into fd 2 bypassed the filter.
+            redact.scrub_file(self.log_path)
         if self.stream is not sys.stderr:
             _flush(self.stream)
             self._handler.setStream(sys.stderr)
             self.stream.close()
             self.stream = sys.stderr
 
+    def discard(self):
+        """A configuration error after start(): the log file removed, and the folders this
+        command created when they hold nothing else, so the error writes nothing under OUTPUT."""
+        if self.log_path is None:
+            return
+        self.stop()
+        try:
+            os.remove(self.log_path)
+        except OSError:
+            pass
+        for folder in self._created:
+            try:
+                os.rmdir(folder)  # only when empty
+            except OSError:
+                pass
+        self.log_path = None
+
     def say(self, text):
         """One line of ours on the console."""
-        print(text, file=self.stream, flush=True)
+        print(redact.redact(text), file=self.stream, flush=True)
 
 
 def _flush(stream):

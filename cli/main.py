@@ -159,6 +159,7 @@ def _main(args, screen):
         with contextlib.redirect_stdout(sys.stderr):
             result = args.func(args)
     except ConfigError as e:
+        screen.discard()  # found after the log file was started: nothing stays under OUTPUT
         return _ended(screen, common.EXIT_CONFIG,
                       f"bit-tfx: configuration error: {common.config_error_text(e, args)}")
     except preemption.Preempted as e:

@@ -17,6 +17,7 @@ from ..components.hyperrule import rule, upstream
 from ..models.training.config import TrainerConfig  # pure Python
 from ..datasets import digits
 from ..models import backbones
+from . import redact
 
 PIPELINE_NAME = keys.DEFAULT_PIPELINE_NAME
 # DirectRunner defaults for local runs: in-memory, one worker. Multi-processing pays
@@ -168,6 +169,18 @@ class RunConfig:
             raise ConfigError(f"schema_file {self.schema_file!r} declares no feature: give a "
                               "curated schema.pbtxt, or leave --schema out to infer one",
                               field="schema_file")
+        declared = {f.name: f for f in schema.feature}
+        missing = [name for name in SCHEMA_REQUIRED_FEATURES if name not in declared]
+        not_bytes = [name for name in SCHEMA_REQUIRED_FEATURES
+                     if name in declared and declared[name].type != schema_pb2.BYTES]
+        if missing or not_bytes:
+            problems = ([f"declares no {', '.join(missing)}"] if missing else []) + (
+                [f"declares {', '.join(not_bytes)} with another type than BYTES"] if not_bytes else [])
+            raise ConfigError(
+                f"schema_file {self.schema_file!r} {' and '.join(problems)}: Transform decodes "
+                f"{keys.IMAGE_ENCODED!r} and reads the label from {keys.LABEL_TEXT!r} (both BYTES); "
+                "start from a run's ImageSchemaGen/schema/<id>/schema.pbtxt and curate it, or "
+                "leave --schema out to infer one", field="schema_file")
         return self
 
     def check_local_folders(self):
@@ -235,6 +248,11 @@ def _inside(path, data):
 MYSQL_SCHEME = "mysql"
 MYSQL_DEFAULT_PORT = 3306
 _MYSQL_FORM = "mysql://user[:password]@host[:port]/database"
+# The features a curated schema (--schema) must declare: what Transform reads (models/preprocessing.py).
+SCHEMA_REQUIRED_FEATURES = (keys.IMAGE_ENCODED, keys.LABEL_TEXT)
+# The metadata store's password, kept off the command line (the URL then names none).
+METADATA_PASSWORD_ENV = "BIT_TFX_METADATA_PASSWORD"
+METADATA_PASSWORD_FILE_ENV = "BIT_TFX_METADATA_PASSWORD_FILE"
 
 
 def parse_mysql_url(url):
@@ -258,8 +276,30 @@ def parse_mysql_url(url):
         raise ConfigError(f"metadata_store {shown!r} is not a MySQL URL ({problem}): give "
                           f"{_MYSQL_FORM}, or leave it out for SQLite in the output folder",
                           field="metadata_store")
+    password = unquote(parts.password or "") or metadata_password_from_environment()
+    redact.secret(password)
     return dict(host=parts.hostname, port=port, database=unquote(database),
-                user=unquote(parts.username), password=unquote(parts.password or ""))
+                user=unquote(parts.username), password=password)
+
+
+def metadata_password_from_environment():
+    """The metadata store's password where the URL gives none: BIT_TFX_METADATA_PASSWORD, or the
+    content of the file BIT_TFX_METADATA_PASSWORD_FILE names (a Kubernetes / Docker secret; one
+    trailing line break dropped); "" when neither is set."""
+    password = os.environ.get(METADATA_PASSWORD_ENV)
+    if password:
+        return password
+    path = os.environ.get(METADATA_PASSWORD_FILE_ENV)
+    if not path:
+        return ""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as e:
+        raise ConfigError(f"{METADATA_PASSWORD_FILE_ENV}={path!r} cannot be read ({e.strerror or e}): "
+                          "point it at the file holding the metadata store's password",
+                          field="metadata_store") from None
+    return text[:-1] if text.endswith("\n") else text
 
 
 def check_writable_folder(path, field):

@@ -33,9 +33,52 @@ def connection_config(uri):
     return tfx_metadata.sqlite_metadata_connection_config(uri)
 
 
+# PyMySQL's error codes (client 2xxx, server 1xxx) that preflight explains.
+_CANNOT_CONNECT, _UNKNOWN_HOST, _LOST = 2003, 2005, 2013
+_ACCESS_DENIED, _DB_ACCESS_DENIED, _UNKNOWN_DATABASE = 1045, 1044, 1049
+PREFLIGHT_TIMEOUT_S = 10
+
+
+def preflight(uri, timeout=PREFLIGHT_TIMEOUT_S):
+    """A MySQL store checked before any step: the server reachable, the user let in with the
+    password, the database there. ConfigError (the configuration's exit code) naming which and
+    what to do; ML Metadata's own error names none ("mysql_real_connect failed: errno: ,
+    error:") and comes after the first steps' work. SQLite: nothing to check here."""
+    if not is_mysql(uri):
+        return
+    import pymysql  # pylint: disable=import-outside-toplevel  (PyMySQL: pure Python, in the lock)
+    m = configs.parse_mysql_url(uri)
+    where = f"{m['host']}:{m['port']}"
+    try:
+        pymysql.connect(host=m["host"], port=m["port"], user=m["user"], password=m["password"],
+                        database=m["database"], connect_timeout=timeout, read_timeout=timeout).close()
+    except pymysql.err.MySQLError as e:
+        code = e.args[0] if e.args and isinstance(e.args[0], int) else None
+        reason = str(e.args[1] if len(e.args) > 1 else e)
+        if code in (_CANNOT_CONNECT, _UNKNOWN_HOST, _LOST):
+            why = (f"no MySQL server answers at {where} ({reason}): start it, or check the host "
+                   "and port in --metadata (and that a firewall lets this machine through)")
+        elif code == _ACCESS_DENIED:
+            why = (f"the MySQL server at {where} refused user {m['user']!r} ({reason}): the "
+                   f"password is wrong or missing (give it in the URL, {configs.METADATA_PASSWORD_ENV}"
+                   f" or {configs.METADATA_PASSWORD_FILE_ENV}), or the user may not connect from here")
+        elif code == _UNKNOWN_DATABASE:
+            why = (f"the database {m['database']!r} does not exist on the MySQL server at {where}: "
+                   f"create it (CREATE DATABASE {m['database']};) or name another in --metadata")
+        elif code == _DB_ACCESS_DENIED:
+            why = (f"the database {m['database']!r} at {where} is not open to user {m['user']!r} "
+                   f"({reason}): it does not exist, or the user has no grant on it: CREATE DATABASE "
+                   f"{m['database']}; GRANT ALL ON {m['database']}.* TO the user, or name another")
+        else:
+            why = f"the MySQL server at {where} cannot be used ({type(e).__name__}: {reason})"
+        raise ConfigError(f"metadata store {shown(uri)}: {why}", field="metadata_store") from None
+
+
 def open_store(uri):
-    """The store a run wrote, for reading: SQLite read-only, or the MySQL database."""
+    """The store a run wrote, for reading: SQLite read-only, or the MySQL database (checked
+    first: preflight)."""
     if is_mysql(uri):
+        preflight(uri)
         return mlmd.MetadataStore(connection_config(uri))
     config = metadata_store_pb2.ConnectionConfig()
     config.sqlite.filename_uri = uri
@@ -78,12 +121,13 @@ def run_store_uri(output, given=None):
     with open(record, encoding="utf-8") as f:
         recorded = json.load(f)
     url = recorded["metadata_store"]
-    if recorded.get("password"):
+    if recorded.get("password") and not configs.metadata_password_from_environment():
         m = configs.parse_mysql_url(url)
         raise ConfigError(f"the runs in {output} wrote their metadata to MySQL {url} ({record}), "
-                          f"which needs a password: give --metadata {configs.MYSQL_SCHEME}://"
-                          f"{m['user']}:PASSWORD@{m['host']}:{m['port']}/{m['database']}",
-                          field="metadata_store")
+                          f"which needs a password: set {configs.METADATA_PASSWORD_ENV} (or "
+                          f"{configs.METADATA_PASSWORD_FILE_ENV}), or give --metadata "
+                          f"{configs.MYSQL_SCHEME}://{m['user']}:PASSWORD@{m['host']}:{m['port']}/"
+                          f"{m['database']}", field="metadata_store")
     return url
 
 

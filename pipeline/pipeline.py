@@ -203,6 +203,7 @@ def build(config, through=THROUGH_PUSHER):
     config.num_classes = class_count(config, source)
     if through == THROUGH_PUSHER:
         model_spec.preflight(config.model_spec, shipped=backbones.FRACTAL_SMALL.model_spec)
+    metadata.preflight(config.metadata_uri)
     metadata.record_store(config)
     return create_pipeline(config, source, metadata.connection_config(config.metadata_uri),
                            through=through)

@@ -173,20 +173,30 @@ def test_a_real_command_shows_only_our_lines_and_logs_the_rest(tmp_path):
     assert "Unable to register cuFFT factory" in text or "cuFFT" not in done.stderr
 
 
-def test_a_configuration_error_writes_no_log(tmp_path, capsys):
+@pytest.mark.parametrize("data, flags, message", [
+    ("images", ["--split-ratio", "0:1"], "--split-ratio"),  # found from the flags
+    ("nope", [], "--data"),                                   # found from the data ...
+    ("one_class", [], "classification needs at least two"),  # ... after the log file started
+])
+def test_a_configuration_error_writes_no_log(tmp_path, capsys, data, flags, message):
     (tmp_path / "images").mkdir()
+    import images
+    images.class_folders(str(tmp_path / "one_class"), ["only"], 2)
+    (tmp_path / "kept").mkdir()
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     try:
-        code = cli.main(["run", "--data", str(tmp_path / "images"), "--output", str(tmp_path / "out"),
-                         "--split-ratio", "0:1"])
+        codes = [cli.main(["hyperrule", "--data", str(tmp_path / data), "--output", str(tmp_path / out),
+                           *flags]) for out in ("out", "kept")]
     finally:
         root.handlers[:], root.level = handlers, level
     out, err = capsys.readouterr()
-    assert code == common.EXIT_CONFIG and out == ""
-    assert err.splitlines() == [err.splitlines()[0]], err
-    assert err.startswith("bit-tfx: configuration error: --split-ratio"), err
-    assert not (tmp_path / "out").exists()
+    assert codes == [common.EXIT_CONFIG] * 2 and out == ""
+    lines = err.splitlines()
+    assert len(lines) == 2 and all(line.startswith("bit-tfx: configuration error: ") for line in lines), err
+    assert message in lines[0], err
+    assert not (tmp_path / "out").exists()  # a new --output is not left behind ...
+    assert list((tmp_path / "kept").iterdir()) == []  # ... an existing one holds no log
 
 
 # ---- progress lines -------------------------------------------------------------------------

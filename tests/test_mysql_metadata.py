@@ -4,6 +4,7 @@ then the lineage read back from that server through pipeline/metadata.py, as the
 the report and `bit-tfx report` read it."""
 import json
 import os
+import stat
 
 import pytest
 
@@ -12,23 +13,57 @@ import runs
 from bit_tfx.components import keys
 from bit_tfx.components.errors import ConfigError
 from bit_tfx.components.hyperrule.component import read_decision
-from bit_tfx.pipeline import metadata, results
+from bit_tfx.pipeline import configs, metadata, results
 
 pytestmark = pytest.mark.pipeline
 
 
-def test_a_run_writes_its_lineage_to_mysql_and_every_reader_opens_it(tmp_path, capsys):
+def _preflight_says_why(url, tmp_path, capsys, data, monkeypatch):
+    """Before any step, each way the store cannot be used is named, with the configuration's
+    exit code; the password may come from the environment or a file instead of the URL."""
+    good = configs.parse_mysql_url(url)
+    bare = f"mysql://{good['user']}@{good['host']}:{good['port']}/{good['database']}"
+    code, _, err = runs.cli_in_process(["hyperrule", "--data", data, "--output", str(tmp_path / "bad"),
+                                        "--metadata", url.replace(mysql_server.PASSWORD, "wrong-pw")], capsys)
+    assert code == 2 and "refused user 'bit'" in err and "password is wrong" in err, err[-2000:]
+    assert not (tmp_path / "bad" / "pipeline_root").exists()
+    with pytest.raises(ConfigError, match="database 'nope' .* it does not exist, or the user has no grant"):
+        metadata.preflight(url.replace("/bit_mlmd", "/nope"))
+    with pytest.raises(ConfigError, match="no MySQL server answers at 127.0.0.1:1 "):
+        metadata.preflight(bare.replace(f":{good['port']}/", ":1/"))
+    with pytest.raises(ConfigError, match="refused user"):
+        metadata.preflight(bare)  # no password anywhere
+    monkeypatch.setenv(configs.METADATA_PASSWORD_ENV, mysql_server.PASSWORD)
+    metadata.preflight(bare)
+    monkeypatch.delenv(configs.METADATA_PASSWORD_ENV)
+    secret = tmp_path / "password"
+    secret.write_text(mysql_server.PASSWORD + "\n")
+    monkeypatch.setenv(configs.METADATA_PASSWORD_FILE_ENV, str(secret))
+    metadata.preflight(bare)
+    monkeypatch.delenv(configs.METADATA_PASSWORD_FILE_ENV)
+    secret.unlink()
+
+
+def test_a_run_writes_its_lineage_to_mysql_and_every_reader_opens_it(tmp_path, capsys, monkeypatch):
     root = tmp_path / "mysql"
     root.mkdir()
     with mysql_server.server(str(root)) as url:
         runs.colour_images(str(tmp_path / "images" / "span-3"), per_class=8, seed=5)
         output = tmp_path / "out"
+        data = str(tmp_path / "images" / "span-{SPAN}")
+        _preflight_says_why(url, tmp_path, capsys, data, monkeypatch)
         code, out, err = runs.cli_in_process(
-            ["hyperrule", "--data", str(tmp_path / "images" / "span-{SPAN}"), "--output", str(output),
-             "--metadata", url], capsys)
+            ["hyperrule", "--data", data, "--output", str(output), "--metadata", url], capsys)
         assert code == 0, err[-3000:]
         printed = json.loads(out)
         assert mysql_server.PASSWORD not in err  # logs name the store without its password
+        # Nothing the run wrote holds the password (logs, MLMD-recorded configs, artifacts),
+        # and its log is private.
+        leaked = [str(p) for p in tmp_path.rglob("*") if p.is_file() and not p.is_relative_to(root)
+                  and mysql_server.PASSWORD.encode() in p.read_bytes()]
+        assert leaked == []
+        [log] = (output / "logs").iterdir()
+        assert stat.S_IMODE(log.stat().st_mode) == 0o600 and "***" in log.read_text()
 
         # Nothing in SQLite: the store is the server's, recorded (no password) for the readers.
         assert not (output / "metadata.sqlite").exists()

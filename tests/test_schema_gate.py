@@ -25,6 +25,11 @@ def _schema(labels):
     (None, "--schema '{path}' is not a file: give the path of a schema.pbtxt"),
     ("feature { name: 'x' type: NOT_A_TYPE }", "--schema '{path}' is not a Schema in protobuf text format"),
     ("", "--schema '{path}' declares no feature"),
+    # A valid schema of other data: refused before any step, naming what is missing.
+    ('feature { name: "pixels" type: FLOAT }', f"declares no {keys.IMAGE_ENCODED}, {keys.LABEL_TEXT}: "
+                                               "Transform decodes"),
+    (f'feature {{ name: "{keys.IMAGE_ENCODED}" type: BYTES }} feature {{ name: "{keys.LABEL_TEXT}" type: INT }}',
+     f"declares {keys.LABEL_TEXT} with another type than BYTES"),
 ])
 def test_a_missing_or_unparsable_schema_is_a_configuration_error(tmp_path, capsys, content, message):
     path = tmp_path / "schema.pbtxt"

@@ -212,6 +212,8 @@ def test_manifest_exact_duplicates_are_skipped_and_listed(tmp_path):
     ("a.jpg,cat\nb.jpg,dog\nsub/../a.jpg,dog\n", "line 3: .*a.jpg.* label 'dog'.*line 1.*'cat'"),
     ("a.jpg,cat\nb.jpg,cl\rass\n", "line 2"),
     ('a.jpg,cat\nb.jpg,"cl\nass"\n', "line 2"),
+    # A relative path leaving the manifest's folder (an absolute path says so on purpose).
+    ("a.jpg,cat\nsub/../../secret.jpg,dog\n", "line 2: 'sub/../../secret.jpg' leaves the manifest's folder"),
 ])
 def test_manifest_leakage_and_bad_labels_are_refused_naming_the_line(tmp_path, text, message):
     with pytest.raises(SourceError, match=message):

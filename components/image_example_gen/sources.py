@@ -5,7 +5,8 @@ Layouts (`--data` as the user gives it):
   class_folders  root/<label>/<image>                     split by hashing the path
   split_folders  root/{train,eval|val|valid|validation|test}/<label>/<image>
   csv            a manifest `path,label[,split]` (header optional), paths relative
-                 to the CSV's folder or absolute (local or gs://)
+                 to the CSV's folder (never leaving it: `../` is refused) or absolute
+                 (local or gs://)
   tfrecord       tf.Example files already in our feature format (ImportExampleGen)
 
 A `{SPAN}` in a folder or file name (root/span-{SPAN}/...) makes every run take
@@ -546,7 +547,13 @@ def plan_manifest(source):
         if (has_header and line_no == 1) or not line.strip():
             continue
         file, label, split = parse_manifest_line(line, line_no, path, columns)
-        full, _ = manifest_file(path, file)
+        full, shown = manifest_file(path, file)
+        if shown == ".." or shown.startswith("../"):
+            raise SourceError(
+                f"{path} line {line_no}: {file!r} leaves the manifest's folder "
+                f"({posixpath.dirname(path) or '.'}): relative paths are read inside it, so that "
+                "a manifest cannot reach files its data does not hold by accident; give the "
+                "absolute path (or gs://...) if the image really lives elsewhere")
         if full in seen:
             first, first_label, first_split = seen[full]
             if first_split != split:
