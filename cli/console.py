@@ -13,7 +13,9 @@ to the file.
 """
 import logging
 import os
+import re
 import sys
+import tempfile
 import time
 import warnings
 
@@ -23,7 +25,17 @@ from ..pipeline import configs, redact
 LOG_ONLY = "bit_tfx.log_only"
 _CONSOLE_FORMAT = "%(levelname)s %(message)s"
 _FILE_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-_NOISE = ("ArtifactQuery.property_predicate is not supported",)
+# Library lines that say nothing a user can act on. TFX deprecates the Pusher's
+# custom_executor_spec (our filesystem Pusher's wiring: pipeline/pipeline.py), not anything
+# the user configured.
+_NOISE = ("ArtifactQuery.property_predicate is not supported",
+          "`custom_executor_spec` is deprecated")
+# What TensorFlow's native code prints when it is imported on a machine without a GPU (and
+# its CPU notes): kept off the console of the commands that write no log file.
+_IMPORT_NOISE = re.compile(
+    r"Unable to register cu(FFT|DNN|BLAS) factory|Could not find cuda drivers|"
+    r"oneDNN custom operations are on|cpu_feature_guard|rebuild TensorFlow with the appropriate "
+    r"compiler flags|TF-TRT Warning: Could not find TensorRT")
 
 
 def _own_code():
@@ -172,6 +184,31 @@ class Console:
     def say(self, text):
         """One line of ours on the console."""
         print(redact.redact(text), file=self.stream, flush=True)
+
+
+def import_tensorflow_quietly(verbose=False):
+    """Imports TensorFlow with its native start-up lines (CUDA plugin registration on a machine
+    without a GPU, CPU notes) kept off the console; any other line written to fd 2 meanwhile
+    is shown as it was. For the commands that write no log file (predict, compile, schedule),
+    once their configuration is valid: the pipeline commands send all native output to their
+    log file instead."""
+    if verbose or "tensorflow" in sys.modules:
+        return
+    _flush(sys.stderr)
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
+        finally:
+            _flush(sys.stderr)
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            kept = [line for line in captured.read().decode("utf-8", "replace").splitlines(True)
+                    if not _IMPORT_NOISE.search(line)]
+            if kept:
+                sys.stderr.write("".join(kept))
 
 
 def _flush(stream):

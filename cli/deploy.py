@@ -21,7 +21,7 @@ from ..components.errors import ConfigError
 from ..kubeflow import config as deploy_config
 from ..kubeflow import validation
 
-from . import common
+from . import common, console
 
 # Flag help for the deployment keys; types, defaults and choices come from DeployConfig.
 _HELP = {
@@ -143,6 +143,7 @@ def cmd_compile(args):
     if not deploy.output:
         raise ConfigError("output: name the compiled file (--output pipeline.json for vertex, "
                           "pipeline.yaml for kfp)")
+    console.import_tensorflow_quietly(getattr(args, "verbose", False))
     from ..kubeflow import compile as compiling
     return compiling.compile_pipeline(deploy)
 
@@ -152,6 +153,7 @@ def cmd_schedule(args):
     if deploy.run.max_accuracy_drop > 0:
         logging.warning("max_accuracy_drop is %s: a scheduled run may push a model that much worse than "
                         "the model serving (0 forbids any drop)", deploy.run.max_accuracy_drop)
+    console.import_tensorflow_quietly(getattr(args, "verbose", False))
     from ..kubeflow import compile as compiling, schedule
     with tempfile.TemporaryDirectory(prefix="bit-tfx-schedule-") as tmp:
         if not deploy.output:

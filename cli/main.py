@@ -26,18 +26,23 @@ from . import common, console, deploy, predict, report, run  # noqa: E402
 DESCRIPTION = "Fine-tune BigTransfer (BiT) image models with the BiT-HyperRule as a TFX pipeline."
 
 
+_VERBOSE_HELP = ("show everything on stderr (the libraries' logs and warnings too); without it "
+                 "they go to OUTPUT/logs/<time>-<pid>.log")
+
+
 def build_parser():
     parser = common.Parser(prog="bit-tfx", description=DESCRIPTION,
                            epilog=common.EXIT_CODES_HELP,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="show everything on stderr (the libraries' logs and warnings too); "
-                             "without it they go to OUTPUT/logs/<time>-<pid>.log")
+    parser.add_argument("-v", "--verbose", action="store_true", help=_VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
     run.add_parsers(sub)
     predict.add_parser(sub)
     report.add_parser(sub)
     deploy.add_parsers(sub)
+    for command in sub.choices.values():  # `bit-tfx run -v ...` as well as `bit-tfx -v run ...`
+        command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                             help=_VERBOSE_HELP)
     for command in _EXIT_CODE_HELP_COMMANDS:
         sub.choices[command].epilog = common.EXIT_CODES_HELP
         sub.choices[command].formatter_class = argparse.RawDescriptionHelpFormatter

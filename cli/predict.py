@@ -5,7 +5,7 @@ option or missing path."""
 import argparse
 import json
 
-from . import common
+from . import common, console
 
 DESCRIPTION = ("Classify image files with a pushed model or an ImageNet-1k BiT, through\n"
                "the serving signature that TF Serving answers with.")
@@ -50,6 +50,7 @@ def cmd_predict(args):
     from ..models import predict
     if args.l2_normalize and not args.embeddings:
         raise predict.PredictError("--l2-normalize applies to --embeddings only")
+    console.import_tensorflow_quietly(getattr(args, "verbose", False))
     if args.embeddings:
         summary, failed = predict.embed_files(args)
         return common.Output(json.dumps(summary, ensure_ascii=False),

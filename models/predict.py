@@ -57,7 +57,7 @@ def classify_files(args):
     for record in skipped:
         logging.warning("predict: %s: %s", record["file"], record["error"])
     classify, description = _load_classifier(args, source)
-    logging.info("predict: %d file(s) with %s", len(files), description)
+    logging.info("predict: %d file(s)%s with %s", len(files) + len(skipped), _not_read(skipped), description)
     records = run(classify, files, args.batch_size, args.top_k) + skipped
     failed = sum("error" in r for r in records)
     logging.info("predict: %d classified, %d unreadable", len(records) - failed, failed)
@@ -80,6 +80,11 @@ def _check_options(args, source):
 
 
 NOT_REGULAR = "not a regular file (a FIFO, socket or device): not read"
+
+
+def _not_read(skipped):
+    """How many of the inputs counted are reported without being read (FIFOs, devices)."""
+    return f" ({len(skipped)} not a regular file: reported, not read)" if skipped else ""
 
 
 def collect_files(inputs):
@@ -290,7 +295,8 @@ def embed_files(args):
                            f"pushed before bit-tfx exported embeddings); signatures there: "
                            f"{', '.join(sorted(loaded.signatures))}")
     output = keys.OUTPUT_EMBEDDING_L2 if args.l2_normalize else keys.OUTPUT_EMBEDDING
-    logging.info("predict: embeddings (%s) of %d file(s) with %s", output, len(files), version_dir)
+    logging.info("predict: embeddings (%s) of %d file(s)%s with %s", output, len(files) + len(skipped),
+                 _not_read(skipped), version_dir)
 
     def call(image_bytes):
         return loaded.signatures[keys.SIGNATURE_EMBEDDINGS](image_bytes=image_bytes)

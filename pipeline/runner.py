@@ -6,6 +6,7 @@ import datetime
 import logging
 import os
 import re
+import threading
 import time
 
 from tfx.dsl.compiler import constants
@@ -17,9 +18,20 @@ log = logging.getLogger("bit_tfx.progress")
 _COMPONENT_RE = re.compile(r"^Component (\S+) is (running|finished)\.$")
 
 
+def _say(*line):
+    """log.info from here (a timer's thread): the console knows our lines by where they are
+    logged from (cli/console.py), and a record logged by threading.Timer itself is not ours."""
+    log.info(*line)
+
+
 class _StepProgress(logging.Handler):
     """Turns TFX's per-component log lines into one readable line per step:
-    `[3/12] ImageSchemaGen done in 1.4 s` (or `reused from cache`)."""
+    `[3/12] ImageSchemaGen done in 1.4 s` (or `reused from cache`, or `skipped`). A step still
+    at work after RUNNING_AFTER_S also gets a `[3/12] Trainer running` line when it is
+    started; one reused from the cache or skipped gets only that one line (TFX says so just
+    after it says the step is running)."""
+
+    RUNNING_AFTER_S = 1.0
 
     def __init__(self, total):
         super().__init__(logging.INFO)
@@ -27,6 +39,12 @@ class _StepProgress(logging.Handler):
         self._index = 0
         self._started = 0.0
         self._cached = False
+        self._timer = None
+
+    def _cancel(self):
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def emit(self, record):
         if record.name == log.name:
@@ -34,18 +52,27 @@ class _StepProgress(logging.Handler):
         message = record.getMessage()
         if message.startswith("A cached execution"):
             self._cached = True
+            self._cancel()
             return
         if message.startswith("Skipping execution for"):  # its inputs did not resolve (a Cond)
             self._cached = "skipped"
+            self._cancel()
             return
         match = _COMPONENT_RE.match(message)
         if not match:
             return
         node, state = match.groups()
+        self._cancel()
         if state == "running":
             self._index += 1
             self._started, self._cached = time.monotonic(), False
-            log.info("[%d/%d] %s running", self._index, self._total, node)
+            line = ("[%d/%d] %s running", self._index, self._total, node)
+            if self.RUNNING_AFTER_S <= 0:
+                log.info(*line)
+                return
+            self._timer = threading.Timer(self.RUNNING_AFTER_S, _say, line)
+            self._timer.daemon = True
+            self._timer.start()
         elif self._cached == "skipped":
             log.info("[%d/%d] %s skipped", self._index, self._total, node)
         elif self._cached:
@@ -53,6 +80,10 @@ class _StepProgress(logging.Handler):
         else:
             log.info("[%d/%d] %s done in %.1f s", self._index, self._total, node,
                      time.monotonic() - self._started)
+
+    def close(self):
+        self._cancel()
+        super().close()
 
 
 @contextlib.contextmanager
@@ -73,6 +104,7 @@ def step_progress(total):
         yield
     finally:
         root.removeHandler(handler)
+        handler.close()
         absl_logging.set_verbosity(verbosity)
 
 

@@ -84,15 +84,19 @@ def test_mixed_folder_quarantines_every_bad_file_and_keeps_the_rest(tmp_path, ca
         assert metadata.was_cached(metadata.latest_execution(store, config.pipeline_name, node)), node
 
 
-def test_too_many_bad_files_fails_naming_the_report(tmp_path):
+def test_too_many_bad_files_fails_naming_the_report(tmp_path, caplog):
     data = _mixed_folder(str(tmp_path / "data"), per_class=10)
     with pytest.raises(Exception) as failure:
         runs.run(data, tmp_path / "out")  # default limit: 1%
     message = str(failure.value)
     assert "over the limit of 1.0%" in message and keys.QUARANTINE_REPORT in message
+    assert "raise --max-bad-fraction" in message  # the flag a user types
     report_path = next(w for w in message.split() if w.endswith(keys.QUARANTINE_REPORT + "."))[:-1]
     with open(report_path) as f:
         assert len(json.load(f)["bad_files"]) == 5
+    # The ingestion's own line names the report that is kept, not the deleted artifact's.
+    [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Ingested ")]
+    assert line.endswith(f"report: {report_path}"), line
 
 
 def test_csv_manifest_with_splits_relative_absolute_and_missing_paths(tmp_path):

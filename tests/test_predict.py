@@ -81,6 +81,24 @@ def test_pushed_model_table_reports_bad_files_and_classifies_the_rest(pushed_run
 
 
 @pytest.mark.pipeline
+def test_the_real_console_counts_what_it_lists_and_no_tensorflow_start_up(pushed_run, inputs, tmp_path):
+    """`bit-tfx predict` as a user runs it (real stderr): the count it announces is the rows it
+    lists (a FIFO included, reported and not read), and TensorFlow's CUDA-registration lines
+    of its import are not there."""
+    import subprocess
+    import sys
+    os.mkfifo(str(tmp_path / "pipe.png"))
+    good = sorted((inputs / "colours" / "red").iterdir())[0]
+    done = subprocess.run([sys.executable, "-m", "bit_tfx.cli.main", "predict", "--model",
+                           serving_dir(pushed_run), "--json", str(good), str(tmp_path / "pipe.png")],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == common.EXIT_RUN, done.stderr
+    assert len(done.stdout.splitlines()) == 2
+    assert "predict: 2 file(s) (1 not a regular file: reported, not read) with" in done.stderr, done.stderr
+    assert "cuFFT" not in done.stderr and "cuda" not in done.stderr.lower(), done.stderr
+
+
+@pytest.mark.pipeline
 def test_pushed_model_json_files_and_folders_top_k_clamped(pushed_run, inputs, capsys):
     red = sorted((inputs / "colours" / "red").iterdir())
     argv = [red[0], inputs / "x.png", inputs / "colours" / "blue", red[1]]

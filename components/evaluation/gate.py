@@ -93,9 +93,11 @@ def failures_of(validation):
             name = m.metric_key.name
             value = m.metric_value.double_value.value
             if m.metric_key.is_diff:
-                allowed = -configured_change_bound(m.metric_threshold.change_threshold.absolute.value)
+                allowed = max(0.0, -configured_change_bound(m.metric_threshold.change_threshold.absolute.value))
+                limit = (f"the allowed drop of {allowed:.4f}" if allowed > 0 else
+                         "allowed (no drop: --max-accuracy-drop 0)")
                 sentences.append(f"{name} changed by {value:+.4f} against the model now serving, "
-                                 f"more than the allowed drop of {allowed:.4f}")
+                                 f"more than {limit}")
             else:
                 bound = m.metric_threshold.value_threshold.lower_bound.value
                 sentences.append(f"{name} is {value:.4f}, below the minimum {bound:.4f}")

@@ -95,7 +95,18 @@ class Executor(base_executor.BaseExecutor):
         out.set_int_custom_property("crop_size", decision.crop_size)
         out.set_int_custom_property("total_steps", decision.total_steps)
         out.set_float_custom_property("mixup_alpha", decision.mixup_alpha)
-        logging.info("%s written to %s: %s", self.what, path, json.dumps(decision.to_json()))
+        logging.info("%s: %s; written to %s", self.what, brief(decision), path)
+
+
+def brief(decision):
+    """One short console line of a decision (the whole of it is the JSON file)."""
+    crop = (f"resize {decision.resize_size}, {'random' if decision.random_crop else 'central'} "
+            f"crop {decision.crop_size}")
+    batch = f"batch {decision.batch_size}" + (
+        f" x {decision.gradient_accumulation_steps} accumulated" if decision.gradient_accumulation_steps > 1 else "")
+    return (f"{crop}, flip {'on' if decision.random_flip else 'off'}, MixUp "
+            f"{decision.mixup_alpha if decision.mixup_alpha else 'off'}, {decision.total_steps} steps at "
+            f"{batch}, learning rate {decision.learning_rate:g}, head {decision.head_init}")
 
 
 class HyperRule(base_component.BaseComponent):

@@ -427,7 +427,8 @@ def check_report(report, report_path):
             f"{report['bad']} of {report['total_files']} files ({report['bad_fraction']:.1%}) are not "
             f"usable images, over the limit of {report['max_bad_fraction']:.1%}: "
             f"{report['bad_by_reason']}. Every file and its reason is listed in {report_path}. "
-            "Fix or remove them, or raise max_bad_fraction.")
+            "Fix or remove them, or raise --max-bad-fraction (max_bad_fraction in a deployment "
+            "config).")
     valid = report["valid_per_split_and_class"]
     train = valid.get(keys.TRAIN_SPLIT, {})
     no_valid = [c for c in report["classes"] if not train.get(c)]
@@ -539,16 +540,17 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         examples.set_int_custom_property(VALID_IMAGES, report["valid"])
         examples.set_int_custom_property(QUARANTINED_FILES, report["bad"])
         examples.set_string_custom_property(data_checks.REPORT_PROPERTY, report_path)
-        log_report(report, report_path)
         try:
             check_report(report, report_path)
         except IngestionError:
             # TFX deletes a failed execution's output artifacts; its stateful working
-            # directory survives the failure, so the report the message names is kept there.
+            # directory survives the failure, so the report the lines name is kept there.
             kept = self._keep_report(report)
+            log_report(report, kept or report_path)
             if kept is None:
                 raise
             check_report(report, kept)
+        log_report(report, report_path)
 
     def _write_split(self, split_uri):
         """Writes serialized examples as they come: no shuffle, so memory stays flat."""
