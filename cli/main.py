@@ -67,6 +67,22 @@ def failure_line(command, error):
     return f"bit-tfx: {command} failed: {type(error).__name__}: {message}"
 
 
+def store_failure_line(command, error, metadata_store):
+    """A MySQL store lost during the run: ML Metadata says only `mysql_real_connect failed:
+    errno: , error:`; the preflight's connection says why (None when that is not the error,
+    or the store answers again)."""
+    if not metadata_store or "mysql_real_connect failed" not in str(error):
+        return None
+    from ..pipeline import metadata
+    try:
+        metadata.preflight(metadata_store)
+    except ConfigError as e:
+        return (f"bit-tfx: {command} failed: the metadata store stopped answering during the run: "
+                f"{e}. The steps that finished are recorded: once it answers, run the same "
+                "command again (they are reused from the cache)")
+    return None
+
+
 # The pipeline runs: a quiet console and a log file under OUTPUT (console.py).
 _PIPELINE_RUNS = ("run", "hyperrule", "demo", "pretrain", "rehearse")
 # Their help ends with the exit codes (they push, or are refused by the gate).
@@ -179,6 +195,7 @@ def _main(args, screen):
         logging.getLogger(console.LOG_ONLY).error("%s failed", args.command, exc_info=True)
         return _ended(screen, common.EXIT_RUN,
                       disk_full_line(args.command, e, getattr(args, "output", None))
+                      or store_failure_line(args.command, e, getattr(args, "metadata_store", None))
                       or failure_line(args.command, e))
     if isinstance(result, common.Output):
         sys.stdout.write(result.text if result.text.endswith("\n") or not result.text

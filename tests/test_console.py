@@ -450,3 +450,14 @@ def test_compile_prints_no_tensorflow_start_up_lines(tmp_path):
     assert [line.split(":")[0] for line in done.stderr.splitlines()] == [
         "INFO Compiled bit-tfx for kfp", "WARNING num_classes is not set and the data cannot be listed from here"
     ], done.stderr
+
+
+def test_a_metadata_store_lost_mid_run_is_named_with_the_reason():
+    """ML Metadata's own words name no reason; the line says which store and why."""
+    from bit_tfx.cli import main
+    line = main.store_failure_line("run", RuntimeError("mysql_real_connect failed: errno: , error: "),
+                                   "mysql://bit:pw@127.0.0.1:1/db")
+    assert line.startswith("bit-tfx: run failed: the metadata store stopped answering during the run: "
+                           "metadata store mysql://bit@127.0.0.1:1/db: no MySQL server answers"), line
+    assert ":pw@" not in line and "run the same command again" in line
+    assert main.store_failure_line("run", RuntimeError("other"), "mysql://bit@127.0.0.1:1/db") is None

@@ -4,8 +4,10 @@ default an eval copy of a training image is left out of the evaluation."""
 import json
 import os
 
+import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 
@@ -30,6 +32,20 @@ def _ingest(tmp_path, data, **kwargs):
             example = tf.train.Example.FromString(record)
             names.append(example.features.feature[keys.FILENAME].bytes_list.value[0].decode())
     return report, sorted(names)
+
+
+def _distinct(root):
+    """train/ and eval/ folders of classes a and b, 2 distinct images each."""
+    for n, (split, label, i) in enumerate((s, c, i) for s in ("train", "eval") for c in "ab" for i in range(2)):
+        images.write(str(root / split / label / f"img_{i}.jpg"), images.rgb_jpeg(seed=700 + n))
+
+
+def blocky(seed, scale, fmt):
+    """8 x 9 grey blocks of distinct levels, each `scale` pixels square: the same picture at any
+    scale (what a resized copy is), encoded as `fmt`."""
+    levels = np.random.default_rng(seed).permutation(72).reshape(8, 9) * 3
+    pixels = np.kron(levels, np.ones((scale, scale))).astype(np.uint8)
+    return images.encode(Image.fromarray(np.stack([pixels] * 3, -1)), fmt)
 
 
 @pytest.fixture
@@ -57,6 +73,7 @@ def test_an_eval_copy_of_a_training_image_is_dropped_and_listed(tmp_path, split_
     assert [[f["file"] for f in g["files"]] for g in dups["within_split"]] == [
         ["train/dog/d0.jpg", "train/dog/d9.jpg"]]
     assert "1 image(s) are in both train and eval" in caplog.text and "--eval-duplicates keep" in caplog.text
+    assert dups["near_duplicates"] == []  # identical files are not "near" duplicates
     assert "1 group(s) of identical images within one split" in caplog.text
     assert "train/dog/d0.jpg (train) = train/dog/d9.jpg (train)" in caplog.text
 
@@ -69,12 +86,12 @@ def test_kept_when_asked(tmp_path, split_data):
 
 def test_one_image_under_two_labels_is_named(tmp_path):
     root = tmp_path / "data"
-    for split in ("train", "eval"):
-        images.class_folders(str(root / split), ["a", "b"], 2, kind="png" if split == "eval" else "jpeg")
-    images.write(str(root / "train" / "b" / "same_as_a0.jpg"), (root / "train" / "a" / "img_0000.jpg").read_bytes())
+    _distinct(root)
+    images.write(str(root / "train" / "b" / "same_as_a0.jpg"), (root / "train" / "a" / "img_0.jpg").read_bytes())
     report, _ = _ingest(tmp_path, str(root))
     [group] = report["duplicates"]["within_split"]
     assert group["labels"] == ["a", "b"] and report["duplicates"]["across_splits"] == []
+    assert report["duplicates"]["near_duplicates"] == []
 
 
 def test_a_class_with_under_a_tenth_of_the_largest_is_named(tmp_path, caplog):
@@ -90,3 +107,19 @@ def test_a_class_with_under_a_tenth_of_the_largest_is_named(tmp_path, caplog):
     assert report["imbalanced_classes"] == ["few"]
     assert "Imbalanced classes: 'few' (2)" in caplog.text and "--class-weighted" in caplog.text
     assert "'many': 21" in caplog.text
+
+
+def test_a_resized_re_encoded_copy_is_a_near_duplicate_listed_not_dropped(tmp_path, caplog):
+    root = tmp_path / "data"
+    _distinct(root)
+    images.write(str(root / "train" / "a" / "big.png"), blocky(1, 6, "PNG"))
+    images.write(str(root / "eval" / "a" / "small.jpg"), blocky(1, 3, "JPEG"))
+    images.write(str(root / "train" / "b" / "flat1.png"), images.encode(Image.new("RGB", (30, 30), "white"), "PNG"))
+    images.write(str(root / "train" / "b" / "flat2.png"), images.encode(Image.new("RGB", (40, 30), "black"), "PNG"))
+    report, eval_names = _ingest(tmp_path, str(root))
+    near = report["duplicates"]["near_duplicates"]
+    assert [[(f["split"], f["file"]) for f in g["files"]] for g in near] == [
+        [("eval", "eval/a/small.jpg"), ("train", "train/a/big.png")]]  # flat images are not alike
+    assert near[0]["splits"] == ["eval", "train"] and "eval/a/small.jpg" in eval_names
+    assert report["duplicates"]["across_splits"] == [] and report["duplicates"]["eval_dropped"] == 0
+    assert "1 group(s) of images that look alike but differ in their bytes" in caplog.text

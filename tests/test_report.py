@@ -117,6 +117,7 @@ def test_render_lists_duplicates_and_imbalance():
     data["data_checks"] = {
         "quarantine_report": "/q.json", "bad_files": 0, "skipped_files": 0,
         "duplicates_across_splits": 1, "eval_duplicates_dropped": 1, "duplicates_within_split": 0,
+        "near_duplicates": 0,
         "imbalanced_classes": {"<i>rare</i>": 3}, "eval_policy": "drop", "within_split": [],
         "across_splits": [{"files": [{"file": "eval/a/copy.jpg", "split": "eval", "label": "a"},
                                      {"file": "train/a/x.jpg", "split": "train", "label": "a"}]}]}

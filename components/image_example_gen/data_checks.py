@@ -26,6 +26,7 @@ def summary(report, path):
         "duplicates_across_splits": len(duplicates.get("across_splits") or []),
         "eval_duplicates_dropped": duplicates.get("eval_dropped", 0),
         "duplicates_within_split": len(duplicates.get("within_split") or []),
+        "near_duplicates": len(duplicates.get("near_duplicates") or []),
         "imbalanced_classes": {c: train.get(c, 0) for c in report.get("imbalanced_classes") or []},
     }
 

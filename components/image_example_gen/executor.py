@@ -212,7 +212,7 @@ class _ReadAndCheck(beam.DoFn):
         try:
             data = read_with_retries(item["path"], item["file"], self._read, self._tries,
                                      self._first_wait)
-            fmt, height, width = image_check.inspect_image(data, self._max_pixels)
+            fmt, height, width, looks = image_check.inspect_and_hash(data, self._max_pixels)
         except image_check.BadImage as e:
             return beam.pvalue.TaggedOutput("bad", dict(item, reason=e.reason, detail=e.detail))
         except MISSING_ERRORS:
@@ -227,7 +227,8 @@ class _ReadAndCheck(beam.DoFn):
         else:
             index = hash_split(item["file"], self._buckets)
         example = make_example(data, fmt, height, width, item["label"], item["file"])
-        return index, item["label"], example.SerializeToString(), content_digest(data), item["file"]
+        return (index, item["label"], example.SerializeToString(), content_digest(data), item["file"],
+                looks)
 
 
 def _split_names_and_buckets(output_config):
@@ -255,27 +256,48 @@ def _read_json_lines(path):
         return [json.loads(line) for line in f if line.strip()]
 
 
+def content_key(looks, digest):
+    """What groups images for the duplicate checks: their perceptual hash, or for a flat image
+    (whose hash says nothing: image_check.FLAT_HASH) its bytes' digest."""
+    return looks if looks != image_check.FLAT_HASH else "sha256:" + digest
+
+
 def duplicate_groups(records, eval_policy=keys.EVAL_DUPLICATES_DROP):
-    """The duplicates part of the report, from the Beam side output's groups of identical files
-    ({sha256, files: [{file, split, label}]}, two or more files each): groups spanning train and
-    eval (with "drop", their eval copies are left out of the eval split: `eval_dropped`), and
-    groups within one split (a warning: an image trained on twice; two labels on one image)."""
-    across, within, dropped = [], [], []
-    for group in sorted(records, key=lambda g: min(f["file"] for f in g["files"])):
-        files = sorted(group["files"], key=lambda f: (f["split"], f["file"]))
-        splits = {f["split"] for f in files}
-        record = {"sha256": group["sha256"], "files": files,
-                  "labels": sorted({f["label"] for f in files})}
-        if len(splits) > 1:
-            record["eval_dropped"] = ([f["file"] for f in files if f["split"] != keys.TRAIN_SPLIT]
-                                      if eval_policy == keys.EVAL_DUPLICATES_DROP else [])
-            dropped += [f for f in files if f["file"] in record["eval_dropped"]]
-            across.append(record)
-        else:
-            within.append(record)
-    return {"policy": eval_policy, "across_splits": across, "within_split": within,
+    """The duplicates part of the report, from the Beam side output's groups of files that
+    look alike ({key, files: [{file, split, label, sha256}]}, two or more each). Identical
+    files (one sha256): groups spanning train and eval (with "drop", their eval copies are left
+    out of the eval split: `eval_dropped`), and groups within one split (a warning: an image
+    trained on twice; two labels on one image). Files with the same perceptual hash and other
+    bytes (a resized or re-encoded copy): `near_duplicates`, listed and warned, not dropped."""
+    across, within, near, dropped = [], [], [], []
+    for group in records:
+        by_bytes = collections.defaultdict(list)
+        for f in group["files"]:
+            by_bytes[f["sha256"]].append(f)
+        for digest, files in by_bytes.items():
+            if len(files) > 1:
+                across_or_within = across if len({f["split"] for f in files}) > 1 else within
+                across_or_within.append(_group_record(files, sha256=digest))
+        if len(by_bytes) > 1:
+            near.append(_group_record(group["files"], perceptual_hash=group["key"]))
+    for record in across:
+        record["eval_dropped"] = ([f["file"] for f in record["files"] if f["split"] != keys.TRAIN_SPLIT]
+                                  if eval_policy == keys.EVAL_DUPLICATES_DROP else [])
+        dropped += [f for f in record["files"] if f["file"] in record["eval_dropped"]]
+
+    def ordered(groups):
+        return sorted(groups, key=lambda g: g["files"][0]["file"])
+    return {"policy": eval_policy, "across_splits": ordered(across), "within_split": ordered(within),
+            "near_duplicates": ordered(near),
             "eval_dropped": len(dropped),
             "eval_dropped_per_class": dict(collections.Counter(f["label"] for f in dropped))}
+
+
+def _group_record(files, **key):
+    files = sorted(({k: f[k] for k in ("file", "split", "label")} for f in files),
+                   key=lambda f: (f["split"], f["file"]))
+    return dict(key, files=files, splits=sorted({f["split"] for f in files}),
+                labels=sorted({f["label"] for f in files}))
 
 
 def imbalanced_classes(valid, ratio=keys.IMBALANCE_RATIO):
@@ -387,6 +409,13 @@ def _log_duplicates(duplicates, report_path):
                 "kept in the evaluation (--eval-duplicates keep): it measures memory on them")
         logging.warning("%d image(s) are in both train and eval (identical bytes), e.g. %s; %s. "
                         "Listed in %s", len(across), _shown_group(across[0]), kept, report_path)
+    near = duplicates.get("near_duplicates") or []
+    if near:
+        near_across = sum(len(g["splits"]) > 1 for g in near)
+        logging.warning("%d group(s) of images that look alike but differ in their bytes (a resized "
+                        "or re-encoded copy?), %d of them across train and eval, e.g. %s: kept; "
+                        "check them. Listed in %s", len(near), near_across, _shown_group(near[0]),
+                        report_path)
     if within:
         relabelled = [g for g in within if len(g["labels"]) > 1]
         logging.warning("%d group(s) of identical images within one split, e.g. %s: each is "
@@ -511,13 +540,15 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                       | "CountRecord" >> beam.Map(
                           lambda kv: {"split": kv[0][0], "label": kv[0][1], "count": kv[1]}))
             _write_json_lines(counts, posixpath.join(quarantine_dir, _COUNTS_FILE), "Counts")
-            # Identical content: only (digest, split, file, label) is grouped, never the bytes.
+            # Identical and near-identical content, in one grouping by what the image looks like
+            # (its perceptual hash; a flat image by its bytes): only (hash, split, file, label)
+            # is grouped, never the bytes.
             groups = (checked.good
-                      | "ByContent" >> beam.Map(lambda e: (e[3], {
-                          "split": split_names[e[0]], "file": e[4], "label": e[1]}))
+                      | "ByContent" >> beam.Map(lambda e: (content_key(e[5], e[3]), {
+                          "split": split_names[e[0]], "file": e[4], "label": e[1], "sha256": e[3]}))
                       | "GroupContent" >> beam.GroupByKey()
                       | "Duplicates" >> beam.FlatMap(
-                          lambda kv: [{"sha256": kv[0], "files": list(kv[1])}]
+                          lambda kv: [{"key": kv[0], "files": list(kv[1])}]
                           if len(list(kv[1])) > 1 else []))
             _write_json_lines(groups, posixpath.join(quarantine_dir, _DUPLICATES_FILE), "Duplicates")
             tagged = [checked.bad | "TagBad" >> beam.Map(lambda r: dict(r, kind="bad")),

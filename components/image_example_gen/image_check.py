@@ -71,10 +71,36 @@ def check_decodes(data):
         message = getattr(e, "message", None) or str(e) or type(e).__name__
         message = re.sub(r"\{\{function_node [^}]*\}\}\s*|\s*\[Op:\w+\]", "", message).strip()
         raise BadImage("undecodable", f"TensorFlow cannot decode it ({message[:200]})")
+    return pixels
 
 
 def inspect_image(data, max_pixels=keys.DEFAULT_MAX_IMAGE_PIXELS):
     """(format, height, width) of a valid image; raises BadImage otherwise."""
+    return inspect_and_hash(data, max_pixels)[:3]
+
+
+def inspect_and_hash(data, max_pixels=keys.DEFAULT_MAX_IMAGE_PIXELS):
+    """(format, height, width, perceptual hash) of a valid image; raises BadImage otherwise."""
     header = read_header(data, max_pixels)
-    check_decodes(data)
-    return header
+    return (*header, perceptual_hash(check_decodes(data).numpy()))
+
+
+# A perceptual hash that says nothing: a flat (or flat-rowed) image, whose 64 comparisons are
+# all "not brighter". Images with it are not called near-duplicates of each other.
+FLAT_HASH = "0" * 16
+
+
+def perceptual_hash(pixels):
+    """A 64-bit difference hash (dHash, hex) of decoded RGB pixels [H, W, 3]: the image's
+    luminance in 8 rows x 9 columns of block means, and whether each block is brighter than its
+    left neighbour. A resized or re-encoded copy gets the same hash (or one a few bits away:
+    only equal hashes are compared), unlike its bytes. On the pixels TensorFlow already
+    decoded for the check above: 9 % of ingestion's time (bench/ingestion.py)."""
+    import numpy as np  # pylint: disable=import-outside-toplevel
+    gray = pixels @ np.array([0.299, 0.587, 0.114], np.float32)
+    if gray.shape[0] < 8 or gray.shape[1] < 9:  # fewer pixels than blocks: each one repeated
+        gray = np.repeat(np.repeat(gray, 8, 0), 9, 1)
+    rows = np.linspace(0, gray.shape[0], 9).astype(int)[:-1]
+    cols = np.linspace(0, gray.shape[1], 10).astype(int)[:-1]
+    blocks = np.add.reduceat(np.add.reduceat(gray, rows, 0), cols, 1)
+    return np.packbits(blocks[:, 1:] > blocks[:, :-1]).tobytes().hex()

@@ -234,6 +234,7 @@ def _data_checks(examples):
     return dict(data_checks.summary(quarantine, path),
                 across_splits=(duplicates.get("across_splits") or [])[:10],
                 within_split=(duplicates.get("within_split") or [])[:10],
+                near=(duplicates.get("near_duplicates") or [])[:10],
                 eval_policy=duplicates.get("policy"))
 
 
