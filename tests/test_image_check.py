@@ -50,3 +50,22 @@ def test_pixel_limit_is_configurable():
     with pytest.raises(image_check.BadImage, match="decompression_bomb"):
         image_check.inspect_image(data, max_pixels=9_999)
     assert image_check.inspect_image(data, max_pixels=10_000) == ("jpeg", 100, 100)
+
+
+def test_the_perceptual_hash_tells_pictures_apart_and_survives_a_resize():
+    """Blocks of unequal size (40 px into 9 columns) are compared by their means: 50 noise
+    images give 50 hashes (sums made 0x55-patterned hashes that collided), and a resized,
+    re-encoded copy of a picture gets the picture's hash (when its blocks differ by more than
+    the re-encoding changes them: only equal hashes are compared)."""
+    import numpy as np
+    from PIL import Image
+    rng = np.random.default_rng(0)
+    hashes = {image_check.perceptual_hash(rng.integers(0, 256, (40, 50, 3)).astype(np.float32))
+              for _ in range(50)}
+    assert len(hashes) == 50
+    rows, cols = np.mgrid[0:8, 0:9]
+    levels = (20 + 27 * ((cols + 3 * rows) % 8)).astype(np.uint8)  # neighbours 27 or more apart
+    picture = Image.fromarray(np.stack([levels] * 3, -1)).resize((90, 80), Image.NEAREST)
+    copy = picture.resize((45, 40), Image.BILINEAR)
+    assert image_check.inspect_and_hash(images.encode(picture, "PNG"))[3] == \
+        image_check.inspect_and_hash(images.encode(copy, "JPEG", quality=95))[3]

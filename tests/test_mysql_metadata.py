@@ -112,3 +112,8 @@ def test_a_whole_run_on_mysql_is_summarized_and_reported_from_it(tmp_path, capsy
         assert os.path.isfile(json.loads(out)["report"])
         code, _, err = runs.cli_in_process(["report", str(tmp_path / "out")], capsys)
         assert code == 2 and "give --metadata mysql://bit:PASSWORD@127.0.0.1" in err, err
+        # Trained, gated, pushed, reported: no file of it (the model card, the report, the
+        # pushed version, MLMD-recorded configs) holds the password.
+        leaked = [str(p) for p in tmp_path.rglob("*") if p.is_file() and not p.is_relative_to(root)
+                  and mysql_server.PASSWORD.encode() in p.read_bytes()]
+        assert leaked == []

@@ -186,12 +186,15 @@ def test_the_same_data_again_trains_nothing_and_exits_4(pushed_run, copied_run, 
 
 @pytest.mark.pipeline
 def test_changed_data_is_new(pushed_run, copied_run, tmp_path, capsys):
-    """One more image in the data: ServingBaseline says this run trains, naming the
-    fingerprint (`bit-tfx hyperrule` runs the DAG through ServingBaseline, no training)."""
+    """One image relabelled, moved from red/ to blue/ with its bytes, size and modification
+    time (issue 29: the count, bytes and mtimes TFX fingerprinted could not tell): ServingBaseline
+    says this run trains, naming the fingerprint (`bit-tfx hyperrule` runs the DAG through
+    ServingBaseline, no training). tests/test_fingerprint.py has every other kind of change."""
     config, _ = copied_run
     data = tmp_path / "images"
-    shutil.copytree(pushed_run[2], data)  # the fixture's data stays as it is
-    runs.colour_images(str(data), 1, seed=99)
+    shutil.copytree(pushed_run[2], data)  # the fixture's data stays as it is (copy2: same mtimes)
+    moved = sorted((data / "red").iterdir())[0]
+    os.rename(moved, data / "blue" / moved.name)
     code, _, err = runs.cli_in_process(["hyperrule", "--data", str(data), "--output", str(config.output)],
                                        capsys)
     assert code == 0, err[-2000:]

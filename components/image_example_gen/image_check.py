@@ -100,7 +100,8 @@ def perceptual_hash(pixels):
     gray = pixels @ np.array([0.299, 0.587, 0.114], np.float32)
     if gray.shape[0] < 8 or gray.shape[1] < 9:  # fewer pixels than blocks: each one repeated
         gray = np.repeat(np.repeat(gray, 8, 0), 9, 1)
-    rows = np.linspace(0, gray.shape[0], 9).astype(int)[:-1]
-    cols = np.linspace(0, gray.shape[1], 10).astype(int)[:-1]
-    blocks = np.add.reduceat(np.add.reduceat(gray, rows, 0), cols, 1)
+    rows = np.linspace(0, gray.shape[0], 9).astype(int)
+    cols = np.linspace(0, gray.shape[1], 10).astype(int)
+    sums = np.add.reduceat(np.add.reduceat(gray, rows[:-1], 0), cols[:-1], 1)
+    blocks = sums / np.outer(np.diff(rows), np.diff(cols))  # means: blocks differ in size by a pixel
     return np.packbits(blocks[:, 1:] > blocks[:, :-1]).tobytes().hex()
