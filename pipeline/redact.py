@@ -13,7 +13,9 @@ from urllib.parse import quote
 
 MASK = "***"
 _SECRETS = set()
-_URL_CREDENTIAL = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s'\"]+:)[^@/\s'\"]+@", re.IGNORECASE)
+# scheme://user:SECRET@ (not the placeholder our messages spell: mysql://user:PASSWORD@...).
+_URL_CREDENTIAL = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s'\"]+:)(?!PASSWORD@)[^@/\s'\"]+@",
+                             re.IGNORECASE)
 
 
 def secret(value):

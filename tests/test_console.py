@@ -461,3 +461,18 @@ def test_a_metadata_store_lost_mid_run_is_named_with_the_reason():
                            "metadata store mysql://bit@127.0.0.1:1/db: no MySQL server answers"), line
     assert ":pw@" not in line and "run the same command again" in line
     assert main.store_failure_line("run", RuntimeError("other"), "mysql://bit@127.0.0.1:1/db") is None
+
+
+def test_secrets_are_redacted_from_records_lines_and_files(tmp_path):
+    from bit_tfx.pipeline import configs, redact
+    configs.parse_mysql_url("mysql://bit:t0p%2Fsecret@h:3306/db")  # registers the password
+    record = logging.LogRecord("tfx", logging.INFO, __file__, 1, "Using connection config %s",
+                               ('mysql { host: "h" password: "t0p/secret" }',), None)
+    assert redact.Filter().filter(record) and record.getMessage() == \
+        'Using connection config mysql { host: "h" password: "***" }'
+    assert redact.redact("url mysql://bit:t0p%2Fsecret@h/db, https://a:tok@x, mysql://u:PASSWORD@h") == \
+        "url mysql://bit:***@h/db, https://a:***@x, mysql://u:PASSWORD@h"
+    log = tmp_path / "native.log"
+    log.write_text('E0000 mysql_real_connect(password="t0p/secret")\n')
+    redact.scrub_file(str(log))
+    assert log.read_text() == 'E0000 mysql_real_connect(password="***")\n'

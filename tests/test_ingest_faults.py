@@ -58,7 +58,7 @@ def test_a_transient_io_error_is_retried_and_the_file_is_ingested(tmp_path, erro
     read = Flaky(error, error)
     [result] = _check(_item(path), read)
     assert not isinstance(result, beam.pvalue.TaggedOutput)  # an example, not quarantined
-    split, label, serialized, _digest, _file = result
+    split, label, serialized, *_ = result
     assert label == "a" and tf.train.Example.FromString(serialized).features.feature[
         keys.IMAGE_ENCODED].bytes_list.value[0] == images.rgb_jpeg(seed=1)
     assert read.calls == 3

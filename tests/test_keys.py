@@ -36,7 +36,8 @@ def test_the_dag_node_ids_are_the_keys(data, layout, example_gen, pretrain, cura
     from bit_tfx.pipeline import pipeline
     extra = {}
     if curated:
-        (tmp_path / "schema.pbtxt").write_text('feature { name: "image/encoded" type: BYTES }')
+        (tmp_path / "schema.pbtxt").write_text('feature { name: "image/encoded" type: BYTES } '
+                                               'feature { name: "image/class/text" type: BYTES }')
         extra = dict(schema_file=str(tmp_path / "schema.pbtxt"), fail_on_anomalies=True)
     config = configs.RunConfig(data=data, layout=layout, num_classes=2, pretrain=pretrain,
                                **extra).validate()
