@@ -3,7 +3,8 @@
 Each measurement runs the real executor (Beam DirectRunner, in-memory) in a fresh
 child process, so its peak RSS is its own. Baseline, measured in the same run: the
 same executor writing through TFX's stock WriteSplit, which reshuffles the
-serialized examples (the step our executor leaves out so memory stays flat).
+serialized examples (the step our executor leaves out so memory stays flat); and our
+executor without its perceptual hash (the near-duplicate check's cost, A/B).
 
     python bench/ingestion.py [--sizes 1000 10000] [--repeats 3] [--work DIR]
 Prints a Markdown table (medians over repeats) and the ratios.
@@ -57,7 +58,18 @@ def run_once(data, out, variant):
     StockWriteExecutor.__qualname__ = "StockWriteExecutor"
     globals()["StockWriteExecutor"] = StockWriteExecutor
 
-    cls = {"ours": executor.Executor, "stock_write_split": StockWriteExecutor}[variant]
+    if variant == "ours_without_perceptual_hash":
+        # The same executor, its perceptual hash left out (every image keyed by its bytes, so
+        # the duplicate grouping still runs): what the near-duplicate check costs, A/B.
+        from bit_tfx.components.image_example_gen import image_check
+
+        def without_perceptual_hash(data, max_pixels):
+            header = image_check.read_header(data, max_pixels)
+            image_check.check_decodes(data)
+            return (*header, image_check.FLAT_HASH)
+        image_check.inspect_and_hash = without_perceptual_hash
+    cls = {"ours": executor.Executor, "ours_without_perceptual_hash": executor.Executor,
+           "stock_write_split": StockWriteExecutor}[variant]
     source = sources.resolve(data)
     examples = standard_artifacts.Examples()
     examples.uri = out
@@ -147,7 +159,7 @@ def main():
         data = os.path.join(args.work, f"data-{n}")
         make_dataset(data, n)
         data_mb = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(data) for f in fs) / 2**20
-        for variant in ("ours", "stock_write_split"):
+        for variant in ("ours", "stock_write_split", "ours_without_perceptual_hash"):
             results = []
             for r in range(args.repeats):
                 out = os.path.join(args.work, f"out-{n}-{variant}-{r}")
@@ -175,6 +187,9 @@ def main():
           f"{by[(large, 'ours')]['peak_rss_mb'] / by[(large, 'stock_write_split')]['peak_rss_mb']:.2f}x")
     print(f"throughput at {large} images, ours / stock: "
           f"{by[(large, 'ours')]['images_per_s'] / by[(large, 'stock_write_split')]['images_per_s']:.2f}x")
+    for n in args.sizes:
+        print(f"perceptual hash, A/B at {n} images: ours / ours without it: "
+              f"{by[(n, 'ours')]['wall_s'] / by[(n, 'ours_without_perceptual_hash')]['wall_s']:.3f}x wall")
     data_checks(os.path.join(args.work, f"data-{large}"), large, by[(large, "ours")]["wall_s"], args.repeats)
 
 

@@ -57,6 +57,9 @@ DEFAULT_MAX_BAD_FRACTION = 0.01
 EVAL_DUPLICATES_DROP = "drop"
 EVAL_DUPLICATES_KEEP = "keep"
 EVAL_DUPLICATES_POLICIES = (EVAL_DUPLICATES_DROP, EVAL_DUPLICATES_KEEP)
+# More images than this sharing one perceptual hash (other bytes each) are not called
+# near-duplicates: the hash cannot tell such images apart (smooth gradients, plain backgrounds).
+NEAR_DUPLICATE_MAX_GROUP = 4
 # A train class with fewer than this fraction of the largest class's images is named (a warning).
 IMBALANCE_RATIO = 0.1
 DEFAULT_MAX_IMAGE_PIXELS = 89_478_485  # PIL's own warning threshold (0.25 GiB @ 24 bpp)

@@ -124,3 +124,17 @@ def test_a_resized_re_encoded_copy_is_a_near_duplicate_listed_not_dropped(tmp_pa
     assert near[0]["splits"] == ["eval", "train"] and "eval/a/small.jpg" in eval_names
     assert report["duplicates"]["across_splits"] == [] and report["duplicates"]["eval_dropped"] == 0
     assert "1 group(s) of images that look alike but differ in their bytes" in caplog.text
+
+
+def test_a_hash_many_different_images_share_is_not_a_near_duplicate_finding():
+    """Smooth gradients or plain backgrounds can share one perceptual hash by the thousand: more
+    than NEAR_DUPLICATE_MAX_GROUP different images under one hash are counted, not listed."""
+    def files(n, split="train"):
+        return [{"file": f"a/{split}{i}.jpg", "split": split, "label": "a", "sha256": f"{split}{i}"}
+                for i in range(n)]
+    pair = {"key": "aa" * 8, "files": files(1) + files(1, "eval")}
+    crowd = {"key": "bb" * 8, "files": files(keys.NEAR_DUPLICATE_MAX_GROUP + 1)}
+    found = executor.duplicate_groups([pair, crowd])
+    assert [g["perceptual_hash"] for g in found["near_duplicates"]] == ["aa" * 8]
+    assert found["indistinct_perceptual_hashes"] == [
+        {"perceptual_hash": "bb" * 8, "images": keys.NEAR_DUPLICATE_MAX_GROUP + 1}]

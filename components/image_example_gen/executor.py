@@ -269,7 +269,7 @@ def duplicate_groups(records, eval_policy=keys.EVAL_DUPLICATES_DROP):
     out of the eval split: `eval_dropped`), and groups within one split (a warning: an image
     trained on twice; two labels on one image). Files with the same perceptual hash and other
     bytes (a resized or re-encoded copy): `near_duplicates`, listed and warned, not dropped."""
-    across, within, near, dropped = [], [], [], []
+    across, within, near, indistinct, dropped = [], [], [], [], []
     for group in records:
         by_bytes = collections.defaultdict(list)
         for f in group["files"]:
@@ -278,8 +278,10 @@ def duplicate_groups(records, eval_policy=keys.EVAL_DUPLICATES_DROP):
             if len(files) > 1:
                 across_or_within = across if len({f["split"] for f in files}) > 1 else within
                 across_or_within.append(_group_record(files, sha256=digest))
-        if len(by_bytes) > 1:
+        if 1 < len(by_bytes) <= keys.NEAR_DUPLICATE_MAX_GROUP:
             near.append(_group_record(group["files"], perceptual_hash=group["key"]))
+        elif len(by_bytes) > keys.NEAR_DUPLICATE_MAX_GROUP:
+            indistinct.append({"perceptual_hash": group["key"], "images": len(group["files"])})
     for record in across:
         record["eval_dropped"] = ([f["file"] for f in record["files"] if f["split"] != keys.TRAIN_SPLIT]
                                   if eval_policy == keys.EVAL_DUPLICATES_DROP else [])
@@ -289,6 +291,9 @@ def duplicate_groups(records, eval_policy=keys.EVAL_DUPLICATES_DROP):
         return sorted(groups, key=lambda g: g["files"][0]["file"])
     return {"policy": eval_policy, "across_splits": ordered(across), "within_split": ordered(within),
             "near_duplicates": ordered(near),
+            # Hashes shared by more than NEAR_DUPLICATE_MAX_GROUP different images: not a
+            # duplicate finding, only that the hash cannot tell them apart.
+            "indistinct_perceptual_hashes": sorted(indistinct, key=lambda g: -g["images"]),
             "eval_dropped": len(dropped),
             "eval_dropped_per_class": dict(collections.Counter(f["label"] for f in dropped))}
 
