@@ -88,3 +88,24 @@ def raised(make):
     except Exception as e:  # pylint: disable=broad-except
         return e
     raise AssertionError("nothing raised")
+
+
+def exec_properties(component):
+    """A component's exec properties as an orchestrator hands them to its executor (protos as
+    JSON, unset ones left out)."""
+    from tfx.utils import proto_utils
+    return {k: (proto_utils.proto_to_json(v) if hasattr(v, "DESCRIPTOR") else v)
+            for k, v in component.exec_properties.items() if v is not None}
+
+
+def ingest(tmp_path, data, **kwargs):
+    """ImageExampleGen's executor on a real Beam pipeline (no orchestrator), its Examples under
+    tmp_path/examples: (its quarantine report, that folder). kwargs: the component's."""
+    from tfx.types import standard_artifacts
+    from bit_tfx.components.image_example_gen import component, executor, sources
+    gen = component.ImageExampleGen(sources.resolve(data), **kwargs)
+    examples = standard_artifacts.Examples()
+    examples.uri = str(tmp_path / "examples")
+    executor.Executor().Do({}, {keys.EXAMPLES_KEY: [examples]}, exec_properties(gen))
+    with open(os.path.join(examples.uri, keys.QUARANTINE_DIR, keys.QUARANTINE_REPORT)) as f:
+        return json.load(f), examples.uri

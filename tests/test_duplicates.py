@@ -1,33 +1,24 @@
 """Identical images across and within splits, and imbalanced classes (issue 29): found during
 ingestion from the content hash, listed in the quarantine report, said on the console, and by
 default an eval copy of a training image is left out of the evaluation."""
-import json
 import os
 
 import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
-from tfx.types import standard_artifacts
-from tfx.utils import proto_utils
 
 import images
+import runs
 from bit_tfx.components import keys
-from bit_tfx.components.image_example_gen import component, executor, sources
+from bit_tfx.components.image_example_gen import executor
 
 
 def _ingest(tmp_path, data, **kwargs):
     """ImageExampleGen's executor on a real Beam pipeline: (its report, eval file names)."""
-    gen = component.ImageExampleGen(sources.resolve(data), **kwargs)
-    props = {k: (proto_utils.proto_to_json(v) if hasattr(v, "DESCRIPTOR") else v)
-             for k, v in gen.exec_properties.items() if v is not None}
-    examples = standard_artifacts.Examples()
-    examples.uri = str(tmp_path / "examples")
-    executor.Executor().Do({}, {keys.EXAMPLES_KEY: [examples]}, props)
-    with open(os.path.join(examples.uri, keys.QUARANTINE_DIR, keys.QUARANTINE_REPORT)) as f:
-        report = json.load(f)
+    report, uri = runs.ingest(tmp_path, data, **kwargs)
     names = []
-    for path in tf.io.gfile.glob(os.path.join(examples.uri, "Split-eval", "*.gz")):
+    for path in tf.io.gfile.glob(os.path.join(uri, "Split-eval", "*.gz")):
         for record in tf.data.TFRecordDataset(path, compression_type="GZIP").as_numpy_iterator():
             example = tf.train.Example.FromString(record)
             names.append(example.features.feature[keys.FILENAME].bytes_list.value[0].decode())

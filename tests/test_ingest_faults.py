@@ -1,7 +1,6 @@
 """Faults by kind in ingestion (issue 23): a file's content decides whether it is quarantined;
 an I/O error is retried and, if it stays, stops the run naming the file (no training data is
 silently dropped). Also: file names that are not UTF-8, and classes left without eval images."""
-import json
 import os
 import shutil
 import subprocess
@@ -10,10 +9,9 @@ import sys
 import apache_beam as beam
 import pytest
 import tensorflow as tf
-from tfx.types import standard_artifacts
-from tfx.utils import proto_utils
 
 import images
+import runs
 from bit_tfx.components import keys
 from bit_tfx.components.image_example_gen import component, executor, sources
 
@@ -156,14 +154,7 @@ def test_a_file_the_run_may_not_read_stops_it_naming_the_file(tmp_path):
 
 def _run_executor(tmp_path, data, max_bad_fraction):
     """ImageExampleGen's executor on a real Beam pipeline (no orchestrator): its report."""
-    gen = component.ImageExampleGen(sources.resolve(data), max_bad_fraction=max_bad_fraction)
-    props = {k: (proto_utils.proto_to_json(v) if hasattr(v, "DESCRIPTOR") else v)
-             for k, v in gen.exec_properties.items() if v is not None}
-    examples = standard_artifacts.Examples()
-    examples.uri = str(tmp_path / "examples")
-    executor.Executor().Do({}, {keys.EXAMPLES_KEY: [examples]}, props)
-    with open(os.path.join(examples.uri, keys.QUARANTINE_DIR, keys.QUARANTINE_REPORT)) as f:
-        return json.load(f)
+    return runs.ingest(tmp_path, data, max_bad_fraction=max_bad_fraction)[0]
 
 
 def test_names_that_are_not_utf8_are_quarantined_and_a_class_without_eval_is_named(tmp_path, caplog):
@@ -200,9 +191,7 @@ def test_the_driver_resolves_the_newest_span_over_names_that_are_not_utf8(tmp_pa
     with pytest.raises(UnicodeDecodeError):  # what TFX's own driver does with it
         io_utils.generate_fingerprint("images", pattern)
     gen = component.ImageExampleGen(sources.resolve(str(tmp_path / "span-{SPAN}")))
-    props = {k: (proto_utils.proto_to_json(v) if hasattr(v, "DESCRIPTOR") else v)
-             for k, v in gen.exec_properties.items() if v is not None}
-    resolved = span.resolve_where_no_driver(props)
+    resolved = span.resolve_where_no_driver(runs.exec_properties(gen))
     assert resolved[utils.SPAN_PROPERTY_NAME] == 2
     assert "num_files:7," in resolved[utils.FINGERPRINT_PROPERTY_NAME]  # 6 images + café
     assert '"span-2/*/*"' in resolved["input_config"]

@@ -164,6 +164,11 @@ def _is_regular_local_file(path):
         return True  # missing or unreadable: the read reports it
 
 
+# A file that became an example: its split's index, label, the serialized tf.Example, and what
+# the duplicate checks group it by (its bytes' SHA-256, its path, its perceptual hash).
+Checked = collections.namedtuple("Checked", "split_index label serialized sha256 file looks")
+
+
 class _ReadAndCheck(beam.DoFn):
     """Reads one file and decides: an example for a split, or a quarantined file.
 
@@ -227,8 +232,8 @@ class _ReadAndCheck(beam.DoFn):
         else:
             index = hash_split(item["file"], self._buckets)
         example = make_example(data, fmt, height, width, item["label"], item["file"])
-        return (index, item["label"], example.SerializeToString(), content_digest(data), item["file"],
-                looks)
+        return Checked(index, item["label"], example.SerializeToString(), content_digest(data),
+                       item["file"], looks)
 
 
 def _split_names_and_buckets(output_config):
@@ -254,6 +259,12 @@ def _read_json_lines(path):
         return []
     with tf.io.gfile.GFile(path, "r") as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+def _alike(keyed):
+    """A group of two or more files under one content key, as the report's parts record it."""
+    key, files = keyed[0], list(keyed[1])
+    return [{"key": key, "files": files}] if len(files) > 1 else []
 
 
 def content_key(looks, digest):
@@ -533,14 +544,14 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                        | "SpreadWork" >> beam.Reshuffle()  # paths only, so workers share the reading
                        | "ReadAndCheck" >> beam.ParDo(_ReadAndCheck(split_names, buckets, max_pixels))
                        .with_outputs("bad", "unreadable", main="good"))
-            parts = checked.good | "BySplit" >> beam.Partition(lambda e, n: e[0], len(split_names))
+            parts = checked.good | "BySplit" >> beam.Partition(lambda e, n: e.split_index, len(split_names))
             for index, name in enumerate(split_names):
                 split_uri = artifact_utils.get_split_uri([examples], name)
                 _ = (parts[index]
-                     | f"Serialized[{name}]" >> beam.Map(lambda e: e[2])
+                     | f"Serialized[{name}]" >> beam.Map(lambda e: e.serialized)
                      | f"Write[{name}]" >> self._write_split(split_uri))
             counts = (checked.good
-                      | "SplitLabel" >> beam.Map(lambda e: (split_names[e[0]], e[1]))
+                      | "SplitLabel" >> beam.Map(lambda e: (split_names[e.split_index], e.label))
                       | "CountValid" >> beam.combiners.Count.PerElement()
                       | "CountRecord" >> beam.Map(
                           lambda kv: {"split": kv[0][0], "label": kv[0][1], "count": kv[1]}))
@@ -549,12 +560,11 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             # (its perceptual hash; a flat image by its bytes): only (hash, split, file, label)
             # is grouped, never the bytes.
             groups = (checked.good
-                      | "ByContent" >> beam.Map(lambda e: (content_key(e[5], e[3]), {
-                          "split": split_names[e[0]], "file": e[4], "label": e[1], "sha256": e[3]}))
+                      | "ByContent" >> beam.Map(lambda e: (content_key(e.looks, e.sha256), {
+                          "split": split_names[e.split_index], "file": e.file, "label": e.label,
+                          "sha256": e.sha256}))
                       | "GroupContent" >> beam.GroupByKey()
-                      | "Duplicates" >> beam.FlatMap(
-                          lambda kv: [{"key": kv[0], "files": list(kv[1])}]
-                          if len(list(kv[1])) > 1 else []))
+                      | "Duplicates" >> beam.FlatMap(_alike))
             _write_json_lines(groups, posixpath.join(quarantine_dir, _DUPLICATES_FILE), "Duplicates")
             tagged = [checked.bad | "TagBad" >> beam.Map(lambda r: dict(r, kind="bad")),
                       checked.unreadable | "TagUnreadable" >> beam.Map(

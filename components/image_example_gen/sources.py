@@ -534,6 +534,17 @@ def manifest_header(csv_path):
     return False, len(row)
 
 
+def manifest_rows(csv_path, header=None):
+    """(line number, path as written, label, split) of every row of a manifest: the header
+    and blank lines left out; a row that is not one is refused naming its line. `header`:
+    manifest_header's answer, when the caller has read it already."""
+    has_header, columns = header or manifest_header(csv_path)
+    for line_no, line in manifest_lines(csv_path):
+        if (has_header and line_no == 1) or not line.strip():
+            continue
+        yield (line_no, *parse_manifest_line(line, line_no, csv_path, columns))
+
+
 def plan_manifest(source):
     """Streams the manifest once and checks it: every row, one label and one split per file
     (a file in two splits, or with two labels, is refused), repeated rows skipped and listed."""
@@ -543,10 +554,7 @@ def plan_manifest(source):
     has_header, columns = manifest_header(path)
     counts = collections.Counter()
     seen, skipped = {}, []  # full path -> (line, label, split)
-    for line_no, line in manifest_lines(path):
-        if (has_header and line_no == 1) or not line.strip():
-            continue
-        file, label, split = parse_manifest_line(line, line_no, path, columns)
+    for line_no, file, label, split in manifest_rows(path, (has_header, columns)):
         full, shown = manifest_file(path, file)
         if shown == ".." or shown.startswith("../"):
             raise SourceError(

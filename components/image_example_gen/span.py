@@ -106,14 +106,8 @@ def _manifest_files(csv_path):
     """The full paths a manifest's rows name (str), or [] when it cannot be parsed here (the
     run's planning refuses such a manifest, naming the line)."""
     try:
-        has_header, columns = sources.manifest_header(csv_path)
-        rows = []
-        for line_no, line in sources.manifest_lines(csv_path):
-            if (has_header and line_no == 1) or not line.strip():
-                continue
-            file, _, _ = sources.parse_manifest_line(line, line_no, csv_path, columns)
-            rows.append(sources.manifest_file(csv_path, file)[0])
-        return rows
+        return [sources.manifest_file(csv_path, file)[0]
+                for _, file, _, _ in sources.manifest_rows(csv_path)]
     except sources.SourceError:
         return []
 
@@ -127,8 +121,7 @@ def files_fingerprint(split_name, input_base, pattern):
     own (tfx.utils.io_utils.generate_fingerprint) has only the count, bytes and mtimes to the
     second: a file moved from red/ to blue/ looked the same."""
     full = posixpath.join(input_base, pattern)
-    remote = "://" in full
-    files = tf.io.gfile.glob(full) if remote else _local_glob(full)
+    files = tf.io.gfile.glob(full) if "://" in full else _local_glob(full)
     base = input_base.rstrip("/") + "/"
     digest, total = hashlib.sha256(), 0
     for path in files:
@@ -142,7 +135,7 @@ def files_fingerprint(split_name, input_base, pattern):
             with tf.io.gfile.GFile(name, "rb") as f:
                 digest.update(b"manifest " + hashlib.sha256(f.read()).hexdigest().encode() + b"\n")
             for listed in _manifest_files(name):
-                size, mtime = _stat(listed if remote or "://" in listed else os.fsencode(listed)) or (-1, -1)
+                size, mtime = _stat(listed if "://" in listed else os.fsencode(listed)) or (-1, -1)
                 digest.update(f"row {listed}\0{size}\0{mtime}\n".encode("utf-8", "surrogateescape"))
     return (f"split:{split_name},num_files:{len(files)},total_bytes:{total},"
             f"files_sha256:{digest.hexdigest()[:32]}")
