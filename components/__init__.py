@@ -4,7 +4,7 @@ bit_tfx.models, which TFX runs by import path, reads these).
 
 Importing this package sets the environment TensorFlow reads when it is first imported, once,
 here: TFX, TFMA and hub.KerasLayer need Keras 2 (tf_keras), which TensorFlow 2.16 uses only
-with TF_USE_LEGACY_KERAS=1. Every entry point (the CLI, the runner files, the executors that
+with TF_USE_LEGACY_KERAS=1; and TF_ENABLE_ONEDNN_OPTS=1 (oneDNN CPU kernels on every CPU). Every entry point (the CLI, the runner files, the executors that
 Kubeflow/Vertex containers load by import path) imports a module of this package before
 TensorFlow. The container image sets the same variables (Dockerfile): TFX's container
 entrypoints import TensorFlow before they load our executors. So does TFX's own CLI: `tfx
@@ -15,3 +15,8 @@ create --engine=local` runs local_runner.py in a fresh Python, where this packag
 import os
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+# oneDNN's CPU kernels (convolutions and their gradients, fused batch norm): TensorFlow turns them
+# on by itself only on CPUs with AVX-512 VNNI/BF16/AMX; on the AVX2 machines this project meets
+# they make a BiT training step 1.5x faster (docs/benchmarks.md, "Where a Trainer step's time
+# goes"). A user's own TF_ENABLE_ONEDNN_OPTS=0 wins.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")

@@ -351,7 +351,8 @@ def task_environment():
     """The image's environment (Dockerfile ENV) over this one's, without a PYTHONPATH that could
     reach a checkout: what the task imports is what is installed."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env.update(TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL=env.get("TF_CPP_MIN_LOG_LEVEL", "2"))
+    env.update(TF_USE_LEGACY_KERAS="1", TF_ENABLE_ONEDNN_OPTS=env.get("TF_ENABLE_ONEDNN_OPTS", "1"),
+               TF_CPP_MIN_LOG_LEVEL=env.get("TF_CPP_MIN_LOG_LEVEL", "2"))
     return env
 
 
