@@ -235,3 +235,25 @@ def test_flops_r50x1_224(r50x1):
     # ~4.1 G multiply-adds of convolutions at 224x224 (ResNet-50 family) + the head.
     macs = resnet_v2.flops_per_image(r50x1) / 2
     assert 4.0e9 < macs - 2048 * 21843 < 4.2e9
+
+
+@pytest.mark.parametrize("shape,loc", [((2, 8, 8, 64), 0.0), ((3, 5, 7, 32), 3.0), ((1, 4, 4, 128), -20.0)])
+def test_group_norm_gradient_is_autodiffs_of_the_recipe(shape, loc):
+    """The hand-written GroupNorm gradient (resnet_v2.group_norm) against autodiff through the
+    recipe's formula (group_norm_reference): values, d/dx, d/dgamma, d/dbeta, also for inputs
+    whose mean is far from 0 (where a shortcut like E[x^2] - E[x]^2 would lose digits)."""
+    rng = np.random.default_rng(4)
+    x = tf.constant(rng.normal(loc, 1.5, shape).astype(np.float32))
+    gamma = tf.Variable(rng.normal(1, 0.3, shape[-1]).astype(np.float32))
+    beta = tf.Variable(rng.normal(0, 0.3, shape[-1]).astype(np.float32))
+    upstream = tf.constant(rng.normal(0, 1, shape).astype(np.float32))
+    results = []
+    for fn in (resnet_v2.group_norm, resnet_v2.group_norm_reference):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = fn(x, gamma, beta)
+            loss = tf.reduce_sum(tf.nn.relu(y) * upstream)
+        results.append([y] + tape.gradient(loss, [x, gamma, beta]))
+    for got, want in zip(*results):
+        assert float(tf.reduce_max(tf.abs(want))) > 1.0
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-5)

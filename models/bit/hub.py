@@ -70,9 +70,10 @@ def export_hub_savedmodel(model, export_dir: str, verify: bool = False):
 
     resnet_v2.official_variables(model)  # refuses hub-wrapping models: nothing native to export
     unit_model = model if resnet_v2.takes_unit_range(model) else resnet_v2.with_unit_input(model)
-    module = signatures.ReusableModule(unit_model, name="bit").trace()
-    tf.saved_model.save(module, export_dir,
-                        signatures={"serving_default": module.images_signature()})
+    with resnet_v2.autodiff_group_norm():   # no hand-written gradients in the SavedModel
+        module = signatures.ReusableModule(unit_model, name="bit").trace()
+        tf.saved_model.save(module, export_dir,
+                            signatures={"serving_default": module.images_signature()})
     if verify:
         verify_export(model, export_dir)
     return export_dir

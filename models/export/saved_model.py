@@ -95,29 +95,32 @@ def export(model, tft_output, class_names, export_dir, image_size,
     HyperRule crop size, what the Transform graph resizes serving images to (the TFLite
     input). serving_default refuses images above max_pixels (the run's max_image_pixels,
     which the Trainer gets in its custom_config). backbone_npz (pre-training): also the
-    weights as keys.BACKBONE_NPZ in the official naming, head included (`npz:` loads it)."""
-    features = features_model(model)
-    module = ServingModule(model, tft_output, class_names, max_pixels=max_pixels,
-                           features=features).trace()
-    served = {
-        keys.SIGNATURE_CLASSIFY: module.serve_bytes.get_concrete_function(),
-        keys.SIGNATURE_TOP_K: module.serve_top_k.get_concrete_function(),
-        keys.SIGNATURE_EMBEDDINGS: module.serve_embeddings.get_concrete_function(),
-        keys.SIGNATURE_EXAMPLES: module.serve_examples.get_concrete_function(),
-        keys.SIGNATURE_TRANSFORM: module.transform_features.get_concrete_function(),
-    }
-    tf.saved_model.save(module, export_dir, signatures=served)
-    backbone = signatures.ReusableModule(features, name="bit_backbone").trace()
-    tf.saved_model.save(backbone, os.path.join(export_dir, keys.BACKBONE_DIR))
-    if backbone_npz:
-        weights.save_npz(model, os.path.join(export_dir, keys.BACKBONE_NPZ))
-    warmup.write(export_dir)
-    try:
-        tflite.convert(model, int(image_size), class_names,
-                       os.path.join(export_dir, keys.TFLITE_DIR))
-    except Exception as e:  # the converter raises ConverterError, ValueError, ...
-        raise TFLiteConversionError(
-            f"TFLite conversion of the trained model at {image_size}x{image_size} failed: "
-            f"{type(e).__name__}: {e}. Nothing was pushed; the Trainer's checkpoints are kept, "
-            "so running the pipeline again resumes at the last step and exports again") from e
+    weights as keys.BACKBONE_NPZ in the official naming, head included (`npz:` loads it).
+    Traced with GroupNorm's autodiff form (resnet_v2.autodiff_group_norm): same values, and a
+    SavedModel without the training kernel's hand-written gradient functions."""
+    with resnet_v2.autodiff_group_norm():
+        features = features_model(model)
+        module = ServingModule(model, tft_output, class_names, max_pixels=max_pixels,
+                               features=features).trace()
+        served = {
+            keys.SIGNATURE_CLASSIFY: module.serve_bytes.get_concrete_function(),
+            keys.SIGNATURE_TOP_K: module.serve_top_k.get_concrete_function(),
+            keys.SIGNATURE_EMBEDDINGS: module.serve_embeddings.get_concrete_function(),
+            keys.SIGNATURE_EXAMPLES: module.serve_examples.get_concrete_function(),
+            keys.SIGNATURE_TRANSFORM: module.transform_features.get_concrete_function(),
+        }
+        tf.saved_model.save(module, export_dir, signatures=served)
+        backbone = signatures.ReusableModule(features, name="bit_backbone").trace()
+        tf.saved_model.save(backbone, os.path.join(export_dir, keys.BACKBONE_DIR))
+        if backbone_npz:
+            weights.save_npz(model, os.path.join(export_dir, keys.BACKBONE_NPZ))
+        warmup.write(export_dir)
+        try:
+            tflite.convert(model, int(image_size), class_names,
+                           os.path.join(export_dir, keys.TFLITE_DIR))
+        except Exception as e:  # the converter raises ConverterError, ValueError, ...
+            raise TFLiteConversionError(
+                f"TFLite conversion of the trained model at {image_size}x{image_size} failed: "
+                f"{type(e).__name__}: {e}. Nothing was pushed; the Trainer's checkpoints are kept, "
+                "so running the pipeline again resumes at the last step and exports again") from e
     return export_dir
