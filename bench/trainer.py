@@ -1,11 +1,21 @@
-"""Trainer benchmark: overhead against a bare loop, input pipeline against the model,
-storage ratio, and the demo's wall time fresh and fully cached.
+"""Trainer benchmark: where a training step's time goes, against TensorFlow's own floor; the
+demo's wall time by component; the pipeline Trainer's overhead and input pipeline.
 
     python bench/trainer.py [--work DIR] [--steps 20] [--repeats 3] [--model random:tiny]
+                            [--step-steps 4] [--step-repeats 3] [--skip-demo]
 
-1. Runs `bit-tfx demo` in a fresh output folder (timed), then again (timed: every
-   component is a cache hit).
-2. From that run's artifacts (examples, transform graph, HyperRule decision) measures, on
+1. Training step (forward, backward, SGD-momentum update on one batch in memory; tf.function;
+   medians over interleaved repeats), each case in a fresh process per oneDNN setting
+   (TF_ENABLE_ONEDNN_OPTS is read once, at TensorFlow's import):
+   - BiT R50x1 (GroupNorm + weight standardisation) at 128x128, batch 32, as shipped;
+   - the same with GroupNorm differentiated by autodiff (the layer before issue 31);
+   - tf.keras.applications.ResNet50V2 (BatchNorm), same size and batch: TensorFlow's own floor;
+   - the `small` backbone of the demo (128x128, batch 16), as shipped and with autodiff GN.
+   Ratio: our R50x1 step / ResNet50V2's (target >= 1.0).
+2. Runs `bit-tfx demo` in a fresh output folder and prints its wall time split by component
+   (the console's "done in" lines) and the Trainer's own split (linear probe, steps, export),
+   then runs it again (nothing new: exit 4, the start-up and the cache check).
+3. From that run's artifacts (examples, transform graph, HyperRule decision) measures, on
    the same model, data and batch:
    - bare loop: a plain tf.function SGD step on batches already in memory (the model's
      own consumption rate, no input work);
@@ -13,13 +23,15 @@ storage ratio, and the demo's wall time fresh and fully cached.
      pipeline (raw examples -> Transform graph -> crop/flip -> MixUp);
    - input pipeline alone: the same dataset iterated without a model.
    Ratios: Trainer / bare (target >= 0.95) and input / model (target >= 3).
-3. Storage: bytes of the Examples artifact per image / bytes of the original files.
-Medians over repeats. Note that on a CPU-only machine the input pipeline and the model
-compete for the same cores, so the input/model ratio is lower than on a GPU host.
+4. Storage: bytes of the Examples artifact per image / bytes of the original files.
+Note that on a CPU-only machine the input pipeline and the model compete for the same cores,
+so the input/model ratio is lower than on a GPU host.
 """
 import argparse
 import glob
+import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -32,11 +44,103 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from bit_tfx.components import keys  # noqa: E402  first: the environment TensorFlow reads at import
 
 
-def timed_demo(output):
+STEP_CASES = (  # (label, builder, arch, image size, batch)
+    ("BiT R50x1 (GroupNorm + WS), as shipped", "bit", "R50x1", 128, 32),
+    ("BiT R50x1, GroupNorm by autodiff (before)", "bit-autodiff-gn", "R50x1", 128, 32),
+    ("tf.keras ResNet50V2 (BatchNorm)", "keras-resnet50v2", "R50x1", 128, 32),
+    ("BiT small (the demo's backbone), as shipped", "bit", "small", 128, 16),
+    ("BiT small, GroupNorm by autodiff (before)", "bit-autodiff-gn", "small", 128, 16),
+)
+ONEDNN = ("0", "1")
+
+
+def step_worker(steps, repeats):
+    """In this process (its TF_ENABLE_ONEDNN_OPTS fixed at import): images/s of each case's
+    training step, repeats interleaved across cases; prints one JSON line."""
+    import numpy as np
+    import tensorflow as tf
+    import tf_keras as keras
+
+    from bit_tfx.models.bit import resnet_v2
+
+    def make(builder, arch, size):
+        if builder == "keras-resnet50v2":
+            return keras.applications.ResNet50V2(weights=None, classes=10, input_shape=(size, size, 3),
+                                                 classifier_activation=None)
+        return resnet_v2.build(arch, num_classes=10, input_shape=(size, size, 3))
+
+    steps_of = []
+    for _, builder, arch, size, batch in STEP_CASES:
+        shipped = resnet_v2.group_norm
+        if builder == "bit-autodiff-gn":   # the layer calls the module's group_norm when traced
+            resnet_v2.group_norm = resnet_v2.group_norm_reference
+        try:
+            model = make(builder, arch, size)
+            optimizer = keras.optimizers.SGD(0.001, momentum=0.9)
+            x = tf.constant(np.random.default_rng(0).random((batch, size, size, 3), np.float32))
+            y = tf.one_hot(np.arange(batch) % 10, 10)
+
+            def step(model=model, optimizer=optimizer, x=x, y=y):
+                with tf.GradientTape() as tape:
+                    loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(y, model(x, training=True)))
+                variables = model.trainable_variables
+                optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+                return loss
+            compiled = tf.function(step)
+            compiled().numpy()   # tracing excluded
+            compiled().numpy()
+        finally:
+            resnet_v2.group_norm = shipped
+        steps_of.append((compiled, batch))
+    rates = [[] for _ in STEP_CASES]
+    for _ in range(repeats):
+        for i, (compiled, batch) in enumerate(steps_of):
+            start = time.perf_counter()
+            for _ in range(steps):
+                compiled().numpy()
+            rates[i].append(steps * batch / (time.perf_counter() - start))
+    print(json.dumps(rates))
+
+
+def step_rates(steps, repeats):
+    """{oneDNN setting: [median images/s per case]}, each setting in a fresh process."""
+    out = {}
+    for setting in ONEDNN:
+        env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS=setting)
+        done = subprocess.run([sys.executable, __file__, "--step-worker", "--step-steps", str(steps),
+                               "--step-repeats", str(repeats)], env=env, cwd=ROOT, check=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        rates = json.loads(done.stdout.strip().splitlines()[-1])
+        out[setting] = [statistics.median(r) for r in rates]
+    return out
+
+
+DONE = re.compile(r"\[\d+/\d+\] (\w+) done in ([\d.]+) s")
+TRAINER_PARTS = (("linear probe", re.compile(r"linear probe .* in ([\d.]+) s")),
+                 ("training steps", re.compile(r"Trained \d+ steps in ([\d.]+) s")),
+                 ("export (SavedModel, TF Hub backbone, TFLite)", re.compile(r"Exported .* in ([\d.]+) s")))
+
+
+def timed_demo(output, allowed=(0,)):
+    """(wall seconds, the console's stderr) of `bit-tfx demo --output OUTPUT`."""
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "bit_tfx.cli.main", "demo", "--output", output], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
-    return time.perf_counter() - start
+    done = subprocess.run([sys.executable, "-m", "bit_tfx.cli.main", "demo", "--output", output],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    wall = time.perf_counter() - start
+    if done.returncode not in allowed:
+        sys.exit(f"bit-tfx demo exited {done.returncode}:\n{done.stderr[-3000:]}")
+    return wall, done.stderr
+
+
+def demo_split(console):
+    """[(component, seconds)] from the console's 'done in' lines, and the Trainer's parts."""
+    components = [(name, float(sec)) for name, sec in DONE.findall(console)]
+    parts = []
+    for label, pattern in TRAINER_PARTS:
+        found = pattern.search(console)
+        if found:
+            parts.append((label, float(found.group(1))))
+    return components, parts
 
 
 def folder_bytes(pattern):
@@ -125,17 +229,71 @@ def measure(output, model_spec, steps, repeats):
     return medians, decision, batch
 
 
+def cpu_flags():
+    """The CPU's model name and whether it has AVX-512 (the two machine kinds of this project)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            info = f.read()
+    except OSError:
+        return "unknown CPU", "unknown"
+    name = re.search(r"model name\s*:\s*(.*)", info)
+    return (name.group(1).strip() if name else "unknown CPU"), ("yes" if "avx512f" in info else "no")
+
+
+def print_steps(rates, steps, repeats):
+    print(f"\nTraining step (forward, backward, SGD update; tf.function, batch in memory), "
+          f"{steps} steps x {repeats} repeats (medians), images/s:\n")
+    print("| case | size, batch | oneDNN off | oneDNN on (the default now) |")
+    print("|---|---|---:|---:|")
+    for i, (label, _, _, size, batch) in enumerate(STEP_CASES):
+        print(f"| {label} | {size}, {batch} | {rates['0'][i]:.1f} | {rates['1'][i]:.1f} |")
+    for setting, name in (("1", "on"), ("0", "off")):
+        ours, keras_floor = rates[setting][0], rates[setting][2]
+        print(f"our R50x1 / tf.keras ResNet50V2, oneDNN {name}: {ours / keras_floor:.2f}x (target >= 1.0)")
+    print(f"shipped / before (oneDNN off, autodiff GroupNorm): R50x1 {rates['1'][0] / rates['0'][1]:.2f}x, "
+          f"small {rates['1'][3] / rates['0'][4]:.2f}x")
+
+
+def print_demo(fresh, console, rerun):
+    components, parts = demo_split(console)
+    print(f"\n`bit-tfx demo`, fresh output folder: {fresh:.1f} s wall (target < 240 s)\n")
+    print("| component | seconds |")
+    print("|---|---:|")
+    for name, sec in components:
+        print(f"| {name} | {sec:.1f} |")
+    for label, sec in parts:
+        print(f"| Trainer: {label} | {sec:.1f} |")
+    outside = fresh - sum(sec for _, sec in components)
+    print(f"| outside the components (process start, imports, DAG, report) | {outside:.1f} |")
+    accuracy = re.search(r'"sparse_categorical_accuracy": ([\d.]+)', console)
+    print(f"\neval accuracy {accuracy.group(1) if accuracy else '?'}; the same demo again (nothing new, "
+          f"exit 4): {rerun:.1f} s")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "bit-tfx-bench-trainer"))
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--model", default="random:tiny")
+    ap.add_argument("--step-steps", type=int, default=4, help="steps per repeat of the step cases")
+    ap.add_argument("--step-repeats", type=int, default=3)
+    ap.add_argument("--skip-demo", action="store_true", help="the step table only")
+    ap.add_argument("--step-worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.step_worker:
+        return step_worker(args.step_steps, args.step_repeats)
+    cpu, avx512 = cpu_flags()
+    print(f"machine: {cpu}, {os.cpu_count()} CPU cores, AVX-512: {avx512}")
+    rates = step_rates(args.step_steps, args.step_repeats)
+    print_steps(rates, args.step_steps, args.step_repeats)
+    if args.skip_demo:
+        return
     output = os.path.join(args.work, "demo")
     subprocess.run(["rm", "-rf", output], check=True)
-    fresh = timed_demo(output)
-    cached = timed_demo(output)
+    fresh, console = timed_demo(output)
+    rerun, _ = timed_demo(output, allowed=(4,))
+    print_demo(fresh, console, rerun)
     medians, decision, batch = measure(output, args.model, args.steps, args.repeats)
     original = folder_bytes(os.path.join(output, "demo-data", "**", "*.png"))
     stored = folder_bytes(os.path.join(output, "pipeline_root", keys.NODE_IMAGE_EXAMPLE_GEN, keys.EXAMPLES_KEY,
@@ -154,7 +312,6 @@ def main():
     print(f"input pipeline / model consumption: {medians['input'] / medians['bare']:.2f}x (target >= 3)")
     print(f"storage: examples {stored / 2**20:.2f} MB for originals {original / 2**20:.2f} MB -> "
           f"{stored / original:.2f}x; Transform materialised {transform_stored} bytes")
-    print(f"demo wall time: fresh {fresh:.1f} s, fully cached re-run {cached:.1f} s")
 
 
 if __name__ == "__main__":

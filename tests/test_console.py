@@ -40,6 +40,8 @@ OWN_LINES = [re.compile(p) for p in (
     r"INFO Distribution: .+",
     r"INFO step \d+/\d+  loss .+",
     r"INFO Head initialised from a linear probe on \d+ training examples .+",
+    r"INFO Trained \d+ steps in .+",
+    r"INFO Exported the SavedModel, its TF Hub backbone and TFLite in .+",
     r"WARNING Nothing new, nothing trained: .+",
     r"INFO Pushed the nested SavedModel .+",
     r"INFO Model card written to .+",

@@ -325,3 +325,50 @@ def test_class_weights_scale_each_example_s_loss_by_its_class():
     assert losses[True] == pytest.approx(np.log(3) * np.mean(weights[[0, 1, 2, 0]]), rel=1e-5)
     with pytest.raises(ValueError, match="no weight for"):
         run.class_weight_vector(decision, [b"a", b"b", b"zebra"])
+
+
+def test_training_views_cached_or_not_are_the_same_examples_each_epoch(pushed_run):
+    """The Trainer's input pipeline decodes and resizes once and keeps the views in memory when
+    they fit (run.TRAIN_CACHE_MAX_BYTES), else reads them again every epoch: both give every
+    training example once per epoch (cached: a whole-dataset shuffle), with the same pixels."""
+    import glob
+    import hashlib
+
+    import runs
+    import tensorflow_transform as tft
+    from tfx_bsl.tfxio import tf_example_record
+    from bit_tfx.components import keys
+    from bit_tfx.components.hyperrule.component import read_decision
+    from bit_tfx.models.training import run
+
+    class Accessor:   # the one DataAccessor method train_dataset uses, over TFXIO as TFX builds it
+        def tf_dataset_factory(self, files, options, schema):
+            return tf_example_record.TFExampleRecord(
+                file_pattern=files, schema=schema, telemetry_descriptors=["test"]).TensorFlowDataset(options)
+
+    config, _, _ = pushed_run
+    decision = read_decision(runs.latest(config, keys.NODE_HYPERRULE, keys.HYPERPARAMETERS_KEY)[1].uri)
+    tft_output = tft.TFTransformOutput(runs.latest(config, keys.NODE_TRANSFORM, keys.TRANSFORM_GRAPH_KEY)[1].uri)
+    files = glob.glob(f"{runs.latest(config, keys.NODE_IMAGE_EXAMPLE_GEN, keys.EXAMPLES_KEY)[1].uri}/Split-train/*.gz")
+    # no random crop or flip: the batches hold the decoded views themselves, comparable
+    decision = dataclasses.replace(decision, random_crop=False, random_flip=False)
+    examples = int(decision.inputs["dataset_size"])
+    assert 0 < run.cache_bytes(decision) <= run.TRAIN_CACHE_MAX_BYTES
+    batch = 4
+    per_epoch = examples // batch
+
+    def pixels(limit, batches):
+        data = run.train_dataset(files, Accessor(), tft_output, batch, decision, seed=0,
+                                 cache_max_bytes=limit)
+        out = []
+        for images, labels in data.take(batches):
+            assert images.shape[1:] == (decision.crop_size, decision.crop_size, 3)
+            out += [(int(label), hashlib.sha256(image.tobytes()).hexdigest())
+                    for image, label in zip(images.numpy(), labels.numpy().reshape(-1))]
+        return out
+
+    cached = pixels(None, 3 * per_epoch)
+    assert len(set(cached[:per_epoch * batch])) == per_epoch * batch   # an epoch: no repeats
+    assert len(set(cached)) == examples                               # every example comes
+    streamed = pixels(0, per_epoch)
+    assert set(streamed) <= set(cached)   # the same pixels and labels, decoded every epoch

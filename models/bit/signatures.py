@@ -40,7 +40,10 @@ class ReusableModule(tf.Module):
 
     def __init__(self, model, name):
         super().__init__(name=name)
-        self.classifier = model
+        # Held untracked: the SavedModel holds the traced functions and the variables (the
+        # lists below), not a Keras serialisation of the model, which traces every layer's call
+        # again (about half of an export's time; docs/benchmarks.md, "The demo's time").
+        object.__setattr__(self, "classifier", model)
         self.variables = list(model.variables)
         self.trainable_variables = list(model.trainable_variables)
         self.regularization_losses = []  # BiT has no weight decay / regularisers
@@ -150,7 +153,7 @@ class BytesServingModule(ReusableModule):
         super().__init__(model, name=name)
         self.class_names = tf.constant(class_names)
         self.max_pixels = tf.constant(int(max_pixels), tf.int64)
-        self.features = features
+        object.__setattr__(self, "features", features)   # untracked, as `classifier`
 
     def _images_from_bytes(self, image_bytes):
         raise NotImplementedError
@@ -163,7 +166,8 @@ class BytesServingModule(ReusableModule):
     def _probabilities(self, image_bytes):
         return tf.nn.softmax(self.classifier(self._checked_images(image_bytes), training=False))
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=keys.INPUT_IMAGE_BYTES)])
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=keys.INPUT_IMAGE_BYTES)],
+                 autograph=False)
     def serve_bytes(self, image_bytes):
         probabilities = self._probabilities(image_bytes)
         top = tf.math.top_k(probabilities, k=tf.shape(self.class_names)[0])
@@ -171,7 +175,8 @@ class BytesServingModule(ReusableModule):
                 keys.OUTPUT_SCORES: top.values}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=keys.INPUT_IMAGE_BYTES),
-                                  tf.TensorSpec([None], tf.int32, name=keys.INPUT_K)])
+                                  tf.TensorSpec([None], tf.int32, name=keys.INPUT_K)],
+                 autograph=False)
     def serve_top_k(self, image_bytes, k):
         """k per image (one int per row, so TF Serving's row format and its server-side
         batching keep it with its image); k <= 0 or above the class count: all classes.
@@ -189,7 +194,8 @@ class BytesServingModule(ReusableModule):
         return {keys.OUTPUT_CLASSES: tf.where(keep, tf.gather(self.class_names, top.indices), ""),
                 keys.OUTPUT_SCORES: tf.where(keep, top.values, 0.0)}
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=keys.INPUT_IMAGE_BYTES)])
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=keys.INPUT_IMAGE_BYTES)],
+                 autograph=False)
     def serve_embeddings(self, image_bytes):
         embedding = tf.cast(self.features(self._checked_images(image_bytes), training=False),
                             tf.float32)

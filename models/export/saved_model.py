@@ -68,12 +68,14 @@ class ServingModule(signatures.BytesServingModule):
         parsed = tf.io.parse_example(examples, spec)
         return self.tft_layer(parsed)
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=keys.INPUT_EXAMPLES)])
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=keys.INPUT_EXAMPLES)],
+                 autograph=False)
     def serve_examples(self, examples):
         features = self._transform(examples)
         return {keys.OUTPUT_PROBABILITIES: tf.nn.softmax(self.classifier(features[keys.IMAGE], training=False))}
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=keys.INPUT_EXAMPLES)])
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=keys.INPUT_EXAMPLES)],
+                 autograph=False)
     def transform_features(self, examples):
         features = self._transform(examples)
         return {keys.LABEL_ID: features[keys.LABEL_ID], keys.IMAGE: features[keys.IMAGE]}

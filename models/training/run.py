@@ -34,7 +34,7 @@ from tfx_bsl.public import tfxio
 
 from ...components import keys
 from ..bit import build_classifier
-from ...components.hyperrule import rule
+from ...components.hyperrule import rule, upstream
 from ...components.hyperrule.decision import Decision
 from ..export import saved_model as export
 from . import augment, checkpoints, distribution, kshot, preemption, probe
@@ -91,25 +91,75 @@ def probe_dataset(file_pattern, data_accessor, tft_output, decision, batch_size=
     return raw.map(evaluation_view)
 
 
-def train_dataset(file_pattern, data_accessor, tft_output, batch_size, decision, seed, start_step=0):
+# The training views of a dataset are kept in memory, decoded and resized once, when they take
+# at most this much (float32): the demo's 889 images at 128 px take 175 MB. Above it every
+# epoch decodes and resizes again (a dataset of ImageNet's size would not fit any machine).
+TRAIN_CACHE_MAX_BYTES = 1 << 30
+
+
+def training_view(decision):
+    """(Transform output, side in pixels) that the training view is cut from: the resize-size
+    `image_train` when the decision crops at random (or Inception-style), else the crop-size
+    `image` (the whole image, as evaluation sees it)."""
+    if decision.crop == upstream.INCEPTION_CROP or decision.random_crop:
+        return keys.IMAGE_TRAIN, int(decision.resize_size)
+    return keys.IMAGE, int(decision.crop_size)
+
+
+def cache_bytes(decision):
+    """Bytes the decoded training views take in memory (None when the decision does not say
+    how many examples it trains on)."""
+    examples = decision.inputs.get("dataset_size")
+    if not examples:
+        return None
+    return int(examples) * training_view(decision)[1] ** 2 * 3 * 4
+
+
+def train_dataset(file_pattern, data_accessor, tft_output, batch_size, decision, seed, start_step=0,
+                  cache_max_bytes=None):
     """Endless batches of (augmented images in [0, 1], label ids), from raw examples.
     In k-shot mode only the k examples per class chosen by kshot.select are used.
+
+    When the decoded views fit `cache_max_bytes` (default TRAIN_CACHE_MAX_BYTES; cache_bytes),
+    the examples are read, decoded and resized once, kept in memory and shuffled whole every
+    epoch: on 2 cores the per-step decode and resize took a fifth of the demo's training step
+    (docs/benchmarks.md). Else every epoch reads them again through the Transform graph, with
+    TFXIO's shuffle buffer. Random crop, flip and MixUp are drawn per step either way.
 
     A run resumed at `start_step` draws a fresh shuffle (seeded by seed and step) and
     numbers its batches from start_step, so it does not replay the batches and
     augmentations of steps it has already taken."""
     shuffle_seed = seed if not start_step else (seed * 1_000_003 + start_step) % 2 ** 31
-    raw = _raw_examples(file_pattern, data_accessor, tft_output, batch_size, decision, shuffle_seed)
     tft_layer = tft_output.transform_features_layer()
+    view, _ = training_view(decision)
+    limit = TRAIN_CACHE_MAX_BYTES if cache_max_bytes is None else cache_max_bytes
+    size = cache_bytes(decision)
+    if size is not None and size <= limit:
+        def decoded(features):
+            transformed = tft_layer(features)
+            return transformed[view], transformed[keys.LABEL_ID]
 
-    def prepare(index, features):
-        transformed = tft_layer(features)
+        once = _raw_examples(file_pattern, data_accessor, tft_output, batch_size, decision, num_epochs=1)
+        batches = (once.map(decoded).unbatch().cache()
+                   .shuffle(int(decision.inputs["dataset_size"]), seed=shuffle_seed,
+                            reshuffle_each_iteration=True)
+                   .repeat().batch(batch_size, drop_remainder=True))
+    else:
+        raw = _raw_examples(file_pattern, data_accessor, tft_output, batch_size, decision, shuffle_seed)
+
+        def decoded_batch(features):
+            transformed = tft_layer(features)
+            return transformed[view], transformed[keys.LABEL_ID]
+        batches = raw.map(decoded_batch, num_parallel_calls=tf.data.AUTOTUNE)
+
+    def prepare(index, batch):
+        images, labels = batch
         step_seed = tf.stack([tf.cast(seed, tf.int64), index])
-        images = augment.for_decision(transformed[keys.IMAGE_TRAIN], transformed[keys.IMAGE],
-                                      decision, step_seed)
-        return images, transformed[keys.LABEL_ID]
+        # for_decision cuts from the first view when it crops, else uses the second: the one
+        # view decoded here is the one it uses
+        return augment.for_decision(images, images, decision, step_seed), labels
 
-    return (raw.enumerate(start=start_step).map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
+    return (batches.enumerate(start=start_step).map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
             .prefetch(tf.data.AUTOTUNE))
 
 
@@ -154,14 +204,15 @@ class Trainer:
         self.loss_scaled = config.mixed_precision == "float16"
 
     def _replica_step(self, images, labels, step):
-        lam = augment.sample_mixup_lambda(self.mixup_alpha, tf.stack([tf.cast(self.seed, tf.int64) + 1,
-                                                                       tf.cast(step, tf.int64)]))
-        one_hot = tf.one_hot(labels, self.num_classes)
-        images, targets = augment.mixup(images, one_hot, lam)
-        chunks_x = tf.split(images, self.accumulation)
-        chunks_y = tf.split(targets, self.accumulation)
+        targets = tf.one_hot(labels, self.num_classes)
+        if self.mixup_alpha:   # lambda 1 (no MixUp) would give the same batch, at a pass's cost
+            lam = augment.sample_mixup_lambda(self.mixup_alpha, tf.stack(
+                [tf.cast(self.seed, tf.int64) + 1, tf.cast(step, tf.int64)]))
+            images, targets = augment.mixup(images, targets, lam)
+        chunks_x = tf.split(images, self.accumulation) if self.accumulation > 1 else [images]
+        chunks_y = tf.split(targets, self.accumulation) if self.accumulation > 1 else [targets]
         variables = self.model.trainable_variables
-        grads = [tf.zeros_like(v) for v in variables]
+        grads = None   # the first micro-batch's gradients, then sums (no zeros to add to)
         total_loss, correct = 0.0, 0.0
         for x, y in zip(chunks_x, chunks_y):  # unrolled: accumulation is a small constant
             with tf.GradientTape() as tape:
@@ -174,7 +225,7 @@ class Trainer:
             g = tape.gradient(scaled, variables)
             if self.loss_scaled:
                 g = self.optimizer.get_unscaled_gradients(g)
-            grads = [a + b for a, b in zip(grads, g)]
+            grads = g if grads is None else [a + b for a, b in zip(grads, g)]
             total_loss += loss
             correct += tf.reduce_sum(tf.cast(tf.equal(tf.argmax(logits, -1), tf.argmax(y, -1)), tf.float32))
         if self.weight_decay:
@@ -194,7 +245,9 @@ class Trainer:
                                       self.strategy.run(lambda: tf.identity(flag)), axis=None)
         return bool(summed.numpy() > 0)
 
-    @tf.function
+    # autograph=False: no tensor-dependent Python control flow here, and converting every
+    # Keras layer's call made the first step (the trace) 22 s instead of 8 on 2 cores.
+    @tf.function(autograph=False)
     def step(self, images, labels):
         step = self.optimizer.iterations
         loss, correct = self.strategy.run(self._replica_step, args=(images, labels, step))
@@ -257,11 +310,12 @@ def run_fn(fn_args):
     if restored:
         log.warning("Resuming from %s at step %d", restored, start_step)
     elif decision.head_init == rule.HEAD_LINEAR_PROBE:
+        probe_started = time.perf_counter()
         fitted = probe.init_head(model, probe_dataset(fn_args.train_files, fn_args.data_accessor,
                                                       tft_output, decision), num_classes)
-        log.info("Head initialised from a linear probe on %d training examples (train accuracy "
-                 "%.3f); fine-tuning every layer from there (LP-FT)", fitted["examples"],
-                 fitted["train_accuracy"])
+        log.info("Head initialised from a linear probe on %d training examples in %.1f s (train "
+                 "accuracy %.3f); fine-tuning every layer from there (LP-FT)", fitted["examples"],
+                 time.perf_counter() - probe_started, fitted["train_accuracy"])
     # Other workers save only because MultiWorkerMirroredStrategy needs all in a save.
     save_dir = checkpoint_dir if chief else checkpoints.scratch_directory(
         checkpoint_dir, strategy.cluster_resolver.task_id)
@@ -304,6 +358,10 @@ def run_fn(fn_args):
                             saved, done, total)
                 raise preemption.Preempted(done, total, saved if chief else checkpoint_dir)
     writer.flush()
+    if total > start_step:
+        elapsed = time.perf_counter() - started
+        log.info("Trained %d steps in %.1f s (%.1f images/s, the first step's tracing included)",
+                 total - start_step, elapsed, (total - start_step) * per_step_batch / elapsed)
     # A pre-trained backbone is also pushed as an official-naming .npz; a TF Hub backbone
     # (continued pre-training from hub:) has no native variables to name, only the TF Hub export.
     pretrained = decision.upstream
@@ -314,5 +372,8 @@ def run_fn(fn_args):
     export_dir = fn_args.serving_model_dir if chief else \
         os.path.join(fn_args.model_run_dir, f"worker-export-{os.getpid()}")
     # (other workers write a copy nobody reads, as MultiWorkerMirroredStrategy requires)
+    export_started = time.perf_counter()
     export.export(model, tft_output, class_names, export_dir, image_size=decision.crop_size,
                   max_pixels=config.max_image_pixels, backbone_npz=backbone_npz)
+    log.info("Exported the SavedModel, its TF Hub backbone and TFLite in %.1f s",
+             time.perf_counter() - export_started)
