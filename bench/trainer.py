@@ -2,10 +2,10 @@
 demo's wall time by component; the pipeline Trainer's overhead and input pipeline.
 
     python bench/trainer.py [--work DIR] [--steps 20] [--repeats 3] [--model random:tiny]
-                            [--step-steps 4] [--step-repeats 3] [--skip-demo]
+                            [--step-steps 2] [--step-repeats 3] [--skip-demo]
 
 1. Training step (forward, backward, SGD-momentum update on one batch in memory; tf.function;
-   medians over interleaved repeats), each case in a fresh process per oneDNN setting
+   medians over repeats), each case in a fresh process per oneDNN setting
    (TF_ENABLE_ONEDNN_OPTS is read once, at TensorFlow's import):
    - BiT R50x1 (GroupNorm + weight standardisation) at 128x128, batch 32, as shipped;
    - the same with GroupNorm differentiated by autodiff (the layer before issue 31);
@@ -54,64 +54,58 @@ STEP_CASES = (  # (label, builder, arch, image size, batch)
 ONEDNN = ("0", "1")
 
 
-def step_worker(steps, repeats):
-    """In this process (its TF_ENABLE_ONEDNN_OPTS fixed at import): images/s of each case's
-    training step, repeats interleaved across cases; prints one JSON line."""
+def step_worker(case, steps, repeats):
+    """In this process (TF_ENABLE_ONEDNN_OPTS fixed at import, one model: cases sharing a
+    process slowed each other by up to a fifth): images/s of STEP_CASES[case]'s training step,
+    `repeats` times; prints one JSON line."""
     import numpy as np
     import tensorflow as tf
     import tf_keras as keras
 
     from bit_tfx.models.bit import resnet_v2
 
-    def make(builder, arch, size):
-        if builder == "keras-resnet50v2":
-            return keras.applications.ResNet50V2(weights=None, classes=10, input_shape=(size, size, 3),
-                                                 classifier_activation=None)
-        return resnet_v2.build(arch, num_classes=10, input_shape=(size, size, 3))
+    _, builder, arch, size, batch = STEP_CASES[case]
+    if builder == "bit-autodiff-gn":   # the layer calls the module's group_norm when traced
+        resnet_v2.group_norm = resnet_v2.group_norm_reference
+    if builder == "keras-resnet50v2":
+        model = keras.applications.ResNet50V2(weights=None, classes=10, input_shape=(size, size, 3),
+                                              classifier_activation=None)
+    else:
+        model = resnet_v2.build(arch, num_classes=10, input_shape=(size, size, 3))
+    optimizer = keras.optimizers.SGD(0.001, momentum=0.9)
+    x = tf.constant(np.random.default_rng(0).random((batch, size, size, 3), np.float32))
+    y = tf.one_hot(np.arange(batch) % 10, 10)
 
-    steps_of = []
-    for _, builder, arch, size, batch in STEP_CASES:
-        shipped = resnet_v2.group_norm
-        if builder == "bit-autodiff-gn":   # the layer calls the module's group_norm when traced
-            resnet_v2.group_norm = resnet_v2.group_norm_reference
-        try:
-            model = make(builder, arch, size)
-            optimizer = keras.optimizers.SGD(0.001, momentum=0.9)
-            x = tf.constant(np.random.default_rng(0).random((batch, size, size, 3), np.float32))
-            y = tf.one_hot(np.arange(batch) % 10, 10)
+    @tf.function(autograph=False)   # as the Trainer's step
+    def step():
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(y, model(x, training=True)))
+        variables = model.trainable_variables
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss
 
-            def step(model=model, optimizer=optimizer, x=x, y=y):
-                with tf.GradientTape() as tape:
-                    loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(y, model(x, training=True)))
-                variables = model.trainable_variables
-                optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-                return loss
-            compiled = tf.function(step)
-            compiled().numpy()   # tracing excluded
-            compiled().numpy()
-        finally:
-            resnet_v2.group_norm = shipped
-        steps_of.append((compiled, batch))
-    rates = [[] for _ in STEP_CASES]
+    step().numpy()   # tracing excluded
+    step().numpy()
+    rates = []
     for _ in range(repeats):
-        for i, (compiled, batch) in enumerate(steps_of):
-            start = time.perf_counter()
-            for _ in range(steps):
-                compiled().numpy()
-            rates[i].append(steps * batch / (time.perf_counter() - start))
+        start = time.perf_counter()
+        for _ in range(steps):
+            step().numpy()
+        rates.append(steps * batch / (time.perf_counter() - start))
     print(json.dumps(rates))
 
 
 def step_rates(steps, repeats):
-    """{oneDNN setting: [median images/s per case]}, each setting in a fresh process."""
+    """{oneDNN setting: [median images/s per case]}, each case and setting in a fresh process."""
     out = {}
     for setting in ONEDNN:
         env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS=setting)
-        done = subprocess.run([sys.executable, __file__, "--step-worker", "--step-steps", str(steps),
-                               "--step-repeats", str(repeats)], env=env, cwd=ROOT, check=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        rates = json.loads(done.stdout.strip().splitlines()[-1])
-        out[setting] = [statistics.median(r) for r in rates]
+        out[setting] = []
+        for case in range(len(STEP_CASES)):
+            done = subprocess.run([sys.executable, __file__, "--step-worker", str(case), "--step-steps",
+                                   str(steps), "--step-repeats", str(repeats)], env=env, cwd=ROOT,
+                                  check=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            out[setting].append(statistics.median(json.loads(done.stdout.strip().splitlines()[-1])))
     return out
 
 
@@ -122,14 +116,14 @@ TRAINER_PARTS = (("linear probe", re.compile(r"linear probe .* in ([\d.]+) s")),
 
 
 def timed_demo(output, allowed=(0,)):
-    """(wall seconds, the console's stderr) of `bit-tfx demo --output OUTPUT`."""
+    """(wall seconds, the console's stderr and stdout) of `bit-tfx demo --output OUTPUT`."""
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "bit_tfx.cli.main", "demo", "--output", output],
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     wall = time.perf_counter() - start
     if done.returncode not in allowed:
         sys.exit(f"bit-tfx demo exited {done.returncode}:\n{done.stderr[-3000:]}")
-    return wall, done.stderr
+    return wall, done.stderr + done.stdout
 
 
 def demo_split(console):
@@ -276,13 +270,13 @@ def main():
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--model", default="random:tiny")
-    ap.add_argument("--step-steps", type=int, default=4, help="steps per repeat of the step cases")
+    ap.add_argument("--step-steps", type=int, default=2, help="steps per repeat of the step cases")
     ap.add_argument("--step-repeats", type=int, default=3)
     ap.add_argument("--skip-demo", action="store_true", help="the step table only")
-    ap.add_argument("--step-worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--step-worker", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.step_worker:
-        return step_worker(args.step_steps, args.step_repeats)
+    if args.step_worker is not None:
+        return step_worker(args.step_worker, args.step_steps, args.step_repeats)
     cpu, avx512 = cpu_flags()
     print(f"machine: {cpu}, {os.cpu_count()} CPU cores, AVX-512: {avx512}")
     rates = step_rates(args.step_steps, args.step_repeats)
