@@ -122,8 +122,9 @@ class StandardizedConv2D(keras.layers.Conv2D):
 
 def group_norm_reference(x, gamma, beta, groups=GN_GROUPS, epsilon=GN_EPSILON):
     """The recipe's formula as TensorFlow ops, differentiated by autodiff: the definition that
-    `group_norm` is tested against (and the form this layer had until bench/trainer.py showed
-    its autodiff gradient costing a third of a `small` training step)."""
+    `group_norm` is tested against, and what exports trace (`autodiff_group_norm`). It was the
+    layer until TensorFlow's profiler showed its autodiff gradient at ~45 % of a `small`
+    training step with oneDNN on (docs/benchmarks.md, "Where a training step's time goes")."""
     shape = tf.shape(x)
     grouped = tf.reshape(x, tf.concat([shape[:-1], [groups, x.shape[-1] // groups]], 0))
     mean, var = tf.nn.moments(grouped, axes=[1, 2, 4], keepdims=True)
