@@ -42,7 +42,8 @@ class ReusableModule(tf.Module):
         super().__init__(name=name)
         # Held untracked: the SavedModel holds the traced functions and the variables (the
         # lists below), not a Keras serialisation of the model, which traces every layer's call
-        # again (about half of an export's time; docs/benchmarks.md, "The demo's time").
+        # again (about half of an export's time; docs/benchmarks.md, "Where a training
+        # step's time goes", item 5).
         object.__setattr__(self, "classifier", model)
         self.variables = list(model.variables)
         self.trainable_variables = list(model.trainable_variables)

@@ -134,11 +134,12 @@ def train_dataset(file_pattern, data_accessor, tft_output, batch_size, decision,
     view, _ = training_view(decision)
     limit = TRAIN_CACHE_MAX_BYTES if cache_max_bytes is None else cache_max_bytes
     size = cache_bytes(decision)
-    if size is not None and size <= limit:
-        def decoded(features):
-            transformed = tft_layer(features)
-            return transformed[view], transformed[keys.LABEL_ID]
 
+    def decoded(features):
+        transformed = tft_layer(features)
+        return transformed[view], transformed[keys.LABEL_ID]
+
+    if size is not None and size <= limit:
         once = _raw_examples(file_pattern, data_accessor, tft_output, batch_size, decision, num_epochs=1)
         batches = (once.map(decoded).unbatch().cache()
                    .shuffle(int(decision.inputs["dataset_size"]), seed=shuffle_seed,
@@ -146,11 +147,7 @@ def train_dataset(file_pattern, data_accessor, tft_output, batch_size, decision,
                    .repeat().batch(batch_size, drop_remainder=True))
     else:
         raw = _raw_examples(file_pattern, data_accessor, tft_output, batch_size, decision, shuffle_seed)
-
-        def decoded_batch(features):
-            transformed = tft_layer(features)
-            return transformed[view], transformed[keys.LABEL_ID]
-        batches = raw.map(decoded_batch, num_parallel_calls=tf.data.AUTOTUNE)
+        batches = raw.map(decoded, num_parallel_calls=tf.data.AUTOTUNE)
 
     def prepare(index, batch):
         images, labels = batch
