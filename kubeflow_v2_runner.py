@@ -19,7 +19,7 @@ import dataclasses
 import os
 import sys
 
-from bit_tfx.components.errors import ConfigError
+from bit_tfx.core.errors import ConfigError
 from bit_tfx.kubeflow import compile as compiling
 from bit_tfx.kubeflow import config as deploy_config
 from bit_tfx.kubeflow import validation

@@ -1,7 +1,7 @@
 """bit-tfx: fine-tune BigTransfer (BiT) image models with the BiT-HyperRule as a TFX pipeline.
 
 The code lives in the folders the repository shows (FOLDERS below: cli/, kubeflow/, pipeline/,
-models/, datasets/, components/) and installs under one import name of ours, `bit_tfx`, so that
+models/, datasets/, components/, core/) and installs under one import name of ours, `bit_tfx`, so that
 nothing collides with other distributions (PyPI's Kubeflow SDK installs a top-level `kubeflow`):
 
     cli/        -> bit_tfx.cli         the command-line faces (argparse, printing, exit codes)
@@ -10,7 +10,9 @@ nothing collides with other distributions (PyPI's Kubeflow SDK installs a top-le
     models/     -> bit_tfx.models      the BiT model library, training, preprocessing, export,
                                        the shipped backbones, predict and the transfer study
     datasets/   -> bit_tfx.datasets    the generated datasets (the demo's digits, the fractals)
-    components/ -> bit_tfx.components  the TFX components, keys, errors and the pure rules
+    components/ -> bit_tfx.components  the TFX components (spec, executor, driver each)
+    core/       -> bit_tfx.core        keys, errors, the HyperRule and upstream rules, the
+                                       Decision, the image check, serving versions (no TFX)
 
 Nothing below lists the subpackages or the data files by hand: every folder under FOLDERS that
 holds a file is a package (bit_tfx.models.export for models/export/), and every file in it
@@ -32,7 +34,7 @@ from setuptools.command.build_py import build_py
 
 # The top-level folders: the layers, top to bottom, each importing only those after it. The one
 # list of them: tests/imports.py reads it from here (tests/test_layers.py checks the layers).
-FOLDERS = ("cli", "kubeflow", "pipeline", "models", "datasets", "components")
+FOLDERS = ("cli", "kubeflow", "pipeline", "models", "datasets", "components", "core")
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 

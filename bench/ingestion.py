@@ -61,7 +61,7 @@ def run_once(data, out, variant):
     if variant == "ours_without_perceptual_hash":
         # The same executor, its perceptual hash left out (every image keyed by its bytes, so
         # the duplicate grouping still runs): what the near-duplicate check costs, A/B.
-        from bit_tfx.components.image_example_gen import image_check
+        from bit_tfx.core import image_check
 
         def without_perceptual_hash(data, max_pixels):
             header = image_check.read_header(data, max_pixels)
@@ -112,7 +112,8 @@ def data_checks(data, n, ingest_wall, repeats):
     includes it) per image against the ingestion's wall time. Medians of repeats."""
     import hashlib
     import tensorflow as tf
-    from bit_tfx.components.image_example_gen import image_check, span
+    from bit_tfx.core import image_check
+    from bit_tfx.components.image_example_gen import span
     files = sorted(os.path.join(d, f) for d, _, fs in os.walk(data) for f in fs)
 
     def timed(fn):

@@ -41,7 +41,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from bit_tfx.components import keys  # noqa: E402  first: the environment TensorFlow reads at import
+from bit_tfx.core import keys  # noqa: E402  first: the environment TensorFlow reads at import
 
 
 STEP_CASES = (  # (label, builder, arch, image size, batch)

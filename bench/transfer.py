@@ -41,7 +41,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import bit_tfx.components  # noqa: E402,F401  first: the environment TensorFlow reads at import
 
-from bit_tfx.components.hyperrule import rule  # noqa: E402
+from bit_tfx.core import rule  # noqa: E402
 from bit_tfx.datasets import digits  # noqa: E402
 from bit_tfx.models import backbones, transfer_study  # noqa: E402
 from bit_tfx.models.bit import spec as bit_spec  # noqa: E402

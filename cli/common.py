@@ -6,8 +6,8 @@ import json
 import os
 import sys
 
-from ..components import keys
-from ..components.hyperrule import rule, upstream
+from ..core import keys
+from ..core import rule, upstream
 from ..models.training import preemption
 from ..models.training.config import MIXED_PRECISION
 from ..pipeline import configs

@@ -40,9 +40,9 @@ _IMPORT_NOISE = re.compile(
 
 def _own_code():
     """The folders of our packages: their log records are progress, not library chatter."""
-    from .. import components, datasets, kubeflow, models, pipeline
+    from .. import components, core, datasets, kubeflow, models, pipeline
     folders = [os.path.dirname(os.path.abspath(p.__file__))
-               for p in (components, datasets, models, pipeline, kubeflow)]
+               for p in (core, components, datasets, models, pipeline, kubeflow)]
     folders.append(os.path.dirname(os.path.abspath(__file__)))  # cli/
     return tuple(folder + os.sep for folder in folders)
 

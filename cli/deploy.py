@@ -17,7 +17,7 @@ import logging
 import os
 import tempfile
 
-from ..components.errors import ConfigError
+from ..core.errors import ConfigError
 from ..kubeflow import config as deploy_config
 from ..kubeflow import validation
 

@@ -17,8 +17,8 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ INFO lines are not for users
 
-from .. import components  # noqa: E402  first: sets the environment TensorFlow reads at import
-from ..components.errors import ConfigError  # noqa: E402
+from .. import core  # noqa: E402,F401  first: sets the environment TensorFlow reads at import
+from ..core.errors import ConfigError  # noqa: E402
 from ..models.training import preemption  # noqa: E402  pure: SIGTERM while training
 
 from . import common, console, deploy, predict, report, run  # noqa: E402

@@ -1,6 +1,6 @@
 """`bit-tfx report RUN_DIR`: the evaluation report and model card of a finished run (the
 work is bit_tfx.pipeline.report)."""
-from ..components.errors import ConfigError
+from ..core.errors import ConfigError
 from ..pipeline import configs
 from ..pipeline.report import DEFAULT_MAX_EXAMPLES
 

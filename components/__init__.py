@@ -1,22 +1,8 @@
-"""The TFX components of bit-tfx, the keys, the errors and the pure rules with the typed
-decision (the bottom layer: nothing here imports another layer of ours; the model code in
-bit_tfx.models, which TFX runs by import path, reads these).
+"""The TFX components of bit-tfx, one folder each (spec, executor, driver), and the reader of
+StatisticsGen's artifacts they share. They read bit_tfx.core (keys, errors, the HyperRule and
+its Decision) and nothing else of ours; the model code (bit_tfx.models) runs inside the Transform
+and Trainer components by import path, so no component imports it.
 
-Importing this package sets the environment TensorFlow reads when it is first imported, once,
-here: TFX, TFMA and hub.KerasLayer need Keras 2 (tf_keras), which TensorFlow 2.16 uses only
-with TF_USE_LEGACY_KERAS=1; and TF_ENABLE_ONEDNN_OPTS=1 (oneDNN CPU kernels on every CPU). Every entry point (the CLI, the runner files, the executors that
-Kubeflow/Vertex containers load by import path) imports a module of this package before
-TensorFlow. The container image sets the same variables (Dockerfile): TFX's container
-entrypoints import TensorFlow before they load our executors. So does TFX's own CLI: `tfx
-pipeline create` has imported TensorFlow (tf.keras already routed to Keras 3) before it executes
-a runner file. That process only builds and compiles the DAG (no Keras model), and `tfx run
-create --engine=local` runs local_runner.py in a fresh Python, where this package comes first.
+Importing bit_tfx.core first sets the environment TensorFlow reads (its docstring).
 """
-import os
-
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-# oneDNN's CPU kernels (convolutions and their gradients, fused batch norm): TensorFlow turns them
-# on by itself only on CPUs with AVX-512 VNNI/BF16/AMX; on the AVX2 machines this project meets
-# they make a BiT training step 1.5x faster (docs/benchmarks.md, "Where a Trainer step's time
-# goes"). A user's own TF_ENABLE_ONEDNN_OPTS=0 wins.
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+from .. import core  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)

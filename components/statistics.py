@@ -8,7 +8,7 @@ feature and the facts the HyperRule needs from one split are pure protobuf reads
 TFX and TFDV are imported inside load_split_statistics only: reading facts from a proto
 already in hand needs neither.
 """
-from . import keys
+from ..core import keys
 
 
 class StatisticsError(ValueError):

@@ -24,7 +24,7 @@ import yaml
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
-from ..components import keys
+from ..core import keys
 from ..components.image_example_gen import sources
 from . import config as deploy_config
 

@@ -33,7 +33,7 @@ from typing import Optional
 
 import yaml
 
-from ..components.errors import ConfigError
+from ..core.errors import ConfigError
 from ..pipeline import configs
 
 from . import cron

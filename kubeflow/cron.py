@@ -13,7 +13,7 @@ config field (`cron` unless told) and the cron field that is wrong.
 import re
 import zoneinfo
 
-from ..components.errors import ConfigError
+from ..core.errors import ConfigError
 
 # A Vertex cron may start with the time zone it is meant in.
 _TIME_ZONE_PREFIX_RE = re.compile(r"^(CRON_)?TZ=")

@@ -19,7 +19,7 @@ the gs:// folder, or the model the Endpoint serves.
 from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx.extensions.google_cloud_ai_platform import constants as vertex_constants  # plain strings
 
-from ..components import keys
+from ..core import keys
 from ..components.serving.component import ServingBaseline
 from ..pipeline import pipeline
 

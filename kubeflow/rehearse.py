@@ -46,8 +46,8 @@ import types
 import yaml
 from google.protobuf import json_format, struct_pb2
 
-from ..components import keys
-from ..components.errors import ConfigError
+from ..core import keys
+from ..core.errors import ConfigError
 
 log = logging.getLogger("bit_tfx.progress")
 

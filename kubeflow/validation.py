@@ -10,7 +10,7 @@ display names, machine and accelerator types, time zones), and which settings go
 import os
 import re
 
-from ..components.errors import ConfigError
+from ..core.errors import ConfigError
 from . import cron
 from .config import (BEAM_RUNNERS, DATAFLOW, DIRECT, KFP, METADATA_KINDS, MYSQL_REMOVED_MESSAGE,
                                      METADATA_VERTEX, OUTPUT_SUFFIXES, PLACEMENTS, REMOVED_MYSQL, STEP, TARGETS,

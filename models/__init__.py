@@ -12,8 +12,9 @@
     predict        classifying images with a pushed model or an ImageNet BiT
     transfer_study the k-shot transfer measurement (linear probe, fine-tuning)
 
-It imports bit_tfx.components (keys, errors, the HyperRule's decision) and nothing above.
-Importing bit_tfx.components first sets the environment TensorFlow reads (its docstring): a
-model module loaded by import path (run_fn, preprocessing_fn) gets it before TensorFlow.
+It imports bit_tfx.core (keys, errors, the HyperRule and its Decision) and nothing of the TFX
+components (as in TFX's templates) or above. Importing bit_tfx.core
+first sets the environment TensorFlow reads (its docstring): a model module loaded by import
+path (run_fn, preprocessing_fn) gets it before TensorFlow.
 """
-from .. import components  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
+from .. import core  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)

@@ -15,7 +15,7 @@ can block for ever; it is reported as not classified. The signature fails a whol
 has no per-row errors: docs/operations.md): a batch it refuses (InvalidArgument: bytes that do
 not decode, or an image above the pixel limit read from its header) is retried file by file,
 so one bad file is reported alone. Each file is first judged by ingestion's header reader
-(components/image_example_gen/image_check.py), and a file TensorFlow cannot decode is named
+(core/image_check.py), and a file TensorFlow cannot decode is named
 in ingestion's words: the same reason for the same file in `bit-tfx run` and here.
 With --embeddings PATH (a pushed model only) it writes the serving_embeddings signature's
 vectors (raw or, with --l2-normalize, L2-normalised) to PATH (.npy or .jsonl) instead.
@@ -26,10 +26,10 @@ import os
 import stat
 import sys
 
-from ..components import keys
+from ..core import keys
 from .bit import imagenet
-from ..components.errors import ConfigError
-from ..components.image_example_gen import image_check
+from ..core.errors import ConfigError
+from ..core import image_check
 
 MODEL_FORMS = f"""--model takes:
   SERVING_DIR                 a pushed model: the newest version, or --version N
@@ -189,7 +189,7 @@ def resolve_version(model, version):
     if not tf.io.gfile.isdir(model):
         raise PredictError(f"--model {model!r} is neither a directory (a pushed model) nor a "
                            f"model spec\n{MODEL_FORMS}")
-    from ..components.serving import versions as served  # pylint: disable=import-outside-toplevel
+    from ..core import versions as served  # pylint: disable=import-outside-toplevel
     versions, _ = served.pushed_versions(model)
     if not versions:
         raise PredictError(f"--model {model}: no pushed version in it (numeric folders holding "
@@ -273,7 +273,7 @@ def embed_files(args):
     import json
 
     import numpy as np
-    from ..components import keys
+    from ..core import keys
     path = args.embeddings
     if imagenet.parse(args.model) is not None:
         raise PredictError(f"--embeddings needs a pushed model (its {keys.SIGNATURE_EMBEDDINGS} "

@@ -19,8 +19,8 @@ by HyperRuleTransform's executor from the HyperParameters artifact.
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from ..components import keys
-from ..components.hyperrule.decision import Decision
+from ..core import keys
+from ..core.decision import Decision
 from .bit.signatures import decode_and_resize
 
 

@@ -25,9 +25,9 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from ..components import keys
-from ..components.hyperrule import rule
-from ..components.image_example_gen import image_check
+from ..core import keys
+from ..core import rule
+from ..core import image_check
 from .training import kshot
 
 FULL = "full"
@@ -95,7 +95,7 @@ def fine_tune(spec, train, held, num_classes, decision, log=None):
     import tf_keras as keras
 
     from .bit import build_classifier
-    from ..components.hyperrule import rule as hyperrule
+    from ..core import rule as hyperrule
     from .training import augment, probe
     from .training.config import TrainerConfig
     from .training.run import Trainer

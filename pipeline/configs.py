@@ -1,7 +1,7 @@
 """Pipeline-level defaults and the run configuration (TFX template style).
 
-Feature keys and artifact file names live in components/keys.py, the Trainer's defaults in
-models/training/config.py and the HyperRule's in components/hyperrule/rule.py; this file
+Feature keys and artifact file names live in core/keys.py, the Trainer's defaults in
+models/training/config.py and the HyperRule's in core/rule.py; this file
 holds what a user configures per run, with its defaults (those, where a component has one), and
 the checks that reject an invalid configuration before any component runs.
 """
@@ -11,9 +11,9 @@ import re
 import tempfile
 from typing import List, Optional
 
-from ..components import keys
-from ..components.errors import ConfigError
-from ..components.hyperrule import rule, upstream
+from ..core import keys
+from ..core.errors import ConfigError
+from ..core import rule, upstream
 from ..models.training.config import TrainerConfig  # pure Python
 from ..datasets import digits
 from ..models import backbones

@@ -11,8 +11,8 @@ import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
 from tfx.orchestration import metadata as tfx_metadata
 
-from ..components import keys
-from ..components.errors import ConfigError
+from ..core import keys
+from ..core.errors import ConfigError
 from . import configs
 
 

@@ -20,7 +20,7 @@ from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGe
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
 
-from ..components import keys
+from ..core import keys
 from ..components import tfx_api as tfx  # tfx.v1's names without its eager extensions
 from ..components.anomalies_gate.component import AnomaliesGate
 from ..components.evaluation import evaluator as gate_evaluator

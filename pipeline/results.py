@@ -3,7 +3,7 @@ or, when its data was what the serving model was trained on, that nothing was tr
 import json
 import os
 
-from ..components import keys
+from ..core import keys
 from ..components.evaluation import gate
 from ..components.image_example_gen import data_checks
 from . import metadata

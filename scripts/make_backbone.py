@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 
-from bit_tfx.components import keys
+from bit_tfx.core import keys
 from bit_tfx.datasets import fractals
 from bit_tfx.models import backbones
 

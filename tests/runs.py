@@ -9,7 +9,7 @@ from PIL import Image
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 
 import images
-from bit_tfx.components import keys
+from bit_tfx.core import keys
 from bit_tfx.pipeline import configs, metadata, pipeline, runner
 
 

@@ -8,7 +8,7 @@ import os
 import pytest
 
 import runs
-from bit_tfx.components import keys
+from bit_tfx.core import keys
 from bit_tfx.components.evaluation import gate
 from bit_tfx.components.hyperrule.component import read_decision
 

@@ -11,7 +11,7 @@ import tensorflow as tf
 from PIL import Image
 
 import images
-from bit_tfx.components import keys
+from bit_tfx.core import keys
 from bit_tfx.models.bit import factory, imagenet, signatures
 from bit_tfx.models import predict
 

@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from bit_tfx.models.bit import spec as S
-from bit_tfx.components.errors import ConfigError
+from bit_tfx.core.errors import ConfigError
 
 VALID = {
     "hub:https://tfhub.dev/google/bit/m-r50x1/1":

@@ -426,7 +426,8 @@ def test_a_regression_with_no_drop_allowed_reads_as_such():
 
 
 def test_the_hyperrule_decision_is_one_short_line():
-    from bit_tfx.components.hyperrule import component, rule
+    from bit_tfx.components.hyperrule import component
+    from bit_tfx.core import rule
     decision = rule.decide(1000, 10, 32 * 32, preserve_orientation=True)
     line = component.brief(decision)
     assert len(line) < 200 and "flip off" in line and f"{decision.total_steps} steps" in line, line

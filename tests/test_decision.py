@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from bit_tfx.components.errors import ConfigError
-from bit_tfx.components.hyperrule import rule, upstream
-from bit_tfx.components.hyperrule.decision import Decision
+from bit_tfx.core.errors import ConfigError
+from bit_tfx.core import rule, upstream
+from bit_tfx.core.decision import Decision
 
 # The artifact's keys: a contract with every reader of hyperparameters.json (people included).
 DOWNSTREAM_KEYS = {

@@ -10,7 +10,7 @@ from PIL import Image
 
 import images
 import runs
-from bit_tfx.components import keys
+from bit_tfx.core import keys
 from bit_tfx.components.image_example_gen import executor
 
 

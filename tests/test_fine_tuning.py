@@ -5,9 +5,9 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-from bit_tfx.components import keys
+from bit_tfx.core import keys
 from bit_tfx.models.bit import build_classifier, resnet_v2
-from bit_tfx.components.errors import ConfigError
+from bit_tfx.core.errors import ConfigError
 from bit_tfx.models.training.config import TrainerConfig
 from bit_tfx.pipeline import configs, pipeline
 

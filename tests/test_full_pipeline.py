@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 import runs
-from bit_tfx.components import keys
+from bit_tfx.core import keys
 from bit_tfx.components.evaluation import gate
 from bit_tfx.pipeline import results
 

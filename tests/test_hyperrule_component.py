@@ -2,9 +2,11 @@
 import pytest
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
-from bit_tfx.components import keys, statistics
-from bit_tfx.components.errors import ConfigError
-from bit_tfx.components.hyperrule import component, rule
+from bit_tfx.core import keys
+from bit_tfx.components import statistics
+from bit_tfx.core.errors import ConfigError
+from bit_tfx.components.hyperrule import component
+from bit_tfx.core import rule
 
 PARAMS = dict(preserve_count=0, preserve_orientation=0, batch_size=512, batch_policy="accumulate",
               k_shot=0, schedule_override="", head_init="zero", seed=0)

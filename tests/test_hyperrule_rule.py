@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from bit_tfx.components.hyperrule import rule
+from bit_tfx.core import rule
 
 
 @pytest.mark.parametrize("size, expected", [
@@ -129,7 +129,7 @@ def test_invalid_inputs_name_the_field(kwargs, field):
 
 
 def test_rule_module_imports_no_tensorflow():
-    code = ("import sys; import bit_tfx.components.hyperrule.rule, bit_tfx.components.keys; "
+    code = ("import sys; import bit_tfx.core.rule, bit_tfx.core.keys; "
             "bad = [m for m in ('tensorflow', 'tfx', 'apache_beam') if m in sys.modules]; "
             "sys.exit(1 if bad else 0)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 import images
-from bit_tfx.components.image_example_gen import image_check
+from bit_tfx.core import image_check
 
 
 @pytest.mark.parametrize("name", sorted(images.unusual_images()))

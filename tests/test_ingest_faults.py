@@ -12,7 +12,7 @@ import tensorflow as tf
 
 import images
 import runs
-from bit_tfx.components import keys
+from bit_tfx.core import keys
 from bit_tfx.components.image_example_gen import component, executor, sources
 
 SPLITS, BUCKETS = list(keys.SPLIT_NAMES), [9, 10]

@@ -11,7 +11,7 @@ import tensorflow as tf
 
 import images
 import runs
-from bit_tfx.components import keys
+from bit_tfx.core import keys
 from bit_tfx.components.image_example_gen import executor
 from bit_tfx.pipeline import metadata, results
 

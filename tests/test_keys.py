@@ -1,12 +1,12 @@
 """One fact, one home: the names and defaults that several layers use are the ones their home
-defines (components/keys.py, hyperrule/rule.py, models/training/config.py), not copies of them."""
+defines (core/keys.py, hyperrule/rule.py, models/training/config.py), not copies of them."""
 import dataclasses
 import inspect
 
 import pytest
 
-from bit_tfx.components import keys
-from bit_tfx.components.hyperrule import rule
+from bit_tfx.core import keys
+from bit_tfx.core import rule
 from bit_tfx.models.training.config import TrainerConfig
 from bit_tfx.pipeline import configs
 
@@ -80,7 +80,7 @@ def test_the_trainer_settings_are_declared_once_and_reach_run_fn_as_set():
     """TrainerConfig declares the Trainer's settings; RunConfig carries the same names with the
     same defaults, and what a user sets arrives in run_fn's config, checked by one validate."""
     import dataclasses
-    from bit_tfx.components.errors import ConfigError
+    from bit_tfx.core.errors import ConfigError
     from bit_tfx.pipeline import pipeline
     declared = {f.name for f in dataclasses.fields(TrainerConfig)}
     run_fields = {f.name: f for f in dataclasses.fields(configs.RunConfig)}

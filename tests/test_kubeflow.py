@@ -14,8 +14,8 @@ import yaml
 from google.protobuf import json_format
 
 import images
-from bit_tfx.components import keys
-from bit_tfx.components.errors import ConfigError
+from bit_tfx.core import keys
+from bit_tfx.core.errors import ConfigError
 from bit_tfx.kubeflow import config as deploy_config
 from bit_tfx.kubeflow import cron, validation
 

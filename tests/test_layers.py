@@ -4,14 +4,16 @@ module or inside a function): no import cycle between our modules, and no arrow 
     bit_tfx.cli          the command-line faces              (may import everything below)
     bit_tfx.kubeflow     Vertex AI / KFP v2 compilation      (pipeline and below)
     bit_tfx.pipeline     configuration, DAG, runs, report    (models and below)
-    bit_tfx.models       BiT library, training, export, ...  (datasets, components)
-    bit_tfx.datasets     the generated datasets              (components)
-    bit_tfx.components   TFX components, keys, errors, rules (nothing above)
+    bit_tfx.models       BiT library, training, export, ...  (core only: no component)
+    bit_tfx.datasets     the generated datasets              (below)
+    bit_tfx.components   the TFX components                  (core)
+    bit_tfx.core         keys, errors, rules, the Decision   (nothing of ours; no TFX)
 
 The model code runs inside TFX components by import path (run_fn, preprocessing_fn), so no
-component imports it; it reads the keys, the errors and the HyperRule's decision below it.
-Inside models, the BiT model library (models/bit) imports only itself, keys, errors and the
-pure HyperRule arithmetic.
+component imports it, and, as in TFX's templates, it imports nothing of the components: both
+read the keys, the errors and the HyperRule's Decision in the core below them. Inside models,
+the BiT model library (models/bit) imports only itself, keys, errors and the pure HyperRule
+arithmetic.
 
 Every import of ours inside the package is relative: `from . import keys` inside a layer,
 `from ..components import keys` from another (the layer's name is in the import, so a file's
@@ -22,13 +24,18 @@ editors, type checkers and import-graph tools follow every import on a plain che
 (Entry files outside the package, local_runner.py, tests/ and bench/, import `bit_tfx.*`.)
 """
 import os
+import subprocess
+import sys
 
 import pytest
 
 from imports import PACKAGES, ROOT, modules as _modules, statements
 
-BIT_MODEL_MAY_IMPORT = ("bit_tfx.models.bit", "bit_tfx.components.keys",
-                        "bit_tfx.components.errors", "bit_tfx.components.hyperrule.rule")
+BIT_MODEL_MAY_IMPORT = ("bit_tfx.models.bit", "bit_tfx.core.keys",
+                        "bit_tfx.core.errors", "bit_tfx.core.rule")
+# What the core may never import, anywhere in a file: it sits below the TFX components.
+CORE_NEVER_IMPORTS = ("tfx", "tfx_bsl", "tensorflow_transform", "tensorflow_model_analysis",
+                      "tensorflow_data_validation", "apache_beam", "ml_metadata")
 
 
 def _imports(module, path, known):
@@ -70,6 +77,26 @@ def test_the_model_library_imports_only_itself_and_pure_rules():
     bad = sorted(f"{m} -> {t}" for m, targets in graph.items() if m.startswith("bit_tfx.models.bit")
                  for t in targets if not t.startswith(BIT_MODEL_MAY_IMPORT))
     assert not bad, "\n".join(bad)
+
+
+def test_the_model_code_imports_nothing_of_the_components():
+    graph = _graph()
+    bad = sorted(f"{m} -> {t}" for m, targets in graph.items() if m.startswith("bit_tfx.models")
+                 for t in targets if t.startswith("bit_tfx.components"))
+    assert not bad, "\n".join(bad)
+
+
+def test_the_core_imports_no_tfx_and_loads_without_tensorflow():
+    modules = {m: p for m, p in _modules().items() if m.startswith("bit_tfx.core")}
+    assert "bit_tfx.core.decision" in modules
+    bad = sorted(f"{m}:{line} imports {base}" for m, p in modules.items()
+                 for line, base, _, _ in statements(m, p) if base.split(".")[0] in CORE_NEVER_IMPORTS)
+    assert not bad, "\n".join(bad)
+    code = ("import sys; import " + ", ".join(sorted(modules)) + "; "
+            "bad = [m for m in ('tensorflow', 'tfx', 'apache_beam') if m in sys.modules]; "
+            "sys.exit(f'imported {bad}' if bad else 0)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
 
 
 def test_no_import_cycle():

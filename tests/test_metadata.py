@@ -4,7 +4,7 @@ the UpstreamRecipe."""
 import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2 as pb
 
-from bit_tfx.components import keys
+from bit_tfx.core import keys
 from bit_tfx.pipeline import metadata, results
 
 
@@ -81,7 +81,7 @@ import json  # noqa: E402
 import pytest  # noqa: E402
 
 import runs  # noqa: E402
-from bit_tfx.components.errors import ConfigError  # noqa: E402
+from bit_tfx.core.errors import ConfigError  # noqa: E402
 from bit_tfx.pipeline import configs  # noqa: E402
 
 

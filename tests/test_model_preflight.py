@@ -14,7 +14,7 @@ import pytest
 
 import runs
 from bit_tfx.models.bit import spec
-from bit_tfx.components.errors import ConfigError
+from bit_tfx.core.errors import ConfigError
 from bit_tfx.models import backbones
 
 OFFLINE_HINTS = ("hub:/path/to/saved_model_dir", "npz:/path/file.npz", "TFHUB_CACHE_DIR")

@@ -10,8 +10,8 @@ import pytest
 
 import mysql_server
 import runs
-from bit_tfx.components import keys
-from bit_tfx.components.errors import ConfigError
+from bit_tfx.core import keys
+from bit_tfx.core.errors import ConfigError
 from bit_tfx.components.hyperrule.component import read_decision
 from bit_tfx.pipeline import configs, metadata, results
 

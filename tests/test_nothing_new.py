@@ -16,7 +16,7 @@ import pytest
 
 import runs
 from bit_tfx.cli import common
-from bit_tfx.components import keys
+from bit_tfx.core import keys
 from bit_tfx.components.serving import training_data
 from bit_tfx.pipeline import metadata
 

@@ -6,7 +6,7 @@ import pytest
 
 import images
 from bit_tfx.cli import common, main as cli
-from bit_tfx.components.errors import ConfigError
+from bit_tfx.core.errors import ConfigError
 from bit_tfx.pipeline import configs
 
 

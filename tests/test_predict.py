@@ -408,7 +408,7 @@ PNG_SIGNATURE_THEN_JUNK = b"\x89PNG\r\n\x1a\n" + b"this is no PNG header, only j
 
 def _ingestion_says(data):
     """What ingestion's check (image_check, the quarantine reason and detail) says of `data`."""
-    from bit_tfx.components.image_example_gen import image_check
+    from bit_tfx.core import image_check
     with pytest.raises(image_check.BadImage) as bad:
         image_check.inspect_image(data)
     return str(bad.value)

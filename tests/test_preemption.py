@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from bit_tfx.components import keys
+from bit_tfx.core import keys
 from runs import colour_images
 
 # ~4 minutes (a killed run and its resume): CI runs it (.ci/run's slow line)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import runs
-from bit_tfx.components import keys
+from bit_tfx.core import keys
 from bit_tfx.datasets import fractals
 from bit_tfx.pipeline import results
 

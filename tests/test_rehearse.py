@@ -15,8 +15,8 @@ import subprocess
 import pytest
 from google.protobuf import json_format
 
-from bit_tfx.components import keys
-from bit_tfx.components.errors import ConfigError
+from bit_tfx.core import keys
+from bit_tfx.core.errors import ConfigError
 from bit_tfx.kubeflow import rehearse, validation
 from runs import cli_in_process as _main
 

@@ -20,8 +20,8 @@ import tempfile
 import pytest
 from PIL import Image
 
-from bit_tfx.components import keys
-from bit_tfx.components.hyperrule import rule
+from bit_tfx.core import keys
+from bit_tfx.core import rule
 from bit_tfx.components.model_card import card
 from bit_tfx.cli import common, main as cli
 from bit_tfx.pipeline import metadata, report
@@ -180,7 +180,7 @@ def test_the_transfer_chart_puts_fine_tuning_probe_and_this_run_side_by_side():
 
 
 def test_an_upstream_recipe_is_titled_and_listed_as_such():
-    from bit_tfx.components.hyperrule import upstream
+    from bit_tfx.core import upstream
     data = sample(blessed=True)
     data["decision"] = upstream.decide(7200, 100, batch_size=64, batch_policy="scale_lr",
                                        overrides={"epochs": 12, "decay_epochs": [4, 8, 11], "crop_size": 64}).to_json()

@@ -12,7 +12,7 @@ from tfx.components.trainer import executor as trainer_executor
 from tfx.proto import trainer_pb2
 from tfx.types import artifact_utils, standard_artifacts
 
-from bit_tfx.components import keys
+from bit_tfx.core import keys
 from bit_tfx.models.bit import build_classifier
 from bit_tfx.pipeline import metadata, pipeline
 

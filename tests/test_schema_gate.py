@@ -6,7 +6,7 @@ import json
 import pytest
 
 import runs
-from bit_tfx.components import keys
+from bit_tfx.core import keys
 from bit_tfx.pipeline import metadata
 
 

@@ -5,8 +5,9 @@ import os
 
 import pytest
 
-from bit_tfx.components import keys
-from bit_tfx.components.serving import versions, vertex
+from bit_tfx.core import keys
+from bit_tfx.core import versions
+from bit_tfx.components.serving import vertex
 
 
 def _version(serving, name, complete=True):

@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 import images
-from bit_tfx.components import keys
+from bit_tfx.core import keys
 from bit_tfx.models.bit import build_classifier, signatures
 from bit_tfx.models.export import saved_model as export, tflite, warmup
 

@@ -8,7 +8,8 @@ from ml_metadata.proto import metadata_store_pb2
 from tensorflow_metadata.proto.v0 import statistics_pb2
 from tfx.types import artifact_utils, standard_artifacts
 
-from bit_tfx.components import keys, statistics
+from bit_tfx.core import keys
+from bit_tfx.components import statistics
 
 
 def _dataset(num_examples=120, labels=("cat", "dog")):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bit_tfx.components.hyperrule import rule
+from bit_tfx.core import rule
 from bit_tfx.models.training import augment
 from bit_tfx.models.training.schedule import HyperRuleSchedule
 
@@ -284,7 +284,7 @@ def test_inception_crop_takes_boxes_within_the_area_and_aspect_ranges():
 
 def test_upstream_weight_decay_shrinks_kernels_not_group_norm():
     from bit_tfx.models.bit import build_classifier
-    from bit_tfx.components.hyperrule import upstream
+    from bit_tfx.core import upstream
     from bit_tfx.models.training import run
     decision = upstream.decide(100, 3, batch_size=4, batch_policy="scale_lr",
                                overrides={"epochs": 2, "decay_epochs": [1]})
@@ -337,7 +337,7 @@ def test_training_views_cached_or_not_are_the_same_examples_each_epoch(pushed_ru
     import runs
     import tensorflow_transform as tft
     from tfx_bsl.tfxio import tf_example_record
-    from bit_tfx.components import keys
+    from bit_tfx.core import keys
     from bit_tfx.components.hyperrule.component import read_decision
     from bit_tfx.models.training import run
 

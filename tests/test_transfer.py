@@ -74,7 +74,7 @@ def test_fine_tuning_keeps_what_the_shipped_backbone_gives_and_the_zero_head_did
     (FINE_TUNE_STEPS), must end at least at the linear probe's accuracy less 0.02; with the
     rule's zero head instead it stays far below (the check can fail). The full-budget table,
     random init included, is bench/transfer.py --fine-tune (docs/benchmarks.md)."""
-    from bit_tfx.components.hyperrule import rule
+    from bit_tfx.core import rule
     from bit_tfx.pipeline import configs
     train, held = digit_splits
     demo = configs.DEMO_DEFAULTS

@@ -1,4 +1,4 @@
-"""The BiT upstream recipe (components/hyperrule/upstream.py): the paper's numbers on the
+"""The BiT upstream recipe (core/upstream.py): the paper's numbers on the
 paper's data, and how they scale to a dataset of another size. Pure Python: milliseconds."""
 import math
 import subprocess
@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from bit_tfx.components.hyperrule import rule, upstream
-from bit_tfx.components.hyperrule.rule import RuleError
+from bit_tfx.core import rule, upstream
+from bit_tfx.core.rule import RuleError
 
 IMAGENET_21K = 14_197_122
 
@@ -100,6 +100,6 @@ def test_bad_inputs_are_refused():
 
 
 def test_the_upstream_rule_imports_no_tensorflow():
-    code = ("import sys; import bit_tfx.components.hyperrule.upstream; "
+    code = ("import sys; import bit_tfx.core.upstream; "
             "assert 'tensorflow' not in sys.modules, 'tensorflow imported'")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -16,7 +16,7 @@ from tfx.dsl.components.base import base_component, base_executor, executor_spec
 from tfx.types import artifact_utils, component_spec, standard_artifacts
 from tfx.utils import io_utils
 
-from .. import keys
+from ...core import keys
 
 MAX_NAMED = 10  # anomalies named in the message; the rest are counted
 

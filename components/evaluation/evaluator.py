@@ -16,7 +16,7 @@ from tfx.dsl.components.base import executor_spec
 from tfx.types import artifact_utils
 from tfx.types import standard_component_specs as specs
 
-from .. import keys
+from ...core import keys
 from ..serving import executor as serving
 
 

@@ -6,7 +6,7 @@ The gate is an absolute accuracy bound, applied on a first run too, and a change
 against the baseline, the model now serving (components/serving; no regression by default). Per-label slices are reported, not
 gated. TensorFlow Model Analysis is imported only by the functions that need it.
 """
-from .. import keys
+from ...core import keys
 
 # Taken off the "no drop" bound so that a model exactly as good as the baseline passes
 # despite float noise in TFMA's diff.

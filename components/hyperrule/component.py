@@ -1,5 +1,5 @@
 """HyperRule: a custom TFX component that turns dataset statistics into the
-BiT-HyperRule decision (components/hyperrule/rule.py does the arithmetic). Its sibling
+BiT-HyperRule decision (core/rule.py does the arithmetic). Its sibling
 UpstreamRecipe does the same for upstream pre-training (`bit-tfx pretrain`; upstream.py):
 same input, same output type, so Transform and Trainer take either.
 
@@ -23,9 +23,9 @@ from tfx.dsl.components.base import base_component, base_executor, executor_spec
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
-from .. import keys
-from . import rule, upstream
-from .decision import Decision
+from ...core import keys
+from ...core import rule, upstream
+from ...core.decision import Decision
 from .. import statistics
 from ..statistics import load_split_statistics, read_dataset_facts
 

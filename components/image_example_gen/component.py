@@ -12,7 +12,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import standard_artifacts, standard_component_specs as specs
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
-from .. import keys
+from ...core import keys
 from . import executor, sources, span
 
 

@@ -25,8 +25,9 @@ from tfx.types import artifact_utils
 from tfx.types import standard_component_specs as specs
 from tfx.utils import proto_utils
 
-from .. import keys
-from . import data_checks, image_check, sources, span
+from ...core import keys
+from . import data_checks, sources, span
+from ...core import image_check
 
 LAYOUT_KEY = "layout"
 MAX_BAD_FRACTION_KEY = "max_bad_fraction"

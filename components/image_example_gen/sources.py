@@ -32,8 +32,8 @@ import posixpath
 
 import tensorflow as tf
 
-from .. import keys
-from ..errors import ConfigError
+from ...core import keys
+from ...core.errors import ConfigError
 
 CLASS_FOLDERS = "class_folders"
 SPLIT_FOLDERS = "split_folders"

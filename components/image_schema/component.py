@@ -32,7 +32,8 @@ from tfx.types import standard_component_specs as specs
 from tfx.types.component_spec import ChannelParameter
 from tfx.utils import io_utils
 
-from .. import keys, statistics
+from ...core import keys
+from .. import statistics
 from ..serving import executor as serving
 
 MAX_LABEL_DOMAIN = 100_000

@@ -11,9 +11,9 @@ the Markdown and in its HTML rendering.
 import html
 import re
 
-from .. import keys
-from ..hyperrule import rule
-from ..hyperrule.decision import Decision
+from ...core import keys
+from ...core import rule
+from ...core.decision import Decision
 
 CARD_MARKDOWN = "model_card.md"
 CARD_HTML = "model_card.html"

@@ -14,7 +14,7 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import io_utils, path_utils
 
-from .. import keys
+from ...core import keys
 from ..serving import training_data
 from . import card
 from . import facts as model_facts

@@ -6,7 +6,7 @@ reads it), the HyperRule decision, the class names the model carries, what the v
 import math
 import os
 
-from .. import keys
+from ...core import keys
 from ..evaluation import gate
 
 

@@ -14,7 +14,7 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 from tfx.types import standard_component_specs as specs
 
-from .. import keys
+from ...core import keys
 
 SAVED_MODEL_PB = keys.SAVED_MODEL_PB
 

@@ -39,8 +39,9 @@ from tfx.proto.orchestration import driver_output_pb2
 from tfx.types import artifact_utils
 from tfx.utils import io_utils, path_utils
 
-from .. import keys
-from . import training_data, versions
+from ...core import keys
+from . import training_data
+from ...core import versions
 
 SERVING_DIRECTORY_KEY = "serving_directory"
 VERTEX_PROJECT_KEY = "vertex_project"

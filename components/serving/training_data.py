@@ -11,7 +11,7 @@ and the training branch of the DAG is skipped (pipeline/pipeline.py, tfx.dsl.Con
 """
 import json
 
-from .. import keys
+from ...core import keys
 
 RECORD_FIELDS = (keys.SPAN_PROPERTY, keys.VERSION_PROPERTY, keys.INPUT_FINGERPRINT_PROPERTY)
 

@@ -14,7 +14,7 @@ from tfx.types import artifact_utils, standard_artifacts
 from tfx.types import standard_component_specs as specs
 from tfx.types.component_spec import ChannelParameter
 
-from .. import keys
+from ...core import keys
 from .. import tfx_api as tfx
 from ..hyperrule.component import read_decision
 

@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 
-from ...components.hyperrule import rule
+from ...core import rule
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WEIGHTS_FILE = "backbone.npz"

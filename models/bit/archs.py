@@ -14,7 +14,7 @@ import dataclasses
 import re
 from typing import Dict, Optional, Tuple
 
-from ...components.errors import ConfigError
+from ...core.errors import ConfigError
 
 
 class ArchError(ConfigError):

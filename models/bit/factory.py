@@ -21,8 +21,8 @@ import tf_keras as keras
 
 from . import hub as bit_hub
 from . import resnet_v2, spec as bit_spec, weights
-from ...components import keys
-from ...components.errors import ConfigError
+from ...core import keys
+from ...core.errors import ConfigError
 
 BACKBONE_NAME = "resnet"
 

@@ -16,8 +16,8 @@ takes float32 [B, H, W, 3] in [0, 1] and returns pre-logits (feature extractor) 
 (a model with a head). A `serving_default` signature {"images"} -> {"output"} is added.
 The module is signatures.ReusableModule, the same base as the pushed model's.
 """
-from ...components import keys
-from ...components.errors import ConfigError
+from ...core import keys
+from ...core.errors import ConfigError
 
 WARM_START_DIR = keys.BACKBONE_DIR  # inside a pushed version; TF Serving ignores it
 

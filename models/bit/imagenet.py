@@ -36,8 +36,8 @@ This module imports no TensorFlow at import time (parse runs before the heavy im
 from typing import Optional
 
 from . import spec as bit_spec, weights
-from ...components.errors import ConfigError
-from ...components.hyperrule import rule
+from ...core.errors import ConfigError
+from ...core import rule
 
 NUM_CLASSES = 1000
 DEFAULT_RESOLUTION = rule.LARGE_RESOLUTION[1]  # 480: the HyperRule crop for large images

@@ -25,7 +25,7 @@ request it is in; `bit-tfx predict` retries such a batch file by file (docs/oper
 """
 import tensorflow as tf
 
-from ...components import keys
+from ...core import keys
 
 _IMAGES = tf.TensorSpec([None, None, None, 3], tf.float32, name="images")
 _HEADER_BYTES = 32  # enough for the size fields of PNG (16..24), GIF (6..10), BMP (18..26)

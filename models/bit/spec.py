@@ -47,8 +47,8 @@ import urllib.request
 from typing import Optional
 
 from . import archs
-from ...components import keys
-from ...components.errors import ConfigError
+from ...core import keys
+from ...core.errors import ConfigError
 
 KINDS = ("hub", "npz", "random")
 HUB_BASE = "https://tfhub.dev/google/bit/"

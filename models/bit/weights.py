@@ -23,7 +23,7 @@ from typing import Dict, Optional, Tuple
 import numpy as np
 
 from . import archs
-from ...components.errors import ConfigError
+from ...core.errors import ConfigError
 
 BASE_URL = "https://storage.googleapis.com/bit_models/"
 CACHE_SUBDIR = "bit_models"

@@ -1,6 +1,6 @@
 """The exported SavedModel: what TF Serving, Vertex AI, TFMA and later runs load.
 
-Signatures (names and tensor keys in components/keys.py; `saved_model_cli show --all` in
+Signatures (names and tensor keys in core/keys.py; `saved_model_cli show --all` in
 docs/operations.md, checked by tests/test_serving_artifacts.py):
   serving_default(image_bytes: string [None]) -> classes: string [None, K], scores: float [None, K]
       raw encoded bytes, as TF Serving's REST API hands them over after base64 decoding
@@ -43,7 +43,7 @@ import os
 import tensorflow as tf
 import tf_keras as keras
 
-from ...components import keys
+from ...core import keys
 from ..bit import resnet_v2, signatures, weights
 from . import tflite
 from . import warmup

@@ -22,7 +22,7 @@ installs with our pins but does not import (its two pybind modules both register
 import json
 import os
 
-from ...components import keys
+from ...core import keys
 
 FLOAT32_ATOL = 1e-5         # |p_tflite - p_savedmodel| per class, float32 variant
 DYNAMIC_RANGE_ATOL = 0.1    # the same for the dynamic-range variant (int8 weights): 0.055 seen on

@@ -12,7 +12,7 @@ whatever model name they carry.
 """
 import os
 
-from ...components import keys
+from ...core import keys
 
 WARMUP_IMAGE_SIZE = 64
 WARMUP_SIGNATURES = (keys.SIGNATURE_CLASSIFY, keys.SIGNATURE_TOP_K, keys.SIGNATURE_EMBEDDINGS)

@@ -6,13 +6,13 @@ MixUp with one lambda ~ Beta(alpha, alpha) per optimiser step, applied to images
 one-hot labels. Evaluation and serving never augment: they use the Transform graph's
 `image`, resized straight to the crop size.
 
-Upstream pre-training (components/hyperrule/upstream.py) replaces the random crop with the
+Upstream pre-training (core/upstream.py) replaces the random crop with the
 Inception-style random resized crop: per image a random area fraction and aspect ratio, the
 box placed uniformly, bilinearly resized to the crop size.
 """
 import tensorflow as tf
 
-from ...components.hyperrule import upstream
+from ...core import upstream
 
 
 def for_decision(images_train, images, decision, seed):

@@ -8,8 +8,8 @@ Pure Python (no TensorFlow), so that configuration checks stay fast.
 import dataclasses
 from typing import Optional
 
-from ...components import keys
-from ...components.errors import ConfigError
+from ...core import keys
+from ...core.errors import ConfigError
 
 MIXED_PRECISION = ("none", "bfloat16", "float16")
 # The Vertex AI Trainer extension forwards its own keys (ai_platform_*: training args, region,

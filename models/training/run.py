@@ -32,10 +32,10 @@ import tensorflow_transform as tft
 import tf_keras as keras
 from tfx_bsl.public import tfxio
 
-from ...components import keys
+from ...core import keys
 from ..bit import build_classifier
-from ...components.hyperrule import rule, upstream
-from ...components.hyperrule.decision import Decision
+from ...core import rule, upstream
+from ...core.decision import Decision
 from ..export import saved_model as export
 from . import augment, checkpoints, distribution, kshot, preemption, probe
 from .config import TrainerConfig

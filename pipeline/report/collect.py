@@ -17,8 +17,8 @@ import os
 import pathlib
 import sqlite3
 
-from ...components import keys
-from ...components.errors import ConfigError
+from ...core import keys
+from ...core.errors import ConfigError
 from ...components.image_example_gen import data_checks
 from ...components.model_card import card, facts
 from ...models import backbones

@@ -6,7 +6,7 @@ import gc
 import io
 import os
 
-from ...components import keys
+from ...core import keys
 
 CONFUSED_SHOWN = 16          # wrong predictions shown, most confident first
 THUMBNAIL_PIXELS = 96

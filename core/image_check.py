@@ -14,7 +14,7 @@ import warnings
 
 from PIL import Image, UnidentifiedImageError
 
-from .. import keys
+from . import keys
 
 
 class BadImage(Exception):

@@ -8,7 +8,7 @@ TensorFlow's file system (local paths and gs://) is imported only when a folder 
 """
 import os
 
-from .. import keys
+from . import keys
 
 
 def pushed_versions(serving_dir):

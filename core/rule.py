@@ -4,7 +4,7 @@ Each function is one rule of the recipe (shared/reference/bit-recipe.md, read
 from the official bit_hyperrule.py). `decide` puts them together and records
 every number a decision came from.
 """
-from ..errors import ConfigError
+from .errors import ConfigError
 from .decision import DEFAULT_SEED, HEAD_LINEAR_PROBE, HEAD_ZERO, Decision
 
 BASE_LR = 0.003

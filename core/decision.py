@@ -13,7 +13,7 @@ each artifact holds exactly the keys its rule decides.
 import dataclasses
 from typing import Any, Dict, Optional, Tuple
 
-from ..errors import ConfigError
+from .errors import ConfigError
 
 UPSTREAM_RECIPE = "bit-upstream"  # Decision.recipe of a pre-training decision (upstream.py)
 # Decision.head_init: BiT's zero head, or the head fitted as a linear probe first (LP-FT; rule.py).
