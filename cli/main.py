@@ -19,6 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ INFO line
 
 from .. import core  # noqa: E402,F401  first: sets the environment TensorFlow reads at import
 from ..core.errors import ConfigError  # noqa: E402
+from ..core.version import version  # noqa: E402
 from ..models.training import preemption  # noqa: E402  pure: SIGTERM while training
 
 from . import common, console, deploy, predict, report, run  # noqa: E402
@@ -35,6 +36,8 @@ def build_parser():
                            epilog=common.EXIT_CODES_HELP,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-v", "--verbose", action="store_true", help=_VERBOSE_HELP)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}",
+                        help="print bit-tfx's version and exit")
     sub = parser.add_subparsers(dest="command", required=True)
     run.add_parsers(sub)
     predict.add_parser(sub)

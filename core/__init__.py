@@ -8,6 +8,7 @@ that decode an image or list a folder): the vocabulary and the BiT rules.
     decision     the typed, frozen Decision both rules return (the HyperParameters artifact)
     image_check  what counts as an image the pipeline can train and serve on
     versions     the versions under a serving folder, as TF Serving sees them
+    version      the running bit-tfx's version (the installed distribution's)
 
 It is the bottom layer: the TFX components (bit_tfx.components) and the model code
 (bit_tfx.models) both read it, and it imports nothing of theirs.

@@ -1,4 +1,8 @@
 """The command line's failure line: whatever failed, the user reads a cause, never an empty one."""
+import os
+import re
+
+import pytest
 import tensorflow as tf
 
 from bit_tfx.cli import common, main as cli
@@ -100,3 +104,18 @@ def test_a_beam_arg_parses_alike_in_both_forms_for_every_command_that_takes_one(
     # What follows `--` is left alone.
     assert common.join_dash_values(["run", "--beam-arg", "--a", "--", "--beam-arg", "--b"]) == \
         ["run", "--beam-arg=--a", "--", "--beam-arg", "--b"]
+
+
+def test_version_is_setup_pys_and_the_run_json_says_it(capsys):
+    """`bit-tfx --version` prints the version setup.py declares (read back from the installed
+    distribution, so a stale install shows). The run's JSON, the model card and the report
+    state the same (test_report.py, on a real run)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "setup.py"), encoding="utf-8") as f:
+        declared = re.search(r'\bversion="([^"]+)"', f.read()).group(1)
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"bit-tfx {declared}"
+    from bit_tfx.core.version import version
+    assert version() == declared

@@ -348,6 +348,7 @@ def test_report_of_a_pushed_run(pushed_run, tmp_path, capsys):
     assert 'id="verdict">BLESSED<' in dom and "<script" not in dom.lower()
     assert f"pushed version <b>{summary['version']}</b>" in dom
     assert 'id="data-checks"' in dom
+    assert f"by bit-tfx {summary['bit_tfx_version']}</p>" in dom
 
 
 @pytest.mark.pipeline
@@ -359,7 +360,8 @@ def test_pushed_version_carries_its_model_card(pushed_run):
     accuracy = card.number(summary["metrics"]["sparse_categorical_accuracy"])
     for text in ("Classes (2): red, blue", "| red |", "| blue |", "**BLESSED**", f"| {accuracy} |",
                  "sparse\\_categorical\\_accuracy", "random:tiny", "## Intended use", "## Limitations",
-                 "No model was serving", "- Trained: every layer (full fine-tuning"):
+                 "No model was serving", "- Trained: every layer (full fine-tuning",
+                 f"- Written by bit-tfx {summary['bit_tfx_version']}"):
         assert text in markdown, text
     assert os.path.exists(os.path.join(extra, card.CARD_HTML))
     # the rest of the pushed version is the Trainer's export, unchanged

@@ -261,6 +261,8 @@ def render_markdown(facts):
         out.append("- Not available: no trained model.")
     out.append("- Serving signature `serving_default`: encoded image bytes (JPEG, PNG, GIF, BMP) "
                "-> `classes` (best first) and `scores` (their probabilities).")
+    if facts.get("bit_tfx_version"):
+        out.append(f"- Written by bit-tfx {escape(facts['bit_tfx_version'])}")
     out += ["", "## Serving artifacts", ""] + serving_lines(facts.get("serving"))
     out += ["", "## Intended use", ""]
     out.append("Sorting images like the training data into the classes above, served with TF "
