@@ -17,7 +17,6 @@ import dataclasses
 import os
 
 from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
-from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
 
 from ..core import keys
@@ -30,7 +29,7 @@ from ..components.image_example_gen import sources
 from ..components.image_example_gen.component import ImageExampleGen, ImportExampleGen, split_output_config
 from ..components.image_schema.component import ImageSchemaGen, SpanDriftValidator
 from ..components.model_card.component import ModelCardGen
-from ..components.pusher import executor as pusher_executor
+from ..components.pusher.component import Pusher
 from ..components.serving.component import ServingBaseline
 from ..components.transform.component import HyperRuleTransform
 
@@ -86,9 +85,8 @@ class LocalPlatform:
                                force=self.config.force, input_base=input_base)
 
     def pusher(self, model, model_blessing):
-        return tfx.components.Pusher(
+        return Pusher(
             model=model, model_blessing=model_blessing,
-            custom_executor_spec=executor_spec.ExecutorClassSpec(pusher_executor.Executor),
             push_destination=tfx.proto.PushDestination(
                 filesystem=tfx.proto.PushDestination.Filesystem(
                     base_directory=self.config.serving_directory)))

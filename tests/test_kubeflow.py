@@ -107,6 +107,19 @@ def test_both_files_parse_with_kfp_classes_and_hold_every_component(compiled):
         assert {c.image for c in executors(spec).values()} == {IMAGE}
 
 
+def test_compiling_logs_no_deprecated_tfx_usage(tmp_path, caplog):
+    """The Pusher is a component class of its own (components/pusher/component.py), not TFX's
+    with the deprecated `custom_executor_spec`, which logged a warning at every compile."""
+    import logging
+    from bit_tfx.kubeflow import compile as compiling
+    deploy = _validated(dict(KFP, data=span_images(tmp_path / "images"), output=str(tmp_path / "p.yaml")))
+    with caplog.at_level(logging.WARNING):
+        compiling.compile_pipeline(deploy)
+    spec, _ = compiling.load(deploy.output)
+    assert keys.NODE_PUSHER in spec.root.dag.tasks
+    assert not [r.getMessage() for r in caplog.records if "deprecated" in r.getMessage().lower()]
+
+
 def test_pretraining_compiles_as_the_same_dag_with_the_upstream_recipe(tmp_path):
     """`"pretrain": true` in the deployment config: the same DAG for Vertex, the UpstreamRecipe in
     the HyperRule's place with the recorded overrides, so a large in-house set pre-trains on
