@@ -2,13 +2,17 @@
 reads (the evaluation report, bit_tfx.pipeline.report, states the same facts), in the spirit
 of Google's Model Card Toolkit (model details, intended use, data, quantitative analysis,
 limitations). The toolkit itself does not install with our pins (model-card-toolkit 2.0.0
-needs tensorflow-model-analysis<0.42 and jsonschema<4), so this is our own, small renderer.
+needs tensorflow-model-analysis<0.42 and jsonschema<4), so this is our own, small renderer:
+the layout is a jinja2 template beside this file (model_card.md.j2), as the report's page is
+(pipeline/report/template.html); the rows of its tables and the sentences are made here.
 
 Pure: imports no TensorFlow, so it is tested fast without a pipeline run. Every value that
 comes from the data (class names, paths) is escaped: a class called `<script>` stays text in
 the Markdown and in its HTML rendering.
 """
+import functools
 import html
+import os
 import re
 
 from ...core import keys
@@ -234,91 +238,47 @@ def limitations(facts):
     return notes
 
 
+TEMPLATE = "model_card.md.j2"  # beside this file; setup.py installs it as package data
+
+
+@functools.lru_cache(maxsize=1)
+def _template():
+    import jinja2  # pylint: disable=import-outside-toplevel
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(os.path.dirname(os.path.abspath(__file__))),
+        autoescape=False,  # Markdown, not HTML: values go through `md` (escape) or `code`
+        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+        keep_trailing_newline=True)
+    env.filters.update(md=escape, code=code, number=number)
+    env.globals["table"] = lambda header, rows: "\n".join(_table(header, rows))
+    return env.get_template(TEMPLATE)
+
+
 def render_markdown(facts):
-    """The card for one trained model. `facts` is facts.model_facts(...)."""
+    """The card for one trained model (model_card.md.j2). `facts` is facts.model_facts(...);
+    the rows of its tables are made here, the layout is the template's."""
     model, data, decision = facts.get("model"), facts.get("data"), facts.get("decision")
     metrics, verdict = facts.get("metrics"), facts.get("verdict")
-    classes = (model or {}).get("classes") or []
-    out = ["# Model card", ""]
-    out += ["## Model details", ""]
-    if model and is_upstream(decision):
-        out.append("- A pre-trained BigTransfer (BiT) backbone with its upstream classifier, "
-                   "trained from the data below with the BiT upstream recipe by `bit-tfx pretrain`. "
-                   f"Fine-tune it downstream with `--model hub:<version>` (TF Hub layout, "
-                   f"{code(keys.BACKBONE_DIR)}) or `--model npz:<version>/{keys.BACKBONE_NPZ}`.")
-    elif model:
-        out.append("- An image classifier: a BigTransfer (BiT) backbone fine-tuned with the "
-                   "BiT-HyperRule by the bit-tfx TFX pipeline.")
-    if model:
-        what = "Pre-training started from (model spec)" if is_upstream(decision) else "Backbone (model spec)"
-        out.append(f"- {what}: {code(model['model_spec'] or 'unknown')}")
-        trained = trained_text(model, decision)
-        if trained:
-            out.append(f"- Trained: {escape(trained)}")
-        out.append(f"- Classes ({len(classes)}): {', '.join(escape(c) for c in classes)}")
-        out.append(f"- Trained model: {code(model['uri'])}")
-    else:
-        out.append("- Not available: no trained model.")
-    out.append("- Serving signature `serving_default`: encoded image bytes (JPEG, PNG, GIF, BMP) "
-               "-> `classes` (best first) and `scores` (their probabilities).")
-    if facts.get("bit_tfx_version"):
-        out.append(f"- Written by bit-tfx {escape(facts['bit_tfx_version'])}")
-    out += ["", "## Serving artifacts", ""] + serving_lines(facts.get("serving"))
-    out += ["", "## Intended use", ""]
-    out.append("Sorting images like the training data into the classes above, served with TF "
-               "Serving, with a person reviewing decisions that matter. Not intended for images of "
-               "other kinds, for classes it was not trained on, or for decisions about people.")
-    out += ["", "## Data", ""]
-    if data:
-        out.append(f"- Input: {code(data['input_base'] or 'unknown')}, span "
-                   f"{number(data['span'])}")
-        split_names, class_names = split_table(data)
-        splits = data["splits"]
-        for name in split_names:
-            split = splits[name]
-            out.append(f"- {escape(name)}: {split['num_examples']} images, median "
-                       f"{number(split['median_height'])}x{number(split['median_width'])} pixels, "
-                       f"{split['num_classes']} classes")
-        out += [""] + _table(["class"] + [escape(s) for s in split_names],
-                             [[escape(c)] + [splits[s]["class_counts"].get(c, 0) for s in split_names]
-                              for c in class_names])
-    else:
-        out.append("Not available: no statistics.")
-    out += ["", f"## {decision_title(decision)}", ""]
-    if decision:
-        out += _table(["decision", "value"], [[w, escape(v)] for w, v in decision_rows(decision)])
-    else:
-        out.append("Not available: no HyperRule decision.")
-    out += ["", "## Evaluation (eval split)", ""]
-    if metrics:
-        out += _table(["metric", "value"], [[escape(k), number(v)] for k, v in
-                                            sorted(metrics["overall"].items())])
-        out += ["", PER_CLASS_NOTE, ""]
-        out += _table(["class", "eval images", "precision", "recall"],
-                             [[escape(c["name"]), number(c["examples"]), number(c["precision"]),
-                               number(c["recall"])] for c in metrics["per_class"]])
-    else:
-        out.append("Not available: the model was not evaluated.")
-    out += ["", "## Gate verdict", ""]
-    if verdict:
-        out.append("**BLESSED**: the Pusher publishes this model." if verdict["blessed"] else
-                   "**NOT BLESSED**: the Pusher does not publish this model.")
-        out.append("")
-        out += _table(["threshold", "value", "result"],
-                      [[escape(threshold_text(t)), number(t["value"]),
-                        "passed" if t["passed"] else "FAILED"] for t in verdict["thresholds"]])
-        out.append("")
-        baseline = verdict["baseline"]
-        out.append(f"Compared with the model serving at evaluation time, "
-                   f"{code(baseline.get('served_from') or baseline['uri'])}." if baseline else
-                   "No model was serving: only the absolute thresholds applied.")
-        if verdict["failures"]:
-            out += ["", "Why not:", ""] + [f"- {escape(s)}" for s in verdict["failures"]]
-    else:
-        out.append("Not available: no evaluation.")
-    out += ["", "## Limitations", ""]
-    out += [f"- {escape(n)}" for n in limitations(facts)]
-    return "\n".join(out) + "\n"
+    split_names, class_names = split_table(data)
+    return _template().render(
+        model=model, upstream=is_upstream(decision), classes=(model or {}).get("classes") or [],
+        trained=trained_text(model, decision), backbone_dir=keys.BACKBONE_DIR,
+        backbone_npz=keys.BACKBONE_NPZ, version=facts.get("bit_tfx_version"),
+        serving=serving_lines(facts.get("serving")), data=data, split_names=split_names,
+        class_rows=[[escape(c)] + [data["splits"][s]["class_counts"].get(c, 0) for s in split_names]
+                    for c in class_names],
+        decision=decision, decision_title=decision_title(decision),
+        decision_rows=[[w, escape(v)] for w, v in decision_rows(decision)] if decision else [],
+        metrics=metrics, per_class_note=PER_CLASS_NOTE,
+        metric_rows=[[escape(k), number(v)] for k, v in sorted(metrics["overall"].items())]
+        if metrics else [],
+        per_class_rows=[[escape(c["name"]), number(c["examples"]), number(c["precision"]),
+                         number(c["recall"])] for c in metrics["per_class"]] if metrics else [],
+        verdict=verdict,
+        threshold_rows=[[escape(threshold_text(t)), number(t["value"]),
+                         "passed" if t["passed"] else "FAILED"] for t in verdict["thresholds"]]
+        if verdict else [],
+        limitations=limitations(facts))
 
 
 def render_html(markdown_text):
