@@ -164,7 +164,7 @@ def measure(output, model_spec, steps, repeats):
     import tensorflow_transform as tft
     import tf_keras as keras
 
-    from bit_tfx.components.hyperrule.component import read_decision
+    from bit_tfx.core.decision import read_decision
     from bit_tfx.models.bit import build_classifier
     from bit_tfx.models.training import augment, run
     from bit_tfx.pipeline import metadata

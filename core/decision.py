@@ -107,3 +107,32 @@ class Decision:
 _DOWNSTREAM_ONLY = frozenset({"schedule_overridden", "rule_schedule", "class_weighting", "class_weights"})
 _UPSTREAM_ONLY = frozenset({"recipe", "epochs", "decay_epochs", "crop", "crop_area_range",
                             "crop_aspect_range", "overrides", "recipe_values"})
+
+
+def write_decision(decision, hyperparameters_uri):
+    """Writes the HyperParameters artifact's one file (the readable JSON every reader above
+    reads back); returns its path."""
+    import json
+    import os
+
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    from .keys import HYPERPARAMETERS_FILE
+    path = os.path.join(hyperparameters_uri, HYPERPARAMETERS_FILE)
+    with tf.io.gfile.GFile(path, "w") as f:
+        json.dump(decision.to_json(), f, indent=1, sort_keys=True)
+    return path
+
+
+def read_decision(hyperparameters_uri):
+    """The Decision a HyperParameters artifact holds (its folder, local or gs://): the one
+    reader of hyperparameters.json, for Transform, the model card and report facts, and the
+    CLI's `hyperrule` answer. (The Trainer gets the same JSON parsed by TFX, fn_args.hyperparameters,
+    and reads it with Decision.from_json.) TensorFlow's file system is imported only here."""
+    import json
+    import os
+
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    from .keys import HYPERPARAMETERS_FILE
+    path = os.path.join(hyperparameters_uri, HYPERPARAMETERS_FILE)
+    with tf.io.gfile.GFile(path) as f:
+        return Decision.from_json(json.load(f), source=path)

@@ -139,7 +139,7 @@ def run_local(pipeline):
 
 def run_until_hyperrule(config):
     """Runs ingestion -> statistics -> schema -> validation -> HyperRule; returns the Decision."""
-    from ..components.hyperrule.component import read_decision
+    from ..core.decision import read_decision
     from . import metadata, pipeline, results
     run_id = run_local(pipeline.build(config, pipeline.THROUGH_HYPERRULE))
     store = metadata.open_store(config.metadata_uri)

@@ -10,7 +10,7 @@ import pytest
 import runs
 from bit_tfx.core import keys
 from bit_tfx.components.evaluation import gate
-from bit_tfx.components.hyperrule.component import read_decision
+from bit_tfx.core.decision import read_decision
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.slow]  # minutes: run in CI (.ci/run), not in `make test`
 MULTI_PROCESSING = ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]

@@ -7,6 +7,7 @@ from bit_tfx.components import statistics
 from bit_tfx.core.errors import ConfigError
 from bit_tfx.components.hyperrule import component
 from bit_tfx.core import rule
+from bit_tfx.core.decision import read_decision
 
 PARAMS = dict(preserve_count=0, preserve_orientation=0, batch_size=512, batch_policy="accumulate",
               k_shot=0, schedule_override="", head_init="zero", seed=0)
@@ -142,7 +143,7 @@ def test_class_weighted_run_records_weights_from_the_real_statistics(tmp_path):
                          images.rgb_png(24, 24, seed=1000 * seed + i))
     config = runs.run(tmp_path / "data", tmp_path / "out", class_weighted=True)
     _, artifact = runs.latest(config, keys.NODE_HYPERRULE, keys.HYPERPARAMETERS_KEY)
-    decision = component.read_decision(artifact.uri)
+    decision = read_decision(artifact.uri)
     _, examples = runs.latest(config, keys.NODE_IMAGE_EXAMPLE_GEN, keys.EXAMPLES_KEY)
     counts = {}
     for example in runs.examples(examples.uri, keys.TRAIN_SPLIT):  # counted from the examples

@@ -12,7 +12,7 @@ import mysql_server
 import runs
 from bit_tfx.core import keys
 from bit_tfx.core.errors import ConfigError
-from bit_tfx.components.hyperrule.component import read_decision
+from bit_tfx.core.decision import read_decision
 from bit_tfx.pipeline import configs, metadata, results
 
 pytestmark = pytest.mark.pipeline

@@ -20,7 +20,7 @@ def test_pretrain_pushes_a_backbone_that_hub_and_npz_runs_fine_tune_from(tmp_pat
     import tensorflow_hub as hub
 
     from bit_tfx.models.bit import factory, weights
-    from bit_tfx.components.hyperrule.component import read_decision
+    from bit_tfx.core.decision import read_decision
 
     fractals.write_fractals(str(tmp_path / "corpus"), num_classes=4, per_class=12, size=32)
     config = runs.run(tmp_path / "corpus", tmp_path / "up", through="pusher", pretrain=True,

@@ -338,7 +338,7 @@ def test_training_views_cached_or_not_are_the_same_examples_each_epoch(pushed_ru
     import tensorflow_transform as tft
     from tfx_bsl.tfxio import tf_example_record
     from bit_tfx.core import keys
-    from bit_tfx.components.hyperrule.component import read_decision
+    from bit_tfx.core.decision import read_decision
     from bit_tfx.models.training import run
 
     class Accessor:   # the one DataAccessor method train_dataset uses, over TFXIO as TFX builds it

@@ -6,7 +6,7 @@ same input, same output type, so Transform and Trainer take either.
 Input: the ExampleStatistics of StatisticsGen. Output: a HyperParameters artifact
 holding one JSON file (decision.Decision.to_json), so that Trainer(hyperparameters=...)
 receives the decision as fn_args.hyperparameters; readers turn it back into a Decision
-(read_decision, Decision.from_json).
+(core/decision.py: write_decision, read_decision, Decision.from_json).
 
 Image area: median(image/height) x median(image/width) of the train split, from
 TFDV's numeric statistics. The median is robust to a few huge or tiny images that
@@ -14,9 +14,7 @@ would drag a mean across the 96x96 threshold; the official code looked a typical
 size up in a table per dataset, which is what a median measures.
 """
 import json
-import os
 
-import tensorflow as tf
 from absl import logging
 from tfx import types
 from tfx.dsl.components.base import base_component, base_executor, executor_spec
@@ -25,7 +23,7 @@ from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionP
 
 from ...core import keys
 from ...core import rule, upstream
-from ...core.decision import Decision
+from ...core.decision import write_decision
 from .. import statistics
 from ..statistics import load_split_statistics, read_dataset_facts
 
@@ -70,13 +68,6 @@ def decide_from_statistics(dataset, params):
     return decision.with_statistics(facts)
 
 
-def read_decision(hyperparameters_uri):
-    """The Decision a HyperParameters artifact holds (local or gs:// URI)."""
-    path = os.path.join(hyperparameters_uri, keys.HYPERPARAMETERS_FILE)
-    with tf.io.gfile.GFile(path) as f:
-        return Decision.from_json(json.load(f), source=path)
-
-
 class Executor(base_executor.BaseExecutor):
     decide = staticmethod(decide_from_statistics)
     params = PARAMS
@@ -89,9 +80,7 @@ class Executor(base_executor.BaseExecutor):
         decision = self.decide(dataset, {k: exec_properties[k] for k in self.params})
         decision = decision.with_statistics(dict(decision.statistics, source=statistics.uri))
         out = artifact_utils.get_single_instance(output_dict[keys.HYPERPARAMETERS_KEY])
-        path = os.path.join(out.uri, keys.HYPERPARAMETERS_FILE)
-        with tf.io.gfile.GFile(path, "w") as f:
-            json.dump(decision.to_json(), f, indent=1, sort_keys=True)
+        path = write_decision(decision, out.uri)
         out.set_int_custom_property("crop_size", decision.crop_size)
         out.set_int_custom_property("total_steps", decision.total_steps)
         out.set_float_custom_property("mixup_alpha", decision.mixup_alpha)

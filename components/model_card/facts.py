@@ -180,7 +180,7 @@ def model_facts(examples=None, statistics=None, hyperparameters=None, model=None
     where integers arrive as floats), or None when the run did not produce it; the matching
     part is then None. `training`: the Trainer's custom_config (pipeline.trainer_custom_config:
     model_spec, linear_probe, freeze_until, mixed_precision), or None when not known."""
-    from ..hyperrule.component import read_decision
+    from ...core.decision import read_decision
     from tfx.utils import path_utils
     classes = _class_names(model.uri) if model is not None else None
     serving = serving_artifacts(path_utils.serving_model_path(model.uri)) \

@@ -16,7 +16,7 @@ from tfx.types.component_spec import ChannelParameter
 
 from ...core import keys
 from .. import tfx_api as tfx
-from ..hyperrule.component import read_decision
+from ...core.decision import read_decision
 
 PREPROCESSING_FN = "bit_tfx.models.preprocessing.preprocessing_fn"
 

@@ -91,11 +91,21 @@ class TFLiteConversionError(RuntimeError):
     version without its .tflite files."""
 
 
-def export(model, tft_output, class_names, export_dir, image_size,
+def transformed_image_size(tft_output):
+    """The side of the images the Transform graph hands the model (keys.IMAGE: the HyperRule's
+    crop size, models/preprocessing.py). Serving resizes through that graph; the TFLite model,
+    which has no Transform graph, takes images of this size: one source for both."""
+    shape = tft_output.transformed_feature_spec()[keys.IMAGE].shape
+    if len(shape) != 3 or shape[0] != shape[1] or shape[2] != 3:
+        raise ValueError(f"the Transform graph's {keys.IMAGE} is {list(shape)}, not [size, size, 3]")
+    return int(shape[0])
+
+
+def export(model, tft_output, class_names, export_dir,
            max_pixels=keys.DEFAULT_MAX_IMAGE_PIXELS, backbone_npz=False):
-    """The pushed SavedModel with its warm-up requests and TFLite files. image_size: the
-    HyperRule crop size, what the Transform graph resizes serving images to (the TFLite
-    input). serving_default refuses images above max_pixels (the run's max_image_pixels,
+    """The pushed SavedModel with its warm-up requests and TFLite files, both at the image size
+    of the Transform graph (transformed_image_size). serving_default refuses images above
+    max_pixels (the run's max_image_pixels,
     which the Trainer gets in its custom_config). backbone_npz (pre-training): also the
     weights as keys.BACKBONE_NPZ in the official naming, head included (`npz:` loads it).
     Traced with GroupNorm's autodiff form (resnet_v2.autodiff_group_norm): same values, and a
@@ -117,8 +127,9 @@ def export(model, tft_output, class_names, export_dir, image_size,
         if backbone_npz:
             weights.save_npz(model, os.path.join(export_dir, keys.BACKBONE_NPZ))
         warmup.write(export_dir)
+        image_size = transformed_image_size(tft_output)
         try:
-            tflite.convert(model, int(image_size), class_names,
+            tflite.convert(model, image_size, class_names,
                            os.path.join(export_dir, keys.TFLITE_DIR))
         except Exception as e:  # the converter raises ConverterError, ValueError, ...
             raise TFLiteConversionError(

@@ -285,6 +285,10 @@ def run_fn(fn_args):
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
     class_names = tft_output.vocabulary_by_name(keys.LABEL_VOCABULARY)
     check_vocabulary(class_names, decision)
+    transformed = export.transformed_image_size(tft_output)
+    if transformed != decision.crop_size:  # serving and TFLite take the Transform graph's size
+        raise ValueError(f"the Transform graph resizes images to {transformed}, the decision's crop "
+                         f"size is {decision.crop_size}: the two inputs come from different runs")
     num_classes = len(class_names)
     strategy = distribution.choose_strategy()
     seed = int(decision.seed)
@@ -370,7 +374,7 @@ def run_fn(fn_args):
         os.path.join(fn_args.model_run_dir, f"worker-export-{os.getpid()}")
     # (other workers write a copy nobody reads, as MultiWorkerMirroredStrategy requires)
     export_started = time.perf_counter()
-    export.export(model, tft_output, class_names, export_dir, image_size=decision.crop_size,
+    export.export(model, tft_output, class_names, export_dir,
                   max_pixels=config.max_image_pixels, backbone_npz=backbone_npz)
     log.info("Exported the SavedModel, its TF Hub backbone and TFLite in %.1f s",
              time.perf_counter() - export_started)
