@@ -72,7 +72,7 @@ setuptools.setup(
     name="bit-tfx",
     version="0.1.0",
     description="BiT fine-tuning with the BiT-HyperRule as a production TFX pipeline",
-    python_requires=">=3.9,<3.11",
+    python_requires=">=3.10,<3.11",  # dataclasses kw_only (core/settings.py)
     packages=packages,
     package_dir=package_dir,
     package_data=package_data,

@@ -5,11 +5,14 @@ import dataclasses
 import json
 import os
 import sys
+from typing import Optional
 
 from ..core import keys
-from ..core import rule, upstream
+from ..core import upstream
 from ..models.training import preemption
-from ..models.training.config import MIXED_PRECISION
+from ..core import settings
+from ..core.options import HyperRuleOptions
+from ..models.training.config import TrainerConfig
 from ..pipeline import configs
 
 # Every flag's default is the RunConfig field's default (configs.py), which takes the component
@@ -99,6 +102,52 @@ def positive(text):
     return value
 
 
+PARSERS = {settings.PARSE_JSON_OBJECT: json_object}  # core/settings.py's PARSE_* -> a flag's type
+
+
+def add_setting_flags(group, cls, names, fills=None, choices=None):
+    """The flags of declared settings (core/settings.py: a field of cls and its metadata): the
+    flag, its help, its default (RunConfig's, which inherits the field), its type or choices.
+    A bool setting is a switch (store_true, default off). `fills`: the values of the {names} in
+    a help (default cls.HELP_FILLS); `choices`: a command's narrower choices, by field."""
+    declared = {f.name: f for f in settings.declared(cls)}
+    fills = fills if fills is not None else getattr(cls, "HELP_FILLS", {})
+    for name in names:
+        field, meta = declared[name], declared[name].metadata
+        text = meta["help"]
+        for key, value in fills.items():  # not str.format: a help may show JSON's braces
+            text = text.replace("{" + key + "}", str(value))
+        kwargs = dict(dest=field.name, help=text)
+        if field.type is bool:
+            kwargs["action"] = "store_true"
+        else:
+            kwargs["default"] = getattr(DEFAULTS, field.name)
+            kind = PARSERS.get(meta["parse"]) or (field.type if field.type in (int, float) else None)
+            if kind is None and field.type == Optional[int]:
+                kind = int
+            for key in ("choices", "metavar"):
+                if meta[key] is not None:
+                    kwargs[key] = meta[key]
+            if choices and name in choices:
+                kwargs["choices"] = choices[name]
+            if kind is not None:
+                kwargs["type"] = kind
+        group.add_argument(settings.flag(field), **kwargs)
+
+
+# Where the declared settings (core/options.py HyperRuleOptions, models/training/config.py
+# TrainerConfig) appear in --help: each class's settings in its group ("HyperRule"; "model,
+# evaluation and serving"), except these, shown with the flags they belong beside. A new
+# setting needs no edit here.
+IN_DATA_GROUP = ("max_image_pixels",)  # ingestion's limit too
+IN_RUN_GROUP = ("seed",)               # pre-training's too
+UPSTREAM_BATCH_FLAGS = ("batch_size", "batch_policy")  # the upstream recipe's batch plan
+
+
+def _group_settings(cls):
+    return [f.name for f in settings.declared(cls) if f.name not in IN_DATA_GROUP + IN_RUN_GROUP]
+
+
 def add_data_args(p, data_required=True, pretrain=False, local=True):
     """The data, recipe and run flags. `pretrain`: the upstream recipe's flags in place of the
     HyperRule's (a HyperRule-only flag would be refused there, so it is not offered).
@@ -117,8 +166,7 @@ def add_data_args(p, data_required=True, pretrain=False, local=True):
     g.add_argument("--max-bad-fraction", type=float, default=DEFAULTS.max_bad_fraction,
                    help="fail when more than this fraction of files are not usable images "
                         "(default %(default)s)")
-    g.add_argument("--max-image-pixels", type=int, default=DEFAULTS.max_image_pixels,
-                   help="refuse images with more pixels than this as decompression bombs")
+    add_setting_flags(g, TrainerConfig, IN_DATA_GROUP)
     g.add_argument("--eval-duplicates", choices=keys.EVAL_DUPLICATES_POLICIES,
                    default=DEFAULTS.eval_duplicates,
                    help="an image whose bytes are also in train: drop its eval copy from the "
@@ -140,9 +188,7 @@ def add_data_args(p, data_required=True, pretrain=False, local=True):
     g.add_argument("--pipeline-root", default=None,
                    help="where artifacts go (default OUTPUT/pipeline_root); gs://... for Dataflow")
     g.add_argument("--pipeline-name", default=DEFAULTS.pipeline_name, help="default %(default)s")
-    g.add_argument("--seed", type=int, default=DEFAULTS.seed,
-                   help="seeds the weights a run initialises, the data order and every "
-                        "augmentation; recorded in the decision and the model card (default %(default)s)")
+    add_setting_flags(g, HyperRuleOptions, IN_RUN_GROUP)
     g.add_argument("--beam-arg", action="append", default=None, metavar="ARG",
                    help="Beam pipeline argument, repeatable (default: in-memory DirectRunner); "
                         "e.g. --beam-arg=--direct_running_mode=multi_processing --beam-arg "
@@ -159,37 +205,13 @@ def add_data_args(p, data_required=True, pretrain=False, local=True):
 
 
 def _add_hyperrule_args(g):
-    g.add_argument("--preserve-count", action="store_true",
-                   help="the label counts objects: no random crop")
-    g.add_argument("--preserve-orientation", action="store_true",
-                   help="the label depends on orientation: no random flip")
-    g.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size,
-                   help="global batch actually used (default %(default)s)")
-    g.add_argument("--batch-policy", choices=rule.BATCH_POLICIES, default=DEFAULTS.batch_policy,
-                   help=f"keep the rule at a smaller batch by accumulating gradients to {rule.BASE_BATCH} "
-                        "(accumulate: exact), by scaling the learning rate linearly (scale_lr), or "
-                        "with the rule's learning rate unscaled (keep_lr: not exact); "
-                        "default %(default)s")
-    g.add_argument("--k-shot", type=int, default=None, help="k examples per class (dataset size k*classes)")
-    g.add_argument("--class-weighted", action="store_true",
-                   help="weigh each example's loss by N / (classes x its class's count), for "
-                        "imbalanced data (not the HyperRule's; recorded in the decision)")
-    g.add_argument("--head-init", choices=rule.HEAD_INITS, default=DEFAULTS.head_init,
-                   help="how the new head starts: linear_probe fits it on the backbone's features "
-                        "first, then fine-tunes every layer (LP-FT; not the HyperRule's, recorded); "
-                        "zero is the HyperRule's own zero head (default %(default)s)")
-    g.add_argument("--schedule-override", type=json_object, default=None, metavar="JSON",
-                   help='smoke runs only: {"warmup": 2, "boundaries": [4, 6, 8], "total": 10}; '
-                        "recorded in the artifact as an override")
+    add_setting_flags(g, HyperRuleOptions, _group_settings(HyperRuleOptions))
 
 
 def _add_upstream_args(g):
-    g.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size,
-                   help="global batch actually used (default %(default)s)")
-    g.add_argument("--batch-policy", choices=upstream.BATCH_POLICIES, default=DEFAULTS.batch_policy,
-                   help=f"keep the recipe at a smaller batch by accumulating gradients to {upstream.BATCH} "
-                        "(accumulate: exact) or by scaling the learning rate linearly (scale_lr); "
-                        "default %(default)s")
+    add_setting_flags(g, HyperRuleOptions, UPSTREAM_BATCH_FLAGS,
+                      fills={"recipe": "recipe", "base_batch": upstream.BATCH, "keep_lr": ""},
+                      choices={"batch_policy": upstream.BATCH_POLICIES})
     g.add_argument("--schedule", dest="upstream_schedule", choices=sorted(upstream.SCHEDULES),
                    default=DEFAULTS.upstream_schedule,
                    help="the paper's upstream schedule: bit-s / bit-m 90 epochs (x0.1 at 30, 60, 80), "
@@ -203,22 +225,10 @@ def _add_upstream_args(g):
 
 def add_train_args(p, pretrain=False):
     g = p.add_argument_group("model, evaluation and serving")
-    g.add_argument("--model", dest="model_spec", default=DEFAULTS.model_spec, metavar="SPEC",
-                   help="backbone: hub:URL|DIR, npz:NAME|PATH, BiT-M-R50x1, random:ARCH "
-                        "(docs/models.md); default %(default)s")
+    add_setting_flags(g, TrainerConfig, _group_settings(TrainerConfig))
     g.add_argument("--serving-dir", default=None,
                    help="pushed versions go to SERVING_DIR/<version>/ (default OUTPUT/"
                         f"{configs.BACKBONES_DIR if pretrain else configs.SERVING_DIR})")
-    g.add_argument("--linear-probe", action="store_true",
-                   help="freeze the backbone and train only the head (not the HyperRule)")
-    g.add_argument("--freeze-until", choices=keys.BACKBONE_BLOCKS, default=DEFAULTS.freeze_until,
-                   metavar="BLOCK",
-                   help="freeze a native backbone from its input through BLOCK ("
-                        + ", ".join(keys.BACKBONE_BLOCKS) + "); train the rest (not the HyperRule)")
-    g.add_argument("--mixed-precision", choices=MIXED_PRECISION, default=DEFAULTS.mixed_precision,
-                   help="default %(default)s")
-    g.add_argument("--checkpoint-every", type=int, default=DEFAULTS.checkpoint_every, metavar="STEPS",
-                   help="default %(default)s")
     g.add_argument("--min-accuracy", type=float, default=DEFAULTS.min_accuracy,
                    help="bless only at or above this eval accuracy (default %(default)s), "
                         "first run included")
@@ -231,9 +241,6 @@ def add_train_args(p, pretrain=False):
                         "every step runs again, from a fresh ingestion (as with --no-cache)")
 
 
-# The HyperRule group's flags that `pretrain` does not offer (RunConfig refuses them there).
-_HYPERRULE_FIELDS = ("preserve_count", "preserve_orientation", "k_shot", "class_weighted",
-                     "schedule_override", "head_init")
 CONFIG_FILE_COMMANDS = ("compile", "schedule")  # they also read RunConfig fields from --config
 # RunConfig fields set by a flag whose destination is spelled otherwise (see run_config).
 _FIELD_OF_DEST = {"beam_arg": "beam_args", "pipeline_root": "pipeline_root_override"}
@@ -287,23 +294,18 @@ def run_config(args):
 
 
 def _run_config(args):
-    train = {}
+    declared = [f.name for cls in (HyperRuleOptions, TrainerConfig) for f in settings.declared(cls)]
+    values = {name: getattr(args, name) for name in declared if hasattr(args, name)}
     if hasattr(args, "model_spec"):
-        train = dict(model_spec=args.model_spec, serving_dir=args.serving_dir,
-                     linear_probe=args.linear_probe, freeze_until=args.freeze_until,
-                     mixed_precision=args.mixed_precision,
-                     checkpoint_every=args.checkpoint_every, min_accuracy=args.min_accuracy,
-                     max_accuracy_drop=args.max_accuracy_drop, force=args.force)
+        values.update(serving_dir=args.serving_dir, min_accuracy=args.min_accuracy,
+                      max_accuracy_drop=args.max_accuracy_drop, force=args.force)
     if getattr(args, "pretrain", False):
-        train.update(pretrain=True, upstream_schedule=args.upstream_schedule,
-                     upstream_overrides=args.upstream_overrides)
-    rule_flags = {field: getattr(args, field) for field in _HYPERRULE_FIELDS if hasattr(args, field)}
-    return configs.RunConfig(**train, **rule_flags,
+        values.update(pretrain=True, upstream_schedule=args.upstream_schedule,
+                      upstream_overrides=args.upstream_overrides)
+    return configs.RunConfig(**values,
         data=args.data, output=args.output, pipeline_name=args.pipeline_name, layout=args.layout,
         split_ratio=args.split_ratio, max_bad_fraction=args.max_bad_fraction,
-        max_image_pixels=args.max_image_pixels, eval_duplicates=args.eval_duplicates,
-        batch_size=args.batch_size,
-        batch_policy=args.batch_policy, seed=args.seed,
+        eval_duplicates=args.eval_duplicates,
         beam_args=args.beam_arg or list(configs.DEFAULT_BEAM_ARGS),
         pipeline_root_override=args.pipeline_root, schema_file=args.schema_file,
         fail_on_anomalies=args.fail_on_anomalies, enable_cache=args.enable_cache,

@@ -5,7 +5,10 @@ that decode an image or list a folder): the vocabulary and the BiT rules.
     errors       ConfigError, the one error type for invalid input or configuration
     rule         the BiT-HyperRule as pure functions (downstream fine-tuning)
     upstream     the BiT upstream (pre-training) recipe, read the same way
-    decision     the typed, frozen Decision both rules return (the HyperParameters artifact)
+    decision     the typed, frozen Decision both rules return (the HyperParameters artifact),
+                 read and written by read_decision / write_decision
+    settings     how a user-facing setting is declared once (a field with its help and flag)
+    options      HyperRuleOptions: the HyperRule's settings, declared that way
     image_check  what counts as an image the pipeline can train and serve on
     versions     the versions under a serving folder, as TF Serving sees them
     version      the running bit-tfx's version (the installed distribution's)

@@ -100,9 +100,10 @@ def batch_plan(batch_size, policy, effective_batch=BATCH):
     accumulate: micro-batches summed to `effective_batch` (exact for GN+WS, no batch
     statistics); scale_lr: the batch as it is, with the learning rate 0.03 x batch / 256."""
     if batch_size is None or batch_size < 1:
-        raise RuleError(f"batch_size must be a positive integer, got {batch_size!r}")
+        raise RuleError(f"batch_size must be a positive integer, got {batch_size!r}", field="batch_size")
     if policy not in BATCH_POLICIES:
-        raise RuleError(f"batch_policy must be one of {BATCH_POLICIES}, got {policy!r}")
+        raise RuleError(f"batch_policy must be one of {BATCH_POLICIES} for pre-training (keep_lr is "
+                        f"the HyperRule's only), got {policy!r}", field="batch_policy")
     if policy == SCALE_LR or batch_size == effective_batch:
         return batch_size, 1
     if batch_size > effective_batch or effective_batch % batch_size:

@@ -14,6 +14,7 @@ from typing import List, Optional
 from ..core import keys
 from ..core.errors import ConfigError
 from ..core import rule, upstream
+from ..core.options import HyperRuleOptions
 from ..models.training.config import TrainerConfig  # pure Python
 from ..datasets import digits
 from ..models import backbones
@@ -23,8 +24,7 @@ PIPELINE_NAME = keys.DEFAULT_PIPELINE_NAME
 # DirectRunner defaults for local runs: in-memory, one worker. Multi-processing pays
 # a worker start-up cost that a small local dataset never earns back.
 DEFAULT_BEAM_ARGS = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
-# The real use: BiT-M-R50x1 from TF Hub, fully fine-tuned.
-DEFAULT_MODEL_SPEC = "hub:https://tfhub.dev/google/bit/m-r50x1/1"
+DEFAULT_MODEL_SPEC = TrainerConfig.model_spec  # BiT-M-R50x1 from TF Hub (the Trainer's declaration)
 # Pre-training starts from a randomly initialised BiT-R50x1 unless --model continues from one.
 PRETRAIN_MODEL_SPEC = "random:R50x1"
 DEFAULT_MIN_ACCURACY = 0.5
@@ -37,34 +37,23 @@ _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,127}$")
 
 
 
-@dataclasses.dataclass
-class RunConfig:
+@dataclasses.dataclass(kw_only=True)
+class RunConfig(HyperRuleOptions, TrainerConfig):
+    """What a user configures per run. The HyperRule's settings (HyperRuleOptions: preserve_*,
+    batch_size, batch_policy, k_shot, class_weighted, head_init, schedule_override, seed) and
+    the Trainer's (TrainerConfig: model_spec, linear_probe, freeze_until, mixed_precision,
+    checkpoint_every, log_every, max_image_pixels) are inherited from their one declaration;
+    the fields below are the run's own."""
     data: str                                  # folder, CSV manifest or TFRecords; may hold {SPAN}
     output: str = "bit-tfx-output"             # pipeline root, metadata and logs live under it
     pipeline_name: str = PIPELINE_NAME
     layout: str = "auto"
     split_ratio: tuple = keys.DEFAULT_SPLIT_RATIO
     max_bad_fraction: float = keys.DEFAULT_MAX_BAD_FRACTION
-    max_image_pixels: int = keys.DEFAULT_MAX_IMAGE_PIXELS
     eval_duplicates: str = keys.EVAL_DUPLICATES_DROP  # identical images in train and eval
-    preserve_count: bool = False
-    preserve_orientation: bool = False
-    batch_size: int = rule.BASE_BATCH
-    batch_policy: str = rule.DEFAULT_BATCH_POLICY
-    k_shot: Optional[int] = None
-    schedule_override: Optional[dict] = None
-    class_weighted: bool = False               # inverse-frequency loss weights (not the HyperRule's)
-    head_init: str = rule.DEFAULT_HEAD_INIT    # linear_probe (LP-FT, not the HyperRule's) or zero
-    seed: int = rule.DEFAULT_SEED              # weights, data order, augmentation (recorded)
     beam_args: List[str] = dataclasses.field(default_factory=lambda: list(DEFAULT_BEAM_ARGS))
     pipeline_root_override: Optional[str] = None  # e.g. gs://... for Dataflow workers
-    # --- training, evaluation, pushing (bit-tfx run). The Trainer's settings are declared in
-    # TrainerConfig: these fields carry its names and defaults (trainer_config) ---
-    model_spec: str = DEFAULT_MODEL_SPEC
-    linear_probe: bool = TrainerConfig.linear_probe
-    freeze_until: Optional[str] = TrainerConfig.freeze_until
-    mixed_precision: str = TrainerConfig.mixed_precision
-    checkpoint_every: int = TrainerConfig.checkpoint_every
+    # --- evaluation, pushing (bit-tfx run) ---
     serving_dir: Optional[str] = None          # default OUTPUT/serving
     min_accuracy: float = DEFAULT_MIN_ACCURACY  # absolute gate, also on a first run
     max_accuracy_drop: float = 0.0             # no-regression gate against the model now serving
@@ -108,6 +97,10 @@ class RunConfig:
         """The Trainer's settings of this run (TrainerConfig, checked)."""
         return TrainerConfig.from_settings(self).validate()
 
+    def hyperrule_options(self):
+        """The HyperRule's settings of this run (HyperRuleOptions), as the component takes them."""
+        return HyperRuleOptions.of(self)
+
     def validate(self):
         """Every check that needs no data; raises ConfigError naming the field."""
         if not _NAME_RE.match(self.pipeline_name):
@@ -128,14 +121,9 @@ class RunConfig:
                     raise ConfigError(f"{field} is a fine-tuning (HyperRule) setting; pre-training "
                                       "follows the upstream recipe: give upstream_overrides instead",
                                       field=field)
+            rule.check_seed(self.seed)
         else:
-            rule.batch_plan(self.batch_size, self.batch_policy)  # raises RuleError, a ConfigError
-            rule.check_head_init(self.head_init)
-        rule.check_seed(self.seed)
-        if self.schedule_override is not None:
-            rule.check_schedule_override(self.schedule_override)
-        if self.k_shot is not None and self.k_shot < 1:
-            raise ConfigError(f"k_shot must be a positive integer, got {self.k_shot}", field="k_shot")
+            self.hyperrule_options().check()  # raises RuleError, a ConfigError, naming the field
         self.trainer_config()  # the Trainer's own checks (TrainerConfig.validate)
         if not 0.0 <= self.min_accuracy <= 1.0:
             raise ConfigError(f"min_accuracy must be in [0, 1], got {self.min_accuracy}",

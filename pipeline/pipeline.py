@@ -99,12 +99,7 @@ def decision_step(config, statistics):
         return UpstreamRecipe(statistics=statistics, schedule=config.upstream_schedule,
                               batch_size=config.batch_size, batch_policy=config.batch_policy,
                               overrides=config.upstream_overrides, seed=config.seed)
-    return HyperRule(
-        statistics=statistics,
-        preserve_count=config.preserve_count, preserve_orientation=config.preserve_orientation,
-        batch_size=config.batch_size, batch_policy=config.batch_policy,
-        k_shot=config.k_shot, schedule_override=config.schedule_override,
-        class_weighted=config.class_weighted, head_init=config.head_init, seed=config.seed)
+    return HyperRule(statistics=statistics, options=config.hyperrule_options())
 
 
 def create_components(config, source, through=THROUGH_PUSHER, platform=None):

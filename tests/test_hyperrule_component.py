@@ -8,6 +8,7 @@ from bit_tfx.core.errors import ConfigError
 from bit_tfx.components.hyperrule import component
 from bit_tfx.core import rule
 from bit_tfx.core.decision import read_decision
+from bit_tfx.core.options import HyperRuleOptions
 
 PARAMS = dict(preserve_count=0, preserve_orientation=0, batch_size=512, batch_policy="accumulate",
               k_shot=0, schedule_override="", head_init="zero", seed=0)
@@ -59,9 +60,9 @@ def test_missing_feature_is_named():
 
 def test_invalid_component_configuration_fails_at_construction():
     with pytest.raises(rule.RuleError, match="batch_size 96"):
-        component.HyperRule(statistics=None, batch_size=96)
+        component.HyperRule(statistics=None, options=HyperRuleOptions(batch_size=96))
     with pytest.raises(rule.RuleError, match="schedule_override"):
-        component.HyperRule(statistics=None, schedule_override={"warmup": 1})
+        component.HyperRule(statistics=None, options=HyperRuleOptions(schedule_override={"warmup": 1}))
 
 
 def _with_class_counts(d, counts):

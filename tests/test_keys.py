@@ -1,7 +1,6 @@
 """One fact, one home: the names and defaults that several layers use are the ones their home
 defines (core/keys.py, hyperrule/rule.py, models/training/config.py), not copies of them."""
 import dataclasses
-import inspect
 
 import pytest
 
@@ -59,6 +58,7 @@ def test_cli_and_run_config_defaults_are_the_components(tmp_path, monkeypatch):
     from bit_tfx.cli import common
     from bit_tfx.cli.main import build_parser
     from bit_tfx.components.hyperrule.component import HyperRule
+    from bit_tfx.core.options import HyperRuleOptions
     from bit_tfx.pipeline import pipeline
     args = build_parser().parse_args(["run", "--data", "/images"])
     config = common.run_config(args)
@@ -70,9 +70,11 @@ def test_cli_and_run_config_defaults_are_the_components(tmp_path, monkeypatch):
     assert {name: getattr(config, name) for name in ("linear_probe", "mixed_precision", "checkpoint_every")} \
         == {name: trainer_defaults[name] for name in ("linear_probe", "mixed_precision", "checkpoint_every")}
 
-    hyperrule = {name: p.default for name, p in inspect.signature(HyperRule.__init__).parameters.items()
-                 if p.default is not inspect.Parameter.empty}
-    assert {name: getattr(config, name) for name in hyperrule} == hyperrule
+    # the HyperRule's settings are its options (core/options.py), at their declared defaults
+    assert config.hyperrule_options() == HyperRuleOptions()
+    from tfx.types import Channel, standard_artifacts
+    built = HyperRule(statistics=Channel(type=standard_artifacts.ExampleStatistics))
+    assert HyperRuleOptions.from_json(built.exec_properties["options"]) == HyperRuleOptions()
     assert (config.batch_size, config.batch_policy) == (rule.BASE_BATCH, rule.DEFAULT_BATCH_POLICY)
 
 

@@ -24,21 +24,15 @@ from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionP
 from ...core import keys
 from ...core import rule, upstream
 from ...core.decision import write_decision
+from ...core.options import HyperRuleOptions
 from .. import statistics
 from ..statistics import load_split_statistics, read_dataset_facts
 
-# Execution parameters. Booleans travel as ints: every orchestrator (local, KFP v2,
-# Vertex) represents those the same way.
+# Execution parameters: the HyperRule's options as one serialised object (core/options.py
+# HyperRuleOptions.to_json), declared once there; a string travels alike on every orchestrator
+# (local, KFP v2, Vertex).
 PARAMS = {
-    "preserve_count": int,
-    "preserve_orientation": int,
-    "batch_size": int,
-    "batch_policy": str,
-    "k_shot": int,               # 0: off
-    "schedule_override": str,    # JSON object or ""
-    "class_weighted": int,       # 1: inverse-frequency loss weights (not the HyperRule's)
-    "head_init": str,            # rule.HEAD_INITS: zero (the rule's) or linear_probe (LP-FT)
-    "seed": int,                 # weights, data order, augmentation
+    "options": str,
 }
 
 
@@ -54,17 +48,15 @@ HyperRuleSpec = _decision_spec("HyperRuleSpec", PARAMS)
 
 
 def decide_from_statistics(dataset, params):
+    """The decision from the train split's statistics and the component's parameters
+    ({"options": HyperRuleOptions JSON}; a mapping of the options' own fields is taken too)."""
+    options = HyperRuleOptions.from_json(params["options"]) if "options" in params \
+        else HyperRuleOptions.of(params)
     facts = read_dataset_facts(dataset)
-    rule.check_k_shot(params["k_shot"], statistics.class_counts(dataset), facts["num_classes"])
-    override = json.loads(params["schedule_override"]) if params["schedule_override"] else None
-    decision = rule.decide(
-        facts["num_examples"], facts["num_classes"], facts["image_area"],
-        preserve_count=bool(params["preserve_count"]),
-        preserve_orientation=bool(params["preserve_orientation"]),
-        batch_size=params["batch_size"], batch_policy=params["batch_policy"],
-        k_shot=params["k_shot"] or None, schedule_override=override,
-        class_counts=statistics.class_counts(dataset) if params.get("class_weighted") else None,
-        head_init=params["head_init"], seed=params["seed"])
+    counts = statistics.class_counts(dataset)
+    rule.check_k_shot(options.k_shot or 0, counts, facts["num_classes"])
+    decision = options.decide(facts["num_examples"], facts["num_classes"], facts["image_area"],
+                              class_counts=counts)
     return decision.with_statistics(facts)
 
 
@@ -104,31 +96,12 @@ class HyperRule(base_component.BaseComponent):
     SPEC_CLASS = HyperRuleSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
 
-    def __init__(self, statistics, preserve_count=False, preserve_orientation=False,
-                 batch_size=rule.BASE_BATCH, batch_policy=rule.DEFAULT_BATCH_POLICY, k_shot=None,
-                 schedule_override=None, class_weighted=False, head_init=rule.DEFAULT_HEAD_INIT,
-                 seed=rule.DEFAULT_SEED):
-        # Fail on an invalid configuration now, before any pipeline work: these parts of
-        # the rule do not depend on the data.
-        rule.batch_plan(batch_size, batch_policy)
-        if schedule_override is not None:
-            rule.check_schedule_override(schedule_override)
-        if k_shot is not None and (not isinstance(k_shot, int) or k_shot < 1):
-            raise rule.RuleError(f"k_shot must be a positive integer, got {k_shot!r}")
-        rule.check_head_init(head_init)
-        rule.check_seed(seed)
-        spec = HyperRuleSpec(
-            statistics=statistics,
-            preserve_count=int(preserve_count),
-            preserve_orientation=int(preserve_orientation),
-            batch_size=int(batch_size),
-            batch_policy=batch_policy,
-            k_shot=int(k_shot or 0),
-            schedule_override=json.dumps(schedule_override) if schedule_override else "",
-            class_weighted=int(class_weighted),
-            head_init=head_init,
-            seed=int(seed),
-            hyperparameters=types.Channel(type=standard_artifacts.HyperParameters))
+    def __init__(self, statistics, options=None):
+        """options: HyperRuleOptions (the run's: RunConfig.hyperrule_options()); checked here,
+        before any pipeline work, for what does not depend on the data."""
+        options = (options or HyperRuleOptions()).check()
+        spec = HyperRuleSpec(statistics=statistics, options=options.to_json(),
+                             hyperparameters=types.Channel(type=standard_artifacts.HyperParameters))
         super().__init__(spec=spec)
 
 

@@ -1,8 +1,8 @@
-"""What run_fn reads from the Trainer's custom_config, with its defaults and its checks: the
-one declaration of the Trainer's settings. pipeline/configs.py RunConfig takes its training
-fields' defaults from here and hands them on by these fields' names (RunConfig.trainer_config,
-pipeline.trainer_custom_config); the CLI's training flags take their defaults from RunConfig.
-A new Trainer setting is a field here, the same-named field on RunConfig and its flag.
+"""What run_fn reads from the Trainer's custom_config, with its defaults, help and checks: the
+one declaration of the Trainer's settings (core/settings.py). pipeline/configs.py RunConfig
+inherits these fields and hands them on by their names (RunConfig.trainer_config,
+pipeline.trainer_custom_config); the CLI's flags derive from them (cli/common.py
+add_setting_flags). A new Trainer setting is a field here, and the code in run_fn that reads it.
 Pure Python (no TensorFlow), so that configuration checks stay fast.
 """
 import dataclasses
@@ -10,6 +10,7 @@ from typing import Optional
 
 from ...core import keys
 from ...core.errors import ConfigError
+from ...core.settings import setting
 
 MIXED_PRECISION = ("none", "bfloat16", "float16")
 # The Vertex AI Trainer extension forwards its own keys (ai_platform_*: training args, region,
@@ -17,18 +18,33 @@ MIXED_PRECISION = ("none", "bfloat16", "float16")
 VERTEX_EXTENSION_PREFIX = "ai_platform_"
 
 
-@dataclasses.dataclass
+# The real use: BiT-M-R50x1 from TF Hub, fully fine-tuned.
+DEFAULT_MODEL_SPEC = "hub:https://tfhub.dev/google/bit/m-r50x1/1"
+
+
+@dataclasses.dataclass(kw_only=True)
 class TrainerConfig:
-    model_spec: str
-    linear_probe: bool = False
-    # Freeze the native backbone from its input through this block (keys.BACKBONE_BLOCKS);
+    model_spec: str = setting(
+        DEFAULT_MODEL_SPEC, flag="--model", metavar="SPEC",
+        help="backbone: hub:URL|DIR, npz:NAME|PATH, BiT-M-R50x1, random:ARCH (docs/models.md); "
+             "default %(default)s")
+    linear_probe: bool = setting(
+        False, help="freeze the backbone and train only the head (not the HyperRule)")
     # None trains every weight (the HyperRule). big_transfer#53.
-    freeze_until: Optional[str] = None
-    mixed_precision: str = "none"
-    checkpoint_every: int = 100
-    log_every: int = 10
-    # The pushed model's serving_default refuses images above this (the run's ingestion limit).
-    max_image_pixels: int = keys.DEFAULT_MAX_IMAGE_PIXELS
+    freeze_until: Optional[str] = setting(
+        None, choices=keys.BACKBONE_BLOCKS, metavar="BLOCK",
+        help="freeze a native backbone from its input through BLOCK (" + ", ".join(keys.BACKBONE_BLOCKS)
+             + "); train the rest (not the HyperRule)")
+    mixed_precision: str = setting("none", choices=MIXED_PRECISION, help="default %(default)s")
+    checkpoint_every: int = setting(100, metavar="STEPS", help="default %(default)s")
+    log_every: int = setting(10, metavar="STEPS",
+                             help="log loss, accuracy and speed (and write them for TensorBoard) every STEPS "
+                                  "steps (default %(default)s)")
+    # The pushed model's serving_default refuses images above this: the run's ingestion limit.
+    max_image_pixels: int = setting(
+        keys.DEFAULT_MAX_IMAGE_PIXELS,
+        help="refuse images with more pixels than this as decompression bombs (ingestion, and "
+             "the pushed model's serving signature)")
 
     @classmethod
     def from_custom_config(cls, custom_config):

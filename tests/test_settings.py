@@ -1,0 +1,119 @@
+"""Every user-facing setting is declared once (core/settings.py: a field of HyperRuleOptions or
+TrainerConfig with its help), and every surface derived from it agrees: RunConfig's field, the
+deployment config's key, the flag of each subcommand that offers it (name, default, help) and
+the component's parameter. Built, not run: no pipeline, milliseconds."""
+import argparse
+import dataclasses
+
+import pytest
+
+from bit_tfx.cli import common
+from bit_tfx.cli.main import build_parser
+from bit_tfx.core import settings, upstream
+from bit_tfx.core.options import HyperRuleOptions
+from bit_tfx.kubeflow import config as deploy_config
+from bit_tfx.models.training.config import TrainerConfig
+from bit_tfx.pipeline import configs, pipeline
+
+DECLARING = (HyperRuleOptions, TrainerConfig)
+# The subcommands that take the run's settings; pretrain takes the Trainer's and the batch plan.
+FINE_TUNING_COMMANDS = ("run", "demo", "hyperrule", "compile", "schedule")
+
+
+def _declared():
+    return [(cls, f) for cls in DECLARING for f in settings.declared(cls)]
+
+
+def _actions(command):
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))  # pylint: disable=protected-access
+    return {a.dest: a for a in sub.choices[command]._actions}  # pylint: disable=protected-access
+
+
+def _help_of(cls, field, fills=None):
+    text = field.metadata["help"]
+    for key, value in (fills if fills is not None else getattr(cls, "HELP_FILLS", {})).items():
+        text = text.replace("{" + key + "}", str(value))
+    return text
+
+
+def test_there_are_declarations_and_each_has_a_help():
+    names = [f.name for _, f in _declared()]
+    assert {"preserve_orientation", "k_shot", "seed", "batch_size", "model_spec", "linear_probe",
+            "freeze_until", "mixed_precision", "checkpoint_every", "max_image_pixels"} <= set(names)
+    assert len(names) == len(set(names)), "a setting declared by two classes"
+    assert all(f.metadata["help"].strip() for _, f in _declared())
+
+
+def test_run_config_inherits_each_declaration_and_the_deploy_config_takes_its_key():
+    run_fields = {f.name: f for f in dataclasses.fields(configs.RunConfig)}
+    for cls, field in _declared():
+        mine = run_fields[field.name]
+        # inherited, not spelled again: the same field object's metadata, default and type
+        assert mine.metadata is field.metadata or mine.metadata == field.metadata, field.name
+        assert (mine.default, mine.type) == (field.default, field.type), field.name
+        assert field.name in deploy_config.RUN_FIELDS, field.name
+
+
+def _offered(command, cls, field):
+    """Whether `command` offers the setting: `hyperrule` stops before training, so of the
+    Trainer's settings it takes only the ingestion limit it shares."""
+    return command != "hyperrule" or cls is HyperRuleOptions or field.name in common.IN_DATA_GROUP
+
+
+@pytest.mark.parametrize("command", FINE_TUNING_COMMANDS)
+def test_every_fine_tuning_command_offers_each_setting_as_declared(command):
+    actions = _actions(command)
+    for cls, field in _declared():
+        assert (field.name in actions) == _offered(command, cls, field), (command, field.name)
+        if field.name not in actions:
+            continue
+        action = actions[field.name]
+        assert action.option_strings == [settings.flag(field)], field.name
+        expected = _help_of(cls, field)
+        if "%(default)s" not in action.help:  # compile/schedule show RunConfig's default as text
+            expected = expected.replace("%(default)s", str(getattr(configs.RunConfig, field.name)))
+        assert action.help == expected, (command, field.name)
+        if command in ("run", "hyperrule"):  # compile/schedule read --config first; demo has its own
+            expected = False if field.type is bool else getattr(configs.RunConfig, field.name)
+            assert action.default == expected, (command, field.name)
+        if field.metadata["choices"] is not None:
+            assert tuple(action.choices) == tuple(field.metadata["choices"]), field.name
+
+
+def test_pretrain_offers_the_trainer_settings_and_the_batch_plan_with_the_recipe_s_values():
+    actions = _actions("pretrain")
+    for cls, field in _declared():
+        offered = cls is TrainerConfig or field.name in common.UPSTREAM_BATCH_FLAGS + common.IN_RUN_GROUP
+        assert (field.name in actions) == offered, field.name
+    assert tuple(actions["batch_policy"].choices) == upstream.BATCH_POLICIES
+    assert f"accumulating gradients to {upstream.BATCH}" in actions["batch_policy"].help
+
+
+def test_a_flag_means_one_setting_in_every_command_that_has_it():
+    dests = {}
+    for command in FINE_TUNING_COMMANDS + ("pretrain",):
+        for dest, action in _actions(command).items():
+            for flag in action.option_strings:
+                dests.setdefault(flag, set()).add(dest)
+    declared_flags = {settings.flag(f) for _, f in _declared()}
+    assert all(len(dests[flag]) == 1 for flag in declared_flags), \
+        {flag: d for flag, d in dests.items() if len(d) > 1}
+
+
+def test_components_take_the_declared_objects_whole(tmp_path):
+    from tfx.types import Channel, standard_artifacts
+    from bit_tfx.components.hyperrule.component import HyperRule
+    config = configs.RunConfig(data=str(tmp_path), preserve_orientation=True, k_shot=3, seed=7,
+                               batch_size=64, model_spec="random:tiny", freeze_until="block2",
+                               log_every=5).validate()
+    built = HyperRule(statistics=Channel(type=standard_artifacts.ExampleStatistics),
+                      options=config.hyperrule_options())
+    options = HyperRuleOptions.from_json(built.exec_properties["options"])
+    assert options == config.hyperrule_options()
+    assert dataclasses.asdict(options) == {f.name: getattr(config, f.name)
+                                           for f in dataclasses.fields(HyperRuleOptions)}
+    custom = pipeline.trainer_custom_config(config)
+    assert set(custom) == {f.name for f in dataclasses.fields(TrainerConfig)}
+    assert TrainerConfig.from_custom_config(custom) == config.trainer_config()
+    assert (custom["freeze_until"], custom["log_every"]) == ("block2", 5)
