@@ -9,6 +9,7 @@ that decode an image or list a folder): the vocabulary and the BiT rules.
                  read and written by read_decision / write_decision
     settings     how a user-facing setting is declared once (a field with its help and flag)
     options      HyperRuleOptions: the HyperRule's settings, declared that way
+    dataset_facts  DatasetFacts: what one split's statistics say (the HyperRule's input)
     image_check  what counts as an image the pipeline can train and serve on
     versions     the versions under a serving folder, as TF Serving sees them
     version      the running bit-tfx's version (the installed distribution's)

@@ -2,8 +2,7 @@
 import pytest
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
-from bit_tfx.core import keys
-from bit_tfx.components import statistics
+from bit_tfx.core import dataset_facts, keys
 from bit_tfx.core.errors import ConfigError
 from bit_tfx.components.hyperrule import component
 from bit_tfx.core import rule
@@ -54,7 +53,7 @@ def test_median_not_mean_decides_the_regime():
 def test_missing_feature_is_named():
     d = stats(100, 3, (50, 50), (50, 50))
     del d.features[1]
-    with pytest.raises(statistics.StatisticsError, match="image/width"):
+    with pytest.raises(dataset_facts.StatisticsError, match="image/width"):
         component.decide_from_statistics(d, PARAMS)
 
 

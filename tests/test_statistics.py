@@ -8,7 +8,7 @@ from ml_metadata.proto import metadata_store_pb2
 from tensorflow_metadata.proto.v0 import statistics_pb2
 from tfx.types import artifact_utils, standard_artifacts
 
-from bit_tfx.core import keys
+from bit_tfx.core import dataset_facts, keys
 from bit_tfx.components import statistics
 
 
@@ -54,21 +54,21 @@ def _artifact(root, splits, tfx_version=None):
 def test_every_statisticsgen_layout_reads_the_same_facts(tmp_path, tfx_version):
     artifact = _artifact(tmp_path, {keys.TRAIN_SPLIT: _dataset()}, tfx_version)
     dataset = statistics.load_split_statistics(artifact, keys.TRAIN_SPLIT)
-    facts = statistics.read_dataset_facts(dataset)
-    assert (facts["num_examples"], facts["num_classes"], facts["image_area"]) == (120, 2, 40 * 50)
-    assert statistics.class_counts(dataset) == {"cat": 60, "dog": 61}
+    facts = dataset_facts.read_dataset_facts(dataset)
+    assert (facts.num_examples, facts.num_classes, facts.image_area) == (120, 2, 40 * 50)
+    assert dataset_facts.class_counts(dataset) == {"cat": 60, "dog": 61}
 
 
 def test_a_missing_split_or_file_is_a_statistics_error_naming_the_split(tmp_path):
     artifact = _artifact(tmp_path, {keys.TRAIN_SPLIT: _dataset(), keys.EVAL_SPLIT: None})
-    with pytest.raises(statistics.StatisticsError, match="split 'eval'"):
+    with pytest.raises(dataset_facts.StatisticsError, match="split 'eval'"):
         statistics.load_split_statistics(artifact, keys.EVAL_SPLIT)  # listed, but no file
-    with pytest.raises(statistics.StatisticsError, match="split 'test'"):
+    with pytest.raises(dataset_facts.StatisticsError, match="split 'test'"):
         statistics.load_split_statistics(artifact, "test")  # not a split of the artifact
 
 
 def test_a_missing_feature_is_named():
     dataset = _dataset()
     del dataset.features[2]
-    with pytest.raises(statistics.StatisticsError, match="image/class/text"):
-        statistics.class_counts(dataset)
+    with pytest.raises(dataset_facts.StatisticsError, match="image/class/text"):
+        dataset_facts.class_counts(dataset)

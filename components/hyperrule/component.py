@@ -25,8 +25,8 @@ from ...core import keys
 from ...core import rule, upstream
 from ...core.decision import write_decision
 from ...core.options import HyperRuleOptions
-from .. import statistics
-from ..statistics import load_split_statistics, read_dataset_facts
+from ...core.dataset_facts import class_counts, read_dataset_facts
+from ..statistics import load_split_statistics
 
 # Execution parameters: the HyperRule's options as one serialised object (core/options.py
 # HyperRuleOptions.to_json), declared once there; a string travels alike on every orchestrator
@@ -53,11 +53,11 @@ def decide_from_statistics(dataset, params):
     options = HyperRuleOptions.from_json(params["options"]) if "options" in params \
         else HyperRuleOptions.of(params)
     facts = read_dataset_facts(dataset)
-    counts = statistics.class_counts(dataset)
-    rule.check_k_shot(options.k_shot or 0, counts, facts["num_classes"])
-    decision = options.decide(facts["num_examples"], facts["num_classes"], facts["image_area"],
+    counts = class_counts(dataset)
+    rule.check_k_shot(options.k_shot or 0, counts, facts.num_classes)
+    decision = options.decide(facts.num_examples, facts.num_classes, facts.image_area,
                               class_counts=counts)
-    return decision.with_statistics(facts)
+    return decision.with_statistics(facts.to_json())
 
 
 class Executor(base_executor.BaseExecutor):
@@ -121,11 +121,11 @@ UpstreamRecipeSpec = _decision_spec("UpstreamRecipeSpec", UPSTREAM_PARAMS)
 def upstream_from_statistics(dataset, params):
     facts = read_dataset_facts(dataset)
     decision = upstream.decide(
-        facts["num_examples"], facts["num_classes"], schedule=params["schedule"],
+        facts.num_examples, facts.num_classes, schedule=params["schedule"],
         batch_size=params["batch_size"], batch_policy=params["batch_policy"],
         overrides=json.loads(params["overrides"]) if params["overrides"] else None,
         seed=params["seed"])
-    return decision.with_statistics(facts)
+    return decision.with_statistics(facts.to_json())
 
 
 class UpstreamExecutor(Executor):

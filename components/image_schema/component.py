@@ -33,6 +33,7 @@ from tfx.types.component_spec import ChannelParameter
 from tfx.utils import io_utils
 
 from ...core import keys
+from ...core import dataset_facts
 from .. import statistics
 from ..serving import executor as serving
 
@@ -66,8 +67,8 @@ def curate(schema, train_stats):
     _set_string_domain(schema, _feature(schema, keys.IMAGE_FORMAT),
                        sorted(keys.SUPPORTED_FORMATS.values()))
     _set_string_domain(schema, _feature(schema, keys.FILENAME), None)
-    labels = sorted(statistics.class_counts(train_stats))
-    unique = statistics.feature(train_stats, keys.LABEL_TEXT).string_stats.unique
+    labels = sorted(dataset_facts.class_counts(train_stats))
+    unique = dataset_facts.feature(train_stats, keys.LABEL_TEXT).string_stats.unique
     if len(labels) < unique:
         logging.warning("The statistics list %d of %d labels; the schema records no label domain. "
                         "Raise StatisticsGen's num_rank_histogram_buckets to record it.",

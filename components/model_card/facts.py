@@ -27,9 +27,10 @@ def read_text(path):
 
 def _split_statistics(statistics):
     """Per split: image count, height/width, classes and their counts, from StatisticsGen's
-    output, read as the HyperRule reads it (components/statistics.py: the same facts)."""
+    output, read as the HyperRule reads it (core/dataset_facts.py: the same facts)."""
     from tfx.types import artifact_utils
-    from ..statistics import StatisticsError, class_counts, load_split_statistics, read_dataset_facts
+    from ...core.dataset_facts import StatisticsError, class_counts, read_dataset_facts
+    from ..statistics import load_split_statistics
     splits = {}
     present = artifact_utils.decode_split_names(statistics.split_names)
     for split in keys.SPLIT_NAMES:
@@ -41,10 +42,10 @@ def _split_statistics(statistics):
             continue
         facts = read_dataset_facts(dataset)
         splits[split] = {
-            "num_examples": facts["num_examples"], "num_classes": facts["num_classes"],
-            "median_height": facts["image_height"]["median"],
-            "median_width": facts["image_width"]["median"],
-            "height": facts["image_height"], "width": facts["image_width"],
+            "num_examples": facts.num_examples, "num_classes": facts.num_classes,
+            "median_height": facts.image_height["median"],
+            "median_width": facts.image_width["median"],
+            "height": facts.image_height, "width": facts.image_width,
             "class_counts": class_counts(dataset),
         }
     return splits
