@@ -243,9 +243,25 @@ METADATA_PASSWORD_ENV = "BIT_TFX_METADATA_PASSWORD"
 METADATA_PASSWORD_FILE_ENV = "BIT_TFX_METADATA_PASSWORD_FILE"
 
 
+@dataclasses.dataclass(frozen=True)
+class MySQLStore:
+    """A metadata_store URL, parsed (parse_mysql_url). The password never shows in its repr."""
+    host: str
+    port: int
+    database: str
+    user: str
+    password: str = dataclasses.field(repr=False)
+
+    def url(self, password=None):
+        """The URL without the password (for messages, logs and the folder's record), or with
+        `password` in its place (e.g. "PASSWORD" in an instruction)."""
+        secret = f":{password}" if password else ""
+        return f"{MYSQL_SCHEME}://{self.user}{secret}@{self.host}:{self.port}/{self.database}"
+
+
 def parse_mysql_url(url):
-    """{host, port, database, user, password} of a metadata_store URL; ConfigError naming the
-    form otherwise. The password is optional (an empty one is sent)."""
+    """The MySQLStore of a metadata_store URL; ConfigError naming the form otherwise. The
+    password is optional (an empty one is sent)."""
     from urllib.parse import unquote, urlsplit
     parts = urlsplit(url or "")
     try:
@@ -266,8 +282,8 @@ def parse_mysql_url(url):
                           field="metadata_store")
     password = unquote(parts.password or "") or metadata_password_from_environment()
     redact.secret(password)
-    return dict(host=parts.hostname, port=port, database=unquote(database),
-                user=unquote(parts.username), password=password)
+    return MySQLStore(host=parts.hostname, port=port, database=unquote(database),
+                      user=unquote(parts.username), password=password)
 
 
 def metadata_password_from_environment():

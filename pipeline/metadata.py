@@ -28,8 +28,7 @@ def connection_config(uri):
     if is_mysql(uri):
         m = configs.parse_mysql_url(uri)
         return tfx_metadata.mysql_metadata_connection_config(
-            host=m["host"], port=m["port"], database=m["database"], username=m["user"],
-            password=m["password"])
+            host=m.host, port=m.port, database=m.database, username=m.user, password=m.password)
     return tfx_metadata.sqlite_metadata_connection_config(uri)
 
 
@@ -48,10 +47,10 @@ def preflight(uri, timeout=PREFLIGHT_TIMEOUT_S):
         return
     import pymysql  # pylint: disable=import-outside-toplevel  (PyMySQL: pure Python, in the lock)
     m = configs.parse_mysql_url(uri)
-    where = f"{m['host']}:{m['port']}"
+    where = f"{m.host}:{m.port}"
     try:
-        pymysql.connect(host=m["host"], port=m["port"], user=m["user"], password=m["password"],
-                        database=m["database"], connect_timeout=timeout, read_timeout=timeout).close()
+        pymysql.connect(host=m.host, port=m.port, user=m.user, password=m.password,
+                        database=m.database, connect_timeout=timeout, read_timeout=timeout).close()
     except pymysql.err.MySQLError as e:
         code = e.args[0] if e.args and isinstance(e.args[0], int) else None
         reason = str(e.args[1] if len(e.args) > 1 else e)
@@ -59,16 +58,16 @@ def preflight(uri, timeout=PREFLIGHT_TIMEOUT_S):
             why = (f"no MySQL server answers at {where} ({reason}): start it, or check the host "
                    "and port in --metadata (and that a firewall lets this machine through)")
         elif code == _ACCESS_DENIED:
-            why = (f"the MySQL server at {where} refused user {m['user']!r} ({reason}): the "
+            why = (f"the MySQL server at {where} refused user {m.user!r} ({reason}): the "
                    f"password is wrong or missing (give it in the URL, {configs.METADATA_PASSWORD_ENV}"
                    f" or {configs.METADATA_PASSWORD_FILE_ENV}), or the user may not connect from here")
         elif code == _UNKNOWN_DATABASE:
-            why = (f"the database {m['database']!r} does not exist on the MySQL server at {where}: "
-                   f"create it (CREATE DATABASE {m['database']};) or name another in --metadata")
+            why = (f"the database {m.database!r} does not exist on the MySQL server at {where}: "
+                   f"create it (CREATE DATABASE {m.database};) or name another in --metadata")
         elif code == _DB_ACCESS_DENIED:
-            why = (f"the database {m['database']!r} at {where} is not open to user {m['user']!r} "
+            why = (f"the database {m.database!r} at {where} is not open to user {m.user!r} "
                    f"({reason}): it does not exist, or the user has no grant on it: CREATE DATABASE "
-                   f"{m['database']}; GRANT ALL ON {m['database']}.* TO the user, or name another")
+                   f"{m.database}; GRANT ALL ON {m.database}.* TO the user, or name another")
         else:
             why = f"the MySQL server at {where} cannot be used ({type(e).__name__}: {reason})"
         raise ConfigError(f"metadata store {shown(uri)}: {why}", field="metadata_store") from None
@@ -87,8 +86,7 @@ def open_store(uri):
 
 
 def without_password(url):
-    m = configs.parse_mysql_url(url)
-    return f"{configs.MYSQL_SCHEME}://{m['user']}@{m['host']}:{m['port']}/{m['database']}"
+    return configs.parse_mysql_url(url).url()
 
 
 def shown(uri):
@@ -104,7 +102,7 @@ def record_store(config):
         if os.path.exists(record):
             os.remove(record)
         return
-    password = bool(configs.parse_mysql_url(config.metadata_store)["password"])
+    password = bool(configs.parse_mysql_url(config.metadata_store).password)
     os.makedirs(os.path.dirname(record), exist_ok=True)  # the pipeline root may be elsewhere
     with open(record, "w", encoding="utf-8") as f:
         json.dump({"metadata_store": without_password(config.metadata_store), "password": password}, f)
@@ -122,12 +120,11 @@ def run_store_uri(output, given=None):
         recorded = json.load(f)
     url = recorded["metadata_store"]
     if recorded.get("password") and not configs.metadata_password_from_environment():
-        m = configs.parse_mysql_url(url)
         raise ConfigError(f"the runs in {output} wrote their metadata to MySQL {url} ({record}), "
                           f"which needs a password: set {configs.METADATA_PASSWORD_ENV} (or "
                           f"{configs.METADATA_PASSWORD_FILE_ENV}), or give --metadata "
-                          f"{configs.MYSQL_SCHEME}://{m['user']}:PASSWORD@{m['host']}:{m['port']}/"
-                          f"{m['database']}", field="metadata_store")
+                          f"{configs.parse_mysql_url(url).url(password='PASSWORD')}",
+                          field="metadata_store")
     return url
 
 

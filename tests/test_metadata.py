@@ -86,9 +86,11 @@ from bit_tfx.pipeline import configs  # noqa: E402
 
 
 def test_mysql_urls_parse_and_bad_ones_are_config_errors_without_the_password():
-    assert configs.parse_mysql_url("mysql://bit:p%40ss@db.internal:3307/ml_md") == dict(
-        host="db.internal", port=3307, database="ml_md", user="bit", password="p@ss")
-    assert configs.parse_mysql_url("mysql://root@127.0.0.1/mlmd")["port"] == 3306
+    parsed = configs.parse_mysql_url("mysql://bit:p%40ss@db.internal:3307/ml_md")
+    assert parsed == configs.MySQLStore(host="db.internal", port=3307, database="ml_md", user="bit",
+                                        password="p@ss")
+    assert "p@ss" not in repr(parsed) and parsed.url() == "mysql://bit@db.internal:3307/ml_md"
+    assert configs.parse_mysql_url("mysql://root@127.0.0.1/mlmd").port == 3306
     for url, problem in (("postgres://u@h/db", "scheme"), ("mysql://h:3306/db", "no user"),
                          ("mysql://u:secret@h:3306/", "no database"), ("mysql://u@h:99999/db", "port"),
                          ("mysql://u:secret@h/db/x", "no database")):

@@ -22,7 +22,7 @@ def _preflight_says_why(url, tmp_path, capsys, data, monkeypatch):
     """Before any step, each way the store cannot be used is named, with the configuration's
     exit code; the password may come from the environment or a file instead of the URL."""
     good = configs.parse_mysql_url(url)
-    bare = f"mysql://{good['user']}@{good['host']}:{good['port']}/{good['database']}"
+    bare = good.url()
     code, _, err = runs.cli_in_process(["hyperrule", "--data", data, "--output", str(tmp_path / "bad"),
                                         "--metadata", url.replace(mysql_server.PASSWORD, "wrong-pw")], capsys)
     assert code == 2 and "refused user 'bit'" in err and "password is wrong" in err, err[-2000:]
@@ -30,7 +30,7 @@ def _preflight_says_why(url, tmp_path, capsys, data, monkeypatch):
     with pytest.raises(ConfigError, match="database 'nope' .* it does not exist, or the user has no grant"):
         metadata.preflight(url.replace("/bit_mlmd", "/nope"))
     with pytest.raises(ConfigError, match="no MySQL server answers at 127.0.0.1:1 "):
-        metadata.preflight(bare.replace(f":{good['port']}/", ":1/"))
+        metadata.preflight(bare.replace(f":{good.port}/", ":1/"))
     with pytest.raises(ConfigError, match="refused user"):
         metadata.preflight(bare)  # no password anywhere
     monkeypatch.setenv(configs.METADATA_PASSWORD_ENV, mysql_server.PASSWORD)
