@@ -7,7 +7,6 @@ import os
 import sys
 from typing import Optional
 
-from ..core import keys
 from ..core import upstream
 from ..models.training import preemption
 from ..core import settings
@@ -102,16 +101,18 @@ def positive(text):
     return value
 
 
-PARSERS = {settings.PARSE_JSON_OBJECT: json_object}  # core/settings.py's PARSE_* -> a flag's type
+PARSERS = {settings.PARSE_JSON_OBJECT: json_object,  # core/settings.py's PARSE_* -> a flag's type
+           settings.PARSE_RATIO: ratio}
+COMMON_FILLS = {"exit_nothing_new": EXIT_NOTHING_NEW}  # what any help's {name} may say
 
 
 def add_setting_flags(group, cls, names, fills=None, choices=None):
     """The flags of declared settings (core/settings.py: a field of cls and its metadata): the
     flag, its help, its default (RunConfig's, which inherits the field), its type or choices.
     A bool setting is a switch (store_true, default off). `fills`: the values of the {names} in
-    a help (default cls.HELP_FILLS); `choices`: a command's narrower choices, by field."""
+    a help, over cls.HELP_FILLS; `choices`: a command's narrower choices, by field."""
     declared = {f.name: f for f in settings.declared(cls)}
-    fills = fills if fills is not None else getattr(cls, "HELP_FILLS", {})
+    fills = {**COMMON_FILLS, **getattr(cls, "HELP_FILLS", {}), **(fills or {})}
     for name in names:
         field, meta = declared[name], declared[name].metadata
         text = meta["help"]
@@ -158,36 +159,18 @@ def add_data_args(p, data_required=True, pretrain=False, local=True):
     g.add_argument("--data", required=data_required,
                    help="image folder (root/<label>/..., or root/train|eval/<label>/...), a CSV "
                         "manifest path,label[,split], or TFRecords; {SPAN} in a name picks the newest span")
-    g.add_argument("--layout", default=DEFAULTS.layout,
-                   choices=["auto", "class_folders", "split_folders", "csv", "tfrecord"])
-    g.add_argument("--split-ratio", type=ratio, default=DEFAULTS.split_ratio, metavar="TRAIN:EVAL",
-                   help="hash split when the data has no split of its own "
-                        f"(default {':'.join(map(str, DEFAULTS.split_ratio))})")
-    g.add_argument("--max-bad-fraction", type=float, default=DEFAULTS.max_bad_fraction,
-                   help="fail when more than this fraction of files are not usable images "
-                        "(default %(default)s)")
+    add_setting_flags(g, configs.RunConfig, ("layout", "split_ratio", "max_bad_fraction"))
     add_setting_flags(g, TrainerConfig, IN_DATA_GROUP)
-    g.add_argument("--eval-duplicates", choices=keys.EVAL_DUPLICATES_POLICIES,
-                   default=DEFAULTS.eval_duplicates,
-                   help="an image whose bytes are also in train: drop its eval copy from the "
-                        "evaluation (default), or keep it; either way listed in the quarantine "
-                        "report, the run's JSON and the report")
-    g.add_argument("--schema", dest="schema_file", default=DEFAULTS.schema_file, metavar="PATH",
-                   help="a curated schema.pbtxt (TFX ImportSchemaGen) instead of the one inferred "
-                        "from the statistics; the rest of the DAG validates and trains with it")
-    g.add_argument("--fail-on-anomalies", action="store_true",
-                   help="stop before Transform and training when ExampleValidator finds any "
-                        "anomaly, naming them (default: record them and go on)")
+    add_setting_flags(g, configs.RunConfig, ("eval_duplicates", "schema_file", "fail_on_anomalies"))
     if pretrain:
         _add_upstream_args(p.add_argument_group("upstream recipe (pre-training)"))
     else:
         _add_hyperrule_args(p.add_argument_group("HyperRule"))
     g = p.add_argument_group("run")
-    g.add_argument("--output", default=DEFAULTS.output,
-                   help="pipeline root, SQLite metadata and logs go under this folder (default %(default)s)")
+    add_setting_flags(g, configs.RunConfig, ("output",))
     g.add_argument("--pipeline-root", default=None,
                    help="where artifacts go (default OUTPUT/pipeline_root); gs://... for Dataflow")
-    g.add_argument("--pipeline-name", default=DEFAULTS.pipeline_name, help="default %(default)s")
+    add_setting_flags(g, configs.RunConfig, ("pipeline_name",))
     add_setting_flags(g, HyperRuleOptions, IN_RUN_GROUP)
     g.add_argument("--beam-arg", action="append", default=None, metavar="ARG",
                    help="Beam pipeline argument, repeatable (default: in-memory DirectRunner); "
@@ -199,9 +182,7 @@ def add_data_args(p, data_required=True, pretrain=False, local=True):
                             "step's result when its inputs and settings are unchanged); data the "
                             "model now serving was trained on still ends 'nothing new' (exit "
                             f"{EXIT_NOTHING_NEW}): --force trains on it")
-        g.add_argument("--metadata", dest="metadata_store", default=DEFAULTS.metadata_store,
-                       metavar="mysql://USER[:PASSWORD]@HOST[:PORT]/DB",
-                       help="a shared MySQL ML Metadata store (default: SQLite at OUTPUT/metadata.sqlite)")
+        add_setting_flags(g, configs.RunConfig, ("metadata_store",))
 
 
 def _add_hyperrule_args(g):
@@ -212,33 +193,14 @@ def _add_upstream_args(g):
     add_setting_flags(g, HyperRuleOptions, UPSTREAM_BATCH_FLAGS,
                       fills={"recipe": "recipe", "base_batch": upstream.BATCH, "keep_lr": ""},
                       choices={"batch_policy": upstream.BATCH_POLICIES})
-    g.add_argument("--schedule", dest="upstream_schedule", choices=sorted(upstream.SCHEDULES),
-                   default=DEFAULTS.upstream_schedule,
-                   help="the paper's upstream schedule: bit-s / bit-m 90 epochs (x0.1 at 30, 60, 80), "
-                        "bit-l 40 epochs (default %(default)s)")
-    g.add_argument("--upstream-override", dest="upstream_overrides", type=json_object, default=None,
-                   metavar="JSON",
-                   help="replace recipe values, recorded as overrides beside the recipe's own: keys "
-                        f"{', '.join(sorted(upstream.OVERRIDABLE))}, e.g. "
-                        '{"epochs": 16, "decay_epochs": [5, 11, 14], "crop_size": 64}')
+    add_setting_flags(g, configs.RunConfig, ("upstream_schedule", "upstream_overrides"))
 
 
 def add_train_args(p, pretrain=False):
     g = p.add_argument_group("model, evaluation and serving")
     add_setting_flags(g, TrainerConfig, _group_settings(TrainerConfig))
-    g.add_argument("--serving-dir", default=None,
-                   help="pushed versions go to SERVING_DIR/<version>/ (default OUTPUT/"
-                        f"{configs.BACKBONES_DIR if pretrain else configs.SERVING_DIR})")
-    g.add_argument("--min-accuracy", type=float, default=DEFAULTS.min_accuracy,
-                   help="bless only at or above this eval accuracy (default %(default)s), "
-                        "first run included")
-    g.add_argument("--max-accuracy-drop", type=float, default=DEFAULTS.max_accuracy_drop,
-                   help="allowed accuracy drop against the model now serving "
-                        "(default %(default)s; 0: no regression)")
-    g.add_argument("--force", action="store_true",
-                   help="train, gate and push even when the data is what the model now serving "
-                        f"was trained on (otherwise such a run stops with exit code {EXIT_NOTHING_NEW}); "
-                        "every step runs again, from a fresh ingestion (as with --no-cache)")
+    add_setting_flags(g, configs.RunConfig, ("serving_dir", "min_accuracy", "max_accuracy_drop", "force"),
+                      fills={"serving_folder": configs.BACKBONES_DIR if pretrain else configs.SERVING_DIR})
 
 
 CONFIG_FILE_COMMANDS = ("compile", "schedule")  # they also read RunConfig fields from --config
@@ -294,19 +256,14 @@ def run_config(args):
 
 
 def _run_config(args):
-    declared = [f.name for cls in (HyperRuleOptions, TrainerConfig) for f in settings.declared(cls)]
-    values = {name: getattr(args, name) for name in declared if hasattr(args, name)}
-    if hasattr(args, "model_spec"):
-        values.update(serving_dir=args.serving_dir, min_accuracy=args.min_accuracy,
-                      max_accuracy_drop=args.max_accuracy_drop, force=args.force)
+    """RunConfig from the flags: every declared setting the command offers (core/settings.py),
+    and the few flags that are not a declared setting's (--data, --beam-arg, --pipeline-root,
+    --no-cache, and pretrain itself)."""
+    values = {f.name: getattr(args, f.name) for f in settings.declared(configs.RunConfig)
+              if hasattr(args, f.name)}
     if getattr(args, "pretrain", False):
-        values.update(pretrain=True, upstream_schedule=args.upstream_schedule,
-                      upstream_overrides=args.upstream_overrides)
-    return configs.RunConfig(**values,
-        data=args.data, output=args.output, pipeline_name=args.pipeline_name, layout=args.layout,
-        split_ratio=args.split_ratio, max_bad_fraction=args.max_bad_fraction,
-        eval_duplicates=args.eval_duplicates,
+        values["pretrain"] = True
+    return configs.RunConfig(**values, data=args.data,
         beam_args=args.beam_arg or list(configs.DEFAULT_BEAM_ARGS),
-        pipeline_root_override=args.pipeline_root, schema_file=args.schema_file,
-        fail_on_anomalies=args.fail_on_anomalies, enable_cache=args.enable_cache,
-        metadata_store=args.metadata_store).validate().check_local_folders()
+        pipeline_root_override=args.pipeline_root, enable_cache=getattr(args, "enable_cache", True),
+        ).validate().check_local_folders()

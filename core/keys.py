@@ -36,6 +36,9 @@ SPLIT_ALIASES = {
     "test": EVAL_SPLIT,
 }
 DEFAULT_SPLIT_RATIO = (9, 1)  # train : eval hash buckets
+# The data layouts ImageExampleGen reads (components/image_example_gen/sources.py); "auto" detects one.
+LAYOUTS = ("class_folders", "split_folders", "csv", "tfrecord")
+LAYOUT_AUTO = "auto"
 
 # --- files that are never data ------------------------------------------------
 # Hidden files and folders (".*": .DS_Store, AppleDouble "._*", .git*) and the metadata files

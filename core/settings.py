@@ -19,6 +19,7 @@ import dataclasses
 # How a flag's text becomes the value, for settings whose type is not a plain str/int/float/bool
 # (the CLI maps these to its parsers: cli/common.py PARSERS).
 PARSE_JSON_OBJECT = "json_object"
+PARSE_RATIO = "ratio"  # TRAIN:EVAL integers
 
 
 def setting(default=dataclasses.MISSING, *, help, flag=None, metavar=None, choices=None,

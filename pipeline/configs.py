@@ -15,6 +15,7 @@ from ..core import keys
 from ..core.errors import ConfigError
 from ..core import rule, upstream
 from ..core.options import HyperRuleOptions
+from ..core.settings import PARSE_JSON_OBJECT, PARSE_RATIO, setting
 from ..models.training.config import TrainerConfig  # pure Python
 from ..datasets import digits
 from ..models import backbones
@@ -45,29 +46,65 @@ class RunConfig(HyperRuleOptions, TrainerConfig):
     checkpoint_every, log_every, max_image_pixels) are inherited from their one declaration;
     the fields below are the run's own."""
     data: str                                  # folder, CSV manifest or TFRecords; may hold {SPAN}
-    output: str = "bit-tfx-output"             # pipeline root, metadata and logs live under it
-    pipeline_name: str = PIPELINE_NAME
-    layout: str = "auto"
-    split_ratio: tuple = keys.DEFAULT_SPLIT_RATIO
-    max_bad_fraction: float = keys.DEFAULT_MAX_BAD_FRACTION
-    eval_duplicates: str = keys.EVAL_DUPLICATES_DROP  # identical images in train and eval
+    output: str = setting("bit-tfx-output", help="pipeline root, SQLite metadata and logs go under "
+                                                  "this folder (default %(default)s)")
+    pipeline_name: str = setting(PIPELINE_NAME, help="default %(default)s")
+    layout: str = setting(keys.LAYOUT_AUTO, choices=(keys.LAYOUT_AUTO,) + keys.LAYOUTS,
+                          help="how the data is laid out (default %(default)s: detected)")
+    split_ratio: tuple = setting(keys.DEFAULT_SPLIT_RATIO, metavar="TRAIN:EVAL", parse=PARSE_RATIO,
+                                 help="hash split when the data has no split of its own "
+                                      "(default {split_ratio})")
+    max_bad_fraction: float = setting(
+        keys.DEFAULT_MAX_BAD_FRACTION,
+        help="fail when more than this fraction of files are not usable images (default %(default)s)")
+    eval_duplicates: str = setting(
+        keys.EVAL_DUPLICATES_DROP, choices=keys.EVAL_DUPLICATES_POLICIES,
+        help="an image whose bytes are also in train: drop its eval copy from the evaluation "
+             "(default), or keep it; either way listed in the quarantine report, the run's JSON "
+             "and the report")
     beam_args: List[str] = dataclasses.field(default_factory=lambda: list(DEFAULT_BEAM_ARGS))
     pipeline_root_override: Optional[str] = None  # e.g. gs://... for Dataflow workers
     # --- evaluation, pushing (bit-tfx run) ---
-    serving_dir: Optional[str] = None          # default OUTPUT/serving
-    min_accuracy: float = DEFAULT_MIN_ACCURACY  # absolute gate, also on a first run
-    max_accuracy_drop: float = 0.0             # no-regression gate against the model now serving
-    force: bool = False                        # train even on the data the serving model was trained on
+    serving_dir: Optional[str] = setting(
+        None, help="pushed versions go to SERVING_DIR/<version>/ (default OUTPUT/{serving_folder})")
+    min_accuracy: float = setting(
+        DEFAULT_MIN_ACCURACY,
+        help="bless only at or above this eval accuracy (default %(default)s), first run included")
+    max_accuracy_drop: float = setting(
+        0.0, help="allowed accuracy drop against the model now serving (default %(default)s; 0: "
+                  "no regression)")
+    force: bool = setting(
+        False, help="train, gate and push even when the data is what the model now serving was "
+                    "trained on (otherwise such a run stops with exit code {exit_nothing_new}); "
+                    "every step runs again, from a fresh ingestion (as with --no-cache)")
     num_classes: Optional[int] = None          # for per-class metrics; the CLI counts the labels
     # --- upstream pre-training (bit-tfx pretrain): the UpstreamRecipe replaces the HyperRule ---
     pretrain: bool = False
-    upstream_schedule: str = upstream.DEFAULT_SCHEDULE   # bit-s, bit-m (90 epochs), bit-l (40)
-    upstream_overrides: Optional[dict] = None  # upstream.OVERRIDABLE values, recorded as overrides
+    upstream_schedule: str = setting(
+        upstream.DEFAULT_SCHEDULE, flag="--schedule", choices=tuple(sorted(upstream.SCHEDULES)),
+        help="the paper's upstream schedule: bit-s / bit-m 90 epochs (x0.1 at 30, 60, 80), bit-l "
+             "40 epochs (default %(default)s)")
+    upstream_overrides: Optional[dict] = setting(
+        None, flag="--upstream-override", metavar="JSON", parse=PARSE_JSON_OBJECT,
+        help="replace recipe values, recorded as overrides beside the recipe's own: keys "
+             f"{', '.join(sorted(upstream.OVERRIDABLE))}, e.g. "
+             '{"epochs": 16, "decay_epochs": [5, 11, 14], "crop_size": 64}')
     # --- validation, caching and the metadata store ---
-    schema_file: Optional[str] = None          # a curated schema.pbtxt (ImportSchemaGen) instead of ImageSchemaGen's
-    fail_on_anomalies: bool = False            # stop before Transform/Trainer when ExampleValidator finds any
+    schema_file: Optional[str] = setting(
+        None, flag="--schema", metavar="PATH",
+        help="a curated schema.pbtxt (TFX ImportSchemaGen) instead of the one inferred from the "
+             "statistics; the rest of the DAG validates and trains with it")
+    fail_on_anomalies: bool = setting(
+        False, help="stop before Transform and training when ExampleValidator finds any anomaly, "
+                    "naming them (default: record them and go on)")
     enable_cache: bool = True                  # False (--no-cache): every step runs again
-    metadata_store: Optional[str] = None       # mysql://user[:password]@host[:port]/db; default SQLite in OUTPUT
+    metadata_store: Optional[str] = setting(
+        None, flag="--metadata", metavar="mysql://USER[:PASSWORD]@HOST[:PORT]/DB",
+        help="a shared MySQL ML Metadata store (default: SQLite at OUTPUT/metadata.sqlite)")
+
+    # A help's {name}, filled by the command that offers the flag (pretrain: its folder)
+    HELP_FILLS = {"split_ratio": ":".join(map(str, keys.DEFAULT_SPLIT_RATIO)),
+                  "serving_folder": SERVING_DIR}
 
     @property
     def serving_directory(self):

@@ -35,11 +35,8 @@ import tensorflow as tf
 from ...core import keys
 from ...core.errors import ConfigError
 
-CLASS_FOLDERS = "class_folders"
-SPLIT_FOLDERS = "split_folders"
-CSV = "csv"
-TFRECORD = "tfrecord"
-LAYOUTS = (CLASS_FOLDERS, SPLIT_FOLDERS, CSV, TFRECORD)
+LAYOUTS = keys.LAYOUTS
+CLASS_FOLDERS, SPLIT_FOLDERS, CSV, TFRECORD = LAYOUTS
 SPAN_SPEC = keys.SPAN_SPEC
 
 # How many wildcard path levels a layout's input pattern ends with.
