@@ -2,6 +2,7 @@
 work is bit_tfx.pipeline.report)."""
 from ..core.errors import ConfigError
 from ..pipeline import configs
+from . import common
 from ..pipeline.report import DEFAULT_MAX_EXAMPLES
 
 
@@ -18,12 +19,12 @@ def add_parser(subparsers):
                                              "card of the newest run in RUN_DIR")
     p.add_argument("run_dir", metavar="RUN_DIR",
                    help="the --output folder of bit-tfx run/demo (holds metadata.sqlite, pipeline_root)")
-    p.add_argument("--pipeline-name", default=configs.PIPELINE_NAME)
+    common.add_setting_flags(p, configs.RunConfig, ("pipeline_name",))  # declared once, as run's
     p.add_argument("--max-examples", type=int, default=DEFAULT_MAX_EXAMPLES, metavar="N",
                    help=f"eval examples run through the model to find the most confused ones "
                         f"(default {DEFAULT_MAX_EXAMPLES}; 0 skips the scan)")
     p.add_argument("--report-dir", default=None, help="where to write (default RUN_DIR/report)")
-    p.add_argument("--metadata", dest="metadata_store", default=None, metavar="mysql://...",
-                   help="the MySQL store the run wrote (default: the one RUN_DIR's runs recorded "
-                        "in metadata_store.json, else RUN_DIR/metadata.sqlite)")
+    common.add_setting_flags(p, configs.RunConfig, ("metadata_store",), fills={
+        "metadata_default": "the one RUN_DIR's runs recorded in metadata_store.json, else "
+                            "RUN_DIR/metadata.sqlite"})
     p.set_defaults(func=cmd_report)

@@ -100,11 +100,11 @@ class RunConfig(HyperRuleOptions, TrainerConfig):
     enable_cache: bool = True                  # False (--no-cache): every step runs again
     metadata_store: Optional[str] = setting(
         None, flag="--metadata", metavar="mysql://USER[:PASSWORD]@HOST[:PORT]/DB",
-        help="a shared MySQL ML Metadata store (default: SQLite at OUTPUT/metadata.sqlite)")
+        help="a shared MySQL ML Metadata store (default: {metadata_default})")
 
     # A help's {name}, filled by the command that offers the flag (pretrain: its folder)
     HELP_FILLS = {"split_ratio": ":".join(map(str, keys.DEFAULT_SPLIT_RATIO)),
-                  "serving_folder": SERVING_DIR}
+                  "serving_folder": SERVING_DIR, "metadata_default": "SQLite at OUTPUT/metadata.sqlite"}
 
     @property
     def serving_directory(self):

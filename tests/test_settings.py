@@ -128,6 +128,14 @@ def test_a_flag_means_one_setting_in_every_command_that_has_it():
         {flag: d for flag, d in dests.items() if len(d) > 1}
 
 
+def test_report_reads_the_run_s_store_and_pipeline_by_the_same_flags():
+    actions = _actions("report")
+    for name in ("pipeline_name", "metadata_store"):
+        field = next(f for _, f in _declared() if f.name == name)
+        assert actions[name].option_strings == [settings.flag(field)], name
+        assert actions[name].default == getattr(configs.RunConfig, name), name
+
+
 def test_components_take_the_declared_objects_whole(tmp_path):
     from tfx.types import Channel, standard_artifacts
     from bit_tfx.components.hyperrule.component import HyperRule
