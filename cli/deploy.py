@@ -17,53 +17,13 @@ import logging
 import os
 import tempfile
 
+from ..core import settings
 from ..core.errors import ConfigError
 from ..kubeflow import config as deploy_config
 from ..kubeflow import validation
 
 from . import common, console
 
-# Flag help for the deployment keys; types, defaults and choices come from DeployConfig.
-_HELP = {
-    "target": "vertex: Vertex AI PipelineJob JSON; kfp: KFP v2 PipelineSpec YAML",
-    "project": "GCP project (Vertex AI, Dataflow, Vertex AI Training/Endpoint)",
-    "region": "GCP region, e.g. us-central1",
-    "image": "container image built from the Dockerfile (scripts/build_image.sh); every step runs in it",
-    "vertex_endpoint": "push blessed models to this Vertex AI Endpoint (display name) instead of --serving-dir",
-    "serving_image": "Vertex AI prediction container for the Endpoint",
-    "serving_machine_type": "Endpoint machine type",
-    "serving_min_replicas": "Endpoint minimum replicas",
-    "serving_max_replicas": "Endpoint maximum replicas",
-    "beam_runner": "where Beam steps run: dataflow (default on vertex) or direct (in the step's pod)",
-    "dataflow_temp_location": "gs:// temp folder for Dataflow (default PIPELINE_ROOT/tmp/dataflow)",
-    "dataflow_machine_type": "Dataflow worker machine type",
-    "dataflow_max_num_workers": "Dataflow autoscaling limit",
-    "dataflow_service_account": "Dataflow worker service account",
-    "dataflow_subnetwork": "Dataflow subnetwork (regions/R/subnetworks/S)",
-    "trainer_placement": "step: the Trainer step gets resources; "
-                         "vertex_training: it launches a Vertex AI Training job",
-    "trainer_cpu": "step: vCPU limit of the Trainer step",
-    "trainer_memory_gb": "step: memory limit of the Trainer step, GB",
-    "trainer_accelerator_type": "accelerator: NVIDIA_TESLA_T4, NVIDIA_L4, NVIDIA_TESLA_A100, TPU_V3, ... "
-                                "(Vertex names); nvidia.com/gpu for a step on KFP",
-    "trainer_accelerator_count": "accelerators per replica (default 1; 8 for cloud-tpu)",
-    "trainer_machine_type": "vertex_training: machine type, e.g. n1-standard-8, a2-highgpu-1g, cloud-tpu",
-    "trainer_replica_count": "vertex_training: replicas; more than 1 is multi-worker training",
-    "trainer_tpu_topology": "vertex_training: TPU slice topology, e.g. 2x2",
-    "trainer_image": "vertex_training: image of the training replicas (default --image)",
-    "trainer_boot_disk_gb": "vertex_training: boot disk size, GB",
-    "metadata": "ML Metadata: vertex (managed) or kfp (the cluster's service)",
-    "cron": 'schedule: vertex "0 3 * * 1" (5 fields, optional TZ= prefix); kfp "0 0 3 * * 1" (6, seconds first)',
-    "time_zone": "schedule (vertex): IANA time zone of the cron, e.g. Europe/Berlin",
-    "schedule_name": "schedule display name (default PIPELINE_NAME-retrain)",
-    "max_concurrent_runs": "schedule: runs at once",
-    "service_account": "Vertex: service account of the runs (and training jobs); KFP: Kubernetes service account",
-    "kfp_host": "KFP API endpoint, e.g. http://localhost:8080 (default $KF_PIPELINES_ENDPOINT or in-cluster)",
-    "kfp_namespace": "KFP namespace (multi-user installs)",
-    "kfp_experiment": "KFP experiment of the recurring run",
-}
-_CHOICES = {"target": deploy_config.TARGETS, "beam_runner": deploy_config.BEAM_RUNNERS,
-            "trainer_placement": deploy_config.PLACEMENTS}  # metadata: checked by validation (mysql: why not)
 # Flags of `bit-tfx run` whose destination differs from the config key.
 _RENAMED = {"beam_arg": "beam_args"}
 _NOT_CONFIG = {"config", "dry_run", "help", "verbose", "command", "func"}
@@ -78,12 +38,9 @@ def _add_deploy_args(p, schedule):
     p.add_argument("--num-classes", type=int, metavar="N",
                    help="number of classes, for per-class metrics (remote data is not listed at compile time)")
     g = p.add_argument_group("deployment")
-    for field in dataclasses.fields(deploy_config.DeployConfig):
-        if field.name not in _HELP:
-            continue
-        python_type = deploy_config.python_type(field.type)
-        g.add_argument("--" + field.name.replace("_", "-"), type=python_type, choices=_CHOICES.get(field.name),
-                       help=_HELP[field.name])
+    for field in settings.declared(deploy_config.DeployConfig):  # help and choices: the field's
+        g.add_argument(settings.flag(field), type=deploy_config.python_type(field.type),
+                       choices=field.metadata["choices"], help=field.metadata["help"])
     if schedule:
         p.add_argument("--dry-run", action="store_true",
                        help="print the exact request (JSON) instead of sending it")

@@ -34,6 +34,7 @@ from typing import Optional
 import yaml
 
 from ..core.errors import ConfigError
+from ..core.settings import setting
 from ..pipeline import configs
 
 from . import cron
@@ -72,48 +73,101 @@ TPU_MACHINE_PREFIXES = ("cloud-tpu", "ct4p-", "ct5lp-", "ct5p-", "ct6e-")
 
 @dataclasses.dataclass
 class DeployConfig:
+    """The deployment's own settings, each declared once with its help (core/settings.py): the
+    compile/schedule flags and the config file's keys derive from these fields; RunConfig's
+    settings come with `run`."""
     run: configs.RunConfig
-    target: Optional[str] = None               # vertex | kfp
+    target: Optional[str] = setting(
+        None, choices=TARGETS,
+        help="vertex: Vertex AI PipelineJob JSON; kfp: KFP v2 PipelineSpec YAML")
     output: Optional[str] = None               # the compiled file: .json (vertex) or .yaml (kfp)
-    project: Optional[str] = None              # GCP project (Vertex, Dataflow, Vertex Training/Pusher)
-    region: Optional[str] = None
+    project: Optional[str] = setting(
+        None,
+        help="GCP project (Vertex AI, Dataflow, Vertex AI Training/Endpoint)")
+    region: Optional[str] = setting(None, help="GCP region, e.g. us-central1")
     pipeline_root: Optional[str] = None        # gs://... where every artifact goes
-    image: Optional[str] = None                # our image (Dockerfile): every step runs in it
+    image: Optional[str] = setting(
+        None,
+        help="container image built from the Dockerfile (scripts/build_image.sh); every step runs "
+             "in it")
     # --- serving: RunConfig.serving_dir (a gs:// folder) or a Vertex AI Endpoint ---
-    vertex_endpoint: Optional[str] = None      # endpoint display name; the model is uploaded to the registry
-    serving_image: str = DEFAULT_SERVING_IMAGE
-    serving_machine_type: str = "n1-standard-4"
-    serving_min_replicas: int = 1
-    serving_max_replicas: int = 1
+    vertex_endpoint: Optional[str] = setting(
+        None,
+        help="push blessed models to this Vertex AI Endpoint (display name) instead of "
+             "--serving-dir")
+    serving_image: str = setting(
+        DEFAULT_SERVING_IMAGE,
+        help="Vertex AI prediction container for the Endpoint")
+    serving_machine_type: str = setting("n1-standard-4", help="Endpoint machine type")
+    serving_min_replicas: int = setting(1, help="Endpoint minimum replicas")
+    serving_max_replicas: int = setting(1, help="Endpoint maximum replicas")
     # --- Beam: Dataflow, or the step's own pod (DirectRunner, RunConfig.beam_args) ---
-    beam_runner: Optional[str] = None          # default: dataflow on vertex, direct on kfp
-    dataflow_temp_location: Optional[str] = None   # default PIPELINE_ROOT/tmp/dataflow
-    dataflow_machine_type: Optional[str] = None
-    dataflow_max_num_workers: Optional[int] = None
-    dataflow_service_account: Optional[str] = None
-    dataflow_subnetwork: Optional[str] = None
+    beam_runner: Optional[str] = setting(
+        None, choices=BEAM_RUNNERS,
+        help="where Beam steps run: dataflow (default on vertex) or direct (in the step's pod)")
+    dataflow_temp_location: Optional[str] = setting(
+        None,
+        help="gs:// temp folder for Dataflow (default PIPELINE_ROOT/tmp/dataflow)")
+    dataflow_machine_type: Optional[str] = setting(None, help="Dataflow worker machine type")
+    dataflow_max_num_workers: Optional[int] = setting(None, help="Dataflow autoscaling limit")
+    dataflow_service_account: Optional[str] = setting(None, help="Dataflow worker service account")
+    dataflow_subnetwork: Optional[str] = setting(
+        None,
+        help="Dataflow subnetwork (regions/R/subnetworks/S)")
     # --- Trainer placement ---
-    trainer_placement: str = STEP              # step | vertex_training
-    trainer_cpu: Optional[float] = None        # step: vCPU limit
-    trainer_memory_gb: Optional[float] = None  # step: memory limit (GB)
-    trainer_accelerator_type: Optional[str] = None
-    trainer_accelerator_count: Optional[int] = None  # default 1 when a type is given (8 for cloud-tpu)
-    trainer_machine_type: str = "n1-standard-8"      # vertex_training
-    trainer_replica_count: int = 1             # vertex_training: >1 = multi-worker (chief + workers)
-    trainer_tpu_topology: Optional[str] = None  # vertex_training TPU slices, e.g. 2x2
-    trainer_image: Optional[str] = None        # vertex_training image (default: image)
-    trainer_boot_disk_gb: Optional[int] = None
+    trainer_placement: str = setting(
+        STEP, choices=PLACEMENTS,
+        help="step: the Trainer step gets resources; vertex_training: it launches a Vertex AI "
+             "Training job")
+    trainer_cpu: Optional[float] = setting(None, help="step: vCPU limit of the Trainer step")
+    trainer_memory_gb: Optional[float] = setting(
+        None,
+        help="step: memory limit of the Trainer step, GB")
+    trainer_accelerator_type: Optional[str] = setting(
+        None,
+        help="accelerator: NVIDIA_TESLA_T4, NVIDIA_L4, NVIDIA_TESLA_A100, TPU_V3, ... (Vertex "
+             "names); nvidia.com/gpu for a step on KFP")
+    trainer_accelerator_count: Optional[int] = setting(
+        None,
+        help="accelerators per replica (default 1; 8 for cloud-tpu)")
+    trainer_machine_type: str = setting(
+        "n1-standard-8",
+        help="vertex_training: machine type, e.g. n1-standard-8, a2-highgpu-1g, cloud-tpu")
+    trainer_replica_count: int = setting(
+        1,
+        help="vertex_training: replicas; more than 1 is multi-worker training")
+    trainer_tpu_topology: Optional[str] = setting(
+        None,
+        help="vertex_training: TPU slice topology, e.g. 2x2")
+    trainer_image: Optional[str] = setting(
+        None,
+        help="vertex_training: image of the training replicas (default --image)")
+    trainer_boot_disk_gb: Optional[int] = setting(None, help="vertex_training: boot disk size, GB")
     # --- ML Metadata ---
-    metadata: Optional[str] = None             # vertex | kfp (default: the target's own)
+    metadata: Optional[str] = setting(
+        None,
+        help="ML Metadata: vertex (managed) or kfp (the cluster's service)")
     # --- scheduled retraining ---
-    cron: Optional[str] = None                 # vertex: 5 fields (unix); kfp: 6 fields (seconds first)
-    time_zone: Optional[str] = None            # IANA name; vertex only (KFP uses the cluster's)
-    schedule_name: Optional[str] = None        # default PIPELINE_NAME-retrain
-    max_concurrent_runs: int = 1
-    service_account: Optional[str] = None      # Vertex: the runs' service account; KFP: Kubernetes SA
-    kfp_host: Optional[str] = None             # KFP API endpoint, e.g. http://localhost:8080
-    kfp_namespace: Optional[str] = None
-    kfp_experiment: str = "bit-tfx"
+    cron: Optional[str] = setting(
+        None,
+        help='schedule: vertex "0 3 * * 1" (5 fields, optional TZ= prefix); kfp "0 0 3 * * 1" (6, seconds first)')
+    time_zone: Optional[str] = setting(
+        None,
+        help="schedule (vertex): IANA time zone of the cron, e.g. Europe/Berlin")
+    schedule_name: Optional[str] = setting(
+        None,
+        help="schedule display name (default PIPELINE_NAME-retrain)")
+    max_concurrent_runs: int = setting(1, help="schedule: runs at once")
+    service_account: Optional[str] = setting(
+        None,
+        help="Vertex: service account of the runs (and training jobs); KFP: Kubernetes service "
+             "account")
+    kfp_host: Optional[str] = setting(
+        None,
+        help="KFP API endpoint, e.g. http://localhost:8080 (default $KF_PIPELINES_ENDPOINT or "
+             "in-cluster)")
+    kfp_namespace: Optional[str] = setting(None, help="KFP namespace (multi-user installs)")
+    kfp_experiment: str = setting("bit-tfx", help="KFP experiment of the recurring run")
     # Set by load(): the keys the user gave (file or flags), so defaults stay distinguishable.
     given: frozenset = dataclasses.field(default=frozenset(), repr=False, compare=False)
 

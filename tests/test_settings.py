@@ -152,3 +152,16 @@ def test_components_take_the_declared_objects_whole(tmp_path):
     assert set(custom) == {f.name for f in dataclasses.fields(TrainerConfig)}
     assert TrainerConfig.from_custom_config(custom) == config.trainer_config()
     assert (custom["freeze_until"], custom["log_every"]) == ("block2", 5)
+
+
+@pytest.mark.parametrize("command", ("compile", "schedule"))
+def test_deployment_flags_are_the_deploy_config_s_declarations(command):
+    actions = _actions(command)
+    declared = settings.declared(deploy_config.DeployConfig)
+    assert {"target", "project", "trainer_placement", "cron"} <= {f.name for f in declared}
+    for field in declared:
+        action = actions[field.name]
+        assert action.option_strings == [settings.flag(field)], field.name
+        assert action.help == field.metadata["help"], field.name
+        if field.metadata["choices"] is not None:
+            assert tuple(action.choices) == tuple(field.metadata["choices"]), field.name
