@@ -4,7 +4,7 @@ import json
 import os
 
 from ..core import keys
-from ..core.version import version
+from ..core.version import version as running_version
 from ..components.evaluation import gate
 from ..components.image_example_gen import data_checks
 from . import metadata
@@ -72,7 +72,7 @@ def nothing_new(config, artifact):
                        "max_accuracy_drop": config.max_accuracy_drop},
         "next": "nothing was trained, evaluated or pushed; new data (a new span, or changed "
                 "files) trains; --force trains on this data anyway",
-        "bit_tfx_version": version(),
+        "bit_tfx_version": running_version(),
     }
 
 
@@ -98,7 +98,7 @@ def summarize(config, run_id=None):
         "thresholds": {"min_accuracy": config.min_accuracy,
                        "max_accuracy_drop": config.max_accuracy_drop},
         "pushed_to": None,
-        "bit_tfx_version": version(),
+        "bit_tfx_version": running_version(),
     }
     if pushed is not None and pushed.custom_properties["pushed"].int_value:
         summary["pushed_to"] = pushed.custom_properties["pushed_destination"].string_value

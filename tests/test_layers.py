@@ -16,7 +16,7 @@ the BiT model library (models/bit) imports only itself, keys, errors and the pur
 arithmetic.
 
 Every import of ours inside the package is relative: `from . import keys` inside a layer,
-`from ..components import keys` from another (the layer's name is in the import, so a file's
+`from ..core import keys` from another (the layer's name is in the import, so a file's
 imports say on sight which layers it leans on). The package installs as `bit_tfx.<folder>` and
 no `bit_tfx/` folder exists in a checkout, so an absolute `bit_tfx.components` resolves only
 in an installed environment; a relative import resolves by the file's place on disk, so

@@ -69,7 +69,7 @@ _AGREEMENT = textwrap.dedent("""
         tf.config.set_logical_device_configuration(
             cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
     from bit_tfx.models.bit import build_classifier
-    from bit_tfx.components.hyperrule import rule
+    from bit_tfx.core import rule
     from bit_tfx.models.training import distribution, run
     strategy = distribution.choose_strategy()
     decision = rule.decide(1000, 3, 32 * 32, batch_size=4, batch_policy="accumulate",
@@ -175,7 +175,7 @@ _MIXED = textwrap.dedent("""
     import tf_keras as keras
     keras.mixed_precision.set_global_policy("mixed_" + sys.argv[1])
     from bit_tfx.models.bit import build_classifier
-    from bit_tfx.components.hyperrule import rule
+    from bit_tfx.core import rule
     from bit_tfx.models.training import run
     decision = rule.decide(1000, 3, 32 * 32, batch_size=4, batch_policy="accumulate",
                            schedule_override={"warmup": 1, "boundaries": [2], "total": 4})

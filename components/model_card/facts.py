@@ -7,7 +7,7 @@ import math
 import os
 
 from ...core import keys
-from ...core.version import version
+from ...core.version import version as running_version
 from ..evaluation import gate
 
 
@@ -203,7 +203,7 @@ def model_facts(examples=None, statistics=None, hyperparameters=None, model=None
             verdict = _verdict(evaluation.uri, result, candidate, blessing)
     return {
         "data": data, "decision": decision, "metrics": metrics, "verdict": verdict,
-        "serving": serving, "bit_tfx_version": version(),
+        "serving": serving, "bit_tfx_version": running_version(),
         "model": {"uri": model.uri, "classes": classes,
                   "model_spec": (training or {}).get("model_spec"),
                   "linear_probe": (training or {}).get("linear_probe"),

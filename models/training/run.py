@@ -3,7 +3,7 @@
 SGD with momentum 0.9, the HyperRule learning rate (linear warmup from 0, x0.1 after
 each boundary, stop at the total), MixUp with the rule's alpha, random crop and flip as
 the rule says, softmax cross-entropy, no weight decay. A decision of the upstream recipe
-(`bit-tfx pretrain`, hyperrule/upstream.py) trains the same way with its own schedule, the
+(`bit-tfx pretrain`, core/upstream.py) trains the same way with its own schedule, the
 Inception-style random resized crop and weight decay 1e-4 on the kernels. A global batch below 512 either
 accumulates gradients to 512 (exact: BiT has no batch statistics) or uses the linearly
 scaled learning rate, as recorded in the HyperParameters artifact.
