@@ -5,7 +5,6 @@ import dataclasses
 import json
 import os
 import sys
-from typing import Optional
 
 from ..core import upstream
 from ..models.training import preemption
@@ -108,7 +107,7 @@ COMMON_FILLS = {"exit_nothing_new": EXIT_NOTHING_NEW}  # what any help's {name} 
 
 def add_setting_flags(group, cls, names, fills=None, choices=None):
     """The flags of declared settings (core/settings.py: a field of cls and its metadata): the
-    flag, its help, its default (RunConfig's, which inherits the field), its type or choices.
+    flag, its help, its default (the field's: RunConfig inherits it), its type or choices.
     A bool setting is a switch (store_true, default off). `fills`: the values of the {names} in
     a help, over cls.HELP_FILLS; `choices`: a command's narrower choices, by field."""
     declared = {f.name: f for f in settings.declared(cls)}
@@ -122,17 +121,13 @@ def add_setting_flags(group, cls, names, fills=None, choices=None):
         if field.type is bool:
             kwargs["action"] = "store_true"
         else:
-            kwargs["default"] = getattr(DEFAULTS, field.name)
-            kind = PARSERS.get(meta["parse"]) or (field.type if field.type in (int, float) else None)
-            if kind is None and field.type == Optional[int]:
-                kind = int
+            kwargs.update(default=field.default,
+                          type=PARSERS.get(meta["parse"]) or settings.value_type(field.type))
             for key in ("choices", "metavar"):
                 if meta[key] is not None:
                     kwargs[key] = meta[key]
             if choices and name in choices:
                 kwargs["choices"] = choices[name]
-            if kind is not None:
-                kwargs["type"] = kind
         group.add_argument(settings.flag(field), **kwargs)
 
 

@@ -38,9 +38,8 @@ def _add_deploy_args(p, schedule):
     p.add_argument("--num-classes", type=int, metavar="N",
                    help="number of classes, for per-class metrics (remote data is not listed at compile time)")
     g = p.add_argument_group("deployment")
-    for field in settings.declared(deploy_config.DeployConfig):  # help and choices: the field's
-        g.add_argument(settings.flag(field), type=deploy_config.python_type(field.type),
-                       choices=field.metadata["choices"], help=field.metadata["help"])
+    common.add_setting_flags(g, deploy_config.DeployConfig,
+                             [f.name for f in settings.declared(deploy_config.DeployConfig)])
     if schedule:
         p.add_argument("--dry-run", action="store_true",
                        help="print the exact request (JSON) instead of sending it")

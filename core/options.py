@@ -57,26 +57,6 @@ class HyperRuleOptions:
         rule.check_seed(self.seed)
         return self
 
-    @classmethod
-    def of(cls, settings):
-        """The options out of an object with same-named attributes (RunConfig) or a mapping
-        (the component's parameters as older callers pass them: 0/1 for the booleans, 0 or ""
-        for none); those it lacks keep their defaults."""
-        get = settings.get if isinstance(settings, dict) else lambda name, _: getattr(settings, name, _)
-        values = {}
-        for f in dataclasses.fields(cls):
-            value = get(f.name, dataclasses.MISSING)
-            if value is dataclasses.MISSING:
-                continue
-            if f.type is bool:
-                value = bool(value)
-            elif f.name == "k_shot":
-                value = int(value) if value else None
-            elif f.name == "schedule_override" and isinstance(value, str):
-                value = json.loads(value) if value else None
-            values[f.name] = value
-        return cls(**values)
-
     def to_json(self):
         """The component parameter: one JSON object, keys sorted."""
         return json.dumps(dataclasses.asdict(self), sort_keys=True)

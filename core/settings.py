@@ -15,6 +15,7 @@ defaults, help), so a new setting is one field here plus the code where it acts.
 Pure Python (no TensorFlow).
 """
 import dataclasses
+import typing
 
 # How a flag's text becomes the value, for settings whose type is not a plain str/int/float/bool
 # (the CLI maps these to its parsers: cli/common.py PARSERS).
@@ -39,3 +40,19 @@ def declared(cls):
 def flag(field):
     """The command-line flag of a declared setting."""
     return field.metadata["flag"] or "--" + field.name.replace("_", "-")
+
+
+def value_type(hint):
+    """The Python type of a field's annotation: int for int and Optional[int], list for
+    List[str], ... (a flag's type, a config file value's expected type)."""
+    origin = getattr(hint, "__origin__", None)
+    if origin is typing.Union:
+        return value_type(hint.__args__[0])
+    return origin or hint
+
+
+def from_attributes(cls, source):
+    """A cls from the same-named attributes of `source` (RunConfig, which inherits the declaring
+    classes' fields; the Kubeflow config wraps one); fields it lacks keep their defaults."""
+    return cls(**{f.name: getattr(source, f.name) for f in dataclasses.fields(cls)
+                  if hasattr(source, f.name)})

@@ -28,13 +28,12 @@ every other check that needs neither the data nor the network, before anything i
 """
 import dataclasses
 import json
-import typing
 from typing import Optional
 
 import yaml
 
 from ..core.errors import ConfigError
-from ..core.settings import setting
+from ..core.settings import setting, value_type
 from ..pipeline import configs
 
 from . import cron
@@ -312,18 +311,10 @@ def load(file_values=None, overrides=None, source="config file"):
     return DeployConfig(run=configs.RunConfig(**run_values), given=frozenset(values), **deploy_values)
 
 
-def python_type(hint):
-    """int for int and Optional[int], list for List[str], ..."""
-    origin = getattr(hint, "__origin__", None)
-    if origin is typing.Union:
-        return python_type(hint.__args__[0])
-    return origin or hint
-
-
 def _check_types(values, cls):
     for field in dataclasses.fields(cls):
         value = values.get(field.name)
-        want = python_type(field.type)
+        want = value_type(field.type)
         if value is None or not isinstance(want, type) or want is object:
             continue
         ok = isinstance(value, want) and not (want in (int, float) and isinstance(value, bool))

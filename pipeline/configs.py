@@ -15,7 +15,7 @@ from ..core import keys
 from ..core.errors import ConfigError
 from ..core import rule, upstream
 from ..core.options import HyperRuleOptions
-from ..core.settings import PARSE_JSON_OBJECT, PARSE_RATIO, setting
+from ..core.settings import PARSE_JSON_OBJECT, PARSE_RATIO, from_attributes, setting
 from ..models.training.config import TrainerConfig  # pure Python
 from ..datasets import digits
 from ..models import backbones
@@ -132,11 +132,11 @@ class RunConfig(HyperRuleOptions, TrainerConfig):
 
     def trainer_config(self):
         """The Trainer's settings of this run (TrainerConfig, checked)."""
-        return TrainerConfig.from_settings(self).validate()
+        return from_attributes(TrainerConfig, self).validate()
 
     def hyperrule_options(self):
         """The HyperRule's settings of this run (HyperRuleOptions), as the component takes them."""
-        return HyperRuleOptions.of(self)
+        return from_attributes(HyperRuleOptions, self)
 
     def validate(self):
         """Every check that needs no data; raises ConfigError naming the field."""

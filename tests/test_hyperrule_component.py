@@ -1,4 +1,6 @@
 """The HyperRule component reads TFDV statistics and applies the official rule."""
+import dataclasses
+
 import pytest
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
@@ -9,8 +11,9 @@ from bit_tfx.core import rule
 from bit_tfx.core.decision import read_decision
 from bit_tfx.core.options import HyperRuleOptions
 
-PARAMS = dict(preserve_count=0, preserve_orientation=0, batch_size=512, batch_policy="accumulate",
-              k_shot=0, schedule_override="", head_init="zero", seed=0)
+PARAMS = HyperRuleOptions(preserve_count=False, preserve_orientation=False, batch_size=512,
+                          batch_policy="accumulate", k_shot=None, schedule_override=None,
+                          head_init="zero", seed=0)
 # The official bit_hyperrule.py's schedule, as the paper's code has it (shared/reference/
 # bit-recipe.md): (warmup, x0.1 after these steps, total) by training-set size.
 PAPER_SCHEDULE = {1: (100, [200, 300, 400], 500), 19_999: (100, [200, 300, 400], 500),
@@ -76,11 +79,11 @@ def _with_class_counts(d, counts):
 def test_k_shot_larger_than_the_smallest_class_is_refused_naming_it():
     d = _with_class_counts(stats(11, 2, (50, 50), (50, 50)), {"cat": 6, "dog": 5})
     with pytest.raises(rule.RuleError, match="k_shot 10000.*'dog': 5") as e:
-        component.decide_from_statistics(d, dict(PARAMS, k_shot=10_000))
+        component.decide_from_statistics(d, dataclasses.replace(PARAMS, k_shot=10_000))
     assert isinstance(e.value, ConfigError)  # the CLI's exit 2
     with pytest.raises(rule.RuleError, match="k_shot 6.*'dog': 5"):
-        component.decide_from_statistics(d, dict(PARAMS, k_shot=6))
-    decision = component.decide_from_statistics(d, dict(PARAMS, k_shot=5))
+        component.decide_from_statistics(d, dataclasses.replace(PARAMS, k_shot=6))
+    decision = component.decide_from_statistics(d, dataclasses.replace(PARAMS, k_shot=5))
     assert decision.inputs["dataset_size"] == 10
 
 
@@ -90,8 +93,8 @@ def test_k_shot_with_more_classes_than_the_histogram_shows():
     d = _with_class_counts(stats(30, 3, (50, 50), (50, 50)), {"a": 20, "b": 7})
     d.features[-1].string_stats.unique = 3
     with pytest.raises(rule.RuleError, match="k_shot 8"):
-        component.decide_from_statistics(d, dict(PARAMS, k_shot=8))
-    assert component.decide_from_statistics(d, dict(PARAMS, k_shot=3)).inputs["k_shot"] == 3
+        component.decide_from_statistics(d, dataclasses.replace(PARAMS, k_shot=8))
+    assert component.decide_from_statistics(d, dataclasses.replace(PARAMS, k_shot=3)).inputs["k_shot"] == 3
 
 
 UPSTREAM = dict(schedule="bit-m", batch_size=64, batch_policy="accumulate", overrides="", seed=0)
@@ -126,7 +129,7 @@ def test_class_weighted_reads_the_label_histogram():
     for label, n in (("cat", 700), ("dog", 200), ("owl", 100)):
         hist.buckets.add(label=label, sample_count=n)
     off = component.decide_from_statistics(d, PARAMS)
-    on = component.decide_from_statistics(d, dict(PARAMS, class_weighted=1))
+    on = component.decide_from_statistics(d, dataclasses.replace(PARAMS, class_weighted=True))
     assert off.class_weights is None
     assert on.class_weights == pytest.approx({"cat": 1000 / 2100, "dog": 1000 / 600, "owl": 1000 / 300})
 

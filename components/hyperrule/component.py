@@ -47,11 +47,8 @@ def _decision_spec(name, params):
 HyperRuleSpec = _decision_spec("HyperRuleSpec", PARAMS)
 
 
-def decide_from_statistics(dataset, params):
-    """The decision from the train split's statistics and the component's parameters
-    ({"options": HyperRuleOptions JSON}; a mapping of the options' own fields is taken too)."""
-    options = HyperRuleOptions.from_json(params["options"]) if "options" in params \
-        else HyperRuleOptions.of(params)
+def decide_from_statistics(dataset, options):
+    """The decision from the train split's statistics and the run's HyperRuleOptions."""
     facts = read_dataset_facts(dataset)
     counts = class_counts(dataset)
     rule.check_k_shot(options.k_shot or 0, counts, facts.num_classes)
@@ -60,8 +57,13 @@ def decide_from_statistics(dataset, params):
     return decision.with_statistics(facts.to_json())
 
 
+def decide_from_params(dataset, params):
+    """decide_from_statistics with the component's parameter (`options`, its JSON form)."""
+    return decide_from_statistics(dataset, HyperRuleOptions.from_json(params["options"]))
+
+
 class Executor(base_executor.BaseExecutor):
-    decide = staticmethod(decide_from_statistics)
+    decide = staticmethod(decide_from_params)
     params = PARAMS
     what = "HyperRule decision"
 

@@ -69,12 +69,6 @@ class TrainerConfig:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}", field=name)
         return self
 
-    @classmethod
-    def from_settings(cls, settings):
-        """The Trainer's settings out of an object that has them as same-named attributes
-        (RunConfig, which the Kubeflow config wraps); those it lacks keep their defaults."""
-        return cls(**{f.name: getattr(settings, f.name) for f in dataclasses.fields(cls)
-                      if hasattr(settings, f.name)})
 
 
 def check_freeze_until(freeze_until, linear_probe, model_spec):
