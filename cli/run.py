@@ -26,12 +26,11 @@ def cmd_run(args):
 
 
 def answer(summary):
-    """The run's JSON; a run that trained nothing (the data is what the model serving was
-    trained on) ends with EXIT_NOTHING_NEW, so a schedule or a script can tell."""
-    from ..pipeline import results
-    if summary.get("verdict") != results.VERDICT_NOTHING_NEW:
-        return summary
-    return common.Output(json.dumps(summary, indent=1, sort_keys=True, ensure_ascii=False),
+    """The run's JSON (RunSummary.to_json); a run that trained nothing (the data is what the
+    model serving was trained on) ends with EXIT_NOTHING_NEW, so a schedule or a script can tell."""
+    if not summary.trained_nothing:
+        return summary.to_json()
+    return common.Output(json.dumps(summary.to_json(), indent=1, sort_keys=True, ensure_ascii=False),
                          exit_code=common.EXIT_NOTHING_NEW)
 
 

@@ -523,7 +523,7 @@ def gate_thresholds(spec):
 
 
 def rehearse(rehearsal):
-    """Runs a checked Rehearsal; returns the run summary of `bit-tfx run` (results.summarize)
+    """Runs a checked Rehearsal; returns the RunSummary of `bit-tfx run` (results.summarize)
     with the rehearsal's own record (tasks, local equivalents, paths)."""
     from kfp.local import executor_input_utils  # pylint: disable=import-outside-toplevel
     from ..pipeline import configs, runner  # pylint: disable=import-outside-toplevel
@@ -577,8 +577,8 @@ def rehearse(rehearsal):
         log.info("[%d/%d] %s done in %.1f s", index, len(r.tasks), task.name, seconds)
         record.append({"task": task.name, "seconds": round(seconds, 1), "local_equivalents": notes})
     summary = runner.finish(config, run_name)
-    summary["rehearsal"] = {"spec": os.path.abspath(r.spec_path), "run": run_name, "tasks": record,
-                            "paths": r.paths.table(), "task_logs": logs}
+    summary.rehearsal = {"spec": os.path.abspath(r.spec_path), "run": run_name, "tasks": record,
+                         "paths": r.paths.table(), "task_logs": logs}
     return summary
 
 

@@ -1,13 +1,92 @@
 """What a finished run did, in plain words: blessing, why not, metrics, where the model went;
-or, when its data was what the serving model was trained on, that nothing was trained."""
+or, when its data was what the serving model was trained on, that nothing was trained.
+RunSummary is that answer, typed; its JSON form (what `bit-tfx run` prints) is written in one
+place, RunSummary.to_json."""
+import dataclasses
 import json
 import os
+from typing import List, Optional
 
 from ..core import keys
 from ..core.version import version as running_version
 from ..components.evaluation import gate
 from ..components.image_example_gen import data_checks
 from . import metadata
+
+VERDICT_TRAINED = "trained"          # the run trained and gated (blessed or not)
+VERDICT_NOTHING_NEW = "nothing_new"  # the serving model's own data: nothing trained
+NOTHING_NEW_NEXT = ("nothing was trained, evaluated or pushed; new data (a new span, or changed "
+                    "files) trains; --force trains on this data anyway")
+
+# Where a RunSummary field appears in the JSON: only for one verdict, or only when it is set.
+_ONLY = "only"
+_WHEN_SET = "when_set"
+
+
+def _trained(default=None):
+    return dataclasses.field(default=default, metadata={_ONLY: VERDICT_TRAINED})
+
+
+def _nothing_new(default=None):
+    return dataclasses.field(default=default, metadata={_ONLY: VERDICT_NOTHING_NEW})
+
+
+def _when_set():
+    return dataclasses.field(default=None, metadata={_WHEN_SET: True})
+
+
+@dataclasses.dataclass
+class RunSummary:
+    """What one run did (summarize); `bit-tfx run`, `pretrain`, `demo` and `rehearse` print its
+    to_json. A run that trained: blessed or not, metrics, where it was pushed; a run whose data
+    the serving model was trained on (VERDICT_NOTHING_NEW): which version serves, and why."""
+    verdict: str
+    blessed: Optional[bool]                  # None: nothing was evaluated
+    min_accuracy: float                      # the gate's thresholds (JSON: "thresholds")
+    max_accuracy_drop: float
+    pushed_to: Optional[str] = None          # the pushed version's folder
+    metrics: dict = dataclasses.field(default_factory=dict)
+    bit_tfx_version: str = dataclasses.field(default_factory=running_version)
+    data_checks: Optional[dict] = None       # the ingestion's counts (data_checks.summary)
+    report: Optional[str] = None             # the report's HTML (runner.finish writes it)
+    # --- a run that trained ---
+    model: Optional[str] = _trained()                # the Trainer's serving SavedModel
+    hyperparameters: Optional[str] = _trained()      # the decision's JSON file
+    version: Optional[int] = _when_set()             # the pushed version's number
+    not_blessed_because: Optional[List[str]] = _when_set()  # the gate's failures
+    # --- a run that trained nothing ---
+    serving_version: object = _nothing_new()         # int, or the folder's name
+    served_from: Optional[str] = _nothing_new()
+    same_data_because: Optional[str] = _nothing_new()
+    trained_on: Optional[dict] = _nothing_new()      # the serving model's training-data record
+    next: Optional[str] = _nothing_new()
+    # --- bit-tfx rehearse adds its own record (kubeflow/rehearse.py) ---
+    rehearsal: Optional[dict] = _when_set()
+
+    @property
+    def trained_nothing(self):
+        return self.verdict == VERDICT_NOTHING_NEW
+
+    def to_json(self):
+        """The JSON object `bit-tfx run` prints (sorted keys when printed)."""
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.metadata.get(_ONLY, self.verdict) != self.verdict:
+                continue
+            if f.metadata.get(_WHEN_SET) and value is None:
+                continue
+            if f.name in ("min_accuracy", "max_accuracy_drop"):
+                out.setdefault("thresholds", {})[f.name] = value
+            else:
+                out[f.name] = value
+        return out
+
+    @classmethod
+    def from_json(cls, data):
+        """The RunSummary of to_json's object (e.g. `bit-tfx run`'s stdout, parsed)."""
+        values = {k: v for k, v in data.items() if k != "thresholds"}
+        return cls(**values, **data["thresholds"])
 
 
 def _artifact(store, config, node, key, run_id=None):
@@ -30,10 +109,6 @@ def decision_output(store, pipeline_name, run_id=None):
     return newest[node], metadata.first_output(store, newest[node], keys.HYPERPARAMETERS_KEY)
 
 
-VERDICT_TRAINED = "trained"          # the run trained and gated (blessed or not)
-VERDICT_NOTHING_NEW = "nothing_new"  # the serving model's own data: nothing trained
-
-
 def training_decision(store, pipeline_name, run_id=None):
     """(this run trains?, ServingBaseline's model output) of the newest run: ServingBaseline
     runs (or is reused from the cache) in every run, and its `train` says whether the training
@@ -54,56 +129,46 @@ def data_checks_of_run(store, config, run_id=None):
 
 
 def nothing_new(config, artifact):
-    """The answer of a run that trained nothing: which version serves, and why its data counts
-    as this run's."""
+    """The RunSummary of a run that trained nothing: which version serves, and why its data
+    counts as this run's."""
     served_from = artifact.custom_properties[keys.SERVED_FROM_PROPERTY].string_value
     record = artifact.custom_properties.get(keys.SERVED_TRAINING_DATA_PROPERTY)
     version = os.path.basename(served_from.rstrip("/"))
-    return {
-        "verdict": VERDICT_NOTHING_NEW,
-        "blessed": None,
-        "pushed_to": None,
-        "serving_version": int(version) if version.isdigit() else version,
-        "served_from": served_from,
-        "same_data_because": artifact.custom_properties[keys.NOTHING_NEW_BECAUSE_PROPERTY].string_value,
-        "trained_on": json.loads(record.string_value) if record is not None else None,
-        "metrics": {},
-        "thresholds": {"min_accuracy": config.min_accuracy,
-                       "max_accuracy_drop": config.max_accuracy_drop},
-        "next": "nothing was trained, evaluated or pushed; new data (a new span, or changed "
-                "files) trains; --force trains on this data anyway",
-        "bit_tfx_version": running_version(),
-    }
+    return RunSummary(
+        verdict=VERDICT_NOTHING_NEW, blessed=None, **_thresholds(config),
+        serving_version=int(version) if version.isdigit() else version,
+        served_from=served_from,
+        same_data_because=artifact.custom_properties[keys.NOTHING_NEW_BECAUSE_PROPERTY].string_value,
+        trained_on=json.loads(record.string_value) if record is not None else None,
+        next=NOTHING_NEW_NEXT)
+
+
+def _thresholds(config):
+    return dict(min_accuracy=config.min_accuracy, max_accuracy_drop=config.max_accuracy_drop)
 
 
 def summarize(config, run_id=None):
-    """What the newest run did; with `run_id` (runner.run_local's), what that run did."""
+    """What the newest run did (a RunSummary); with `run_id` (runner.run_local's), what that run did."""
     store = metadata.open_store(config.metadata_uri)
+    checks = data_checks_of_run(store, config, run_id)
     trains, baseline = training_decision(store, config.pipeline_name, run_id)
     if not trains:
-        return dict(nothing_new(config, baseline), data_checks=data_checks_of_run(store, config, run_id))
+        return dataclasses.replace(nothing_new(config, baseline), data_checks=checks)
     evaluation = _artifact(store, config, keys.NODE_EVALUATOR, keys.EVALUATION_KEY, run_id)
     blessing = _artifact(store, config, keys.NODE_EVALUATOR, keys.BLESSING_KEY, run_id)
     pushed = _artifact(store, config, keys.NODE_PUSHER, keys.PUSHED_MODEL_KEY, run_id)
     model = _artifact(store, config, keys.NODE_TRAINER, keys.MODEL_KEY, run_id)
     hyperparameters = decision_artifact(store, config.pipeline_name, run_id)
     blessed = bool(blessing and blessing.custom_properties["blessed"].int_value)
-    summary = {
-        "verdict": VERDICT_TRAINED,
-        "blessed": blessed,
-        "model": os.path.join(model.uri, "Format-Serving") if model else None,
-        "hyperparameters": os.path.join(hyperparameters.uri, keys.HYPERPARAMETERS_FILE)
+    was_pushed = pushed is not None and pushed.custom_properties["pushed"].int_value
+    return RunSummary(
+        verdict=VERDICT_TRAINED, blessed=blessed, **_thresholds(config),
+        model=os.path.join(model.uri, "Format-Serving") if model else None,
+        hyperparameters=os.path.join(hyperparameters.uri, keys.HYPERPARAMETERS_FILE)
         if hyperparameters else None,
-        "metrics": gate.overall_metrics(evaluation.uri) if evaluation else {},
-        "thresholds": {"min_accuracy": config.min_accuracy,
-                       "max_accuracy_drop": config.max_accuracy_drop},
-        "pushed_to": None,
-        "bit_tfx_version": running_version(),
-    }
-    if pushed is not None and pushed.custom_properties["pushed"].int_value:
-        summary["pushed_to"] = pushed.custom_properties["pushed_destination"].string_value
-        summary["version"] = int(pushed.custom_properties["pushed_version"].string_value)
-    if not blessed and evaluation is not None:
-        summary["not_blessed_because"] = gate.failures(evaluation.uri)
-    summary["data_checks"] = data_checks_of_run(store, config, run_id)
-    return summary
+        metrics=gate.overall_metrics(evaluation.uri) if evaluation else {},
+        pushed_to=pushed.custom_properties["pushed_destination"].string_value if was_pushed else None,
+        version=int(pushed.custom_properties["pushed_version"].string_value) if was_pushed else None,
+        not_blessed_because=gate.failures(evaluation.uri)
+        if not blessed and evaluation is not None else None,
+        data_checks=checks)

@@ -156,19 +156,18 @@ def run_all(config):
 
 
 def finish(config, run_id):
-    """What run `run_id` did (results.summarize), said on the console, with its report written
-    (None when nothing was trained); `bit-tfx run` and `bit-tfx rehearse` end here."""
+    """What run `run_id` did (results.summarize, a RunSummary), said on the console, with its
+    report written (None when nothing was trained); `bit-tfx run` and `bit-tfx rehearse` end here."""
     from . import results
     summary = results.summarize(config, run_id)
-    if summary["verdict"] == results.VERDICT_NOTHING_NEW:
-        log.warning("Nothing new, nothing trained: %s", summary["same_data_because"])
-        summary["report"] = None  # the report of the run that trained stays as it was
-        return summary
-    if summary["blessed"]:
-        log.info("Blessed; pushed to %s", summary["pushed_to"])
+    if summary.trained_nothing:
+        log.warning("Nothing new, nothing trained: %s", summary.same_data_because)
+        return summary  # the report of the run that trained stays as it was
+    if summary.blessed:
+        log.info("Blessed; pushed to %s", summary.pushed_to)
     else:
-        log.warning("NOT blessed, not pushed: %s", "; ".join(summary.get("not_blessed_because", [])))
-    summary["report"] = write_report_safely(config, run_id)
+        log.warning("NOT blessed, not pushed: %s", "; ".join(summary.not_blessed_because or []))
+    summary.report = write_report_safely(config, run_id)
     return summary
 
 

@@ -18,6 +18,7 @@ import time
 from bit_tfx.core import keys
 from bit_tfx.datasets import fractals
 from bit_tfx.models import backbones
+from bit_tfx.pipeline import results
 
 
 def main(argv=None):
@@ -36,15 +37,15 @@ def main(argv=None):
     run = subprocess.run(command, stdout=subprocess.PIPE, check=False)
     if run.returncode:
         sys.exit(f"bit-tfx pretrain failed (exit {run.returncode}); nothing was copied")
-    summary = json.loads(run.stdout)
-    if not summary.get("blessed"):
-        sys.exit(f"the pre-trained backbone was not blessed: {summary.get('not_blessed_because')}")
-    pushed = summary["pushed_to"]
+    summary = results.RunSummary.from_json(json.loads(run.stdout))
+    if not summary.blessed:
+        sys.exit(f"the pre-trained backbone was not blessed: {summary.not_blessed_because}")
+    pushed = summary.pushed_to
     os.makedirs(b.folder, exist_ok=True)
     shutil.copyfile(os.path.join(pushed, keys.BACKBONE_NPZ), b.weights)
     shutil.copyfile(os.path.join(pushed, keys.ASSETS_EXTRA, "model_card.md"),
                     os.path.join(b.folder, backbones.CARD_FILE))
-    with open(summary["hyperparameters"]) as f:
+    with open(summary.hyperparameters) as f:
         recipe = json.load(f)
     provenance = {
         "backbone": b.name, "arch": b.arch,
@@ -54,7 +55,7 @@ def main(argv=None):
                    "num_classes": b.corpus_classes, "per_class": b.corpus_per_class,
                    "size": b.corpus_size, "seed": fractals.DEFAULT_SEED},
         "recipe": recipe,
-        "metrics": summary["metrics"],
+        "metrics": summary.metrics,
         "seconds": {"corpus": round(corpus_seconds), "total": round(time.time() - started)},
         "machine": f"{os.cpu_count()} CPU cores",
     }
@@ -64,7 +65,7 @@ def main(argv=None):
     with open(os.path.join(b.folder, backbones.CHECKSUM_FILE), "w") as f:
         f.write(f"{backbones.sha256(b.weights)}  {backbones.WEIGHTS_FILE}\n")
     print(json.dumps({"weights": b.weights, "bytes": os.path.getsize(b.weights),
-                      "metrics": summary["metrics"], "seconds": provenance["seconds"]}, indent=1))
+                      "metrics": summary.metrics, "seconds": provenance["seconds"]}, indent=1))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ def pushed_run(tmp_path_factory):
     (data / "LICENSE.txt").write_text("As public archives ship: beside the class folders.\n")
     config = runs.run(data, root / "out", **runs.SMOKE)
     summary = results.summarize(config)
-    assert summary["blessed"] and summary["pushed_to"], summary
+    assert summary.blessed and summary.pushed_to, summary
     return config, summary, data
 
 

@@ -41,8 +41,8 @@ def test_runs_push_blessed_models_and_refuse_a_worse_one(tmp_path):
     runs.colour_images(str(tmp_path / "span-1"), 30, seed=1)
     config = runs.run(data, out, **config_args)
     first = results.summarize(config)
-    assert first["blessed"], first
-    version_dir = first["pushed_to"]
+    assert first.blessed, first
+    version_dir = first.pushed_to
     assert os.path.dirname(version_dir) == str(serving) and os.path.basename(version_dir).isdigit()
     assert os.path.exists(os.path.join(version_dir, "saved_model.pb"))
     baseline, blessing = _baseline_of_latest_evaluation(config)
@@ -93,7 +93,7 @@ def test_runs_push_blessed_models_and_refuse_a_worse_one(tmp_path):
     metrics = gate.overall_metrics(evaluation.uri)
     assert any(name.endswith("_diff") for name in metrics), metrics  # compared with the baseline
     second = results.summarize(config)
-    assert second["blessed"] and second["pushed_to"] != version_dir, second
+    assert second.blessed and second.pushed_to != version_dir, second
     _, drift = runs.latest(config, keys.NODE_DRIFT, keys.ANOMALIES_KEY)
     assert drift.custom_properties["baseline_schema"].string_value == \
         os.path.join(version_dir, keys.ASSETS_EXTRA_DIR, keys.SCHEMA_FILE)
@@ -110,15 +110,15 @@ def test_runs_push_blessed_models_and_refuse_a_worse_one(tmp_path):
     runs.colour_images(str(tmp_path / "span-3" / "eval"), 15, seed=4)
     runs.run(data, out, **config_args)
     third = results.summarize(config)
-    assert not third["blessed"] and third["pushed_to"] is None
-    assert any("sparse_categorical_accuracy" in r for r in third["not_blessed_because"])
+    assert not third.blessed and third.pushed_to is None
+    assert any("sparse_categorical_accuracy" in r for r in third.not_blessed_because)
     assert sorted(os.listdir(serving)) == versions_before
     baseline, _ = _baseline_of_latest_evaluation(config)
-    assert _served_from(baseline) == second["pushed_to"]
+    assert _served_from(baseline) == second.pushed_to
 
     # Rollback: the newest version is taken out of serving by hand; the next span is gated
     # against the version now served (run 1's), which no "last blessed model" query returns.
-    shutil.rmtree(second["pushed_to"])
+    shutil.rmtree(second.pushed_to)
     runs.colour_images(str(tmp_path / "span-4"), 30, seed=5)
     runs.run(data, out, **config_args)
     baseline, blessing = _baseline_of_latest_evaluation(config)

@@ -129,7 +129,7 @@ def test_new_span_with_a_label_the_serving_model_never_saw_is_an_anomaly(tmp_pat
     config = runs.run(pattern, tmp_path / "out", **runs.SMOKE)  # trained, blessed, pushed
     _, first = runs.latest(config, keys.NODE_DRIFT, keys.ANOMALIES_KEY)
     assert first.custom_properties["baseline_schema"].string_value.startswith("none: no version under")
-    served = results.summarize(config)["pushed_to"]
+    served = results.summarize(config).pushed_to
     assert served
 
     images.class_folders(str(tmp_path / "span-2"), ["red", "blue", "green"], 12)  # new data arrives
@@ -189,7 +189,7 @@ def test_cli_prints_decision_json_and_reruns_cached(tmp_path):
 def test_the_seed_layout_trains_without_edits(pushed_run):
     # The pushed run's images sit as tf_flowers' archive does: a LICENSE.txt beside the classes.
     config, summary, data = pushed_run
-    assert (data / "LICENSE.txt").is_file() and summary["blessed"]
+    assert (data / "LICENSE.txt").is_file() and summary.blessed
     _, artifact = runs.latest(config, "ImageExampleGen", "examples")
     assert runs.quarantine_report(artifact.uri)["skipped"] == [
         {"file": "LICENSE.txt", "label": None, "reason": "not_in_class_folder", "detail": None}]

@@ -102,10 +102,10 @@ def test_a_whole_run_on_mysql_is_summarized_and_reported_from_it(tmp_path, capsy
         config = configs.RunConfig(data=str(tmp_path / "images"), output=str(tmp_path / "out"),
                                    metadata_store=url, **settings).validate()
         summary = runner.run_all(config)
-        assert summary["blessed"] and summary["pushed_to"], summary
-        assert summary["report"] and os.path.isfile(summary["report"]), summary
+        assert summary.blessed and summary.pushed_to, summary
+        assert summary.report and os.path.isfile(summary.report), summary
         assert not (tmp_path / "out" / "metadata.sqlite").exists()
-        os.remove(summary["report"])
+        os.remove(summary.report)
         code, out, err = runs.cli_in_process(["report", str(tmp_path / "out"), "--metadata", url,
                                               "--max-examples", "8"], capsys)
         assert code == 0, err[-3000:]

@@ -159,7 +159,7 @@ def copied_run(pushed_run, tmp_path_factory):
     config, summary, _ = pushed_run
     output = tmp_path_factory.mktemp("nothing_new") / "out"
     shutil.copytree(config.output, output)
-    return dataclasses.replace(config, output=str(output)), summary["version"]
+    return dataclasses.replace(config, output=str(output)), summary.version
 
 
 @pytest.mark.pipeline
@@ -173,7 +173,7 @@ def test_the_same_data_again_trains_nothing_and_exits_4(pushed_run, copied_run, 
     assert "Nothing new, nothing trained: this run's data is what the serving version" in err
     assert answer["verdict"] == "nothing_new" and answer["serving_version"] == version
     assert answer["pushed_to"] is None and answer["blessed"] is None
-    assert answer["bit_tfx_version"] == pushed_run[1]["bit_tfx_version"]  # both JSON forms state it
+    assert answer["bit_tfx_version"] == pushed_run[1].bit_tfx_version  # both JSON forms state it
     assert "input fingerprint" in answer["same_data_because"] and str(version) in answer["same_data_because"]
     assert answer["trained_on"][keys.INPUT_FINGERPRINT_PROPERTY]
     assert len(_executions(config, keys.NODE_TRAINER)) == trainers  # no Trainer execution at all

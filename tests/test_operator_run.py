@@ -67,8 +67,8 @@ def test_the_gate_refuses_a_drop_against_the_serving_model_and_allows_a_smaller_
     _, first, _ = pushed_run
     serving = tmp_path / "serving"
     serving.mkdir()
-    served = serving / os.path.basename(first["pushed_to"])
-    shutil.copytree(first["pushed_to"], served)
+    served = serving / os.path.basename(first.pushed_to)
+    shutil.copytree(first.pushed_to, served)
     data, out = tmp_path / "data", tmp_path / "out"
     _images(data / "train" / "blue", RED, 20, 1)
     _images(data / "train" / "blue", BLUE, 20, 2)

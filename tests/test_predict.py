@@ -53,7 +53,7 @@ def truncated_bytes(inputs):
 
 
 def serving_dir(pushed_run):
-    return os.path.dirname(pushed_run[1]["pushed_to"])
+    return os.path.dirname(pushed_run[1].pushed_to)
 
 
 @pytest.mark.pipeline
@@ -102,7 +102,7 @@ def test_the_real_console_counts_what_it_lists_and_no_tensorflow_start_up(pushed
 def test_pushed_model_json_files_and_folders_top_k_clamped(pushed_run, inputs, capsys):
     red = sorted((inputs / "colours" / "red").iterdir())
     argv = [red[0], inputs / "x.png", inputs / "colours" / "blue", red[1]]
-    code, out, err = predict(capsys, "--model", pushed_run[1]["pushed_to"], "--json",
+    code, out, err = predict(capsys, "--model", pushed_run[1].pushed_to, "--json",
                              "--top-k", 5, *argv)
     assert code == common.EXIT_RUN, err
     records = json_lines(out)
@@ -126,7 +126,7 @@ def test_pushed_model_versions(pushed_run, inputs, tmp_path, capsys):
     serving = tmp_path / "serving"
     for version in ("1", "7"):
         (serving / version).parent.mkdir(exist_ok=True)
-        os.symlink(pushed_run[1]["pushed_to"], serving / version)
+        os.symlink(pushed_run[1].pushed_to, serving / version)
     (serving / "12").mkdir()       # half-written: Pusher writes saved_model.pb last
     (serving / "notes").mkdir()
     image = sorted((inputs / "colours" / "red").iterdir())[0]

@@ -28,11 +28,11 @@ def test_pretrain_pushes_a_backbone_that_hub_and_npz_runs_fine_tune_from(tmp_pat
                       upstream_overrides=OVERRIDES, min_accuracy=0.0, num_classes=4,
                       pipeline_name="bit-tfx-pretrain")
     summary = results.summarize(config)
-    assert summary["blessed"], summary
-    version = summary["pushed_to"]
+    assert summary.blessed, summary
+    version = summary.pushed_to
     assert os.path.dirname(version) == str(tmp_path / "up" / "backbones")  # not OUTPUT/serving
 
-    recipe = read_decision(os.path.dirname(summary["hyperparameters"]))
+    recipe = read_decision(os.path.dirname(summary.hyperparameters))
     assert recipe.upstream and recipe.recipe == "bit-upstream" and recipe.weight_decay == 1e-4
     assert recipe.overrides["epochs"] == {"value": 4, "recipe": 90}
     with open(os.path.join(version, keys.ASSETS_EXTRA, "model_card.md")) as f:
@@ -58,8 +58,8 @@ def test_pretrain_pushes_a_backbone_that_hub_and_npz_runs_fine_tune_from(tmp_pat
         down = runs.run(tmp_path / "colours", tmp_path / name,
                         **dict(runs.SMOKE, model_spec=spec, min_accuracy=0.0))
         done = results.summarize(down)
-        assert done["blessed"] and done["pushed_to"], (name, done)
-        with open(os.path.join(done["pushed_to"], keys.ASSETS_EXTRA, "model_card.md")) as f:
+        assert done.blessed and done.pushed_to, (name, done)
+        with open(os.path.join(done.pushed_to, keys.ASSETS_EXTRA, "model_card.md")) as f:
             assert spec in f.read()
 
     # Continued pre-training from the pushed backbone (--model on pretrain).
@@ -68,4 +68,4 @@ def test_pretrain_pushes_a_backbone_that_hub_and_npz_runs_fine_tune_from(tmp_pat
                     upstream_overrides=dict(OVERRIDES, epochs=3, decay_epochs=[1, 2]),
                     min_accuracy=0.0, num_classes=4, pipeline_name="bit-tfx-pretrain")
     again = results.summarize(more)
-    assert again["blessed"] and os.path.exists(os.path.join(again["pushed_to"], keys.BACKBONE_NPZ))
+    assert again.blessed and os.path.exists(os.path.join(again.pushed_to, keys.BACKBONE_NPZ))

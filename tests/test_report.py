@@ -312,12 +312,12 @@ def test_report_of_a_pushed_run(pushed_run, tmp_path, capsys):
     assert data["verdict"]["blessed"] and data["verdict"]["baseline"] is None
     assert data["verdict"]["thresholds"] == [{"metric": "sparse_categorical_accuracy", "is_diff": False,
                                               "op": ">=", "bound": 0.75, "passed": True,
-                                              "value": summary["metrics"]["sparse_categorical_accuracy"]}]
-    assert data["metrics"]["overall"] == summary["metrics"]
+                                              "value": summary.metrics["sparse_categorical_accuracy"]}]
+    assert data["metrics"]["overall"] == summary.metrics
     assert sorted(c["name"] for c in data["metrics"]["per_class"]) == ["blue", "red"]
     matrix = data["metrics"]["confusion"]["matrix"]
-    assert sum(map(sum, matrix)) == summary["metrics"]["example_count"]
-    assert sum(c["examples"] for c in data["metrics"]["per_class"]) == summary["metrics"]["example_count"]
+    assert sum(map(sum, matrix)) == summary.metrics["example_count"]
+    assert sum(c["examples"] for c in data["metrics"]["per_class"]) == summary.metrics["example_count"]
     assert data["decision"]["total_steps"] == 30 and data["data"]["splits"]["train"]["num_classes"] == 2
     assert sum(data["data"]["splits"]["train"]["class_counts"].values()) == \
         data["data"]["splits"]["train"]["num_examples"]
@@ -325,20 +325,20 @@ def test_report_of_a_pushed_run(pushed_run, tmp_path, capsys):
     assert data["training"]["learning_rate"][-1][1] < data["training"]["learning_rate"][0][1]
     assert data["confused"]["scanned"] == 2 and data["confused"]["max_examples"] == 2
     pushed = [p for p in data["lineage"]["pushed"] if p["this_run"]]
-    assert [p["version"] for p in pushed] == [str(summary["version"])]
+    assert [p["version"] for p in pushed] == [str(summary.version)]
     assert data["lineage"]["trainer_config"]["model_spec"] == "random:tiny"
     nodes = {e["node"]: e["state"] for e in data["lineage"]["executions"]}
     assert nodes["ModelCardGen"] == nodes["Pusher"] == "COMPLETE"
     assert data["notes"] == {}
     # The ingestion's checks, in the run's JSON and on the page: LICENSE.txt skipped, no
     # duplicates, balanced classes.
-    checks = summary["data_checks"]
+    checks = summary.data_checks
     assert (checks["skipped_files"], checks["duplicates_across_splits"], checks["imbalanced_classes"]) == (1, 0, {})
     assert {k: v for k, v in data["data_checks"].items() if k in checks} == checks
     # report.json is the whole input of the page
     with open(paths["report"], encoding="utf-8") as f:
         assert report.render(data) == f.read()
-    with open(os.path.join(summary["pushed_to"], card.CARD_DIR, card.CARD_MARKDOWN)) as f, \
+    with open(os.path.join(summary.pushed_to, card.CARD_DIR, card.CARD_MARKDOWN)) as f, \
             open(paths["model_card"]) as g:
         assert f.read() == g.read()
     assert not os.path.exists(os.path.join(config.output, report.REPORT_DIR))  # the run is untouched
@@ -346,29 +346,29 @@ def test_report_of_a_pushed_run(pushed_run, tmp_path, capsys):
     pixels, dom = look(paths["report"], tmp_path / "report.png")
     assert pixels.size == WINDOW and _count(pixels, BLESSED_GREEN) > 1000
     assert 'id="verdict">BLESSED<' in dom and "<script" not in dom.lower()
-    assert f"pushed version <b>{summary['version']}</b>" in dom
+    assert f"pushed version <b>{summary.version}</b>" in dom
     assert 'id="data-checks"' in dom
-    assert f"by bit-tfx {summary['bit_tfx_version']}</p>" in dom
+    assert f"by bit-tfx {summary.bit_tfx_version}</p>" in dom
 
 
 @pytest.mark.pipeline
 def test_pushed_version_carries_its_model_card(pushed_run):
     config, summary, _ = pushed_run
-    extra = os.path.join(summary["pushed_to"], card.CARD_DIR)
+    extra = os.path.join(summary.pushed_to, card.CARD_DIR)
     with open(os.path.join(extra, card.CARD_MARKDOWN)) as f:
         markdown = f.read()
-    accuracy = card.number(summary["metrics"]["sparse_categorical_accuracy"])
+    accuracy = card.number(summary.metrics["sparse_categorical_accuracy"])
     for text in ("Classes (2): red, blue", "| red |", "| blue |", "**BLESSED**", f"| {accuracy} |",
                  "sparse\\_categorical\\_accuracy", "random:tiny", "## Intended use", "## Limitations",
                  "No model was serving", "- Trained: every layer (full fine-tuning",
-                 f"- Written by bit-tfx {summary['bit_tfx_version']}"):
+                 f"- Written by bit-tfx {summary.bit_tfx_version}"):
         assert text in markdown, text
     assert os.path.exists(os.path.join(extra, card.CARD_HTML))
     # the rest of the pushed version is the Trainer's export, unchanged
-    trained = summary["model"]
+    trained = summary.model
     for name in ("saved_model.pb", "variables/variables.index", "assets/labels",
                  "assets.extra/backbone/variables/variables.index", "assets.extra/backbone/saved_model.pb"):
-        with open(os.path.join(trained, name), "rb") as a, open(os.path.join(summary["pushed_to"], name), "rb") as b:
+        with open(os.path.join(trained, name), "rb") as a, open(os.path.join(summary.pushed_to, name), "rb") as b:
             assert a.read() == b.read(), name
 
 
@@ -409,7 +409,7 @@ def test_run_writes_the_report_and_the_next_run_compares_with_the_model_serving(
     assert second["report"] == str(output / "report" / "index.html") and os.path.exists(second["report"])
     with open(output / "report" / "report.json") as f:
         data = json.load(f)
-    served = os.path.join(str(output / "serving"), os.path.basename(summary["pushed_to"]))
+    served = os.path.join(str(output / "serving"), os.path.basename(summary.pushed_to))
     assert data["verdict"]["baseline"]["served_from"] == served
     assert any(t["is_diff"] for t in data["verdict"]["thresholds"])
     assert second["blessed"] and os.path.exists(
@@ -501,5 +501,5 @@ def test_report_of_a_store_whose_artifacts_live_elsewhere(pushed_run, tmp_path, 
     with open(json.loads(capsys.readouterr().out)["data"]) as f:
         data = json.load(f)
     assert data["run_dir"] == str(tmp_path) and data["verdict"]["blessed"]
-    assert data["model"]["uri"] == os.path.dirname(summary["model"])  # under the run's own root
+    assert data["model"]["uri"] == os.path.dirname(summary.model)  # under the run's own root
     assert data["notes"] == {"confused": "--max-examples 0: the scan was skipped"}

@@ -143,7 +143,7 @@ def test_warmup_requests_run_through_the_signatures_they_name(module, tmp_path):
 # --- a really pushed version ---------------------------------------------------------------
 
 def _version(pushed_run):
-    return pushed_run[1]["pushed_to"]
+    return pushed_run[1].pushed_to
 
 
 @pytest.mark.pipeline

@@ -25,6 +25,6 @@ def test_tfx_pipeline_create_and_run_create_the_demo_which_passes_its_gate(tmp_p
     output = tmp_path / configs.DEMO_DEFAULTS["output"]
     summary = results.summarize(configs.RunConfig(data=str(output / configs.DEMO_DATA_DIR),
                                                   output=str(output)))
-    accuracy = summary["metrics"]["sparse_categorical_accuracy"]
+    accuracy = summary.metrics["sparse_categorical_accuracy"]
     assert accuracy >= configs.DEMO_MIN_ACCURACY >= 0.8, summary
-    assert summary["blessed"] and os.listdir(output / configs.SERVING_DIR), summary
+    assert summary.blessed and os.listdir(output / configs.SERVING_DIR), summary
