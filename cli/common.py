@@ -67,6 +67,28 @@ class Parser(argparse.ArgumentParser):
         return super().parse_known_args(join_dash_values(args), namespace)
 
 
+class Renamed(argparse.Action):
+    """A flag's former spelling: still taken (its value goes where the new flag's goes, with
+    the new flag's type), hidden from --help, and a warning on stderr names the new spelling.
+    add_renamed(parser, "--old", "--new") declares one."""
+
+    def __init__(self, option_strings, dest, new_flag=None, **kwargs):
+        super().__init__(option_strings, dest, **kwargs)
+        self.new_flag = new_flag
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        sys.stderr.write(f"bit-tfx: warning: {option_string} is now {self.new_flag} (the old "
+                         "spelling still works, and will go)\n")
+        setattr(namespace, self.dest, values)
+
+
+def add_renamed(parser, old, new):
+    """`old` as a hidden spelling of the flag `new` already on `parser` (class Renamed)."""
+    target = next(a for a in parser._actions if new in a.option_strings)  # pylint: disable=protected-access
+    parser.add_argument(old, dest=target.dest, type=target.type, metavar=target.metavar,
+                        action=Renamed, new_flag=new, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+
 @dataclasses.dataclass
 class Output:
     """A command's stdout when it is not one JSON document (a table, JSON lines), with the
@@ -105,11 +127,13 @@ PARSERS = {settings.PARSE_JSON_OBJECT: json_object,  # core/settings.py's PARSE_
 COMMON_FILLS = {"exit_nothing_new": EXIT_NOTHING_NEW}  # what any help's {name} may say
 
 
-def add_setting_flags(group, cls, names, fills=None, choices=None):
+def add_setting_flags(group, cls, names, fills=None, choices=None, required=()):
     """The flags of declared settings (core/settings.py: a field of cls and its metadata): the
     flag, its help, its default (the field's: RunConfig inherits it), its type or choices.
-    A bool setting is a switch (store_true, default off). `fills`: the values of the {names} in
-    a help, over cls.HELP_FILLS; `choices`: a command's narrower choices, by field."""
+    A bool setting is a switch (core/settings.py setting); a repeated one appends, and given
+    no time it is None here (the field's default then applies: _run_config). `fills`: the
+    values of the {names} in a help, over cls.HELP_FILLS; `choices`: a command's narrower
+    choices, by field; `required`: the settings this command cannot run without."""
     declared = {f.name: f for f in settings.declared(cls)}
     fills = {**COMMON_FILLS, **getattr(cls, "HELP_FILLS", {}), **(fills or {})}
     for name in names:
@@ -119,10 +143,16 @@ def add_setting_flags(group, cls, names, fills=None, choices=None):
             text = text.replace("{" + key + "}", str(value))
         kwargs = dict(dest=field.name, help=text)
         if field.type is bool:
-            kwargs["action"] = "store_true"
+            kwargs["action"] = "store_false" if field.default else "store_true"
         else:
-            kwargs.update(default=field.default,
-                          type=PARSERS.get(meta["parse"]) or settings.value_type(field.type))
+            kind = settings.value_type(field.type)
+            kwargs["type"] = PARSERS.get(meta["parse"]) or (str if kind is list else kind)
+            if meta["repeat"]:
+                kwargs.update(action="append", default=None)
+            elif settings.has_default(field):
+                kwargs["default"] = field.default
+            else:
+                kwargs["required"] = name in required
             for key in ("choices", "metavar"):
                 if meta[key] is not None:
                     kwargs[key] = meta[key]
@@ -151,10 +181,8 @@ def add_data_args(p, data_required=True, pretrain=False, local=True):
     Help texts show a default as %(default)s: the value of the command at hand, which the demo
     and pretrain parsers set with set_defaults (a batch of 16 for the demo, not the run's 512)."""
     g = p.add_argument_group("data")
-    g.add_argument("--data", required=data_required,
-                   help="image folder (root/<label>/..., or root/train|eval/<label>/...), a CSV "
-                        "manifest path,label[,split], or TFRecords; {SPAN} in a name picks the newest span")
-    add_setting_flags(g, configs.RunConfig, ("layout", "split_ratio", "max_bad_fraction"))
+    add_setting_flags(g, configs.RunConfig, ("data", "layout", "split_ratio", "max_bad_fraction"),
+                      required=("data",) if data_required else ())
     add_setting_flags(g, TrainerConfig, IN_DATA_GROUP)
     add_setting_flags(g, configs.RunConfig, ("eval_duplicates", "schema_file", "fail_on_anomalies"))
     if pretrain:
@@ -162,22 +190,11 @@ def add_data_args(p, data_required=True, pretrain=False, local=True):
     else:
         _add_hyperrule_args(p.add_argument_group("HyperRule"))
     g = p.add_argument_group("run")
-    add_setting_flags(g, configs.RunConfig, ("output",))
-    g.add_argument("--pipeline-root", default=None,
-                   help="where artifacts go (default OUTPUT/pipeline_root); gs://... for Dataflow")
-    add_setting_flags(g, configs.RunConfig, ("pipeline_name",))
+    add_setting_flags(g, configs.RunConfig, ("output", "pipeline_root_override", "pipeline_name"))
     add_setting_flags(g, HyperRuleOptions, IN_RUN_GROUP)
-    g.add_argument("--beam-arg", action="append", default=None, metavar="ARG",
-                   help="Beam pipeline argument, repeatable (default: in-memory DirectRunner); "
-                        "e.g. --beam-arg=--direct_running_mode=multi_processing --beam-arg "
-                        "--direct_num_workers=2 (both forms)")
+    add_setting_flags(g, configs.RunConfig, ("beam_args",))
     if local:  # a compiled pipeline's store and cache are the platform's (docs/deploy.md)
-        g.add_argument("--no-cache", dest="enable_cache", action="store_false",
-                       help="run every step again, nothing reused from the cache (default: reuse a "
-                            "step's result when its inputs and settings are unchanged); data the "
-                            "model now serving was trained on still ends 'nothing new' (exit "
-                            f"{EXIT_NOTHING_NEW}): --force trains on it")
-        add_setting_flags(g, configs.RunConfig, ("metadata_store",))
+        add_setting_flags(g, configs.RunConfig, ("enable_cache", "metadata_store"))
 
 
 def _add_hyperrule_args(g):
@@ -199,10 +216,6 @@ def add_train_args(p, pretrain=False):
 
 
 CONFIG_FILE_COMMANDS = ("compile", "schedule")  # they also read RunConfig fields from --config
-# RunConfig fields set by a flag whose destination is spelled otherwise (see run_config).
-_FIELD_OF_DEST = {"beam_arg": "beam_args", "pipeline_root": "pipeline_root_override"}
-
-
 def _flags_by_field():
     """{RunConfig field: the flag that sets it}, read from the parser itself."""
     flags = {}
@@ -210,8 +223,7 @@ def _flags_by_field():
         parser = argparse.ArgumentParser(add_help=False)
         add_data_args(parser, pretrain=pretrain)
         add_train_args(parser, pretrain=pretrain)
-        flags.update({_FIELD_OF_DEST.get(a.dest, a.dest): a.option_strings[0]
-                      for a in parser._actions})  # pylint: disable=protected-access
+        flags.update({a.dest: a.option_strings[0] for a in parser._actions})  # pylint: disable=protected-access
     return flags
 
 
@@ -251,14 +263,12 @@ def run_config(args):
 
 
 def _run_config(args):
-    """RunConfig from the flags: every declared setting the command offers (core/settings.py),
-    and the few flags that are not a declared setting's (--data, --beam-arg, --pipeline-root,
-    --no-cache, and pretrain itself)."""
+    """RunConfig from the flags: every declared setting the command offers (core/settings.py);
+    a repeated flag given no time (None) keeps the field's default. `pretrain` is the command's."""
     values = {f.name: getattr(args, f.name) for f in settings.declared(configs.RunConfig)
               if hasattr(args, f.name)}
+    values = {name: value for name, value in values.items() if value is not None
+              or not settings.flag_repeats(configs.RunConfig, name)}
     if getattr(args, "pretrain", False):
         values["pretrain"] = True
-    return configs.RunConfig(**values, data=args.data,
-        beam_args=args.beam_arg or list(configs.DEFAULT_BEAM_ARGS),
-        pipeline_root_override=args.pipeline_root, enable_cache=getattr(args, "enable_cache", True),
-        ).validate().check_local_folders()
+    return configs.RunConfig(**values).validate().check_local_folders()

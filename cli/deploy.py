@@ -21,25 +21,24 @@ from ..core import settings
 from ..core.errors import ConfigError
 from ..kubeflow import config as deploy_config
 from ..kubeflow import validation
+from ..pipeline import configs
 
 from . import common, console
 
-# Flags of `bit-tfx run` whose destination differs from the config key.
-_RENAMED = {"beam_arg": "beam_args"}
+# DeployConfig's settings shown beside --config, not in the "deployment" group; --output and
+# --pipeline-root replace those of `run` (the compiled file; the gs:// root).
+_OWN_PLACE = ("output", "pipeline_root")
 _NOT_CONFIG = {"config", "dry_run", "help", "verbose", "command", "func"}
 
 
 def _add_deploy_args(p, schedule):
     p.add_argument("--config", metavar="FILE", help="deployment config, JSON or YAML (flags override it)")
-    p.add_argument("--output", metavar="FILE",
-                   help=("compiled file: FILE.json (vertex) or FILE.yaml (kfp)" if not schedule else
-                         "where the compiled file is kept (default: a temporary file)"))
-    p.add_argument("--pipeline-root", metavar="GS_URI", help="gs:// folder every artifact goes to")
-    p.add_argument("--num-classes", type=int, metavar="N",
-                   help="number of classes, for per-class metrics (remote data is not listed at compile time)")
+    common.add_setting_flags(p, deploy_config.DeployConfig, _OWN_PLACE)
+    common.add_setting_flags(p, configs.RunConfig, ("num_classes",))
     g = p.add_argument_group("deployment")
     common.add_setting_flags(g, deploy_config.DeployConfig,
-                             [f.name for f in settings.declared(deploy_config.DeployConfig)])
+                             [f.name for f in settings.declared(deploy_config.DeployConfig)
+                              if f.name not in _OWN_PLACE])
     if schedule:
         p.add_argument("--dry-run", action="store_true",
                        help="print the exact request (JSON) instead of sending it")
@@ -88,7 +87,7 @@ def cmd_rehearse(args):
 
 def deploy_from_args(args):
     """DeployConfig: the --config file, then the flags given."""
-    given = {_RENAMED.get(k, k): v for k, v in vars(args).items()
+    given = {k: v for k, v in vars(args).items()
              if k not in _NOT_CONFIG and v is not argparse.SUPPRESS}
     file_values = deploy_config.read_file(args.config) if getattr(args, "config", None) else {}
     return deploy_config.load(file_values, given, source=f"config file {args.config}" if file_values else "flags")

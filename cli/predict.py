@@ -31,9 +31,11 @@ def add_parser(subparsers):
     p.add_argument("--json", action="store_true",
                    help='JSON lines: {"file": ..., "predictions": [{"class": ..., '
                         '"probability": ...}, ...]} or {"file": ..., "error": ...} per image')
-    p.add_argument("--batch-size", type=common.positive, default=16,
-                   help="files per call (default 16); a batch with an undecodable file is "
-                        "retried file by file")
+    p.add_argument("--files-per-call", type=common.positive, default=16, metavar="N",
+                   help="image files sent to the model in one call (default 16); a call with "
+                        "an undecodable file is retried file by file")
+    # Was --batch-size, which means the training batch everywhere else (issue 30).
+    common.add_renamed(p, "--batch-size", "--files-per-call")
     p.add_argument("--embeddings", metavar="PATH.npy|PATH.jsonl", default=None,
                    help="pushed models: write each file's embedding (the serving_embeddings "
                         "signature: the pre-logits vector) to PATH instead of classifying; .npy "

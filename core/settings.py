@@ -24,12 +24,27 @@ PARSE_RATIO = "ratio"  # TRAIN:EVAL integers
 
 
 def setting(default=dataclasses.MISSING, *, help, flag=None, metavar=None, choices=None,
-            parse=None):
+            parse=None, default_factory=dataclasses.MISSING, repeat=False):
     """A dataclass field declaring a user-facing setting. `help` may hold %(default)s (the
     command's default: the demo's batch is not the run's); `flag` when it is not
-    --<name-with-dashes>; `choices`, `metavar` and `parse` (PARSE_*) as the flag takes them."""
-    return dataclasses.field(default=default, metadata={
-        "help": help, "flag": flag, "metavar": metavar, "choices": choices, "parse": parse})
+    --<name-with-dashes>; `choices`, `metavar` and `parse` (PARSE_*) as the flag takes them.
+    A bool setting is a switch: one whose default is False turns it on (`--force`), one whose
+    default is True turns it off (`--no-cache`, flag named). `repeat`: a list setting given
+    by repeating its flag (`--beam-arg A --beam-arg B`); leaving it out keeps the default.
+    No default (neither `default` nor `default_factory`): each command says whether its flag
+    is required (`--data`)."""
+    return dataclasses.field(default=default, default_factory=default_factory, metadata={
+        "help": help, "flag": flag, "metavar": metavar, "choices": choices, "parse": parse,
+        "repeat": repeat})
+
+
+def flag_repeats(cls, name):
+    """Whether the declared setting `name` of cls is given by repeating its flag."""
+    return next(f for f in declared(cls) if f.name == name).metadata["repeat"]
+
+
+def has_default(field):
+    return field.default is not dataclasses.MISSING or field.default_factory is not dataclasses.MISSING
 
 
 def declared(cls):

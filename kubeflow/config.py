@@ -79,12 +79,16 @@ class DeployConfig:
     target: Optional[str] = setting(
         None, choices=TARGETS,
         help="vertex: Vertex AI PipelineJob JSON; kfp: KFP v2 PipelineSpec YAML")
-    output: Optional[str] = None               # the compiled file: .json (vertex) or .yaml (kfp)
+    output: Optional[str] = setting(
+        None, metavar="FILE",
+        help="the compiled file: FILE.json (vertex) or FILE.yaml (kfp); schedule keeps it there "
+             "(default: a temporary file)")
     project: Optional[str] = setting(
         None,
         help="GCP project (Vertex AI, Dataflow, Vertex AI Training/Endpoint)")
     region: Optional[str] = setting(None, help="GCP region, e.g. us-central1")
-    pipeline_root: Optional[str] = None        # gs://... where every artifact goes
+    pipeline_root: Optional[str] = setting(None, metavar="GS_URI",
+                                           help="gs:// folder every artifact goes to")
     image: Optional[str] = setting(
         None,
         help="container image built from the Dockerfile (scripts/build_image.sh); every step runs "

@@ -10,7 +10,7 @@ this prints is what TF Serving would answer:
 
 Folders are searched recursively, following symbolic links to folders as ingestion does
 (hidden and OS metadata files and folders skipped, sorted), and sent in batches of
---batch-size encoded files. A FIFO, socket or device (given or found) is not read: reading one
+--files-per-call encoded files. A FIFO, socket or device (given or found) is not read: reading one
 can block for ever; it is reported as not classified. The signature fails a whole batch (it
 has no per-row errors: docs/operations.md): a batch it refuses (InvalidArgument: bytes that do
 not decode, or an image above the pixel limit read from its header) is retried file by file,
@@ -58,7 +58,7 @@ def classify_files(args):
         logging.warning("predict: %s: %s", record["file"], record["error"])
     classify, description = _load_classifier(args, source)
     logging.info("predict: %d file(s)%s with %s", len(files) + len(skipped), _not_read(skipped), description)
-    records = run(classify, files, args.batch_size, args.top_k) + skipped
+    records = run(classify, files, args.files_per_call, args.top_k) + skipped
     failed = sum("error" in r for r in records)
     logging.info("predict: %d classified, %d unreadable", len(records) - failed, failed)
     shown = next((len(r["predictions"]) for r in records if "predictions" in r), args.top_k)
@@ -304,7 +304,7 @@ def embed_files(args):
     def records(items, out):
         return [{"file": p, "embedding": row} for (p, _), row in zip(items, out[output].numpy())]
 
-    results = _run_batches(call, files, args.batch_size, records) + skipped
+    results = _run_batches(call, files, args.files_per_call, records) + skipped
     good = [r for r in results if "embedding" in r]
     errors = [r for r in results if "error" in r]
     summary = {"embeddings": path, "model": version_dir, "output": output, "rows": len(good),

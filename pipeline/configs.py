@@ -45,7 +45,9 @@ class RunConfig(HyperRuleOptions, TrainerConfig):
     the Trainer's (TrainerConfig: model_spec, linear_probe, freeze_until, mixed_precision,
     checkpoint_every, log_every, max_image_pixels) are inherited from their one declaration;
     the fields below are the run's own."""
-    data: str                                  # folder, CSV manifest or TFRecords; may hold {SPAN}
+    data: str = setting(
+        help="image folder (root/<label>/..., or root/train|eval/<label>/...), a CSV manifest "
+             "path,label[,split], or TFRecords; {span} in a name picks the newest span")
     output: str = setting("bit-tfx-output", help="pipeline root, SQLite metadata and logs go under "
                                                   "this folder (default %(default)s)")
     pipeline_name: str = setting(PIPELINE_NAME, help="default %(default)s")
@@ -62,8 +64,15 @@ class RunConfig(HyperRuleOptions, TrainerConfig):
         help="an image whose bytes are also in train: drop its eval copy from the evaluation "
              "(default), or keep it; either way listed in the quarantine report, the run's JSON "
              "and the report")
-    beam_args: List[str] = dataclasses.field(default_factory=lambda: list(DEFAULT_BEAM_ARGS))
-    pipeline_root_override: Optional[str] = None  # e.g. gs://... for Dataflow workers
+    beam_args: List[str] = setting(
+        default_factory=lambda: list(DEFAULT_BEAM_ARGS), flag="--beam-arg", metavar="ARG",
+        repeat=True,
+        help="Beam pipeline argument, repeatable (default: in-memory DirectRunner); e.g. "
+             "--beam-arg=--direct_running_mode=multi_processing --beam-arg "
+             "--direct_num_workers=2 (both forms)")
+    pipeline_root_override: Optional[str] = setting(
+        None, flag="--pipeline-root", metavar="PIPELINE_ROOT",
+        help="where artifacts go (default OUTPUT/pipeline_root); gs://... for Dataflow")
     # --- evaluation, pushing (bit-tfx run) ---
     serving_dir: Optional[str] = setting(
         None, help="pushed versions go to SERVING_DIR/<version>/ (default OUTPUT/{serving_folder})")
@@ -77,7 +86,10 @@ class RunConfig(HyperRuleOptions, TrainerConfig):
         False, help="train, gate and push even when the data is what the model now serving was "
                     "trained on (otherwise such a run stops with exit code {exit_nothing_new}); "
                     "every step runs again, from a fresh ingestion (as with --no-cache)")
-    num_classes: Optional[int] = None          # for per-class metrics; the CLI counts the labels
+    num_classes: Optional[int] = setting(
+        None, metavar="N",
+        help="number of classes, for per-class metrics (remote data is not listed at compile "
+             "time)")  # a local run counts the labels (ingestion)
     # --- upstream pre-training (bit-tfx pretrain): the UpstreamRecipe replaces the HyperRule ---
     pretrain: bool = False
     upstream_schedule: str = setting(
@@ -97,13 +109,17 @@ class RunConfig(HyperRuleOptions, TrainerConfig):
     fail_on_anomalies: bool = setting(
         False, help="stop before Transform and training when ExampleValidator finds any anomaly, "
                     "naming them (default: record them and go on)")
-    enable_cache: bool = True                  # False (--no-cache): every step runs again
+    enable_cache: bool = setting(
+        True, flag="--no-cache",
+        help="run every step again, nothing reused from the cache (default: reuse a step's "
+             "result when its inputs and settings are unchanged); data the model now serving "
+             "was trained on still ends 'nothing new' (exit {exit_nothing_new}): --force trains on it")
     metadata_store: Optional[str] = setting(
         None, flag="--metadata", metavar="mysql://USER[:PASSWORD]@HOST[:PORT]/DB",
         help="a shared MySQL ML Metadata store (default: {metadata_default})")
 
     # A help's {name}, filled by the command that offers the flag (pretrain: its folder)
-    HELP_FILLS = {"split_ratio": ":".join(map(str, keys.DEFAULT_SPLIT_RATIO)),
+    HELP_FILLS = {"span": keys.SPAN_SPEC, "split_ratio": ":".join(map(str, keys.DEFAULT_SPLIT_RATIO)),
                   "serving_folder": SERVING_DIR, "metadata_default": "SQLite at OUTPUT/metadata.sqlite"}
 
     @property

@@ -100,7 +100,7 @@ def test_a_beam_arg_parses_alike_in_both_forms_for_every_command_that_takes_one(
                     for x in (a.option_strings[0], "x")]
         equals = parser.parse_args([name, *required] + [f"--beam-arg={b}" for b in beam])
         space = parser.parse_args([name, *required] + [x for b in beam for x in ("--beam-arg", b)])
-        assert equals.beam_arg == beam and vars(space) == vars(equals), name
+        assert equals.beam_args == beam and vars(space) == vars(equals), name
     # What follows `--` is left alone.
     assert common.join_dash_values(["run", "--beam-arg", "--a", "--", "--beam-arg", "--b"]) == \
         ["run", "--beam-arg=--a", "--", "--beam-arg", "--b"]
@@ -119,3 +119,20 @@ def test_version_is_setup_pys_and_the_run_json_says_it(capsys):
     assert capsys.readouterr().out.strip() == f"bit-tfx {declared}"
     from bit_tfx.core.version import version
     assert version() == declared
+
+
+def test_predict_s_files_per_call_was_batch_size_and_the_old_spelling_still_works(capsys):
+    """`predict --batch-size` meant files per call, not the training batch every other command
+    means: it is `--files-per-call` now; the old spelling sets the same value, warns with the
+    new name and is not offered in --help. Parsing only."""
+    parser = cli.build_parser()
+    new = parser.parse_args(["predict", "--model", "m", "x.png", "--files-per-call", "4"])
+    old = parser.parse_args(["predict", "--model", "m", "x.png", "--batch-size", "4"])
+    assert new.files_per_call == old.files_per_call == 4 and vars(new) == vars(old)
+    assert "--batch-size is now --files-per-call" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parser.parse_args(["predict", "--model", "m", "x.png", "--batch-size", "0"])  # same check
+    with pytest.raises(SystemExit):
+        parser.parse_args(["predict", "--help"])
+    shown = capsys.readouterr().out
+    assert "--files-per-call N" in shown and "--batch-size" not in shown

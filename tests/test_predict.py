@@ -60,7 +60,7 @@ def serving_dir(pushed_run):
 def test_pushed_model_table_reports_bad_files_and_classifies_the_rest(pushed_run, inputs,
                                                                        capsys):
     # Batches of 4 put both bad files in one batch with good ones: retried file by file.
-    code, out, err = predict(capsys, "--model", serving_dir(pushed_run), "--batch-size", 4,
+    code, out, err = predict(capsys, "--model", serving_dir(pushed_run), "--files-per-call", 4,
                              inputs)
     assert code == common.EXIT_RUN, err
     rows = [line.split(None, 4) for line in out.splitlines()]
@@ -347,7 +347,7 @@ def test_pushed_model_embeddings_for_a_folder(pushed_run, inputs, tmp_path, caps
     directions."""
     out_path = tmp_path / f"vectors{suffix}"
     code, out, err = predict(capsys, "--model", serving_dir(pushed_run), "--embeddings",
-                             out_path, "--batch-size", 4, inputs)
+                             out_path, "--files-per-call", 4, inputs)
     assert code == common.EXIT_RUN, err
     summary = json.loads(out)
     good = sorted(str(p) for p in (inputs / "colours").rglob("*.png"))

@@ -4,6 +4,7 @@ deployment config's key, the flag of each subcommand that offers it (name, defau
 the component's parameter. Built, not run: no pipeline, milliseconds."""
 import argparse
 import dataclasses
+import re
 
 import pytest
 
@@ -18,9 +19,11 @@ from bit_tfx.pipeline import configs, pipeline
 DECLARING = (HyperRuleOptions, TrainerConfig, configs.RunConfig)  # RunConfig: its own fields
 # The subcommands that take the run's settings; pretrain takes the Trainer's and the batch plan.
 FINE_TUNING_COMMANDS = ("run", "demo", "hyperrule", "compile", "schedule")
-# Flags that compile/schedule give another meaning (the compiled file; vertex|kfp metadata):
-# known, named here, and left for a rename (issue 30's closing note).
-COMPILE_OWN_FLAGS = {"output", "metadata_store"}
+# Flags that compile/schedule take from DeployConfig instead (the compiled file, the gs://
+# pipeline root, the platform's metadata service: vertex|kfp), named here.
+COMPILE_OWN_FLAGS = {"output", "pipeline_root_override", "metadata_store"}
+LOCAL_ONLY = {"enable_cache"}      # a compiled pipeline's cache is the platform's
+COMPILE_ONLY = {"num_classes"}     # a local run counts the labels
 GATE_AND_SERVING = {"serving_dir", "min_accuracy", "max_accuracy_drop", "force"}
 UPSTREAM_ONLY = {"upstream_schedule", "upstream_overrides"}
 
@@ -43,9 +46,11 @@ def _actions(command):
 
 def _help_of(cls, field, fills=None):
     text = field.metadata["help"]
-    for key, value in {**common.COMMON_FILLS, **getattr(cls, "HELP_FILLS", {}), **(fills or {})}.items():
+    fills = {**common.COMMON_FILLS, **getattr(cls, "HELP_FILLS", {}), **(fills or {})}
+    unfilled = set(re.findall(r"\{(\w+)\}", text)) - set(fills)
+    assert not unfilled, f"unfilled names {unfilled} in {field.name}'s help: {text}"
+    for key, value in fills.items():
         text = text.replace("{" + key + "}", str(value))
-    assert "{" not in text.replace('{"', ""), f"unfilled name in {field.name}'s help: {text}"
     return text
 
 
@@ -53,7 +58,8 @@ def test_there_are_declarations_and_each_has_a_help():
     names = [f.name for _, f in _declared()]
     assert {"preserve_orientation", "k_shot", "seed", "batch_size", "model_spec", "linear_probe",
             "freeze_until", "mixed_precision", "checkpoint_every", "max_image_pixels", "layout",
-            "split_ratio", "min_accuracy", "upstream_schedule", "metadata_store"} <= set(names)
+            "split_ratio", "min_accuracy", "upstream_schedule", "metadata_store", "data", "beam_args",
+            "pipeline_root_override", "enable_cache", "num_classes"} <= set(names)
     assert len(names) == len(set(names)), "a setting declared by two classes"
     assert all(f.metadata["help"].strip() for _, f in _declared())
 
@@ -68,13 +74,24 @@ def test_run_config_inherits_each_declaration_and_the_deploy_config_takes_its_ke
         assert field.name in deploy_config.RUN_FIELDS, field.name
 
 
+def _flag_default(field):
+    """A flag's default: its field's (a switch's too: --force off, --no-cache's cache on); a
+    repeated flag none (the field's default list applies when it is not given); a setting
+    without a default (--data) none: the command requires it."""
+    if field.metadata["repeat"] or field.default is dataclasses.MISSING:
+        return None
+    return field.default
+
+
 def _offered(command, cls, field):
     """Whether `command` offers the setting as declared: `hyperrule` stops before training (of
     the Trainer's settings it takes only the ingestion limit it shares); only pretrain takes the
     upstream recipe's; compile and schedule give --output and --metadata their own meaning."""
     if field.name in UPSTREAM_ONLY:
         return False
-    if command in ("compile", "schedule") and field.name in COMPILE_OWN_FLAGS:
+    if command in ("compile", "schedule"):
+        return field.name not in COMPILE_OWN_FLAGS | LOCAL_ONLY
+    if field.name in COMPILE_ONLY:
         return False
     if command == "hyperrule":
         return (cls is HyperRuleOptions or field.name in common.IN_DATA_GROUP
@@ -95,11 +112,10 @@ def test_every_fine_tuning_command_offers_each_setting_as_declared(command):
         assert action.option_strings == [settings.flag(field)], field.name
         expected = _help_of(cls, field)
         if "%(default)s" not in action.help:  # compile/schedule show RunConfig's default as text
-            expected = expected.replace("%(default)s", str(getattr(configs.RunConfig, field.name)))
+            expected = expected.replace("%(default)s", str(field.default))
         assert action.help == expected, (command, field.name)
         if command in ("run", "hyperrule"):  # compile/schedule read --config first; demo has its own
-            expected = False if field.type is bool else getattr(configs.RunConfig, field.name)
-            assert action.default == expected, (command, field.name)
+            assert action.default == _flag_default(field), (command, field.name)
         if field.metadata["choices"] is not None:
             assert tuple(action.choices) == tuple(field.metadata["choices"]), field.name
 
@@ -107,10 +123,10 @@ def test_every_fine_tuning_command_offers_each_setting_as_declared(command):
 def test_pretrain_offers_the_trainer_settings_and_the_batch_plan_with_the_recipe_s_values():
     actions = _actions("pretrain")
     for cls, field in _declared():
-        offered = cls in (TrainerConfig, configs.RunConfig) or \
+        offered = (cls is TrainerConfig or cls is configs.RunConfig and field.name not in COMPILE_ONLY) or \
             field.name in common.UPSTREAM_BATCH_FLAGS + common.IN_RUN_GROUP
         assert (field.name in actions) == offered, field.name
-        if cls is configs.RunConfig:
+        if offered and cls is configs.RunConfig:
             fills = {"serving_folder": configs.BACKBONES_DIR}
             assert actions[field.name].help == _help_of(cls, field, fills), field.name
     assert tuple(actions["batch_policy"].choices) == upstream.BATCH_POLICIES
@@ -165,3 +181,13 @@ def test_deployment_flags_are_the_deploy_config_s_declarations(command):
         assert action.help == field.metadata["help"], field.name
         if field.metadata["choices"] is not None:
             assert tuple(action.choices) == tuple(field.metadata["choices"]), field.name
+
+
+def test_the_demo_s_defaults_are_declared_settings_and_its_flags_default_to_them():
+    """configs.DEMO_DEFAULTS names RunConfig settings only (a misspelt key would set nothing a
+    flag reads), and `bit-tfx demo`'s flags default to those values."""
+    declared = {f.name for f in settings.declared(configs.RunConfig)}
+    assert set(configs.DEMO_DEFAULTS) <= declared, set(configs.DEMO_DEFAULTS) - declared
+    actions = _actions("demo")
+    for name, value in configs.DEMO_DEFAULTS.items():
+        assert actions[name].default == value, name
