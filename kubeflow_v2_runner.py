@@ -10,7 +10,7 @@ KubeflowV2DagRunner.run() exactly once, as the CLI requires; the CLI stores the 
 JSON under ~/tfx/vertex/<pipeline name>/ and `tfx run create` submits it.
 
 Run directly (`python kubeflow_v2_runner.py`) it writes the file named by the config's
-`output` (default ./<pipeline name>.json, or .yaml for target kfp).
+`spec` (default ./<pipeline name>.json, or .yaml for target kfp).
 
 `--engine=kubeflow` is KFP v1, whose runner TFX 1.16 no longer has (the CLI fails with an
 ImportError); for KFP v2 use `bit-tfx compile --target kfp` (docs/deploy.md).
@@ -35,8 +35,8 @@ def load_config():
     values.setdefault("target", deploy_config.VERTEX)
     config = validation.validate(deploy_config.load(values, source=f"config file {path}"))
     suffix = deploy_config.OUTPUT_SUFFIXES[config.target][0]
-    output = os.path.abspath(config.output or f"{config.pipeline_name}{suffix}")
-    return dataclasses.replace(config, output=output)
+    spec = os.path.abspath(config.spec or f"{config.pipeline_name}{suffix}")
+    return dataclasses.replace(config, spec=spec)
 
 
 def main():
@@ -49,7 +49,7 @@ def main():
         print(f"bit-tfx: warning: {warning}", file=sys.stderr)
     # The one KubeflowV2DagRunner.run() call; under `tfx pipeline create` the CLI redirects
     # its output to its own folder.
-    compiling.runner(config, config.output).run(tfx_pipeline)
+    compiling.runner(config, config.spec).run(tfx_pipeline)
 
 
 if __name__ == "__main__":

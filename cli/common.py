@@ -216,6 +216,8 @@ def add_train_args(p, pretrain=False):
 
 
 CONFIG_FILE_COMMANDS = ("compile", "schedule")  # they also read RunConfig fields from --config
+
+
 def _flags_by_field():
     """{RunConfig field: the flag that sets it}, read from the parser itself."""
     flags = {}

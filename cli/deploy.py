@@ -1,7 +1,7 @@
 """`bit-tfx compile`, `bit-tfx schedule` and `bit-tfx rehearse`: the pipeline for Vertex AI
 Pipelines or KFP v2, and a compiled spec run on this machine before its first cloud run.
 
-    bit-tfx compile --target vertex --output pipeline.json --project P --region R \\
+    bit-tfx compile --target vertex --spec pipeline.json --project P --region R \\
         --pipeline-root gs://B/root --image IMAGE --serving-dir gs://B/serving \\
         --data gs://B/images/span-{SPAN} --layout class_folders --num-classes 5
     bit-tfx schedule --config deploy.yaml --cron "0 3 * * 1" --dry-run
@@ -25,9 +25,9 @@ from ..pipeline import configs
 
 from . import common, console
 
-# DeployConfig's settings shown beside --config, not in the "deployment" group; --output and
-# --pipeline-root replace those of `run` (the compiled file; the gs:// root).
-_OWN_PLACE = ("output", "pipeline_root")
+# DeployConfig's settings shown beside --config, not in the "deployment" group; --pipeline-root
+# (the gs:// root) replaces that of `run`.
+_OWN_PLACE = ("spec", "pipeline_root")
 _NOT_CONFIG = {"config", "dry_run", "help", "verbose", "command", "func"}
 
 
@@ -39,6 +39,10 @@ def _add_deploy_args(p, schedule):
     common.add_setting_flags(g, deploy_config.DeployConfig,
                              [f.name for f in settings.declared(deploy_config.DeployConfig)
                               if f.name not in _OWN_PLACE])
+    # The old spellings (kubeflow/config.py RENAMED_KEYS): --output is run's output folder and
+    # --metadata run's MySQL store everywhere else.
+    common.add_renamed(p, "--output", "--spec")
+    common.add_renamed(p, "--metadata", "--metadata-service")
     if schedule:
         p.add_argument("--dry-run", action="store_true",
                        help="print the exact request (JSON) instead of sending it")
@@ -49,7 +53,8 @@ def add_parsers(subparsers):
     for name, func, text in (
             ("compile", cmd_compile, "compile the pipeline for Vertex AI (PipelineJob JSON) or KFP v2 (YAML)"),
             ("schedule", cmd_schedule, "create a Vertex AI schedule or KFP recurring run for retraining")):
-        # "resolve": our --output (the compiled file) and --pipeline-root replace those of `run`.
+        # "resolve": our --pipeline-root (gs://) replaces run's, and --output (the old spelling
+        # of --spec) run's output folder, which a compiled pipeline has none of.
         p = subparsers.add_parser(name, help=text, conflict_handler="resolve", description=__doc__.splitlines()[0])
         common.add_data_args(p, data_required=False, local=False)
         common.add_train_args(p)
@@ -64,7 +69,7 @@ def add_parsers(subparsers):
                     "spec's data root becomes --data; its pipeline root, serving folder and metadata "
                     "go under --output (other gs:// paths to OUTPUT/gcs/BUCKET/PATH, or --map); Google "
                     "Cloud services run their local equivalent. See docs/deploy.md, 'Rehearse'.")
-    p.add_argument("spec", metavar="SPEC", help="the compiled file (bit-tfx compile --output)")
+    p.add_argument("spec", metavar="SPEC", help="the compiled file (bit-tfx compile --spec)")
     p.add_argument("--data", required=True, metavar="LOCAL_FOLDER",
                    help="the local folder that stands for the spec's data root (for gs://B/images/span-{SPAN}: "
                         "the folder holding span-1, span-2, ...)")
@@ -95,8 +100,8 @@ def deploy_from_args(args):
 
 def cmd_compile(args):
     deploy = validation.validate(deploy_from_args(args))
-    if not deploy.output:
-        raise ConfigError("output: name the compiled file (--output pipeline.json for vertex, "
+    if not deploy.spec:
+        raise ConfigError("spec: name the compiled file (--spec pipeline.json for vertex, "
                           "pipeline.yaml for kfp)")
     console.import_tensorflow_quietly(getattr(args, "verbose", False))
     from ..kubeflow import compile as compiling
@@ -111,10 +116,10 @@ def cmd_schedule(args):
     console.import_tensorflow_quietly(getattr(args, "verbose", False))
     from ..kubeflow import compile as compiling, schedule
     with tempfile.TemporaryDirectory(prefix="bit-tfx-schedule-") as tmp:
-        if not deploy.output:
+        if not deploy.spec:
             suffix = deploy_config.OUTPUT_SUFFIXES[deploy.target][0]
-            deploy = dataclasses.replace(deploy, output=os.path.join(tmp, deploy.pipeline_name + suffix))
+            deploy = dataclasses.replace(deploy, spec=os.path.join(tmp, deploy.pipeline_name + suffix))
         compiled = compiling.compile_pipeline(deploy)
-        result = schedule.create(deploy, deploy.output, dry_run=args.dry_run)
+        result = schedule.create(deploy, deploy.spec, dry_run=args.dry_run)
     result["compiled"] = compiled
     return result

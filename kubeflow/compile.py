@@ -83,14 +83,14 @@ def runner(deploy, output):
 
 
 def compile_pipeline(deploy):
-    """Compiles to deploy.output, reads it back with kfp's classes, and returns a summary."""
+    """Compiles to deploy.spec, reads it back with kfp's classes, and returns a summary."""
     return compile_spec(deploy)[0]
 
 
 def compile_spec(deploy):
     """compile_pipeline's (summary, PipelineSpec read back from the file)."""
     platform, tfx_pipeline, warnings = _build(deploy)
-    output = os.path.abspath(deploy.output)
+    output = os.path.abspath(deploy.spec)
     if os.path.exists(output):
         os.remove(output)  # the runner refuses nothing, but a stale file must not survive a failure
     runner(deploy, output).run(tfx_pipeline)
@@ -182,7 +182,7 @@ def summarize(deploy, platform, tfx_pipeline, spec, job, executors, warnings):
     trainer = _container(trainer) if "container" in trainer else None
     summary = {
         "target": deploy.target,
-        "output": os.path.abspath(deploy.output),
+        "output": os.path.abspath(deploy.spec),
         "format": "Vertex AI PipelineJob (JSON)" if job is not None else "KFP PipelineSpec (YAML)",
         "schema_version": spec.schema_version,
         "pipeline_name": spec.pipeline_info.name,

@@ -28,6 +28,7 @@ every other check that needs neither the data nor the network, before anything i
 """
 import dataclasses
 import json
+import logging
 from typing import Optional
 
 import yaml
@@ -58,8 +59,9 @@ REMOVED_MYSQL = "mysql"
 MYSQL_REMOVED_MESSAGE = (
     "a pipeline compiled for Vertex AI or KFP v2 records to the platform's own ML Metadata "
     "store: the compiled spec carries no metadata connection (KubeflowV2DagRunner compiles "
-    "none). Use metadata: kfp and point the KFP cluster's metadata service (metadata-grpc-service) "
-    "at your MySQL when installing KFP, or metadata: vertex on Vertex AI; a local run takes a "
+    "none). Use metadata_service: kfp and point the KFP cluster's metadata service "
+    "(metadata-grpc-service) at your MySQL when installing KFP, or metadata_service: vertex on "
+    "Vertex AI; a local run takes a "
     "shared MySQL with bit-tfx run --metadata mysql://USER[:PASSWORD]@HOST[:PORT]/DB "
     "(docs/deploy.md, \"ML Metadata\")")
 
@@ -79,7 +81,7 @@ class DeployConfig:
     target: Optional[str] = setting(
         None, choices=TARGETS,
         help="vertex: Vertex AI PipelineJob JSON; kfp: KFP v2 PipelineSpec YAML")
-    output: Optional[str] = setting(
+    spec: Optional[str] = setting(
         None, metavar="FILE",
         help="the compiled file: FILE.json (vertex) or FILE.yaml (kfp); schedule keeps it there "
              "(default: a temporary file)")
@@ -147,8 +149,8 @@ class DeployConfig:
         help="vertex_training: image of the training replicas (default --image)")
     trainer_boot_disk_gb: Optional[int] = setting(None, help="vertex_training: boot disk size, GB")
     # --- ML Metadata ---
-    metadata: Optional[str] = setting(
-        None,
+    metadata_service: Optional[str] = setting(
+        None, metavar="vertex|kfp",
         help="ML Metadata: vertex (managed) or kfp (the cluster's service)")
     # --- scheduled retraining ---
     cron: Optional[str] = setting(
@@ -185,7 +187,7 @@ class DeployConfig:
 
     @property
     def effective_metadata(self):
-        return self.metadata or (METADATA_VERTEX if self.target == VERTEX else METADATA_KFP)
+        return self.metadata_service or (METADATA_VERTEX if self.target == VERTEX else METADATA_KFP)
 
     @property
     def accelerator_count(self):
@@ -286,11 +288,32 @@ def read_file(path):
     return values
 
 
+# Config keys (and compile/schedule flags) renamed so that a name keeps one meaning across
+# commands: `output` is run's output folder, `--metadata` run's MySQL store. The old keys are
+# still read, with a warning; the old flags are hidden spellings (cli/deploy.py).
+RENAMED_KEYS = {"output": "spec", "metadata": "metadata_service"}
+
+
+def renamed_keys(values, source):
+    """`values` with RENAMED_KEYS' old keys under their new names, each named in a warning;
+    ConfigError when a file gives both."""
+    values = dict(values)
+    for old, new in RENAMED_KEYS.items():
+        if old in values:
+            if new in values:
+                raise ConfigError(f"the {source} gives both {old} and {new}: {old} is the old "
+                                  f"name of {new}; keep {new}")
+            logging.getLogger(__name__).warning(
+                "%s: key %s is now %s (still read; rename it)", source, old, new)
+            values[new] = values.pop(old)
+    return values
+
+
 def load(file_values=None, overrides=None, source="config file"):
     """DeployConfig from a config file's values and flag values (flags win). Unknown keys
     are an error naming them; values are type-checked here, everything else is checked by
     validation.validate()."""
-    values = dict(file_values or {})
+    values = renamed_keys(file_values or {}, source)
     mysql_keys = sorted(k for k in set(values) | set(overrides or {}) if k.startswith("mysql_"))
     if mysql_keys:
         raise ConfigError(f"{mysql_keys[0]} was removed with metadata: mysql: {MYSQL_REMOVED_MESSAGE}")
@@ -308,7 +331,7 @@ def load(file_values=None, overrides=None, source="config file"):
         values["split_ratio"] = tuple(values["split_ratio"])
     for cls in (configs.RunConfig, DeployConfig):
         _check_types(values, cls)
-    # `output` names the compiled file here; RunConfig's local output folder does not apply.
+    # RunConfig's local output folder does not apply (the compiled file is `spec`).
     run_values = {k: v for k, v in values.items() if k in RUN_FIELDS - DEPLOY_FIELDS}
     run_values.setdefault("data", None)
     deploy_values = {k: v for k, v in values.items() if k in DEPLOY_FIELDS}

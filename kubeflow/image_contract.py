@@ -82,7 +82,7 @@ def probe_specs(folder):
             (config.VERTEX, {"trainer_placement": config.VERTEX_TRAINING, "vertex_endpoint": "probe"}),
             (config.KFP, {"serving_dir": "gs://probe-bucket/serving"})):
         deploy = validation.validate(config.load({
-            "target": target, "output": os.path.join(folder, "probe" + config.OUTPUT_SUFFIXES[target][0]),
+            "target": target, "spec": os.path.join(folder, "probe" + config.OUTPUT_SUFFIXES[target][0]),
             "project": "probe-project", "region": "us-central1", "pipeline_root": "gs://probe-bucket/root",
             "image": "probe.invalid/bit-tfx:probe",
             "data": "gs://probe-bucket/images/span-{SPAN}", "layout": "class_folders", "num_classes": 2,

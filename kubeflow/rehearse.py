@@ -493,7 +493,7 @@ class Rehearsal:
         files are known to exist); ConfigError naming the argument."""
         if not os.path.isfile(self.spec_path):
             raise ConfigError(f"spec {self.spec_path!r} does not exist: give the file `bit-tfx compile "
-                              "--output` wrote")
+                              "--spec` wrote")
         data = self.data
         if "{SPAN}" in data:  # the span pattern, as compile's --data named it: its folder
             data = os.path.dirname(data.split("{SPAN}")[0]) or "."

@@ -56,11 +56,11 @@ def validate(d, need_cron=False):
         raise ConfigError(f"region {d.region!r} is not a GCP region such as us-central1")
     require_gs("pipeline_root", d.pipeline_root)
     check_image("image", d.image)
-    if d.output is not None:
+    if d.spec is not None:
         want = OUTPUT_SUFFIXES[d.target]
         what = "a Vertex AI PipelineJob (.json)" if d.target == VERTEX else "a KFP PipelineSpec (.yaml)"
-        if not d.output.endswith(want):
-            raise ConfigError(f"output {d.output!r}: --target {d.target} writes {what}; "
+        if not d.spec.endswith(want):
+            raise ConfigError(f"spec {d.spec!r}: --target {d.target} writes {what}; "
                               f"name the file *{want[0]}")
     _check_serving(d)
     _check_beam(d)
@@ -201,14 +201,14 @@ def _check_vertex_training(d):
 def _check_metadata(d):
     kind = d.effective_metadata
     if kind == REMOVED_MYSQL:
-        raise ConfigError(f"metadata 'mysql' is not supported: {MYSQL_REMOVED_MESSAGE}")
+        raise ConfigError(f"metadata_service 'mysql' is not supported: {MYSQL_REMOVED_MESSAGE}")
     if kind not in METADATA_KINDS:
-        raise ConfigError(f"metadata must be one of {METADATA_KINDS}, got {d.metadata!r}")
+        raise ConfigError(f"metadata_service must be one of {METADATA_KINDS}, got {d.metadata_service!r}")
     if d.target == VERTEX and kind != METADATA_VERTEX:
-        raise ConfigError(f"metadata {kind!r}: Vertex AI Pipelines always records to Vertex ML "
-                          "Metadata; use metadata: vertex (or leave it out)")
+        raise ConfigError(f"metadata_service {kind!r}: Vertex AI Pipelines always records to Vertex ML "
+                          "Metadata; use metadata_service: vertex (or leave it out)")
     if d.target == KFP and kind == METADATA_VERTEX:
-        raise ConfigError("metadata 'vertex' is Vertex AI's managed store; on KFP use kfp (the "
+        raise ConfigError("metadata_service 'vertex' is Vertex AI's managed store; on KFP use kfp (the "
                           "cluster's metadata service)")
 
 

@@ -447,7 +447,7 @@ def test_compile_prints_no_tensorflow_start_up_lines(tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "bit_tfx.cli.main", "compile", "--target", "kfp", "--data", "gs://bkt-data/d",
          "--layout", "class_folders", "--image", "gcr.io/p/i:1", "--pipeline-root", "gs://bkt-root/root",
-         "--serving-dir", "gs://bkt-root/serving", "--output", str(tmp_path / "p.yaml")],
+         "--serving-dir", "gs://bkt-root/serving", "--spec", str(tmp_path / "p.yaml")],
         capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert [line.split(":")[0] for line in done.stderr.splitlines()] == [

@@ -42,7 +42,7 @@ def test_configuration_errors_exit_2_naming_the_flag_typed(run_args, flags, mess
 
 
 def test_a_deploy_command_names_the_flag_and_the_config_key(tmp_path, capsys):
-    code, _, err = _main(["compile", "--target", "kfp", "--output", str(tmp_path / "p.yaml"),
+    code, _, err = _main(["compile", "--target", "kfp", "--spec", str(tmp_path / "p.yaml"),
                           "--split-ratio", "0:1"], capsys)
     assert code == common.EXIT_CONFIG
     assert "--split-ratio (config key split_ratio) must be two positive integers" in err, err

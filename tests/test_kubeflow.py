@@ -57,9 +57,9 @@ def compiled(tmp_path_factory):
     data = span_images(tmp / "images")
     result = {}
     for values, name in ((VERTEX, "pipeline.json"), (dict(KFP, data=data), "pipeline.yaml")):
-        deploy = _validated(dict(values, output=str(tmp / name)))
+        deploy = _validated(dict(values, spec=str(tmp / name)))
         summary = compiling.compile_pipeline(deploy)
-        spec, job = compiling.load(deploy.output)
+        spec, job = compiling.load(deploy.spec)
         result[deploy.target] = (deploy, summary, spec, job)
     return result
 
@@ -78,13 +78,13 @@ def parameters(spec, task):
 def test_both_files_parse_with_kfp_classes_and_hold_every_component(compiled):
     from kfp.pipeline_spec import pipeline_spec_pb2
     deploy, summary, spec, job = compiled["vertex"]
-    with open(deploy.output) as f:  # strict parse: an unknown field would fail
+    with open(deploy.spec) as f:  # strict parse: an unknown field would fail
         job_again = json_format.Parse(f.read(), pipeline_spec_pb2.PipelineJob())
     assert job_again.runtime_config.gcs_output_directory == "gs://bit-bucket/root"
     assert spec.schema_version == "2.0.0" and spec.pipeline_info.name == "bit-tfx"
     deploy, summary, spec_kfp, job = compiled["kfp"]
     assert job is None and spec_kfp.schema_version == "2.1.0"
-    with open(deploy.output) as f:
+    with open(deploy.spec) as f:
         json_format.ParseDict(yaml.safe_load(f), pipeline_spec_pb2.PipelineSpec())
 
     for target, (deploy, summary, spec, _) in compiled.items():
@@ -112,10 +112,10 @@ def test_compiling_logs_no_deprecated_tfx_usage(tmp_path, caplog):
     with the deprecated `custom_executor_spec`, which logged a warning at every compile."""
     import logging
     from bit_tfx.kubeflow import compile as compiling
-    deploy = _validated(dict(KFP, data=span_images(tmp_path / "images"), output=str(tmp_path / "p.yaml")))
+    deploy = _validated(dict(KFP, data=span_images(tmp_path / "images"), spec=str(tmp_path / "p.yaml")))
     with caplog.at_level(logging.WARNING):
         compiling.compile_pipeline(deploy)
-    spec, _ = compiling.load(deploy.output)
+    spec, _ = compiling.load(deploy.spec)
     assert keys.NODE_PUSHER in spec.root.dag.tasks
     assert not [r.getMessage() for r in caplog.records if "deprecated" in r.getMessage().lower()]
 
@@ -126,11 +126,11 @@ def test_pretraining_compiles_as_the_same_dag_with_the_upstream_recipe(tmp_path)
     Vertex AI Training GPUs through the compile path every run uses."""
     from bit_tfx.kubeflow import compile as compiling
     overrides = {"epochs": 30, "decay_epochs": [10, 20, 27]}
-    deploy = _validated(dict(VERTEX, output=str(tmp_path / "pretrain.json"), pretrain=True,
+    deploy = _validated(dict(VERTEX, spec=str(tmp_path / "pretrain.json"), pretrain=True,
                              model_spec="random:R50x1", upstream_schedule="bit-s",
                              upstream_overrides=overrides, pipeline_name="bit-tfx-pretrain"))
     summary = compiling.compile_pipeline(deploy)
-    spec, _ = compiling.load(deploy.output)
+    spec, _ = compiling.load(deploy.spec)
     tasks = set(spec.root.dag.tasks)
     assert keys.NODE_UPSTREAM_RECIPE in tasks and keys.NODE_HYPERRULE not in tasks
     assert set(summary["components"]) == tasks
@@ -151,10 +151,10 @@ def test_curated_schema_and_anomalies_gate_compile_for_both_targets(tmp_path):
     schema = "gs://bit-bucket/schemas/flowers.pbtxt"  # remote: read by the step, not at compile time
     for values, name in ((VERTEX, "gated.json"), (dict(KFP, data="gs://bit-bucket/d/span-{SPAN}",
                                                        layout="class_folders", num_classes=2), "gated.yaml")):
-        deploy = _validated(dict(values, output=str(tmp_path / name), schema_file=schema,
+        deploy = _validated(dict(values, spec=str(tmp_path / name), schema_file=schema,
                                  fail_on_anomalies=True))
         summary = compiling.compile_pipeline(deploy)
-        spec, _ = compiling.load(deploy.output)
+        spec, _ = compiling.load(deploy.spec)
         tasks = spec.root.dag.tasks
         assert set(summary["components"]) == set(tasks)
         assert keys.NODE_IMPORT_SCHEMA in tasks and keys.NODE_SCHEMA not in tasks, name
@@ -336,7 +336,7 @@ def test_every_import_path_in_the_specs_imports(compiled):
 def test_image_contract_checks_a_compiled_file(compiled, capsys):
     from bit_tfx.kubeflow import image_contract
     deploy = compiled["kfp"][0]
-    assert image_contract.main(["image_contract", deploy.output]) == 0
+    assert image_contract.main(["image_contract", deploy.spec]) == 0
     result = json.loads(capsys.readouterr().out)
     assert OUR_CODE <= set(result["checked"])
     assert result["failures"] == {}
@@ -401,17 +401,17 @@ def _flags(values):
     ({"pipeline_root": "/local/root"}, "pipeline_root '/local/root' must be a Cloud Storage path"),
     ({"trainer_accelerator_type": "NVIDIA_TESLA_K9000"}, "trainer_accelerator_type 'NVIDIA_TESLA_K9000'"),
     ({"trainer_accelerator_type": "TPU_V3"}, "trainer_accelerator_type TPU_V3 needs a TPU machine type"),
-    ({"output": "pipeline.yaml"}, "name the file *.json"),
+    ({"spec": "pipeline.yaml"}, "name the file *.json"),
     ({"trainer_cpu": 4}, "trainer_cpu applies to trainer_placement: step"),
-    ({"metadata": "mysql"}, "metadata 'mysql' is not supported: a pipeline compiled for Vertex AI"),
+    ({"metadata_service": "mysql"}, "metadata_service 'mysql' is not supported: a pipeline compiled for Vertex AI"),
     ({"cron": "TZ=UTC 0 3 * * 1", "time_zone": "UTC"}, "give the zone once"),
     ({"time_zone": "Mars/Olympus"}, "time_zone 'Mars/Olympus' is not an IANA time zone"),
 ])
 def test_invalid_vertex_config_fails_before_compiling(tmp_path, capsys, change, field):
-    values = dict(VERTEX, output=str(tmp_path / "pipeline.json"))
+    values = dict(VERTEX, spec=str(tmp_path / "pipeline.json"))
     values.update(change)
-    if values["output"] == "pipeline.yaml":
-        values["output"] = str(tmp_path / "pipeline.yaml")
+    if values["spec"] == "pipeline.yaml":
+        values["spec"] = str(tmp_path / "pipeline.yaml")
     code, out, err = _main(["compile"] + _flags({k: v for k, v in values.items() if v is not None}), capsys)
     assert code == 2, err
     assert "configuration error" in err and field in err, err
@@ -465,7 +465,7 @@ def test_deploy_configuration_imports_no_tensorflow():
 def test_config_file_unknown_keys_and_kfp_time_zone_are_errors(tmp_path, capsys):
     path = tmp_path / "deploy.yaml"
     path.write_text(yaml.safe_dump(dict(VERTEX, trainer_gpus=2)))
-    code, _, err = _main(["compile", "--config", str(path), "--output", str(tmp_path / "p.json")], capsys)
+    code, _, err = _main(["compile", "--config", str(path), "--spec", str(tmp_path / "p.json")], capsys)
     assert code == 2 and "unknown key(s) in the config file" in err and "trainer_gpus" in err, err
     with pytest.raises(ConfigError, match="time_zone"):
         _validated(dict(KFP, data="gs://b/d", layout="class_folders", cron="0 0 3 * * 1", time_zone="Europe/Berlin"),
@@ -477,8 +477,8 @@ def test_config_file_unknown_keys_and_kfp_time_zone_are_errors(tmp_path, capsys)
 
 
 @pytest.mark.parametrize("values, message", [
-    ({"metadata": "mysql"}, "metadata 'mysql' is not supported"),
-    ({"metadata": "kfp", "mysql_host": "db.internal"}, "mysql_host was removed with metadata: mysql"),
+    ({"metadata_service": "mysql"}, "metadata_service 'mysql' is not supported"),
+    ({"metadata_service": "kfp", "mysql_host": "db.internal"}, "mysql_host was removed with metadata: mysql"),
     ({"metadata_store": "mysql://bit@db:3306/mlmd"}, "metadata_store is a local-run setting"),
 ])
 def test_metadata_mysql_in_a_deployment_says_what_to_use_instead(tmp_path, capsys, values, message):
@@ -488,9 +488,9 @@ def test_metadata_mysql_in_a_deployment_says_what_to_use_instead(tmp_path, capsy
     --metadata)."""
     path = tmp_path / "deploy.yaml"
     path.write_text(yaml.safe_dump(dict(KFP, data="gs://b/d", layout="class_folders", **values)))
-    code, _, err = _main(["compile", "--config", str(path), "--output", str(tmp_path / "p.yaml")], capsys)
+    code, _, err = _main(["compile", "--config", str(path), "--spec", str(tmp_path / "p.yaml")], capsys)
     assert code == 2 and message in err, err
-    assert "metadata: kfp" in err and "--metadata mysql://" in err, err
+    assert "metadata_service: kfp" in err and "--metadata mysql://" in err, err
     assert not (tmp_path / "p.yaml").exists()
 
 

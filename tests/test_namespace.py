@@ -40,7 +40,7 @@ def _both_import_and_compile(tmp_path, site, version):
         "import json, kubeflow, kubeflow.common.constants\n"
         "import bit_tfx.kubeflow\n"
         "from bit_tfx.cli import main\n"
-        f"code = main.main(['compile', '--target', 'kfp', '--output', {str(spec)!r}, '--data',\n"
+        f"code = main.main(['compile', '--target', 'kfp', '--spec', {str(spec)!r}, '--data',\n"
         "    'gs://bit-bucket/images', '--layout', 'class_folders', '--num-classes', '2', '--pipeline-root',\n"
         "    'gs://bit-bucket/root', '--image', 'europe-docker.pkg.dev/p/r/bit-tfx:1', '--serving-dir', 'gs://bit-bucket/serving'])\n"
         "print(json.dumps({'sdk': kubeflow.__file__, 'sdk_version': kubeflow.__version__,\n"

@@ -37,7 +37,7 @@ VERTEX = ["--target", "vertex", "--project", "bit-project", "--region", "us-cent
 
 
 def compile_args(target, output):
-    return ["compile"] + (KFP if target == "kfp" else VERTEX) + TRAINING + ["--output", str(output)]
+    return ["compile"] + (KFP if target == "kfp" else VERTEX) + TRAINING + ["--spec", str(output)]
 
 
 @pytest.fixture(scope="module")
@@ -177,7 +177,7 @@ def test_the_gate_is_read_back_from_the_compiled_eval_config():
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"spec": "missing.json"}, "does not exist: give the file `bit-tfx compile --output` wrote"),
+    ({"spec": "missing.json"}, "does not exist: give the file `bit-tfx compile --spec` wrote"),
     ({"spec": "not_a_spec.yaml"}, "is not a compiled pipeline"),
     ({"data": "no_such_folder"}, "is not a folder: give the local folder that stands for the spec's data root"),
     ({"output": "data/out"}, "is inside --data"),

@@ -11,6 +11,7 @@ import pytest
 from bit_tfx.cli import common
 from bit_tfx.cli.main import build_parser
 from bit_tfx.core import settings, upstream
+from bit_tfx.core.errors import ConfigError
 from bit_tfx.core.options import HyperRuleOptions
 from bit_tfx.kubeflow import config as deploy_config
 from bit_tfx.models.training.config import TrainerConfig
@@ -19,8 +20,9 @@ from bit_tfx.pipeline import configs, pipeline
 DECLARING = (HyperRuleOptions, TrainerConfig, configs.RunConfig)  # RunConfig: its own fields
 # The subcommands that take the run's settings; pretrain takes the Trainer's and the batch plan.
 FINE_TUNING_COMMANDS = ("run", "demo", "hyperrule", "compile", "schedule")
-# Flags that compile/schedule take from DeployConfig instead (the compiled file, the gs://
-# pipeline root, the platform's metadata service: vertex|kfp), named here.
+# Run settings that compile/schedule do not offer: a compiled pipeline has no local output
+# folder (its file is DeployConfig's --spec), its pipeline root is DeployConfig's gs://
+# --pipeline-root and its metadata the platform's (--metadata-service).
 COMPILE_OWN_FLAGS = {"output", "pipeline_root_override", "metadata_store"}
 LOCAL_ONLY = {"enable_cache"}      # a compiled pipeline's cache is the platform's
 COMPILE_ONLY = {"num_classes"}     # a local run counts the labels
@@ -41,7 +43,8 @@ def _declared():
 def _actions(command):
     parser = build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))  # pylint: disable=protected-access
-    return {a.dest: a for a in sub.choices[command]._actions}  # pylint: disable=protected-access
+    return {a.dest: a for a in sub.choices[command]._actions  # pylint: disable=protected-access
+            if not isinstance(a, common.Renamed)}  # a hidden old spelling (test_renamed_flags)
 
 
 def _help_of(cls, field, fills=None):
@@ -86,7 +89,8 @@ def _flag_default(field):
 def _offered(command, cls, field):
     """Whether `command` offers the setting as declared: `hyperrule` stops before training (of
     the Trainer's settings it takes only the ingestion limit it shares); only pretrain takes the
-    upstream recipe's; compile and schedule give --output and --metadata their own meaning."""
+    upstream recipe's; compile and schedule take no local output folder, pipeline root or
+    metadata store (theirs are DeployConfig's: --spec, a gs:// --pipeline-root, --metadata-service)."""
     if field.name in UPSTREAM_ONLY:
         return False
     if command in ("compile", "schedule"):
@@ -134,14 +138,42 @@ def test_pretrain_offers_the_trainer_settings_and_the_batch_plan_with_the_recipe
 
 
 def test_a_flag_means_one_setting_in_every_command_that_has_it():
+    """Across every command that runs or compiles the pipeline, a flag sets one field. The one
+    flag on two fields means one thing, where artifacts go: a local run's folder (RunConfig),
+    a compiled pipeline's gs:// root (DeployConfig)."""
     dests = {}
     for command in FINE_TUNING_COMMANDS + ("pretrain",):
         for dest, action in _actions(command).items():
             for flag in action.option_strings:
                 dests.setdefault(flag, set()).add(dest)
-    declared_flags = {settings.flag(f) for _, f in _declared() if f.name not in COMPILE_OWN_FLAGS}
-    assert all(len(dests[flag]) == 1 for flag in declared_flags), \
-        {flag: d for flag, d in dests.items() if len(d) > 1}
+    assert {flag: d for flag, d in dests.items() if len(d) > 1} == \
+        {"--pipeline-root": {"pipeline_root_override", "pipeline_root"}}
+    assert "--output" not in dests["--spec"] and dests["--metadata"] == {"metadata_store"}
+
+
+@pytest.mark.parametrize("command, old, new, value", [
+    ("compile", "--output", "--spec", "p.json"),
+    ("schedule", "--metadata", "--metadata-service", "kfp"),
+])
+def test_renamed_flags_still_work_and_warn(command, old, new, value, capsys):
+    """compile/schedule's old spellings (--output was the compiled file, --metadata vertex|kfp)
+    set the new flag's field and name the new flag on stderr; --help shows only the new."""
+    parser = build_parser()
+    given = parser.parse_args([command, old, value])
+    assert vars(given) == vars(parser.parse_args([command, new, value]))
+    assert f"{old} is now {new}" in capsys.readouterr().err
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))  # pylint: disable=protected-access
+    shown = sub.choices[command].format_help()
+    assert new in shown and f"{old} " not in shown
+
+
+def test_the_config_file_s_old_keys_are_read_under_their_new_names(caplog):
+    values = {"target": "kfp", "output": "p.yaml", "metadata": "kfp"}
+    deploy = deploy_config.load(values, source="config file d.yaml")
+    assert (deploy.spec, deploy.metadata_service) == ("p.yaml", "kfp")
+    assert "key output is now spec" in caplog.text and "key metadata is now metadata_service" in caplog.text
+    with pytest.raises(ConfigError, match="gives both output and spec"):
+        deploy_config.load({"output": "a.yaml", "spec": "b.yaml"})
 
 
 def test_report_reads_the_run_s_store_and_pipeline_by_the_same_flags():
