@@ -13,10 +13,6 @@ from ..core.options import HyperRuleOptions
 from ..models.training.config import TrainerConfig
 from ..pipeline import configs
 
-# Every flag's default is the RunConfig field's default (configs.py), which takes the component
-# defaults (keys.py, hyperrule/rule.py, models/training/config.py): a default changes in one place.
-DEFAULTS = configs.RunConfig
-
 EXIT_OK = 0
 EXIT_RUN = 1      # the work ran and failed, or some inputs failed and were reported
 EXIT_CONFIG = 2   # bad flags, configuration or input paths: nothing was run
@@ -87,6 +83,12 @@ def add_renamed(parser, old, new):
     target = next(a for a in parser._actions if new in a.option_strings)  # pylint: disable=protected-access
     parser.add_argument(old, dest=target.dest, type=target.type, metavar=target.metavar,
                         action=Renamed, new_flag=new, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+
+def json_document(result):
+    """A command's JSON answer as printed on stdout (cli/main.py; cli/run.py for a run that
+    exits with its own code): one object, indented, keys sorted."""
+    return json.dumps(result, indent=1, sort_keys=True, ensure_ascii=False)
 
 
 @dataclasses.dataclass
@@ -268,9 +270,7 @@ def _run_config(args):
     """RunConfig from the flags: every declared setting the command offers (core/settings.py);
     a repeated flag given no time (None) keeps the field's default. `pretrain` is the command's."""
     values = {f.name: getattr(args, f.name) for f in settings.declared(configs.RunConfig)
-              if hasattr(args, f.name)}
-    values = {name: value for name, value in values.items() if value is not None
-              or not settings.flag_repeats(configs.RunConfig, name)}
+              if hasattr(args, f.name) and not (f.metadata["repeat"] and getattr(args, f.name) is None)}
     if getattr(args, "pretrain", False):
         values["pretrain"] = True
     return configs.RunConfig(**values).validate().check_local_folders()

@@ -28,6 +28,7 @@ from . import common, console
 # DeployConfig's settings shown beside --config, not in the "deployment" group; --pipeline-root
 # (the gs:// root) replaces that of `run`.
 _OWN_PLACE = ("spec", "pipeline_root")
+_DEPLOY_FIELDS = {f.name: f for f in settings.declared(deploy_config.DeployConfig)}
 _NOT_CONFIG = {"config", "dry_run", "help", "verbose", "command", "func"}
 
 
@@ -39,10 +40,10 @@ def _add_deploy_args(p, schedule):
     common.add_setting_flags(g, deploy_config.DeployConfig,
                              [f.name for f in settings.declared(deploy_config.DeployConfig)
                               if f.name not in _OWN_PLACE])
-    # The old spellings (kubeflow/config.py RENAMED_KEYS): --output is run's output folder and
-    # --metadata run's MySQL store everywhere else.
-    common.add_renamed(p, "--output", "--spec")
-    common.add_renamed(p, "--metadata", "--metadata-service")
+    # The old spellings of renamed keys (kubeflow/config.py RENAMED_KEYS) as hidden flags:
+    # --output is run's output folder and --metadata run's MySQL store everywhere else.
+    for old, new in deploy_config.RENAMED_KEYS.items():
+        common.add_renamed(p, "--" + old.replace("_", "-"), settings.flag(_DEPLOY_FIELDS[new]))
     if schedule:
         p.add_argument("--dry-run", action="store_true",
                        help="print the exact request (JSON) instead of sending it")

@@ -8,7 +8,6 @@ arguments and the configuration have been checked, so a bad flag fails at once
 import argparse
 import contextlib
 import errno
-import json
 import logging
 import os
 import re
@@ -204,7 +203,7 @@ def _main(args, screen):
         sys.stdout.write(result.text if result.text.endswith("\n") or not result.text
                          else result.text + "\n")
         return _ended(screen, result.exit_code)
-    print(json.dumps(result, indent=1, sort_keys=True, ensure_ascii=False))
+    print(common.json_document(result))
     return _ended(screen, exit_code_of(args.command, result))
 
 

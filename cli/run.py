@@ -1,6 +1,5 @@
 """`bit-tfx hyperrule`, `bit-tfx run`, `bit-tfx pretrain` and `bit-tfx demo`: the local pipeline
 (`pretrain` is `run` with the upstream recipe: RunConfig.pretrain)."""
-import json
 import logging
 import os
 
@@ -30,8 +29,7 @@ def answer(summary):
     model serving was trained on) ends with EXIT_NOTHING_NEW, so a schedule or a script can tell."""
     if not summary.trained_nothing:
         return summary.to_json()
-    return common.Output(json.dumps(summary.to_json(), indent=1, sort_keys=True, ensure_ascii=False),
-                         exit_code=common.EXIT_NOTHING_NEW)
+    return common.Output(common.json_document(summary.to_json()), exit_code=common.EXIT_NOTHING_NEW)
 
 
 def cmd_demo(args):

@@ -38,11 +38,6 @@ def setting(default=dataclasses.MISSING, *, help, flag=None, metavar=None, choic
         "repeat": repeat})
 
 
-def flag_repeats(cls, name):
-    """Whether the declared setting `name` of cls is given by repeating its flag."""
-    return next(f for f in declared(cls) if f.name == name).metadata["repeat"]
-
-
 def has_default(field):
     return field.default is not dataclasses.MISSING or field.default_factory is not dataclasses.MISSING
 

@@ -18,21 +18,23 @@ VERDICT_NOTHING_NEW = "nothing_new"  # the serving model's own data: nothing tra
 NOTHING_NEW_NEXT = ("nothing was trained, evaluated or pushed; new data (a new span, or changed "
                     "files) trains; --force trains on this data anyway")
 
-# Where a RunSummary field appears in the JSON: only for one verdict, or only when it is set.
+# Where a RunSummary field appears in the JSON: only for one verdict, only when it is set, or
+# inside an object of its own ("thresholds").
 _ONLY = "only"
 _WHEN_SET = "when_set"
+_IN = "in"
 
 
-def _trained(default=None):
-    return dataclasses.field(default=default, metadata={_ONLY: VERDICT_TRAINED})
-
-
-def _nothing_new(default=None):
-    return dataclasses.field(default=default, metadata={_ONLY: VERDICT_NOTHING_NEW})
+def _only(verdict):
+    return dataclasses.field(default=None, metadata={_ONLY: verdict})
 
 
 def _when_set():
     return dataclasses.field(default=None, metadata={_WHEN_SET: True})
+
+
+def _threshold():
+    return dataclasses.field(metadata={_IN: "thresholds"})
 
 
 @dataclasses.dataclass
@@ -42,24 +44,24 @@ class RunSummary:
     the serving model was trained on (VERDICT_NOTHING_NEW): which version serves, and why."""
     verdict: str
     blessed: Optional[bool]                  # None: nothing was evaluated
-    min_accuracy: float                      # the gate's thresholds (JSON: "thresholds")
-    max_accuracy_drop: float
+    min_accuracy: float = _threshold()       # the gate's thresholds
+    max_accuracy_drop: float = _threshold()
     pushed_to: Optional[str] = None          # the pushed version's folder
     metrics: dict = dataclasses.field(default_factory=dict)
     bit_tfx_version: str = dataclasses.field(default_factory=running_version)
     data_checks: Optional[dict] = None       # the ingestion's counts (data_checks.summary)
     report: Optional[str] = None             # the report's HTML (runner.finish writes it)
     # --- a run that trained ---
-    model: Optional[str] = _trained()                # the Trainer's serving SavedModel
-    hyperparameters: Optional[str] = _trained()      # the decision's JSON file
+    model: Optional[str] = _only(VERDICT_TRAINED)            # the Trainer's serving SavedModel
+    hyperparameters: Optional[str] = _only(VERDICT_TRAINED)  # the decision's JSON file
     version: Optional[int] = _when_set()             # the pushed version's number
     not_blessed_because: Optional[List[str]] = _when_set()  # the gate's failures
     # --- a run that trained nothing ---
-    serving_version: object = _nothing_new()         # int, or the folder's name
-    served_from: Optional[str] = _nothing_new()
-    same_data_because: Optional[str] = _nothing_new()
-    trained_on: Optional[dict] = _nothing_new()      # the serving model's training-data record
-    next: Optional[str] = _nothing_new()
+    serving_version: object = _only(VERDICT_NOTHING_NEW)     # int, or the folder's name
+    served_from: Optional[str] = _only(VERDICT_NOTHING_NEW)
+    same_data_because: Optional[str] = _only(VERDICT_NOTHING_NEW)
+    trained_on: Optional[dict] = _only(VERDICT_NOTHING_NEW)  # the serving model's training-data record
+    next: Optional[str] = _only(VERDICT_NOTHING_NEW)
     # --- bit-tfx rehearse adds its own record (kubeflow/rehearse.py) ---
     rehearsal: Optional[dict] = _when_set()
 
@@ -76,8 +78,8 @@ class RunSummary:
                 continue
             if f.metadata.get(_WHEN_SET) and value is None:
                 continue
-            if f.name in ("min_accuracy", "max_accuracy_drop"):
-                out.setdefault("thresholds", {})[f.name] = value
+            if _IN in f.metadata:
+                out.setdefault(f.metadata[_IN], {})[f.name] = value
             else:
                 out[f.name] = value
         return out
@@ -85,8 +87,11 @@ class RunSummary:
     @classmethod
     def from_json(cls, data):
         """The RunSummary of to_json's object (e.g. `bit-tfx run`'s stdout, parsed)."""
-        values = {k: v for k, v in data.items() if k != "thresholds"}
-        return cls(**values, **data["thresholds"])
+        nested = {f.metadata[_IN] for f in dataclasses.fields(cls) if _IN in f.metadata}
+        values = {k: v for k, v in data.items() if k not in nested}
+        for key in nested:
+            values.update(data[key])
+        return cls(**values)
 
 
 def _artifact(store, config, node, key, run_id=None):
@@ -128,9 +133,9 @@ def data_checks_of_run(store, config, run_id=None):
     return data_checks.of_artifact_property(prop.string_value) if prop is not None else None
 
 
-def nothing_new(config, artifact):
+def nothing_new(config, artifact, checks):
     """The RunSummary of a run that trained nothing: which version serves, and why its data
-    counts as this run's."""
+    counts as this run's; `checks`: its ingestion's data checks."""
     served_from = artifact.custom_properties[keys.SERVED_FROM_PROPERTY].string_value
     record = artifact.custom_properties.get(keys.SERVED_TRAINING_DATA_PROPERTY)
     version = os.path.basename(served_from.rstrip("/"))
@@ -140,7 +145,7 @@ def nothing_new(config, artifact):
         served_from=served_from,
         same_data_because=artifact.custom_properties[keys.NOTHING_NEW_BECAUSE_PROPERTY].string_value,
         trained_on=json.loads(record.string_value) if record is not None else None,
-        next=NOTHING_NEW_NEXT)
+        next=NOTHING_NEW_NEXT, data_checks=checks)
 
 
 def _thresholds(config):
@@ -153,7 +158,7 @@ def summarize(config, run_id=None):
     checks = data_checks_of_run(store, config, run_id)
     trains, baseline = training_decision(store, config.pipeline_name, run_id)
     if not trains:
-        return dataclasses.replace(nothing_new(config, baseline), data_checks=checks)
+        return nothing_new(config, baseline, checks)
     evaluation = _artifact(store, config, keys.NODE_EVALUATOR, keys.EVALUATION_KEY, run_id)
     blessing = _artifact(store, config, keys.NODE_EVALUATOR, keys.BLESSING_KEY, run_id)
     pushed = _artifact(store, config, keys.NODE_PUSHER, keys.PUSHED_MODEL_KEY, run_id)

@@ -70,7 +70,6 @@ class TrainerConfig:
         return self
 
 
-
 def check_freeze_until(freeze_until, linear_probe, model_spec):
     """Raises ConfigError unless freeze_until is None or a block of a native backbone."""
     if freeze_until is None:
